@@ -1,0 +1,42 @@
+import { pino, type Logger } from 'pino';
+import type { AuditSink } from './auditor.js';
+
+export interface JsonlSinkOptions {
+  /**
+   * Write each line before returning (the default). `false` buffers through pino's async
+   * destination for throughput; call `flush()` before exit.
+   */
+  sync?: boolean;
+  /** Create the log file's folder when missing. The default value is `true`. */
+  mkdir?: boolean;
+}
+
+/**
+ * A sink that appends one JSON object per line to a file, through pino.
+ *
+ * @example
+ * const audit = jsonlSink('/var/log/app/session-audit.jsonl');
+ * app.use(sessionGuard({ secret, audit: [audit] }));
+ */
+export function jsonlSink(path: string, options: JsonlSinkOptions = {}): AuditSink & { flush(): void; logger: Logger } {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new TypeError(`jsonlSink: \`path\` must be a non-empty string; got ${JSON.stringify(path)}`);
+  }
+  const destination = pino.destination({ dest: path, sync: options.sync ?? true, mkdir: options.mkdir ?? true });
+  const logger = pino(
+    {
+      base: null,
+      timestamp: false,
+      messageKey: 'message',
+      formatters: { level: () => ({}) },
+    },
+    destination,
+  );
+  const sink = Object.assign(
+    function jsonlAuditSink(event: Parameters<AuditSink>[0]) {
+      logger.info(event);
+    },
+    { flush: () => destination.flushSync(), logger },
+  );
+  return sink;
+}

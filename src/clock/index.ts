@@ -1,0 +1,77 @@
+/**
+ * Every timeout in fixation-guard reads time from a `Clock`, so tests (and the attack suite)
+ * move time forward instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, like `Date.now()`. */
+  now(): number;
+}
+
+/** The real clock. */
+export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
+
+/**
+ * A clock that only moves when told to, for tests.
+ *
+ * @example
+ * const clock = new ManualClock();
+ * app.use(sessionGuard({ secret, clock, idleTimeout: '30m' }));
+ * clock.advance('31m'); // the next request finds the session expired
+ */
+export class ManualClock implements Clock {
+  #now: number;
+
+  constructor(start: number = Date.UTC(2030, 0, 1)) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Moves the clock forward by a duration (`'31m'`, `'4h'`, or milliseconds). */
+  advance(by: number | string): number {
+    const ms = typeof by === 'number' ? by : parseDuration(by, 'ManualClock#advance');
+    if (!(ms >= 0)) throw new RangeError(`ManualClock#advance: cannot move time backwards (${by})`);
+    this.#now += ms;
+    return this.#now;
+  }
+
+  set(to: number): void {
+    this.#now = to;
+  }
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+
+/**
+ * Parses `'30m'`, `'4h'`, `'15s'`, `'250ms'`, `'1d'` or a number of milliseconds.
+ * Throws a message that names `what` on anything else.
+ */
+export function parseDuration(value: unknown, what: string): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value > 0) return value;
+    throw new RangeError(`${what} must be a positive number of milliseconds; got ${String(value)}`);
+  }
+  if (typeof value === 'string') {
+    const match = DURATION_RE.exec(value.trim());
+    if (match) {
+      const ms = Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+      if (ms > 0) return ms;
+    }
+    throw new Error(
+      `${what} must be a duration like '30m', '4h', '15s' or a number of milliseconds; got ${JSON.stringify(value)}`,
+    );
+  }
+  throw new TypeError(
+    `${what} must be a duration like '30m' or a number of milliseconds; got ${typeof value}`,
+  );
+}
