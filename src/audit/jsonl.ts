@@ -28,13 +28,13 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): AuditSi
       base: null,
       timestamp: false,
       messageKey: 'message',
-      formatters: { level: () => ({}) },
+      formatters: { level: (label: string) => ({ level: label }) },
     },
     destination,
   );
   const sink = Object.assign(
     function jsonlAuditSink(event: Parameters<AuditSink>[0]) {
-      logger.info(event);
+      logger[event.severity](event);
     },
     { flush: () => destination.flushSync(), logger },
   );
