@@ -1,0 +1,64 @@
+import { SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
+import { SCRIPT_ERROR_PREFIX } from './scripts.js';
+
+/** Why `RedisSessionStore#rename` refused to move a record. */
+export type RenameConflictReason = 'old_missing' | 'old_dead' | 'new_exists';
+
+const RENAME_MESSAGES: Record<RenameConflictReason, string> = {
+  old_missing: 'the old id holds no record (expired or destroyed)',
+  old_dead: 'the old id holds a tombstone (already rotated or ended)',
+  new_exists: 'the new id is already taken',
+};
+
+/**
+ * `rename` changed nothing because its preconditions did not hold: another request of the
+ * fleet rotated or ended the session first. Not an outage, so not a 503.
+ */
+export class SessionRenameConflictError extends SessionGuardError {
+  readonly reason: RenameConflictReason;
+
+  constructor(reason: RenameConflictReason) {
+    super('SESSION_NOT_AVAILABLE', 409, `RedisSessionStore: cannot rename the session: ${RENAME_MESSAGES[reason]}`);
+    this.reason = reason;
+  }
+}
+
+/** The reason a script refused, or undefined when `error` is a Redis or connection failure. */
+export function scriptRefusal(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const at = error.message.indexOf(SCRIPT_ERROR_PREFIX + ' ');
+  if (at === -1) return undefined;
+  return error.message.slice(at + SCRIPT_ERROR_PREFIX.length + 1).trim();
+}
+
+/**
+ * Runs a Redis operation with a deadline. node-redis only times out commands it has not
+ * written yet; a command written to a server that stopped answering would wait for ever,
+ * and the request with it. Every failure becomes a `SessionStoreUnavailableError` (503).
+ */
+export async function withDeadline<T>(who: string, operation: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(function operationTimedOut() {
+      reject(new SessionStoreUnavailableError(`${who}: Redis did not answer ${operation} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } catch (error) {
+    if (error instanceof SessionGuardError) throw error;
+    throw new SessionStoreUnavailableError(`${who}: ${operation} failed: ${describe(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    // The losing promise may still reject later (when the connection finally drops).
+    promise.catch(ignoreLateFailure);
+  }
+}
+
+function ignoreLateFailure(): void {}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,382 @@
+/**
+ * The Lua scripts behind every multi-key step. Each runs atomically on the Redis node that
+ * owns the deployment's hash tag, so no instance of a fleet ever sees a half-done rotation,
+ * eviction or prune. Scripts only touch keys passed in KEYS (Redis Cluster requirement), and
+ * all of those keys share the deployment's hash tag (see keys.ts).
+ */
+import { createHash } from 'node:crypto';
+
+/**
+ * The part of a node-redis client (`createClient()` or `createCluster()`) the scripts need.
+ * Declared structurally so that any node-redis 4/5 client, with or without modules, fits.
+ */
+export interface RedisScriptingClient {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/** A script sent by SHA1, and by source only when the server does not know it yet. */
+export class LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha1: string;
+
+  constructor(name: string, body: string) {
+    this.name = name;
+    this.source = COMMON + body;
+    this.sha1 = createHash('sha1').update(this.source).digest('hex');
+  }
+
+  async run(client: RedisScriptingClient, keys: string[], args: string[]): Promise<unknown> {
+    const options = { keys, arguments: args };
+    try {
+      return await client.evalSha(this.sha1, options);
+    } catch (error) {
+      // A restarted server (or a fresh cluster node) has an empty script cache.
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return await client.eval(this.source, options);
+      }
+      throw error;
+    }
+  }
+}
+
+/** The prefix of every error a script raises on purpose (as opposed to a Redis failure). */
+export const SCRIPT_ERROR_PREFIX = 'FIXATION_GUARD';
+
+// Helpers shared by every script. Lua 5.1 as embedded in Redis; `cjson` is built in.
+const COMMON = String.raw`
+local function is_tombstone(v)
+  if not v then return false end
+  -- Cheap test first: only a record that mentions the marker is decoded.
+  if not string.find(v, '"fixationGuardTombstone"', 1, true) then return false end
+  local ok, rec = pcall(cjson.decode, v)
+  return ok and type(rec) == 'table' and type(rec['fixationGuardTombstone']) == 'table'
+end
+
+-- Combines two TTLs in ms: the longer wins, and -1 (never expires) beats everything.
+local function longer(a, b)
+  if a == -1 or b == -1 then return -1 end
+  if b > a then return b end
+  return a
+end
+
+-- Makes an index key live at least as long as ttl ms (-1: as long as a member that never
+-- expires). Only ever lengthens: members this script did not look at keep their cover.
+local function cover(key, ttl)
+  local cur = redis.call('PTTL', key)
+  if cur == -2 then return end
+  if ttl == -1 then
+    redis.call('PERSIST', key)
+  elseif ttl > 0 and (cur == -1 or cur < ttl) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+
+-- An index entry: "createdAt:lastSeenAt:admittedAtMicros:metaJSON".
+local function parse_entry(v)
+  if not v then return nil end
+  return string.match(v, '^(%-?[%d.]+):(%-?[%d.]+):(%d+):(.*)$')
+end
+
+local function now_micros()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
+end
+
+local function fail(reason)
+  return redis.error_reply('${SCRIPT_ERROR_PREFIX} ' .. reason)
+end
+`;
+
+/**
+ * KEYS: session, [index, meta]. ARGV: value, ttlMs (0 = delete), sessionId.
+ * Refuses to write over a tombstone: a late save of a rotated id cannot bring it back.
+ */
+export const GUARDED_SET = new LuaScript(
+  'guardedSet',
+  String.raw`
+if is_tombstone(redis.call('GET', KEYS[1])) then return 'tombstoned' end
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 'written'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+  cover(KEYS[2], ttl)
+  cover(KEYS[3], ttl)
+end
+return 'written'
+`,
+);
+
+/** KEYS: session, [index, meta]. ARGV: ttlMs, sessionId. Never lengthens a tombstone. */
+export const TOUCH = new LuaScript(
+  'touch',
+  String.raw`
+local v = redis.call('GET', KEYS[1])
+if not v or is_tombstone(v) then return 0 end
+local ttl = tonumber(ARGV[1])
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  cover(KEYS[2], ttl)
+  cover(KEYS[3], ttl)
+end
+return 1
+`,
+);
+
+/** KEYS: session. ARGV: tombstone JSON, ttlMs. */
+export const TOMBSTONE = new LuaScript(
+  'tombstone',
+  String.raw`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'ok'
+`,
+);
+
+/**
+ * KEYS: old session, new session, [index, meta].
+ * ARGV: new value, tombstone JSON, tombstone ttlMs, oldId, newId, lastSeenAt.
+ * The new record inherits the old one's remaining TTL; the old id becomes a tombstone; the
+ * principal's index entry (when there is one) moves to the new id keeping createdAt.
+ */
+export const RENAME = new LuaScript(
+  'rename',
+  String.raw`
+local old = redis.call('GET', KEYS[1])
+if not old then return fail('old_missing') end
+if is_tombstone(old) then return fail('old_dead') end
+if redis.call('EXISTS', KEYS[2]) == 1 then return fail('new_exists') end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+  redis.call('SET', KEYS[2], ARGV[1])
+else
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if KEYS[4] then
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[4])
+  if score then
+    local c, l, a, m = parse_entry(redis.call('HGET', KEYS[4], ARGV[4]))
+    if not c then c, l, a, m = score, ARGV[6], now_micros(), '' end
+    if tonumber(ARGV[6]) > tonumber(l) then l = ARGV[6] end
+    redis.call('ZREM', KEYS[3], ARGV[4])
+    redis.call('HDEL', KEYS[4], ARGV[4])
+    redis.call('ZADD', KEYS[3], score, ARGV[5])
+    redis.call('HSET', KEYS[4], ARGV[5], c .. ':' .. l .. ':' .. a .. ':' .. m)
+    cover(KEYS[3], ttl)
+    cover(KEYS[4], ttl)
+  end
+end
+return 'ok'
+`,
+);
+
+/** KEYS: index. Read-only: the members the next script will look at. */
+export const INDEX_MEMBERS = new LuaScript(
+  'indexMembers',
+  String.raw`
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`,
+);
+
+// Prunes the members given as KEYS[first..] / ARGV[firstArg..] (session keys / ids) whose
+// session is gone or tombstoned. A member whose session was never written is kept for
+// graceMs after its admission: another instance may be between admit and save.
+// Returns the longest remaining TTL among the live members looked at.
+const PRUNE = String.raw`
+local function prune(first_key, first_arg, grace_ms, now)
+  local ttl = 0
+  local i = 0
+  while KEYS[first_key + i] do
+    local key = KEYS[first_key + i]
+    local sid = ARGV[first_arg + i]
+    if redis.call('ZSCORE', KEYS[1], sid) then
+      local v = redis.call('GET', key)
+      local dead = false
+      if v then
+        if is_tombstone(v) then dead = true else ttl = longer(ttl, redis.call('PTTL', key)) end
+      else
+        local _, _, admitted = parse_entry(redis.call('HGET', KEYS[2], sid))
+        local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
+        if left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
+      end
+      if dead then
+        redis.call('ZREM', KEYS[1], sid)
+        redis.call('HDEL', KEYS[2], sid)
+      end
+    end
+    i = i + 1
+  end
+  return ttl
+end
+`;
+
+/**
+ * KEYS: index, meta, session of the new entry, sessions of the current members.
+ * ARGV: sessionId, createdAt, lastSeenAt, metaJSON, max (0 = no limit), onLimit, graceMs,
+ * member ids (aligned with KEYS[4..]).
+ * Returns {admitted (0|1), evicted ids…}.
+ */
+export const INDEX_ADMIT = new LuaScript(
+  'indexAdmit',
+  PRUNE +
+    String.raw`
+local now = now_micros()
+local grace = tonumber(ARGV[7])
+local ttl = prune(4, 8, grace, now)
+local own = redis.call('PTTL', KEYS[3])
+if own == -2 then own = math.max(grace, 1) end
+ttl = longer(ttl, own)
+local sid = ARGV[1]
+if redis.call('ZSCORE', KEYS[1], sid) then
+  local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], sid))
+  if c then
+    if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
+    redis.call('HSET', KEYS[2], sid, c .. ':' .. l .. ':' .. a .. ':' .. m)
+  end
+  cover(KEYS[1], ttl)
+  cover(KEYS[2], ttl)
+  return {1}
+end
+local max = tonumber(ARGV[5])
+local evicted = {}
+if max > 0 then
+  local count = redis.call('ZCARD', KEYS[1])
+  if count >= max then
+    if ARGV[6] == 'rejectLogin' then return {0} end
+    -- Oldest first: createdAt, then order of admission.
+    local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    local entries = {}
+    for j = 1, #all, 2 do
+      local _, _, a = parse_entry(redis.call('HGET', KEYS[2], all[j]))
+      table.insert(entries, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
+    end
+    table.sort(entries, function(x, y)
+      if x.c ~= y.c then return x.c < y.c end
+      if x.a ~= y.a then return x.a < y.a end
+      return x.id < y.id
+    end)
+    for j = 1, count - max + 1 do
+      local victim = entries[j].id
+      redis.call('ZREM', KEYS[1], victim)
+      redis.call('HDEL', KEYS[2], victim)
+      table.insert(evicted, victim)
+    end
+  end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], sid)
+redis.call('HSET', KEYS[2], sid, ARGV[2] .. ':' .. ARGV[3] .. ':' .. now .. ':' .. ARGV[4])
+cover(KEYS[1], ttl)
+cover(KEYS[2], ttl)
+local reply = {1}
+for _, id in ipairs(evicted) do table.insert(reply, id) end
+return reply
+`,
+);
+
+/**
+ * KEYS: index, meta, sessions of the current members. ARGV: graceMs, member ids.
+ * Prunes, then returns {id, entry, id, entry, …} of what is left.
+ */
+export const INDEX_LIST = new LuaScript(
+  'indexList',
+  PRUNE +
+    String.raw`
+local ttl = prune(3, 2, tonumber(ARGV[1]), now_micros())
+cover(KEYS[1], ttl)
+cover(KEYS[2], ttl)
+local reply = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local v = redis.call('HGET', KEYS[2], id)
+  if v then
+    table.insert(reply, id)
+    table.insert(reply, v)
+  end
+end
+return reply
+`,
+);
+
+/** KEYS: index, meta. ARGV: sessionId. */
+export const INDEX_REMOVE = new LuaScript(
+  'indexRemove',
+  String.raw`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 'ok'
+`,
+);
+
+/**
+ * KEYS: index, meta, new session. ARGV: oldId, newId, lastSeenAt.
+ * Idempotent with the store's rename (which already moved the entry): an entry that was
+ * evicted or removed meanwhile is not brought back.
+ */
+export const INDEX_RENAME = new LuaScript(
+  'indexRename',
+  String.raw`
+local from = ARGV[1]
+local score = redis.call('ZSCORE', KEYS[1], from)
+if not score then
+  from = ARGV[2]
+  score = redis.call('ZSCORE', KEYS[1], from)
+  if not score then return 0 end
+end
+local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], from))
+if not c then c, l, a, m = score, ARGV[3], now_micros(), '' end
+if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
+redis.call('ZREM', KEYS[1], from)
+redis.call('HDEL', KEYS[2], from)
+redis.call('ZADD', KEYS[1], score, ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], c .. ':' .. l .. ':' .. a .. ':' .. m)
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl ~= -2 then
+  cover(KEYS[1], ttl)
+  cover(KEYS[2], ttl)
+end
+return 1
+`,
+);
+
+/** KEYS: index, meta, session. ARGV: sessionId, lastSeenAt. Never re-adds a removed entry. */
+export const INDEX_TOUCH = new LuaScript(
+  'indexTouch',
+  String.raw`
+local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], ARGV[1]))
+if not c or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if tonumber(ARGV[2]) > tonumber(l) then l = ARGV[2] end
+redis.call('HSET', KEYS[2], ARGV[1], c .. ':' .. l .. ':' .. a .. ':' .. m)
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl ~= -2 then
+  cover(KEYS[1], ttl)
+  cover(KEYS[2], ttl)
+end
+return 1
+`,
+);
+
+/** KEYS: index, meta. Returns every id the index held and deletes both keys. */
+export const INDEX_REMOVE_ALL = new LuaScript(
+  'indexRemoveAll',
+  String.raw`
+local seen = {}
+local ids = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  seen[id] = true
+  table.insert(ids, id)
+end
+for _, id in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not seen[id] then table.insert(ids, id) end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return ids
+`,
+);

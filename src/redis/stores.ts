@@ -1,0 +1,168 @@
+import type { SessionData } from 'express-session';
+import { createClient } from 'redis';
+import { DEFAULT_PREFIX } from './keys.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, positiveMs } from './options.js';
+import { RedisSessionIndex } from './session-index.js';
+import { RedisSessionStore } from './store.js';
+
+const WHO = 'createRedisSessionStores';
+
+/** The URL used when neither `url` nor `client` is given (node-redis's own default). */
+export const DEFAULT_REDIS_URL = 'redis://localhost:6379';
+/** How long one connection attempt may take. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
+/** The longest pause between two reconnection attempts (they go on for ever). */
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 2_000;
+
+/** The client `createRedisSessionStores` builds (node-redis `createClient`). */
+export type FleetRedisClient = ReturnType<typeof createClient>;
+
+export interface CreateRedisSessionStoresOptions {
+  /** Where Redis is, when no `client` is given. Default `'redis://localhost:6379'`. */
+  url?: string;
+  /**
+   * Your own node-redis client (e.g. `createCluster()`), connected by you and closed by you.
+   * Give it `disableOfflineQueue: true`; an `'error'` listener is added when it has none.
+   */
+  client?: unknown;
+  /** Key prefix with a Redis Cluster hash tag. Default `'fg:{fg}:'`. */
+  prefix?: string;
+  /** Seconds a record lives when its cookie has no `expires`. Default 86400. */
+  ttl?: number | ((sess: SessionData) => number);
+  /** Do not lengthen a record's TTL on `touch`. Default false. */
+  disableTouch?: boolean;
+  /** Milliseconds one Redis operation may take before the request gets a 503. Default 2000. */
+  operationTimeoutMs?: number;
+  /** Milliseconds one connection attempt may take. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Longest pause between reconnection attempts, in milliseconds. Default 2000. */
+  reconnectMaxDelayMs?: number;
+  /** How long an index entry whose session was never saved survives pruning. Default 60000. */
+  pendingGraceMs?: number;
+  /**
+   * Called with every connection error of the client (Redis down, reset connections…).
+   * Requests already get 503s and `store_unavailable` audit events. Default: ignored.
+   */
+  onError?: (error: Error) => void;
+}
+
+export interface RedisSessionStores {
+  /** The express-session store to give `sessionGuard({ store })`. */
+  store: RedisSessionStore;
+  /** The per-principal index to give `sessionGuard({ index })`. */
+  index: RedisSessionIndex;
+  /** The node-redis client both use. */
+  client: FleetRedisClient;
+  /**
+   * Settles once the first connection is up. Nothing needs to wait for it: until then every
+   * operation fails fast and requests get 503s.
+   */
+  ready: Promise<void>;
+  /** Closes the client when it was created here (a client you passed in stays open). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a `RedisSessionStore` and a `RedisSessionIndex` over one node-redis client set up to
+ * fail closed: while Redis is unreachable every operation rejects at once (no offline queue,
+ * so nothing waits and nothing replays later), requests get a 503 from the guard, the client
+ * reconnects for ever with a capped backoff, and service resumes by itself when Redis is
+ * back. Connection errors go to `onError`, never to an unhandled `'error'` event.
+ *
+ * @example
+ * import express from 'express';
+ * import { sessionGuard } from 'fixation-guard';
+ * import { createRedisSessionStores } from 'fixation-guard/redis';
+ *
+ * const redis = createRedisSessionStores({ url: process.env.REDIS_URL, prefix: 'shop:{shop}:' });
+ * const app = express();
+ * app.use(sessionGuard({ secret: process.env.SESSION_SECRET!, store: redis.store, index: redis.index }));
+ * process.on('SIGTERM', () => void redis.close());
+ */
+export function createRedisSessionStores(options: CreateRedisSessionStoresOptions = {}): RedisSessionStores {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${WHO}: expected an options object; got ${options === null ? 'null' : typeof options}`);
+  }
+  if (options.url !== undefined && options.client !== undefined) {
+    throw new Error(`${WHO}: give either \`url\` or \`client\`, not both`);
+  }
+  if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
+    throw new TypeError(`${WHO}: \`url\` must be a redis:// or rediss:// URL; got ${JSON.stringify(options.url)}`);
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError(`${WHO}: \`onError\` must be a function; got ${typeof options.onError}`);
+  }
+  const operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
+  const connectTimeoutMs = positiveMs(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeoutMs');
+  const maxDelay = positiveMs(options.reconnectMaxDelayMs, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelayMs');
+  const onError = options.onError ?? ignoreError;
+
+  const owned = options.client === undefined;
+  const client = (options.client ??
+    createClient({
+      url: options.url ?? DEFAULT_REDIS_URL,
+      // Offline, a command is rejected at once instead of queued: the request answers 503
+      // now, and a stale write cannot replay minutes later when Redis is back.
+      disableOfflineQueue: true,
+      // Bounds the commands not yet written; `operationTimeoutMs` bounds the rest.
+      commandOptions: { timeout: operationTimeoutMs },
+      socket: {
+        connectTimeout: connectTimeoutMs,
+        reconnectStrategy: function reconnectForEver(retries: number): number {
+          // Never give up (node-redis gives up after a socket timeout by default): the fleet
+          // must come back by itself once Redis does.
+          const backoff = Math.min(50 * 2 ** Math.min(retries, 16), maxDelay);
+          return Math.round(backoff * (0.8 + Math.random() * 0.4));
+        },
+      },
+    })) as FleetRedisClient;
+
+  // Without a listener, node-redis's 'error' event would crash the process on the first outage.
+  if (owned || client.listenerCount('error') === 0) {
+    client.on('error', function onRedisError(error: Error) {
+      onError(error);
+    });
+  }
+
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const store = new RedisSessionStore({
+    client,
+    prefix,
+    ...(options.ttl !== undefined && { ttl: options.ttl }),
+    ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
+    operationTimeoutMs,
+  });
+  const index = new RedisSessionIndex({
+    client,
+    prefix,
+    operationTimeoutMs,
+    ...(options.pendingGraceMs !== undefined && { pendingGraceMs: options.pendingGraceMs }),
+  });
+
+  const ready = owned ? client.connect().then(noop) : whenReady(client);
+  // Closing before the first connection rejects `ready`; nobody has to be listening.
+  ready.catch(noop);
+
+  async function close(): Promise<void> {
+    if (!owned || !client.isOpen) return;
+    // close() waits for pending replies; a Redis that stopped answering would keep it waiting.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), operationTimeoutMs);
+    });
+    const outcome = await Promise.race([client.close().then(() => 'closed' as const, () => 'closed' as const), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout' && client.isOpen) client.destroy();
+  }
+
+  return { store, index, client, ready, close };
+}
+
+function whenReady(client: FleetRedisClient): Promise<void> {
+  if (client.isReady) return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+function ignoreError(): void {}
+
+function noop(): void {}
