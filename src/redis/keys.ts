@@ -7,7 +7,7 @@
  * | -------------------------------- | ------ | ----------------------------------------------- |
  * | `<prefix>sess:<sessionId>`       | string | the express-session record (JSON) or a tombstone |
  * | `<prefix>idx:<principal>`        | zset   | the principal's session ids, score = createdAt   |
- * | `<prefix>meta:<principal>`       | hash   | session id → `createdAt:lastSeenAt:admittedAt:metaJSON` |
+ * | `<prefix>meta:<principal>`       | hash   | id → `createdAt:lastSeenAt:admittedAtMicros:state:metaJSON` |
  *
  * Why one tag for everything: a rotation moves a record from one random id to another random
  * id and must tombstone the first in the same atomic step, and a login moves an anonymous id

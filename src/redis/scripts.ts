@@ -73,10 +73,23 @@ local function cover(key, ttl)
   end
 end
 
--- An index entry: "createdAt:lastSeenAt:admittedAtMicros:metaJSON".
+-- An index entry: "createdAt:lastSeenAt:admittedAtMicros:state:metaJSON", state 'p' while
+-- its session record has never been seen (a login between admit and save), 'l' after.
 local function parse_entry(v)
   if not v then return nil end
-  return string.match(v, '^(%-?[%d.]+):(%-?[%d.]+):(%d+):(.*)$')
+  return string.match(v, '^(%-?[%d.]+):(%-?[%d.]+):(%d+):([pl]):(.*)$')
+end
+
+local function format_entry(c, l, a, s, m)
+  return c .. ':' .. l .. ':' .. a .. ':' .. s .. ':' .. m
+end
+
+-- Records that the entry's session exists, and lastSeenAt when given (never backwards).
+local function mark_live(meta, sid, last_seen)
+  local c, l, a, s, m = parse_entry(redis.call('HGET', meta, sid))
+  if not c then return end
+  if last_seen and tonumber(last_seen) > tonumber(l) then l = last_seen end
+  redis.call('HSET', meta, sid, format_entry(c, l, a, 'l', m))
 end
 
 local function now_micros()
@@ -104,6 +117,7 @@ if ttl <= 0 then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+  mark_live(KEYS[3], ARGV[3])
   cover(KEYS[2], ttl)
   cover(KEYS[3], ttl)
 end
@@ -164,13 +178,13 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if KEYS[4] then
   local score = redis.call('ZSCORE', KEYS[3], ARGV[4])
   if score then
-    local c, l, a, m = parse_entry(redis.call('HGET', KEYS[4], ARGV[4]))
-    if not c then c, l, a, m = score, ARGV[6], now_micros(), '' end
+    local c, l, a, _, m = parse_entry(redis.call('HGET', KEYS[4], ARGV[4]))
+    if not c then c, l, a, m = score, ARGV[6], now_micros(), '{}' end
     if tonumber(ARGV[6]) > tonumber(l) then l = ARGV[6] end
     redis.call('ZREM', KEYS[3], ARGV[4])
     redis.call('HDEL', KEYS[4], ARGV[4])
     redis.call('ZADD', KEYS[3], score, ARGV[5])
-    redis.call('HSET', KEYS[4], ARGV[5], c .. ':' .. l .. ':' .. a .. ':' .. m)
+    redis.call('HSET', KEYS[4], ARGV[5], format_entry(c, l, a, 'l', m))
     cover(KEYS[3], ttl)
     cover(KEYS[4], ttl)
   end
@@ -188,7 +202,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 );
 
 // Prunes the members given as KEYS[first..] / ARGV[firstArg..] (session keys / ids) whose
-// session is gone or tombstoned. A member whose session was never written is kept for
+// session expired or was tombstoned. A member whose session was never seen is kept for
 // graceMs after its admission: another instance may be between admit and save.
 // Returns the longest remaining TTL among the live members looked at.
 const PRUNE = String.raw`
@@ -202,11 +216,16 @@ local function prune(first_key, first_arg, grace_ms, now)
       local v = redis.call('GET', key)
       local dead = false
       if v then
-        if is_tombstone(v) then dead = true else ttl = longer(ttl, redis.call('PTTL', key)) end
+        if is_tombstone(v) then
+          dead = true
+        else
+          ttl = longer(ttl, redis.call('PTTL', key))
+          mark_live(KEYS[2], sid)
+        end
       else
-        local _, _, admitted = parse_entry(redis.call('HGET', KEYS[2], sid))
+        local _, _, admitted, state = parse_entry(redis.call('HGET', KEYS[2], sid))
         local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
-        if left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
+        if state ~= 'p' or left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
       end
       if dead then
         redis.call('ZREM', KEYS[1], sid)
@@ -233,14 +252,19 @@ local now = now_micros()
 local grace = tonumber(ARGV[7])
 local ttl = prune(4, 8, grace, now)
 local own = redis.call('PTTL', KEYS[3])
-if own == -2 then own = math.max(grace, 1) end
+local state = 'l'
+if own == -2 then
+  own = math.max(grace, 1)
+  state = 'p'
+end
 ttl = longer(ttl, own)
 local sid = ARGV[1]
 if redis.call('ZSCORE', KEYS[1], sid) then
-  local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], sid))
+  local c, l, a, s, m = parse_entry(redis.call('HGET', KEYS[2], sid))
   if c then
     if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
-    redis.call('HSET', KEYS[2], sid, c .. ':' .. l .. ':' .. a .. ':' .. m)
+    if state == 'l' then s = 'l' end
+    redis.call('HSET', KEYS[2], sid, format_entry(c, l, a, s, m))
   end
   cover(KEYS[1], ttl)
   cover(KEYS[2], ttl)
@@ -273,7 +297,7 @@ if max > 0 then
   end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], sid)
-redis.call('HSET', KEYS[2], sid, ARGV[2] .. ':' .. ARGV[3] .. ':' .. now .. ':' .. ARGV[4])
+redis.call('HSET', KEYS[2], sid, format_entry(ARGV[2], ARGV[3], now, state, ARGV[4]))
 cover(KEYS[1], ttl)
 cover(KEYS[2], ttl)
 local reply = {1}
@@ -330,14 +354,15 @@ if not score then
   score = redis.call('ZSCORE', KEYS[1], from)
   if not score then return 0 end
 end
-local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], from))
-if not c then c, l, a, m = score, ARGV[3], now_micros(), '' end
+local c, l, a, s, m = parse_entry(redis.call('HGET', KEYS[2], from))
+if not c then c, l, a, s, m = score, ARGV[3], now_micros(), 'p', '{}' end
 if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl ~= -2 then s = 'l' end
 redis.call('ZREM', KEYS[1], from)
 redis.call('HDEL', KEYS[2], from)
 redis.call('ZADD', KEYS[1], score, ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[2], c .. ':' .. l .. ':' .. a .. ':' .. m)
-local ttl = redis.call('PTTL', KEYS[3])
+redis.call('HSET', KEYS[2], ARGV[2], format_entry(c, l, a, s, m))
 if ttl ~= -2 then
   cover(KEYS[1], ttl)
   cover(KEYS[2], ttl)
@@ -350,11 +375,12 @@ return 1
 export const INDEX_TOUCH = new LuaScript(
   'indexTouch',
   String.raw`
-local c, l, a, m = parse_entry(redis.call('HGET', KEYS[2], ARGV[1]))
+local c, l, a, s, m = parse_entry(redis.call('HGET', KEYS[2], ARGV[1]))
 if not c or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 if tonumber(ARGV[2]) > tonumber(l) then l = ARGV[2] end
-redis.call('HSET', KEYS[2], ARGV[1], c .. ':' .. l .. ':' .. a .. ':' .. m)
 local ttl = redis.call('PTTL', KEYS[3])
+if ttl ~= -2 then s = 'l' end
+redis.call('HSET', KEYS[2], ARGV[1], format_entry(c, l, a, s, m))
 if ttl ~= -2 then
   cover(KEYS[1], ttl)
   cover(KEYS[2], ttl)

@@ -164,7 +164,7 @@ interface ParsedEntry extends SessionIndexEntry {
   admittedAtMicros: bigint;
 }
 
-const ENTRY_RE = /^(-?[\d.]+):(-?[\d.]+):(\d+):(.*)$/s;
+const ENTRY_RE = /^(-?[\d.]+):(-?[\d.]+):(\d+):[pl]:(.*)$/s;
 
 function parseEntry(sessionId: string, value: string): ParsedEntry | undefined {
   const match = ENTRY_RE.exec(value);
