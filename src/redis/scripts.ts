@@ -158,7 +158,8 @@ return 'ok'
  * KEYS: old session, new session, [index, meta].
  * ARGV: new value, tombstone JSON, tombstone ttlMs, oldId, newId, lastSeenAt.
  * The new record inherits the old one's remaining TTL; the old id becomes a tombstone; the
- * principal's index entry (when there is one) moves to the new id keeping createdAt.
+ * principal's index entry (when there is one) moves to the new id keeping createdAt, or, when
+ * the new id was admitted beforehand (a login), is marked live and covered by the new TTL.
  */
 export const RENAME = new LuaScript(
   'rename',
@@ -185,6 +186,11 @@ if KEYS[4] then
     redis.call('HDEL', KEYS[4], ARGV[4])
     redis.call('ZADD', KEYS[3], score, ARGV[5])
     redis.call('HSET', KEYS[4], ARGV[5], format_entry(c, l, a, 'l', m))
+    cover(KEYS[3], ttl)
+    cover(KEYS[4], ttl)
+  elseif redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+    -- A login admits the new id first, then rotates into it: its record now exists.
+    mark_live(KEYS[4], ARGV[5], ARGV[6])
     cover(KEYS[3], ttl)
     cover(KEYS[4], ttl)
   end

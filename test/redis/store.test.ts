@@ -189,6 +189,16 @@ describe('RedisSessionStore#rename', () => {
     assert.deepEqual(await index.list('rename-user'), [{ sessionId: 'idx-new', createdAt: 1_000, lastSeenAt: 6_000 }]);
   });
 
+  it('a login (admit the new id, then rotate the anonymous record into it) leaves a live entry covering the session TTL', async () => {
+    const index = new RedisSessionIndex({ client: a.client, prefix, pendingGraceMs: 200 });
+    await a.store.guardedSet('pre-auth', record(50_000, { visits: 1 }));
+    await index.admit('login-user', { sessionId: 'post-auth', createdAt: 10, lastSeenAt: 10 });
+    await a.store.rename('pre-auth', 'post-auth', signedIn('login-user', 50_000, { visits: 1 }), 20, 60_000);
+    assert.ok((await a.client.pTTL(`${prefix}idx:login-user`)) > 40_000);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past the pending grace
+    assert.deepEqual(await index.list('login-user'), [{ sessionId: 'post-auth', createdAt: 10, lastSeenAt: 20 }]);
+  });
+
   it('an anonymous record moves without touching any index', async () => {
     await a.store.guardedSet('anon-old', record(60_000, { visits: 2 }));
     await a.store.rename('anon-old', 'anon-new', record(60_000, { visits: 2 }), Date.now(), 60_000);
