@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Auditor, memorySink } from '../../src/audit/index.js';
+import { type Auditor, memorySink } from '../../src/audit/index.js';
 import { createMcpSessionGuard, loadMcpConfigFromEnv, mcpGuardOptionsFromConfig, openCredentialVault } from '../../src/mcp/index.js';
 import { ALICE, credentialServerFactory } from './helpers.js';
 
