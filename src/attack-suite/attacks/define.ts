@@ -1,0 +1,46 @@
+import type { AttackContext } from '../context.js';
+import type { AttackOutcome, AttackStandard, FixationAttackId } from '../types.js';
+
+export interface Verdict {
+  outcome: AttackOutcome;
+  reason: string;
+}
+
+/** One attack of the catalogue. `run` returns a verdict or throws `NotApplicable`. */
+export interface AttackDefinition {
+  readonly id: FixationAttackId;
+  /** The protection, stated as a full sentence (it is also the test's name). */
+  readonly title: string;
+  /** How the attack is carried out, for the README and `fixation-guard list`. */
+  readonly method: string;
+  readonly standard: AttackStandard;
+  run(ctx: AttackContext): Promise<Verdict>;
+}
+
+export const pass = (reason: string): Verdict => ({ outcome: 'pass', reason });
+export const fail = (reason: string): Verdict => ({ outcome: 'fail', reason });
+export const notApplicable = (reason: string): Verdict => ({ outcome: 'not-applicable', reason });
+
+export function standard(asvs4: string[], asvs5: string[], cheatSheet: string[]): AttackStandard {
+  return Object.freeze({ asvs4: Object.freeze(asvs4), asvs5: Object.freeze(asvs5), cheatSheet: Object.freeze(cheatSheet) });
+}
+
+/** Cheat Sheet section names, spelled once. */
+export const CS = {
+  renew: 'Renew the Session ID After Any Privilege Level Change',
+  strict: 'Session ID Generation and Verification: Permissive and Strict Session Management',
+  userInput: 'Manage Session ID as Any Other User Input',
+  exchange: 'Used vs. Accepted Session ID Exchange Mechanisms',
+  multipleCookies: 'Considerations When Using Multiple Cookies',
+  secure: 'Secure Attribute',
+  httpOnly: 'HttpOnly Attribute',
+  sameSite: 'SameSite Attribute',
+  domainPath: 'Domain and Path Attributes',
+  entropy: 'Session ID Entropy',
+  length: 'Session ID Length',
+  manualExpiration: 'Manual Session Expiration',
+  idle: 'Idle Timeout',
+  absolute: 'Absolute Timeout',
+  content: 'Session ID Content (or Value)',
+  tls: 'Transport Layer Security',
+} as const;
