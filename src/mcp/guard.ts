@@ -421,6 +421,13 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       retire(record, 'mcp_session_expired', expired);
       throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found');
     }
+    const granted = new Set([...(identity.emails ?? []), ...(identity.email ? [identity.email] : [])].map((email) => normalizeEmail(String(email))));
+    for (const email of Object.keys(identity.credentials ?? {})) {
+      // Checked before binding, so a bad call leaves the session as it was.
+      if (!granted.has(normalizeEmail(email))) {
+        throw new TypeError(`authorizeSession: \`identity.credentials\` has an account that is not in \`identity.emails\`: ${JSON.stringify(email)}`);
+      }
+    }
     bind(record, identity, 'callback');
     for (const [email, credential] of Object.entries(identity.credentials ?? {})) {
       authorizeCredentialAccess(auditor, subjectOf(record), email, 'write');
