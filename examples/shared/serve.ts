@@ -1,0 +1,34 @@
+/** Starts an example on 127.0.0.1:$PORT, MemoryStore by default, Redis when REDIS_URL is set. */
+import type { Store } from 'express-session';
+import type { SessionIndex } from '../../src/index.js';
+import { createLoginApp, type ExampleAppOptions } from './login-app.js';
+
+export async function serveLoginApp(title: string, options: ExampleAppOptions = {}): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const host = '127.0.0.1';
+  let store: Store | undefined;
+  let index: SessionIndex | undefined;
+  let close: (() => Promise<void>) | undefined;
+  if (process.env.REDIS_URL) {
+    const { createRedisSessionStores } = await import('../../src/redis/index.js');
+    const stores = await createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:${title}:` });
+    store = stores.store;
+    index = stores.index;
+    close = stores.close;
+  }
+  const { app } = createLoginApp({ ...options, testClock: options.testClock ?? process.env.TEST_CLOCK === '1', ...(store ? { store } : {}), ...(index ? { index } : {}) });
+  const server = app.listen(port, host, () => {
+    const address = server.address();
+    const actual = typeof address === 'object' && address ? address.port : port;
+    console.log(`${title} listening on http://${host}:${actual} (${store ? 'Redis' : 'MemoryStore'})`);
+  });
+  const shutdown = () => {
+    server.close(() => {
+      void close?.().finally(() => process.exit(0));
+      if (!close) process.exit(0);
+    });
+    server.closeAllConnections();
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}

@@ -1,0 +1,68 @@
+import signature from 'cookie-signature';
+
+/** What the request's Cookie header says about the session cookie. */
+export interface SessionCookieReading {
+  /** How many times the session cookie's name appears (more than one is cookie tossing). */
+  count: number;
+  /** `valid`: signed by one of the secrets; `tampered`: signed but not by us; `unsigned`: no `s:` prefix. */
+  status: 'absent' | 'valid' | 'tampered' | 'unsigned' | 'malformed';
+  /** The verified session id (only when `status` is `valid`). */
+  id?: string;
+}
+
+const ABSENT: SessionCookieReading = Object.freeze({ count: 0, status: 'absent' });
+
+function decode(value: string): string | undefined {
+  if (value.indexOf('%') === -1) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the session cookie from a raw Cookie header the way express-session does (first
+ * occurrence, `s:`-signed), but also counts duplicates and reports why a value was not usable.
+ */
+export function readSessionCookie(header: string | undefined, name: string, secrets: readonly string[]): SessionCookieReading {
+  if (!header || header.indexOf(name) === -1) return ABSENT;
+  let count = 0;
+  let first: string | undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      count++;
+      if (count === 1) {
+        let raw = header.slice(eq + 1, end).trim();
+        if (raw.length > 1 && raw.charCodeAt(0) === 0x22 && raw.charCodeAt(raw.length - 1) === 0x22) raw = raw.slice(1, -1);
+        first = raw;
+      }
+    }
+    start = end + 1;
+  }
+  if (count === 0 || first === undefined) return ABSENT;
+  const value = decode(first);
+  if (value === undefined) return { count, status: 'malformed' };
+  if (!value.startsWith('s:')) return { count, status: 'unsigned' };
+  for (const secret of secrets) {
+    const id = signature.unsign(value.slice(2), secret);
+    if (id !== false) return { count, status: 'valid', id };
+  }
+  return { count, status: 'tampered' };
+}
+
+/** Removes every `name=…` pair from a Cookie header. */
+export function withoutCookie(header: string, name: string): string {
+  return header
+    .split(';')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      return (eq === -1 ? pair : pair.slice(0, eq)).trim() !== name;
+    })
+    .join(';')
+    .trim();
+}

@@ -1,0 +1,275 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import session from 'express-session';
+import onHeaders from 'on-headers';
+import type { Auditor } from '../audit/index.js';
+import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
+import { rejectCookieTossing } from '../cookie-tossing/index.js';
+import { SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
+import type { GuardedStore } from '../store/guarded-store.js';
+import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
+import { rejectUrlSessionIds } from '../url-ids/index.js';
+import { shortHash, deriveKey } from '../util/hash.js';
+import type { GuardContext } from './context.js';
+import { enforceLifecycle } from './lifecycle.js';
+import { resolveOptions, type SessionGuardOptions } from './options.js';
+import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
+import '../types.js';
+
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/** One of a principal's sessions, as shown on a "your devices" page: never the raw id. */
+export interface SessionSummary {
+  /** A stable handle for `revokeSession`; a keyed hash, useless as a cookie. */
+  handle: string;
+  createdAt: number;
+  lastSeenAt: number;
+  meta?: Record<string, string>;
+}
+
+export interface SessionGuardMiddleware extends RequestHandler {
+  /** The cookie name in use (e.g. `__Host-sid`). */
+  readonly cookieName: string;
+  readonly store: GuardedStore;
+  readonly auditor: Auditor;
+  /** Admin: ends every session of `principal`. Resolves to how many. */
+  revokeSessions(principal: string): Promise<number>;
+  /** Ends one session of `principal`, by the handle `listSessions` gave. */
+  revokeSession(principal: string, handle: string): Promise<boolean>;
+  /** Live sessions of `principal`, oldest first. */
+  listSessions(principal: string): Promise<SessionSummary[]>;
+}
+
+const READING = Symbol('fixation-guard.cookie-reading');
+let warned = false;
+
+function login(this: Request, principal: string, options?: LoginOptions): Promise<void> {
+  return (this.sessionGuard as SessionGuardRequestApi).login(principal, options);
+}
+function logout(this: Request): Promise<void> {
+  return (this.sessionGuard as SessionGuardRequestApi).logout();
+}
+function elevate(this: Request, options?: ElevateOptions): Promise<void> {
+  return (this.sessionGuard as SessionGuardRequestApi).elevate(options);
+}
+function logoutEverywhere(this: Request): Promise<number> {
+  return (this.sessionGuard as SessionGuardRequestApi).logoutEverywhere();
+}
+
+function respondError(res: Response, err: SessionGuardError): void {
+  if (res.headersSent) return;
+  res.status(err.status);
+  res.setHeader('Cache-Control', 'no-store');
+  if (err.status === 503) res.setHeader('Retry-After', '5');
+  res.json(err.toJSON());
+}
+
+/** The tripwire's last line before the response: an authenticated session under an unbound id dies. */
+function armTripwire(ctx: GuardContext, req: Request, res: Response): void {
+  onHeaders(res, function fixationTripwireOnHeaders() {
+    const sess = req.session as unknown as Record<string, unknown> | undefined;
+    if (!sess) return;
+    const store = ctx.store;
+    const principal = store.principalOf(sess);
+    if (principal === undefined || store.isFresh(sess)) return;
+    const state = sess.fixationGuard as { boundTo?: string } | undefined;
+    if (state?.boundTo === store.bindingHash(req.sessionID)) return;
+    const sid = req.sessionID;
+    const alreadyTripped = store.isTripped(sess);
+    store.markTripped(sess);
+    delete (req as { session?: unknown }).session;
+    const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
+    res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+    if (alreadyTripped) return; // the store refused the save a moment ago and audited it
+    ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason: 'authenticated without req.login()' });
+    store.endSession(sid, 'tripwire').catch(() => undefined);
+    if (ctx.development) {
+      console.error(
+        `fixation-guard tripwire: ${req.method} ${req.path} marked the session authenticated (as ${principal}) without req.login(). ` +
+          'The id may have been planted by an attacker and was never rotated, so the session was destroyed. Use `await req.login(userId)`.',
+      );
+    }
+  });
+}
+
+const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
+  rotated: 'SESSION_ROTATED',
+  logout: 'SESSION_LOGGED_OUT',
+  logout_everywhere: 'SESSION_LOGGED_OUT',
+  evicted: 'SESSION_EVICTED',
+  revoked: 'SESSION_REVOKED',
+  idle_timeout: 'SESSION_EXPIRED_IDLE',
+  absolute_timeout: 'SESSION_EXPIRED_ABSOLUTE',
+  credentials_changed: 'SESSION_CREDENTIALS_CHANGED',
+  tripwire: 'SESSION_FIXATION_TRIPWIRE',
+  destroyed: 'UNAUTHENTICATED',
+  unknown: 'UNAUTHENTICATED',
+};
+
+/**
+ * Answers 401 unless the session is authenticated, with a code that says why the client's
+ * session ended (`SESSION_EXPIRED_IDLE`, `SESSION_EVICTED`, …).
+ *
+ * @example
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard!.principal }));
+ */
+export function requireAuth(): RequestHandler {
+  return function requireAuthMiddleware(req, res, next) {
+    const api = req.sessionGuard;
+    if (!api) return next(new SessionGuardError('SESSION_NOT_AVAILABLE', 500, 'requireAuth: sessionGuard() is not mounted before this route.'));
+    if (api.authenticated) return next();
+    const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
+    res.status(401).setHeader('Cache-Control', 'no-store');
+    res.json({ error: { code, message: 'Authentication required.' } });
+  };
+}
+
+/**
+ * The whole guard, in order: URL ids refused → duplicate cookies refused → express-session on
+ * a GuardedStore with a hardened cookie → fail closed → timeouts → `req.login` & co. →
+ * tripwire. Every piece is also exported on its own.
+ *
+ * @example
+ * app.use(sessionGuard({
+ *   secret: process.env.SESSION_SECRET!,
+ *   store, index,                 // e.g. createRedisSessionStores({ url })
+ *   strategy: 'changeSessionId',
+ *   idleTimeout: '30m', absoluteTimeout: '4h', maxSessionsPerUser: 5,
+ *   audit: jsonlSink('/var/log/app/session-audit.jsonl'),
+ * }));
+ * app.post('/login', async (req, res) => { … await req.login(user.id); res.json({ user: user.id }); });
+ */
+export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddleware {
+  const resolved = resolveOptions(options);
+  const ctx = resolved.context;
+  const { store, auditor } = ctx;
+  for (const warning of resolved.warnings) {
+    auditor.emit('insecure_configuration', { reason: warning });
+    if (!warned) process.emitWarning(`fixation-guard: ${warning}`, { code: 'FIXATION_GUARD_INSECURE' });
+  }
+  if (resolved.warnings.length) warned = true;
+
+  const pieces: Middleware[] = [];
+  if (resolved.urlSessionIds !== false) {
+    pieces.push(rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor }));
+  }
+  if (resolved.cookieTossing !== false) {
+    pieces.push(rejectCookieTossing({ ...resolved.cookieTossing, cookieName: ctx.cookieName, secure: ctx.cookieOptions.secure === true, audit: auditor }));
+  }
+  const expressSession = session(resolved.sessionOptions);
+  const handleKey = deriveKey(ctx.secrets[0] as string, 'session-handle');
+  let proxyWarningGiven = false;
+
+  function fail(req: Request, res: Response, next: NextFunction, err: unknown): void {
+    if (err instanceof SessionGuardError && resolved.errorResponse === 'json') return respondError(res, err);
+    next(err);
+  }
+
+  async function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> {
+    if (!req.session) throw new SessionStoreUnavailableError();
+    const api = new SessionGuardRequestApi(ctx, req, res);
+    req.sessionGuard = api;
+    if (resolved.requestMethods && typeof (req as { logIn?: unknown }).logIn !== 'function') {
+      req.login = login;
+      req.logout = logout;
+      req.elevate = elevate;
+      req.logoutEverywhere = logoutEverywhere;
+    }
+    if (reading.status === 'valid' && reading.id !== req.sessionID) {
+      api.endedReason = store.takeEndReason(reading.id as string);
+    } else if (reading.status !== 'valid' && reading.status !== 'absent') {
+      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status });
+    }
+    await enforceLifecycle(ctx, req, api);
+    armTripwire(ctx, req, res);
+  }
+
+  function runSession(req: Request, res: Response, next: NextFunction): void {
+    const reading = (req as unknown as Record<symbol, SessionCookieReading>)[READING] as SessionCookieReading;
+    if (ctx.cookieOptions.secure && !req.secure && !proxyWarningGiven && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
+      proxyWarningGiven = true;
+      auditor.emit('config_error', { reason: 'secure cookie behind an untrusted proxy' });
+      return fail(req, res, next, new SessionGuardError('SESSION_CONFIG', 500,
+        "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
+    }
+    let passed = false;
+    expressSession(req, res, function afterExpressSession(err?: unknown) {
+      if (passed) return; // a late save error (the response is already on its way): audited by the store
+      passed = true;
+      if (err) return fail(req, res, next, err);
+      afterSession(req, res, reading).then(
+        () => next(),
+        (error: unknown) => fail(req, res, next, error),
+      );
+    });
+  }
+
+  const chain: Middleware[] = [...pieces, runSession];
+
+  const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (req.sessionGuard) return next();
+    (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, ctx.secrets);
+    let i = 0;
+    const step = (err?: unknown): void => {
+      if (err) return fail(req, res, next, err);
+      const piece = chain[i++];
+      if (!piece) return next();
+      try {
+        piece(req, res, step);
+      } catch (error) {
+        fail(req, res, next, error);
+      }
+    };
+    step();
+  } as SessionGuardMiddleware;
+
+  async function liveEntries(principal: string): Promise<SessionIndexEntry[]> {
+    const entries = await store.index('index', (index) => index.list(principal));
+    const live: SessionIndexEntry[] = [];
+    for (const entry of entries) {
+      const record = await store.readRaw(entry.sessionId);
+      if (record && !isTombstone(record)) live.push(entry);
+      else await store.index('index', (index) => index.remove(principal, entry.sessionId));
+    }
+    return live;
+  }
+
+  Object.defineProperties(middleware, {
+    cookieName: { value: ctx.cookieName, enumerable: true },
+    store: { value: store, enumerable: true },
+    auditor: { value: auditor, enumerable: true },
+    revokeSessions: {
+      value: async function revokeSessions(principal: string): Promise<number> {
+        const ids = await store.index('index', (index) => index.removeAll(principal));
+        for (const id of ids) {
+          await store.endSession(id, 'revoked', principal);
+          auditor.emit('session_revoked', { sessionId: id, principal });
+        }
+        return ids.length;
+      },
+    },
+    revokeSession: {
+      value: async function revokeSession(principal: string, handle: string): Promise<boolean> {
+        for (const entry of await liveEntries(principal)) {
+          if (shortHash(handleKey, entry.sessionId) !== handle) continue;
+          await store.endSession(entry.sessionId, 'revoked', principal);
+          auditor.emit('session_revoked', { sessionId: entry.sessionId, principal });
+          return true;
+        }
+        return false;
+      },
+    },
+    listSessions: {
+      value: async function listSessions(principal: string): Promise<SessionSummary[]> {
+        return (await liveEntries(principal)).map((entry) => ({
+          handle: shortHash(handleKey, entry.sessionId),
+          createdAt: entry.createdAt,
+          lastSeenAt: entry.lastSeenAt,
+          ...(entry.meta ? { meta: entry.meta } : {}),
+        }));
+      },
+    },
+  });
+  return middleware;
+}
+
+export { resolveOptions, type SessionGuardOptions } from './options.js';

@@ -1,0 +1,353 @@
+import { randomBytes } from 'node:crypto';
+import session, { type Store } from 'express-session';
+import { Auditor, type AuditSink } from '../audit/index.js';
+import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { hardenedCookie, type HardenedCookieOptions } from '../cookie/hardened.js';
+import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
+import { MemorySessionIndex } from '../session-index/memory.js';
+import type { SessionIndex, SessionLimit } from '../store/contracts.js';
+import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
+import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
+import { deriveKey } from '../util/hash.js';
+import type { GuardContext } from './context.js';
+
+export const MIN_SECRET_BYTES = 32;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
+export const DEFAULT_AUTH_KEYS: readonly string[] = Object.freeze(['user', 'userId', 'passport.user']);
+/** lastSeenAt is written at most this often, so a read-only request does not rewrite the record. */
+export const MAX_LAST_SEEN_GRANULARITY_MS = 60_000;
+
+export interface SessionGuardOptions {
+  /** Signs the cookie. At least 32 bytes; an array rotates: the first signs, all verify. */
+  secret: string | string[];
+  /** Any express-session Store. The default value is express-session's MemoryStore (refused in production). */
+  store?: Store;
+  /** principal → sessions. The default value is a `MemorySessionIndex` when the store is the MemoryStore; required otherwise. */
+  index?: SessionIndex;
+  /** The default value is `'changeSessionId'`. */
+  strategy?: RotationStrategy;
+  /** Required, and must be `true`, for `strategy: 'none'`. The default value is `false`. */
+  dangerouslyAllowSessionFixation?: boolean;
+  /** `newSession`: session keys carried across login. The default value is `[]`. */
+  keep?: string[];
+  /** `migrateSession`: session keys never carried across login. The default value is `[]`. */
+  drop?: string[];
+  cookie?: HardenedCookieOptions;
+  /** Serve a non-Secure cookie over plain HTTP; refused in production. The default value is `false`. */
+  plainHttpDevelopment?: boolean;
+  /** Trust `X-Forwarded-Proto` for the Secure cookie (express-session's `proxy`). The default value is Express's `trust proxy` setting. */
+  trustProxy?: boolean;
+  /** The default value is `'30m'`. */
+  idleTimeout?: number | string;
+  /** The default value is `'4h'`. */
+  absoluteTimeout?: number | string;
+  /** Periodic id renewal. The default value is `false` (off). */
+  rotateEvery?: number | string | false;
+  /** The default value is `false` (no limit). */
+  maxSessionsPerUser?: number | false;
+  /** The default value is `'evictOldest'`. */
+  onSessionLimit?: 'evictOldest' | 'rejectLogin';
+  /** Returns the principal's current credential version (password hash epoch, disabled flag…). */
+  credentialVersion?: (principal: string) => unknown;
+  /** Session keys whose presence means "authenticated" to the tripwire. The default value is `['user', 'userId', 'passport.user']`. */
+  authKeys?: string[];
+  /** Where audit events go: an `Auditor`, a sink, or sinks. The default value is no sink. */
+  audit?: Auditor | AuditSink | AuditSink[];
+  /** The default value is the system clock. */
+  clock?: Clock;
+  /** How long a dead id stays refused. The default value is the absolute timeout. */
+  tombstoneTtl?: number | string;
+  /** A store call slower than this answers 503. The default value is `'5s'`. */
+  storeTimeout?: number | string;
+  /** `false` turns the URL check off. The default value is on, action `'reject'`. */
+  urlSessionIds?: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
+  /** `false` turns the duplicate-cookie check off. The default value is on, action `'reject'`. */
+  cookieTossing?: false | { action?: 'reject' | 'ignore' };
+  /** Install `req.login` & co. (skipped when passport's `req.logIn` is present). The default value is `true`. */
+  requestMethods?: boolean;
+  /** Guard errors answer JSON (`'json'`) or go to `next(err)` (`'next'`). The default value is `'json'`. */
+  errorResponse?: 'json' | 'next';
+  /** The environment; the default value is `process.env.NODE_ENV`. `'production'` enables the strict checks. */
+  env?: string;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'secret', 'store', 'index', 'strategy', 'dangerouslyAllowSessionFixation', 'keep', 'drop', 'cookie',
+  'plainHttpDevelopment', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rotateEvery', 'maxSessionsPerUser',
+  'onSessionLimit', 'credentialVersion', 'authKeys', 'audit', 'clock', 'tombstoneTtl', 'storeTimeout',
+  'urlSessionIds', 'cookieTossing', 'requestMethods', 'errorResponse', 'env',
+]);
+
+const NAME = 'sessionGuard';
+const SECRET_HINT = `Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
+
+function show(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function closest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const known of KNOWN_OPTIONS) {
+    const a = name.toLowerCase();
+    const b = known.toLowerCase();
+    const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) (dp[0] as number[])[j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        const row = dp[i] as number[];
+        const prev = dp[i - 1] as number[];
+        row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+    }
+    const score = (dp[a.length] as number[])[b.length] as number;
+    if (score < bestScore) {
+      bestScore = score;
+      best = known;
+    }
+  }
+  return bestScore <= 3 ? best : undefined;
+}
+
+function duration(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  return parseDuration(value, `${NAME}: \`${option}\``);
+}
+
+function stringArray(value: unknown, option: string, fallback: readonly string[]): readonly string[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) {
+    throw new TypeError(`${NAME}: \`${option}\` must be an array of non-empty strings; got ${show(value)}`);
+  }
+  return Object.freeze([...value]);
+}
+
+function secretsOf(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') {
+    throw new TypeError(`${NAME}: \`secret\` is required: it signs the session cookie. ${SECRET_HINT}`);
+  }
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new Error(`${NAME}: \`secret\` is an empty array; give at least one secret. ${SECRET_HINT}`);
+  for (const [i, secret] of list.entries()) {
+    const where = Array.isArray(value) ? `secret[${i}]` : 'secret';
+    if (typeof secret !== 'string') throw new TypeError(`${NAME}: \`${where}\` must be a string; got ${typeof secret}`);
+    const bytes = Buffer.byteLength(secret);
+    if (bytes < MIN_SECRET_BYTES) {
+      throw new Error(`${NAME}: \`${where}\` must be at least ${MIN_SECRET_BYTES} bytes; got ${bytes} bytes. ${SECRET_HINT}`);
+    }
+  }
+  return list as string[];
+}
+
+function auditorOf(value: unknown, secret: string, clock: Clock): Auditor {
+  if (value instanceof Auditor) return value;
+  if (value === undefined) return new Auditor({ hashSecret: secret, clock });
+  if (typeof value === 'function') return new Auditor({ sinks: [value as AuditSink], hashSecret: secret, clock });
+  if (Array.isArray(value) && value.every((s) => typeof s === 'function')) {
+    return new Auditor({ sinks: value as AuditSink[], hashSecret: secret, clock });
+  }
+  throw new TypeError(`${NAME}: \`audit\` must be an Auditor, a sink function or an array of sinks; got ${show(value)}`);
+}
+
+export interface ResolvedGuard {
+  context: GuardContext;
+  sessionOptions: session.SessionOptions;
+  urlSessionIds: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
+  cookieTossing: false | { action?: 'reject' | 'ignore' };
+  requestMethods: boolean;
+  errorResponse: 'json' | 'next';
+  warnings: string[];
+}
+
+/** Validates everything at construction; the request path only does per-request work. */
+export function resolveOptions(input: unknown): ResolvedGuard {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(`${NAME}: options must be an object like { secret }; got ${show(input)}`);
+  }
+  const maybeRequest = input as { headers?: unknown; method?: unknown };
+  if (typeof maybeRequest.headers === 'object' && typeof maybeRequest.method === 'string') {
+    throw new TypeError(`${NAME}: was used as a middleware without being called. Write app.use(sessionGuard({ secret })), not app.use(sessionGuard).`);
+  }
+  const o = input as SessionGuardOptions & Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      const hint = closest(key);
+      throw new Error(`${NAME}: unknown option \`${key}\`${hint ? `; did you mean \`${hint}\`?` : '.'}`);
+    }
+  }
+  const env = o.env ?? process.env.NODE_ENV ?? 'development';
+  const production = env === 'production';
+  const warnings: string[] = [];
+  const secrets = secretsOf(o.secret);
+
+  const clock = o.clock ?? systemClock;
+  if (typeof clock !== 'object' || typeof clock.now !== 'function') {
+    throw new TypeError(`${NAME}: \`clock\` must be an object with a now() method; got ${show(o.clock)}`);
+  }
+
+  for (const flag of ['plainHttpDevelopment', 'dangerouslyAllowSessionFixation', 'trustProxy', 'requestMethods'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
+      throw new TypeError(`${NAME}: \`${flag}\` must be a boolean; got ${show(o[flag])}`);
+    }
+  }
+  const plainHttpDevelopment = o.plainHttpDevelopment === true;
+  if (plainHttpDevelopment && production) {
+    throw new Error(`${NAME}: \`plainHttpDevelopment\` is true in production; serve HTTPS (set \`trust proxy\` behind a TLS proxy) and remove the option.`);
+  }
+  if (plainHttpDevelopment) warnings.push('plainHttpDevelopment: the session cookie is not Secure and has no __Host- prefix. Never use this in production.');
+
+  const strategy = o.strategy ?? DEFAULT_STRATEGY;
+  if (!ROTATION_STRATEGIES.includes(strategy)) {
+    throw new Error(`${NAME}: \`strategy\` must be one of ${ROTATION_STRATEGIES.map((s) => `'${s}'`).join(', ')}; got ${show(strategy)}`);
+  }
+  if (strategy === 'none' && o.dangerouslyAllowSessionFixation !== true) {
+    throw new Error(`${NAME}: \`strategy\` 'none' keeps the pre-login session id, which is session fixation. Use 'changeSessionId', or set \`dangerouslyAllowSessionFixation: true\` to demonstrate the attack.`);
+  }
+  if (strategy === 'none') {
+    if (production) throw new Error(`${NAME}: \`strategy\` 'none' is refused in production.`);
+    warnings.push("strategy 'none': session ids are NOT rotated at login. This app is vulnerable to session fixation by design.");
+  }
+
+  const idleTimeoutMs = duration(o.idleTimeout, 'idleTimeout', DEFAULT_IDLE_TIMEOUT_MS);
+  const absoluteTimeoutMs = duration(o.absoluteTimeout, 'absoluteTimeout', DEFAULT_ABSOLUTE_TIMEOUT_MS);
+  if (absoluteTimeoutMs < idleTimeoutMs) {
+    throw new Error(`${NAME}: \`absoluteTimeout\` (${absoluteTimeoutMs} ms) is shorter than \`idleTimeout\` (${idleTimeoutMs} ms); make it at least as long.`);
+  }
+  const rotateEveryMs = o.rotateEvery === undefined || o.rotateEvery === false ? undefined : duration(o.rotateEvery, 'rotateEvery', 0);
+  const tombstoneTtlMs = duration(o.tombstoneTtl, 'tombstoneTtl', absoluteTimeoutMs);
+  const storeTimeoutMs = duration(o.storeTimeout, 'storeTimeout', DEFAULT_STORE_TIMEOUT_MS);
+
+  let sessionLimit: SessionLimit | undefined;
+  if (o.maxSessionsPerUser !== undefined && o.maxSessionsPerUser !== false) {
+    if (typeof o.maxSessionsPerUser !== 'number') {
+      throw new TypeError(`${NAME}: \`maxSessionsPerUser\` must be a positive integer or false; got ${show(o.maxSessionsPerUser)}`);
+    }
+    if (!Number.isInteger(o.maxSessionsPerUser) || o.maxSessionsPerUser < 1) {
+      throw new Error(`${NAME}: \`maxSessionsPerUser\` must be a positive integer or false; got ${show(o.maxSessionsPerUser)}`);
+    }
+    const onLimit = o.onSessionLimit ?? 'evictOldest';
+    if (onLimit !== 'evictOldest' && onLimit !== 'rejectLogin') {
+      throw new Error(`${NAME}: \`onSessionLimit\` must be 'evictOldest' or 'rejectLogin'; got ${show(onLimit)}`);
+    }
+    sessionLimit = { max: o.maxSessionsPerUser, onLimit };
+  } else if (o.onSessionLimit !== undefined) {
+    throw new Error(`${NAME}: \`onSessionLimit\` has no effect without \`maxSessionsPerUser\`; set both or neither.`);
+  }
+
+  if (o.credentialVersion !== undefined && typeof o.credentialVersion !== 'function') {
+    throw new TypeError(`${NAME}: \`credentialVersion\` must be a function (principal) => version; got ${show(o.credentialVersion)}`);
+  }
+
+  const store = o.store ?? new session.MemoryStore();
+  if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function' || typeof store.on !== 'function') {
+    throw new TypeError(`${NAME}: \`store\` must be an express-session Store (with get, set, destroy and on); got ${show(o.store)}`);
+  }
+  if (store instanceof GuardedStore) {
+    throw new Error(`${NAME}: \`store\` is already a GuardedStore; pass the store it wraps.`);
+  }
+  const memoryStore = store instanceof session.MemoryStore;
+  if (memoryStore && production) {
+    throw new Error(`${NAME}: the MemoryStore is refused in production: it leaks memory and is not shared between instances. Pass \`store\` (e.g. fixation-guard/redis) and \`index\`.`);
+  }
+  let index = o.index;
+  if (index === undefined) {
+    if (!memoryStore) {
+      throw new Error(`${NAME}: \`index\` is required with a shared \`store\`: a per-process index would miss other instances' sessions. Pass the store's index (e.g. createRedisSessionStores().index) or \`new MemorySessionIndex()\` for a single instance.`);
+    }
+    index = new MemorySessionIndex();
+  }
+  for (const method of ['admit', 'remove', 'rename', 'touch', 'list', 'removeAll'] as const) {
+    if (typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`${NAME}: \`index\` must implement SessionIndex (missing ${method}()); got ${show(o.index)}`);
+    }
+  }
+
+  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAgeMs: absoluteTimeoutMs, where: NAME });
+  const authKeys = stringArray(o.authKeys, 'authKeys', DEFAULT_AUTH_KEYS);
+  const keep = stringArray(o.keep, 'keep', []);
+  const drop = stringArray(o.drop, 'drop', []);
+  if (o.keep !== undefined && strategy !== 'newSession') {
+    throw new Error(`${NAME}: \`keep\` only applies to strategy 'newSession' (got '${strategy}'); remove it or change the strategy.`);
+  }
+  if (o.drop !== undefined && strategy !== 'migrateSession') {
+    throw new Error(`${NAME}: \`drop\` only applies to strategy 'migrateSession' (got '${strategy}'); remove it or change the strategy.`);
+  }
+
+  const urlSessionIds = o.urlSessionIds ?? {};
+  if (urlSessionIds !== false && (typeof urlSessionIds !== 'object' || urlSessionIds === null)) {
+    throw new TypeError(`${NAME}: \`urlSessionIds\` must be false or an object; got ${show(o.urlSessionIds)}`);
+  }
+  const cookieTossing = o.cookieTossing ?? {};
+  if (cookieTossing !== false && (typeof cookieTossing !== 'object' || cookieTossing === null)) {
+    throw new TypeError(`${NAME}: \`cookieTossing\` must be false or an object; got ${show(o.cookieTossing)}`);
+  }
+  const errorResponse = o.errorResponse ?? 'json';
+  if (errorResponse !== 'json' && errorResponse !== 'next') {
+    throw new Error(`${NAME}: \`errorResponse\` must be 'json' or 'next'; got ${show(errorResponse)}`);
+  }
+
+  const first = secrets[0] as string;
+  const clockUsed = clock;
+  const auditor = auditorOf(o.audit, first, clockUsed);
+  const development = !production;
+  const guardedStore = new GuardedStore(store, {
+    auditor,
+    clock: clockUsed,
+    bindingKey: deriveKey(first, 'session-binding'),
+    index,
+    tombstoneTtlMs,
+    authKeys,
+    operationTimeoutMs: storeTimeoutMs,
+    sessionLimit,
+    development,
+  });
+  const genid = () => randomBytes(32).toString('base64url');
+
+  const context: GuardContext = {
+    store: guardedStore,
+    auditor,
+    clock: clockUsed,
+    strategy,
+    keep,
+    drop,
+    cookieName: cookie.name,
+    cookieOptions: cookie.options,
+    secrets,
+    idleTimeoutMs,
+    absoluteTimeoutMs,
+    rotateEveryMs,
+    lastSeenGranularityMs: Math.min(MAX_LAST_SEEN_GRANULARITY_MS, Math.floor(idleTimeoutMs / 10)),
+    sessionLimit,
+    credentialVersion: o.credentialVersion,
+    development,
+    genid,
+  };
+  const sessionOptions: session.SessionOptions = {
+    secret: secrets,
+    name: cookie.name,
+    store: guardedStore,
+    cookie: cookie.options,
+    genid,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'keep',
+  };
+  if (o.trustProxy !== undefined) sessionOptions.proxy = o.trustProxy;
+  return {
+    context,
+    sessionOptions,
+    urlSessionIds,
+    cookieTossing,
+    requestMethods: o.requestMethods ?? true,
+    errorResponse,
+    warnings,
+  };
+}

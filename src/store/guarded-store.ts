@@ -1,0 +1,407 @@
+import session, { type SessionData, type Store } from 'express-session';
+import type { Request } from 'express';
+import type { Auditor } from '../audit/index.js';
+import type { Clock } from '../clock/index.js';
+import { FixationTripwireError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
+import type { GuardState } from '../types.js';
+import { shortHash } from '../util/hash.js';
+import {
+  isTombstone,
+  makeTombstone,
+  type EndReason,
+  type GuardStoreExtensions,
+  type GuardedSetResult,
+  type SessionIndex,
+  type SessionLimit,
+} from './contracts.js';
+
+/** A Store that may offer the guard's atomic extensions. */
+export type ExtensibleStore = Store & GuardStoreExtensions;
+
+type Callback = (err?: unknown) => void;
+type Record_ = Record<string, unknown>;
+
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
+const MAX_PENDING_END_REASONS = 10_000;
+
+export interface GuardedStoreOptions {
+  auditor: Auditor;
+  clock: Clock;
+  /** Key for the binding hash written into authenticated records. */
+  bindingKey: Buffer;
+  index: SessionIndex;
+  /** How long a dead id stays refused. */
+  tombstoneTtlMs: number;
+  /** Session keys whose presence means "authenticated" (dotted paths). */
+  authKeys: readonly string[];
+  /** Every store call fails (503) after this long; 0 disables. */
+  operationTimeoutMs: number;
+  sessionLimit?: SessionLimit | undefined;
+  development: boolean;
+}
+
+function getPath(record: Record_, path: string): unknown {
+  let value: unknown = record;
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record_)[part];
+  }
+  return value;
+}
+
+function principalString(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'object' && value !== null) {
+    for (const key of ['id', 'username', 'email', 'sub']) {
+      const v = (value as Record_)[key];
+      if (typeof v === 'string' || typeof v === 'number') return String(v);
+    }
+  }
+  return 'unknown';
+}
+
+export function newGuardState(now: number): GuardState {
+  return { v: 1, createdAt: now, lastSeenAt: now, rotatedAt: now };
+}
+
+/**
+ * Wraps any express-session `Store` and makes it fail closed:
+ *
+ * - **tombstones**: a destroyed or rotated id is replaced by a tombstone, so a late `set` from
+ *   a request that loaded the old id before the rotation cannot bring it back;
+ * - **strict ids**: an unknown or dead id presented by a client is audited (express-session
+ *   silently replaces it) and its reason is kept for the request to read;
+ * - **tripwire**: an authenticated record is persisted only under the id `req.login` bound it
+ *   to; anything else destroys the session;
+ * - **fail closed**: store errors and time-outs become `SessionStoreUnavailableError` (503), and
+ *   the store never tells express-session it "disconnected" (which makes it serve requests
+ *   with no session at all).
+ *
+ * Optional atomic methods of the inner store (`guardedSet`, `tombstone`, `rename`) are used
+ * when present; otherwise the plain Store contract is used with get-then-set.
+ */
+export class GuardedStore extends session.Store {
+  readonly inner: ExtensibleStore;
+  readonly options: GuardedStoreOptions;
+  readonly #fresh = new WeakSet<object>();
+  readonly #tripped = new WeakSet<object>();
+  readonly #pendingEnds = new Map<string, EndReason | 'unknown'>();
+  #available = true;
+  #expressSessionGenerate: ((req: Request) => void) | undefined;
+
+  constructor(inner: Store, options: GuardedStoreOptions) {
+    super();
+    this.inner = inner as ExtensibleStore;
+    this.options = options;
+    // Infrastructure events are ours to interpret: forwarding 'disconnect' would make
+    // express-session serve requests with no session (fail open).
+    inner.on?.('disconnect', () => this.#markDown('disconnect'));
+    inner.on?.('connect', () => this.#markUp());
+  }
+
+  // express-session installs `store.generate`; wrapping it lets the tripwire tell a session
+  // created in this very request (an id no attacker can know) from one loaded from a cookie.
+  get generate(): (req: Request) => void {
+    return this.#generate;
+  }
+
+  set generate(fn: (req: Request) => void) {
+    this.#expressSessionGenerate = fn;
+  }
+
+  readonly #generate = (req: Request): void => {
+    if (!this.#expressSessionGenerate) throw new Error('GuardedStore: used before express-session installed `generate`');
+    this.#expressSessionGenerate(req);
+    this.#fresh.add(req.session);
+  };
+
+  /** Whether the last store call succeeded. */
+  get available(): boolean {
+    return this.#available;
+  }
+
+  /** Keyed hash binding an authenticated record to its id. */
+  bindingHash(sessionId: string): string {
+    return shortHash(this.options.bindingKey, sessionId);
+  }
+
+  /** Why a presented id yielded no session (consumed once). */
+  takeEndReason(sessionId: string): EndReason | 'unknown' | undefined {
+    const reason = this.#pendingEnds.get(sessionId);
+    if (reason !== undefined) this.#pendingEnds.delete(sessionId);
+    return reason;
+  }
+
+  /** The principal a record is authenticated as, if any. */
+  principalOf(record: Record_): string | undefined {
+    const state = record.fixationGuard as GuardState | undefined;
+    if (state?.principal) return state.principal;
+    for (const key of this.options.authKeys) {
+      const value = getPath(record, key);
+      if (value !== undefined && value !== null && value !== false && value !== '') return principalString(value);
+    }
+    return undefined;
+  }
+
+  isFresh(sess: object): boolean {
+    return this.#fresh.has(sess);
+  }
+
+  isTripped(sess: object): boolean {
+    return this.#tripped.has(sess);
+  }
+
+  markTripped(sess: object): void {
+    this.#tripped.add(sess);
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------
+
+  #markDown(operation: string, err?: unknown): void {
+    if (!this.#available) return;
+    this.#available = false;
+    const code = (err as { code?: unknown } | undefined)?.code;
+    this.options.auditor.emit('store_unavailable', {
+      reason: operation,
+      detail: { error: typeof code === 'string' ? code : ((err as Error | undefined)?.name ?? 'disconnect') },
+    });
+  }
+
+  #markUp(): void {
+    if (this.#available) return;
+    this.#available = true;
+    this.options.auditor.emit('store_recovered', {});
+  }
+
+  /** Runs a callback-style inner call with a time-out; errors become 503s. */
+  #call<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+    const timeoutMs = this.options.operationTimeoutMs;
+    return new Promise<T | undefined>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (err?: unknown, value?: T) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        if (err && (err as { code?: unknown }).code !== 'ENOENT') {
+          this.#markDown(operation, err);
+          reject(err instanceof SessionStoreUnavailableError ? err : new SessionStoreUnavailableError(undefined, { cause: err }));
+          return;
+        }
+        this.#markUp();
+        resolve(err ? undefined : value);
+      };
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => finish(Object.assign(new Error(`session store ${operation} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+        timer.unref?.();
+      }
+      try {
+        invoke(finish);
+      } catch (err) {
+        finish(err ?? new Error(`session store ${operation} threw`));
+      }
+    });
+  }
+
+  #promise<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return this.#call<T>(operation, (cb) => {
+      run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
+    }) as Promise<T>;
+  }
+
+  #rememberEnd(sessionId: string, reason: EndReason | 'unknown'): void {
+    if (this.#pendingEnds.size >= MAX_PENDING_END_REASONS) this.#pendingEnds.clear();
+    this.#pendingEnds.set(sessionId, reason);
+  }
+
+  // ---- promise API used by the guard ------------------------------------------------------
+
+  /** The raw record under `sid`: a session, a tombstone, or undefined. */
+  readRaw(sid: string): Promise<Record_ | undefined> {
+    return this.#call<Record_>('get', (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void)).then((v) => v ?? undefined);
+  }
+
+  /** Writes under `sid` unless it is tombstoned. */
+  async writeUnlessTombstoned(sid: string, record: Record_): Promise<GuardedSetResult> {
+    const inner = this.inner;
+    if (typeof inner.guardedSet === 'function') {
+      return (await this.#promise('set', () => inner.guardedSet!(sid, record as unknown as SessionData))) ?? 'written';
+    }
+    const current = await this.readRaw(sid);
+    if (isTombstone(current)) return 'tombstoned';
+    await this.#call('set', (cb) => inner.set(sid, record as unknown as SessionData, cb));
+    return 'written';
+  }
+
+  /** Replaces `sid` by a tombstone and drops it from `principal`'s index. */
+  async endSession(sid: string, reason: EndReason, principal?: string): Promise<void> {
+    const { clock, tombstoneTtlMs, index } = this.options;
+    let owner = principal;
+    if (owner === undefined) {
+      const current = await this.readRaw(sid);
+      if (current && !isTombstone(current)) owner = this.principalOf(current);
+    }
+    const inner = this.inner;
+    if (typeof inner.tombstone === 'function') {
+      await this.#promise('tombstone', () => inner.tombstone!(sid, reason, clock.now(), tombstoneTtlMs));
+    } else {
+      const tombstone = makeTombstone(reason, clock.now(), tombstoneTtlMs);
+      await this.#call('set', (cb) => inner.set(sid, tombstone as unknown as SessionData, cb));
+    }
+    if (owner !== undefined) await this.#promise('index', () => index.remove(owner, sid));
+  }
+
+  /**
+   * Moves a record to a new id: atomically where the store offers `rename`, otherwise write
+   * the new record, then tombstone the old id (so no moment exists with neither).
+   */
+  async moveSession(oldId: string, newId: string, record: Record_, principal: string | undefined): Promise<void> {
+    const { clock, tombstoneTtlMs, index } = this.options;
+    const inner = this.inner;
+    if (typeof inner.rename === 'function') {
+      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs));
+    } else {
+      const written = await this.writeUnlessTombstoned(newId, record);
+      if (written === 'tombstoned') throw new SessionStoreUnavailableError('A freshly generated session id was already taken; try again.');
+      try {
+        await this.endSession(oldId, 'rotated', undefined);
+      } catch (err) {
+        // Never leave both ids alive: undo the new record, keep the old one.
+        await this.endSession(newId, 'destroyed', undefined).catch(() => undefined);
+        throw err;
+      }
+    }
+    if (principal !== undefined) await this.#promise('index', () => index.rename(principal, oldId, newId, clock.now()));
+  }
+
+  /** Index operations, with the same time-out and 503 mapping as store calls. */
+  index<T>(operation: string, run: (index: SessionIndex) => Promise<T>): Promise<T> {
+    return this.#promise(operation, () => run(this.options.index));
+  }
+
+  // ---- the express-session Store contract -------------------------------------------------
+
+  get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    this.readRaw(sid).then(
+      (record) => {
+        if (!record) {
+          this.#rememberEnd(sid, 'unknown');
+          this.options.auditor.emit('unknown_session_id', { sessionId: sid });
+          return callback(null, null);
+        }
+        if (isTombstone(record)) {
+          const reason = record.fixationGuardTombstone.reason;
+          this.#rememberEnd(sid, reason);
+          this.options.auditor.emit('rotated_session_id_presented', { sessionId: sid, reason });
+          return callback(null, null);
+        }
+        callback(null, record as unknown as SessionData);
+      },
+      (err: unknown) => callback(err),
+    );
+  }
+
+  set(sid: string, sess: SessionData, callback?: Callback): void {
+    this.#save(sid, sess as unknown as Record_).then(
+      () => callback?.(),
+      (err: unknown) => (callback ? callback(err) : undefined),
+    );
+  }
+
+  async #save(sid: string, sess: Record_): Promise<void> {
+    if (this.#tripped.has(sess)) throw new FixationTripwireError('This session was destroyed by the fixation tripwire.');
+    const { auditor, clock } = this.options;
+    const now = clock.now();
+    const principal = this.principalOf(sess);
+    const state = sess.fixationGuard as GuardState | undefined;
+    if (principal !== undefined && state?.boundTo !== this.bindingHash(sid)) {
+      if (!this.#fresh.has(sess)) return this.#trip(sid, sess, principal);
+      await this.#bindFresh(sid, sess, principal, now);
+    }
+    const record = sess.fixationGuard ? sess : { ...sess, fixationGuard: newGuardState(now) };
+    const result = await this.writeUnlessTombstoned(sid, record);
+    if (result === 'tombstoned') {
+      auditor.emit('resurrection_blocked', { sessionId: sid, principal });
+      return;
+    }
+    if (this.#fresh.has(sess) && !state) auditor.emit('session_created', { sessionId: sid });
+  }
+
+  /**
+   * A session generated in this request (`req.session.regenerate()`, as passport ≥0.6 does at
+   * login) that became authenticated: its id was never seen by anyone, so it is bound here.
+   */
+  async #bindFresh(sid: string, sess: Record_, principal: string, now: number): Promise<void> {
+    const { auditor, sessionLimit } = this.options;
+    const previous = sess.fixationGuard as GuardState | undefined;
+    const state: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: this.bindingHash(sid), authAt: now, lastSeenAt: now };
+    const admitted = await this.index('index', (index) =>
+      index.admit(principal, { sessionId: sid, createdAt: state.createdAt, lastSeenAt: now }, sessionLimit),
+    );
+    if (!admitted.admitted) {
+      auditor.emit('login_rejected', { sessionId: sid, principal, reason: 'session_limit' });
+      throw new SessionLimitError(`${principal} already has the maximum number of sessions.`);
+    }
+    for (const evicted of admitted.evicted) {
+      await this.endSession(evicted, 'evicted', principal);
+      auditor.emit('session_evicted', { sessionId: evicted, principal, reason: 'session_limit' });
+    }
+    sess.fixationGuard = state;
+    auditor.emit('login', { sessionId: sid, principal, detail: { via: 'regenerated-session' } });
+  }
+
+  async #trip(sid: string, sess: Record_, principal: string): Promise<never> {
+    this.#tripped.add(sess);
+    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, reason: 'authenticated record under an unbound id' });
+    await this.endSession(sid, 'tripwire', undefined).catch(() => undefined);
+    throw new FixationTripwireError(
+      this.options.development
+        ? `fixation-guard tripwire: the session was marked authenticated (as ${principal}) without req.login(), so its id — which may have been planted by an attacker — was never rotated. The session has been destroyed. Authenticate with \`await req.login(userId)\` instead of writing \`req.session.user\` directly.`
+        : 'The session was destroyed by the session-fixation tripwire.',
+    );
+  }
+
+  destroy(sid: string, callback?: Callback): void {
+    this.endSession(sid, 'destroyed').then(
+      () => callback?.(),
+      (err: unknown) => callback?.(err),
+    );
+  }
+
+  override regenerate(req: Request, callback: (err?: unknown) => unknown): void {
+    this.endSession(req.sessionID, 'rotated').then(
+      () => {
+        this.generate(req);
+        callback();
+      },
+      (err: unknown) => callback(err),
+    );
+  }
+
+  override touch(sid: string, sess: SessionData, callback?: Callback): void {
+    const inner = this.inner;
+    if (typeof inner.touch !== 'function') {
+      callback?.();
+      return;
+    }
+    this.#call('touch', (cb) => inner.touch!(sid, sess, cb as () => void)).then(
+      () => callback?.(),
+      (err: unknown) => callback?.(err),
+    );
+  }
+
+  override all(callback: (err: unknown, obj?: SessionData[] | { [sid: string]: SessionData } | null) => void): void {
+    if (typeof this.inner.all !== 'function') return callback(new Error('GuardedStore: the inner store has no all()'));
+    this.inner.all(callback);
+  }
+
+  override length(callback: (err: unknown, length?: number) => void): void {
+    if (typeof this.inner.length !== 'function') return callback(new Error('GuardedStore: the inner store has no length()'));
+    this.inner.length(callback);
+  }
+
+  override clear(callback?: Callback): void {
+    if (typeof this.inner.clear !== 'function') return callback?.(new Error('GuardedStore: the inner store has no clear()'));
+    this.inner.clear(callback);
+  }
+}

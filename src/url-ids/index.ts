@@ -1,0 +1,105 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Auditor } from '../audit/index.js';
+import { SessionGuardError } from '../errors/index.js';
+
+/** Parameter names that carry a session id in the wild. The cookie's own name is added. */
+export const DEFAULT_URL_SESSION_ID_NAMES: readonly string[] = Object.freeze([
+  'sid',
+  'sessionid',
+  'session_id',
+  'jsessionid',
+  'phpsessid',
+  'connect.sid',
+  'aspsessionid',
+]);
+
+export interface RejectUrlSessionIdsOptions {
+  /** Extra parameter names (case-insensitive). The default list is `DEFAULT_URL_SESSION_ID_NAMES`. */
+  names?: string[];
+  /** The session cookie's name, also refused in URLs. */
+  cookieName?: string;
+  /** `'reject'` answers 400; `'strip'` removes the parameters and continues. The default value is `'reject'`. */
+  action?: 'reject' | 'strip';
+  audit?: Auditor;
+}
+
+function findPathParams(path: string, names: ReadonlySet<string>): string[] {
+  const found: string[] = [];
+  if (path.indexOf(';') === -1) return found;
+  // `;jsessionid=…` matrix parameters, in any segment (servlet containers honour them anywhere).
+  for (const match of path.matchAll(/;([^=;/?#]+)=[^;/?#]*/g)) {
+    const name = (match[1] ?? '').toLowerCase();
+    if (names.has(name)) found.push(name);
+  }
+  return found;
+}
+
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
+/**
+ * Session ids come only from the cookie: a URL carrying one (`?sid=…`, `;jsessionid=…`) is the
+ * classic fixation vector (a link the victim clicks), so it is refused or stripped, and audited.
+ *
+ * @example
+ * app.use(rejectUrlSessionIds({ cookieName: '__Host-sid' }));
+ */
+export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`rejectUrlSessionIds: options must be an object; got ${JSON.stringify(options)}`);
+  }
+  const action = options.action ?? 'reject';
+  if (action !== 'reject' && action !== 'strip') {
+    throw new Error(`rejectUrlSessionIds: \`action\` must be 'reject' or 'strip'; got ${JSON.stringify(action)}`);
+  }
+  if (options.names !== undefined && (!Array.isArray(options.names) || options.names.some((n) => typeof n !== 'string' || !n))) {
+    throw new TypeError(`rejectUrlSessionIds: \`names\` must be an array of non-empty strings; got ${JSON.stringify(options.names)}`);
+  }
+  const names = new Set([...DEFAULT_URL_SESSION_ID_NAMES, ...(options.names ?? [])].map((n) => n.toLowerCase()));
+  if (options.cookieName) names.add(options.cookieName.toLowerCase());
+  const audit = options.audit;
+
+  return function rejectUrlSessionIdsMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    const url = req.url;
+    if (url.indexOf('?') === -1 && url.indexOf(';') === -1) return next();
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? '' : url.slice(q + 1);
+    const inPath = findPathParams(path, names);
+    const inQuery: string[] = [];
+    if (query) {
+      for (const pair of query.split('&')) {
+        const eq = pair.indexOf('=');
+        const name = decodeName(eq === -1 ? pair : pair.slice(0, eq));
+        if (names.has(name)) inQuery.push(name);
+      }
+    }
+    if (inPath.length === 0 && inQuery.length === 0) return next();
+    const params = [...inPath, ...inQuery].join(',');
+    audit?.emit('url_session_id_rejected', {
+      ip: req.ip,
+      reason: action === 'reject' ? 'rejected' : 'stripped',
+      detail: { params, location: inPath.length ? 'path' : 'query', method: req.method },
+    });
+    if (action === 'reject') {
+      return next(new SessionGuardError('SESSION_ID_IN_URL', 400, `Session ids are only accepted from the session cookie, not from the URL (parameter: ${params}).`));
+    }
+    const cleanPath = inPath.length ? path.replace(/;([^=;/?#]+)=[^;/?#]*/g, (whole, name: string) => (names.has(name.toLowerCase()) ? '' : whole)) : path;
+    const cleanQuery = query
+      .split('&')
+      .filter((pair) => {
+        const eq = pair.indexOf('=');
+        return !names.has(decodeName(eq === -1 ? pair : pair.slice(0, eq)));
+      })
+      .join('&');
+    const rewritten = cleanQuery ? `${cleanPath}?${cleanQuery}` : cleanPath;
+    if (req.originalUrl === req.url) req.originalUrl = rewritten;
+    req.url = rewritten;
+    next();
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Small helpers shared by the tests: an app with the guard and the example-style routes,
+ * cookie capture/replay, and id extraction. Every request goes through supertest over real HTTP.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import signature from 'cookie-signature';
+import request from 'supertest';
+import { ManualClock, memorySink, requireAuth, sessionGuard, type SessionGuardOptions } from '../src/index.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    visits?: number;
+    cart?: string[];
+    returnTo?: string;
+    theme?: string;
+    user?: unknown;
+  }
+}
+
+export const SECRET = 'test-secret-that-is-long-enough-0123456789';
+export const OTHER_SECRET = 'another-secret-that-is-long-enough-98765';
+
+export interface TestApp {
+  app: express.Express;
+  guard: ReturnType<typeof sessionGuard>;
+  audit: ReturnType<typeof memorySink>;
+  clock: ManualClock;
+}
+
+/**
+ * An app with the guard in production-like secure mode (Secure `__Host-sid` cookie, proxy
+ * trusted): requests must carry `X-Forwarded-Proto: https`, which `https()` adds.
+ */
+export function buildApp(options: Partial<SessionGuardOptions> = {}, extra?: (app: express.Express) => void): TestApp {
+  const audit = memorySink();
+  const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
+  const app = express();
+  app.use(express.json());
+  const guard = sessionGuard({ secret: SECRET, audit, clock, trustProxy: true, ...options });
+  app.use(guard);
+  extra?.(app);
+  app.get('/', (req, res) => {
+    req.session.visits = (req.session.visits ?? 0) + 1;
+    res.json({ visits: req.session.visits });
+  });
+  app.post('/cart', (req, res) => {
+    req.session.cart = [...(req.session.cart ?? []), String((req.body as { item?: string }).item)];
+    req.session.returnTo = '/checkout';
+    req.session.theme = 'dark';
+    res.json({ cart: req.session.cart });
+  });
+  app.get('/session-data', (req, res) => {
+    res.json({ cart: req.session?.cart ?? null, returnTo: req.session?.returnTo ?? null, theme: req.session?.theme ?? null, visits: req.session?.visits ?? null });
+  });
+  app.post('/login', async (req, res, next) => {
+    try {
+      const { username, keep } = req.body as { username: string; keep?: string[] };
+      await req.login(username, keep ? { keep } : {});
+      res.json({ user: username });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/me', requireAuth(), (req, res) => {
+    res.json({ user: req.sessionGuard?.principal, privilege: req.sessionGuard?.state?.privilege ?? null });
+  });
+  app.post('/elevate', requireAuth(), async (req, res, next) => {
+    try {
+      await req.elevate({ privilege: 'admin' });
+      res.json({ ok: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.post('/logout', async (req, res, next) => {
+    try {
+      await req.logout();
+      res.status(204).end();
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.post('/logout-all', requireAuth(), async (req, res, next) => {
+    try {
+      res.json({ ended: await req.logoutEverywhere() });
+    } catch (err) {
+      next(err);
+    }
+  });
+  // An app bug the tripwire exists for: authenticating without req.login().
+  app.post('/naive-login', (req, res) => {
+    req.session.user = (req.body as { username: string }).username;
+    res.json({ user: req.session.user });
+  });
+  app.post('/naive-login-save', (req, res, next) => {
+    req.session.user = (req.body as { username: string }).username;
+    req.session.save((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  app.use((err: { status?: number; code?: string; message: string }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err.status ?? 500).json({ error: { code: err.code ?? 'INTERNAL', message: err.message } });
+  });
+  return { app, guard, audit, clock };
+}
+
+type Test = request.Test;
+
+/** Marks a supertest request as arriving through a TLS proxy. */
+export function https(test: Test): Test {
+  return test.set('X-Forwarded-Proto', 'https');
+}
+
+/** `name=value` of the cookie `name` in a response's Set-Cookie, if it sets a non-empty one. */
+export function setCookie(res: request.Response, name = '__Host-sid'): string | undefined {
+  const header = res.headers['set-cookie'] as unknown as string[] | undefined;
+  for (const line of header ?? []) {
+    const pair = line.split(';')[0] as string;
+    const eq = pair.indexOf('=');
+    if (pair.slice(0, eq) === name && pair.slice(eq + 1) !== '') return pair;
+  }
+  return undefined;
+}
+
+/** The whole Set-Cookie line for `name`. */
+export function setCookieLine(res: request.Response, name = '__Host-sid'): string | undefined {
+  const header = res.headers['set-cookie'] as unknown as string[] | undefined;
+  return header?.find((line) => line.startsWith(`${name}=`));
+}
+
+/** The raw session id inside a signed cookie pair. */
+export function idOf(cookiePair: string): string {
+  const value = decodeURIComponent(cookiePair.slice(cookiePair.indexOf('=') + 1));
+  if (!value.startsWith('s:')) throw new Error(`not a signed cookie: ${cookiePair}`);
+  return value.slice(2, value.lastIndexOf('.'));
+}
+
+/** A correctly signed cookie pair for an arbitrary id (what an attacker cannot make without the secret). */
+export function signedCookie(id: string, name = '__Host-sid', secret = SECRET): string {
+  return `${name}=${encodeURIComponent(`s:${signature.sign(id, secret)}`)}`;
+}
+
+/** GET / to obtain an anonymous session cookie (what the attacker does first). */
+export async function anonymousCookie(app: express.Express, name = '__Host-sid'): Promise<string> {
+  const res = await https(request(app).get('/')).expect(200);
+  const cookie = setCookie(res, name);
+  if (!cookie) throw new Error('GET / set no session cookie');
+  return cookie;
+}
+
+export function loginWith(app: express.Express, cookie: string | undefined, username = 'alice', body: Record<string, unknown> = {}): Test {
+  const test = https(request(app).post('/login')).send({ username, ...body });
+  if (cookie) test.set('Cookie', cookie);
+  return test;
+}
+
+export { request };
