@@ -125,7 +125,7 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
   }
   const loggedIn = sessionCookieOf(login.response.setCookies, facts.cookieName) ?? anonymous;
   if (!loggedIn) setup(`no \`${facts.cookieName}\` cookie was set before or at login.`);
-  let auth = await ctx.authenticated('probe: protected path after login', loggedIn);
+  const auth = await ctx.authenticated('probe: protected path after login', loggedIn);
   if (!auth.ok) {
     setup(`after POST ${options.loginPath} answered ${login.response.status}, GET ${options.protectedPath} with the \`${facts.cookieName}\` cookie still answered ${auth.status}; check \`protectedPath\`, \`cookieName\` and the credentials.`);
   }
@@ -356,15 +356,15 @@ export class AttackContext {
   }
 
   /** Moves the app's test clock; NotApplicable when the suite was given none. */
-  async advanceClock(ms: number, step: string): Promise<void> {
+  async advanceClock(ms: number, step: string, { quiet = false } = {}): Promise<void> {
     const { clock, clockPath } = this.options;
     if (clock) {
       await clock.advance(ms);
-      this.note(`${step}: the test clock moved ${formatDuration(ms)}`);
+      if (!quiet) this.note(`${step}: the test clock moved ${formatDuration(ms)}`);
       return;
     }
     if (clockPath) {
-      const moved = await this.send(step, { method: 'POST', path: clockPath, json: { advanceMs: ms } });
+      const moved = await this.send(step, { method: 'POST', path: clockPath, json: { advanceMs: ms }, quiet });
       if (!isSuccess(moved.response.status)) {
         throw new NotApplicable(`POST ${clockPath} answered ${moved.response.status}; was the server started with its test clock (TEST_CLOCK=1)?`);
       }

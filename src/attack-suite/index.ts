@@ -1,8 +1,14 @@
 /**
  * `fixation-guard/attack-suite`: attacks an Express app (in-process) or a running server with
- * the session fixation and hijacking catalogue, and reports with evidence.
+ * the session fixation and hijacking catalogue, and reports each attack with its evidence.
+ *
+ * @example
+ * import { fixationAttackSuite } from 'fixation-guard/attack-suite';
+ * fixationAttackSuite({ target: app, loginBody: { username: 'alice', password: 'alice-password' } });
  */
 export { runFixationAttacks, fixationAttacks, type FixationAttackInfo } from './run.js';
+export { fixationAttackSuite, type FixationAttackSuiteOptions } from './register.js';
+export { formatReport, formatComparison, formatEvidence, type FormatOptions } from './format.js';
 export { FixationAttackSetupError } from './context.js';
 export { TargetUnreachableError, type AttackTarget } from './http.js';
 export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';

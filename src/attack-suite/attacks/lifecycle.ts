@@ -61,6 +61,9 @@ async function withRequestInFlight<T>(
   return { held: accepted !== 'response', result, late };
 }
 
+const lateFreshIdNote =
+  'the late request was answered with a fresh id: either the app reads the body before it loads the session (then this race was not provoked; mount body parsers after the session middleware to test it), or it noticed the id had ended';
+
 async function lateSaveAfterLogout(ctx: AttackContext): Promise<Verdict> {
   const { logoutPath, protectedPath } = ctx.options;
   const { after: victim } = await ctx.loggedIn('victim');
@@ -78,6 +81,7 @@ async function lateSaveAfterLogout(ctx: AttackContext): Promise<Verdict> {
   if (minted && minted.id !== victim.id) {
     const check = await ctx.authenticated('the cookie the late request set is tried', minted);
     if (check.ok) return fail(`A request that was in flight during logout answered with a new logged-in id ${idHash(minted.id)}.`);
+    ctx.note(lateFreshIdNote);
   }
   return pass('logout: the late request did not bring the logged-out session back');
 }
@@ -94,6 +98,7 @@ async function lateSaveAfterLogin(ctx: AttackContext): Promise<Verdict> {
   if (!run.result.rotated) return notApplicable('login kept the pre-login id, so there is no rotated id to resurrect (see login-sets-new-id)');
   if (run.result.alive === undefined) return notApplicable(ctx.facts.aliveCheck.usable ? 'the alive check was not usable' : ctx.facts.aliveCheck.why);
   if (run.result.alive) return notApplicable('the pre-login id survived login on its own (see pre-login-id-dead)');
+  if (run.late.issued && run.late.issued.id !== before.id) ctx.note(lateFreshIdNote);
   const auth = await ctx.authenticated('attacker replays the pre-login cookie after the late request', before);
   if (auth.ok) return fail(`A request that was in flight during login made the pre-login id ${idHash(before.id)} a logged-in session.`);
   if (await ctx.alive('the pre-login id is replayed after the late request', before)) {
@@ -150,10 +155,11 @@ export const absoluteTimeout: AttackDefinition = {
     const step = Math.max(1_000, Math.floor(Math.min(idleTimeoutMs, absoluteTimeoutMs) / 2));
     const end = absoluteTimeoutMs + 60_000;
     let elapsed = 0;
+    ctx.note(`the test clock moves in steps of ${formatDuration(step)}, each followed by a request`);
     while (elapsed < end) {
       const move = Math.min(step, end - elapsed);
       elapsed += move;
-      await ctx.advanceClock(move, `the user keeps working (+${formatDuration(elapsed)})`);
+      await ctx.advanceClock(move, `the user keeps working (+${formatDuration(elapsed)})`, { quiet: true });
       const check = await ctx.authenticated(`the user is active at +${formatDuration(elapsed)}`, cookie);
       if (!check.ok) {
         if (elapsed === move) {

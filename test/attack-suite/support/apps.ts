@@ -37,8 +37,9 @@ export interface TestApp {
 declare module 'express-session' {
   interface SessionData {
     visits?: number;
-    user?: string;
-    authAt?: number;
+    // Named apart from other test files' augmentations, which share this global interface.
+    account?: string;
+    loginAt?: number;
     lastSeen?: number;
     elevated?: boolean;
   }
@@ -151,10 +152,10 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
   app.use(express.json());
   app.use(function timeouts(req: Request, _res: Response, next: NextFunction) {
     const s = req.session;
-    if (!s.user) return next();
+    if (!s.account) return next();
     const now = clock.now();
     const idle = !has('no-idle-timeout') && now - (s.lastSeen ?? now) > IDLE_MS;
-    const absolute = !has('no-absolute-timeout') && now - (s.authAt ?? now) > ABSOLUTE_MS;
+    const absolute = !has('no-absolute-timeout') && now - (s.loginAt ?? now) > ABSOLUTE_MS;
     if (idle || absolute) return void s.regenerate((err) => next(err));
     s.lastSeen = now;
     next();
@@ -170,7 +171,7 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
       const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
       if (!username || USERS[username] !== password) return void res.status(401).json({ error: 'bad credentials' });
       const oldId = req.sessionID;
-      const oldData = { ...req.session, cookie: req.session.cookie.toJSON() } as unknown as SessionData;
+      const oldData = JSON.parse(JSON.stringify(req.session)) as SessionData;
       if (!has('no-rotation')) {
         await promisify((cb) => req.session.regenerate(cb));
         if (has('old-id-alive')) {
@@ -178,8 +179,8 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
           await promisify((cb) => store.inner.set(oldId, oldData, cb));
         }
       }
-      req.session.user = username;
-      req.session.authAt = clock.now();
+      req.session.account = username;
+      req.session.loginAt = clock.now();
       req.session.lastSeen = clock.now();
       const ids = sessionsOf.get(username) ?? new Set<string>();
       ids.add(req.sessionID);
@@ -193,21 +194,21 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
   });
 
   app.get('/me', (req, res) => {
-    if (!req.session.user) return void res.status(401).json({ error: 'not logged in' });
-    res.json({ user: req.session.user, visits: req.session.visits ?? 0, ...(has('echo-id-in-body') ? { sessionId: req.sessionID } : {}) });
+    if (!req.session.account) return void res.status(401).json({ error: 'not logged in' });
+    res.json({ user: req.session.account, visits: req.session.visits ?? 0, ...(has('echo-id-in-body') ? { sessionId: req.sessionID } : {}) });
   });
 
   app.post('/elevate', async (req, res, next) => {
     try {
-      if (!req.session.user) return void res.status(401).json({ error: 'not logged in' });
+      if (!req.session.account) return void res.status(401).json({ error: 'not logged in' });
       if (!has('no-elevate-rotation')) {
-        const { user, authAt, lastSeen, visits } = req.session;
+        const { account, loginAt, lastSeen, visits } = req.session;
         await promisify((cb) => req.session.regenerate(cb));
-        Object.assign(req.session, { user, authAt, lastSeen, visits });
-        sessionsOf.get(user)?.add(req.sessionID);
+        Object.assign(req.session, { account, loginAt, lastSeen, visits });
+        if (account) sessionsOf.get(account)?.add(req.sessionID);
       }
       req.session.elevated = true;
-      res.json({ user: req.session.user, elevated: true });
+      res.json({ user: req.session.account, elevated: true });
     } catch (err) {
       next(err);
     }
@@ -224,7 +225,7 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
 
   app.post('/logout-all', async (req, res, next) => {
     try {
-      const user = req.session.user;
+      const user = req.session.account;
       if (!user) return void res.status(401).json({ error: 'not logged in' });
       const ids = has('logout-all-current-only') ? [req.sessionID] : [...(sessionsOf.get(user) ?? [])];
       for (const id of ids) await promisify((cb) => store.destroy(id, cb));

@@ -1,0 +1,97 @@
+import type { AttackResult, EvidenceCookie, FixationReport } from './types.js';
+
+const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m' } as const;
+
+export interface FormatOptions {
+  /** ANSI colours. The default value is `false`; the CLI turns it on for a TTY. */
+  color?: boolean;
+  /** Include the evidence of failed attacks. The default value is `true`. */
+  evidence?: boolean;
+}
+
+const LABEL = { pass: 'PASS', fail: 'FAIL', 'not-applicable': 'N/A' } as const;
+const COLOUR = { pass: ANSI.green, fail: ANSI.red, 'not-applicable': ANSI.yellow } as const;
+
+function paint(text: string, colour: string, on: boolean): string {
+  return on ? `${colour}${text}${ANSI.reset}` : text;
+}
+
+function cookies(list: readonly EvidenceCookie[]): string {
+  return list.map((c) => `${c.name}=${c.id}`).join(' ');
+}
+
+/** The requests and notes of one result, one line each, ids as hashes. */
+export function formatEvidence(result: AttackResult): string {
+  const lines = result.evidence.requests.map((r) => {
+    const sent = r.sent.length > 0 ? ` [${cookies(r.sent)}]` : '';
+    const outcome = r.error ? `error: ${r.error}` : `${r.status}`;
+    const got = r.received.length > 0 ? ` set ${cookies(r.received)}` : '';
+    const location = r.location ? ` Location: ${r.location}` : '';
+    return `  · ${r.step}: ${r.method} ${r.path}${sent} → ${outcome}${got}${location}`;
+  });
+  for (const note of result.evidence.notes) lines.push(`  · note: ${note}`);
+  return lines.join('\n');
+}
+
+/** Standard references in one short cell: `ASVS4 3.2.1 · ASVS5 7.2.4`. */
+export function formatStandard(result: Pick<AttackResult, 'standard'>): string {
+  const { asvs4, asvs5 } = result.standard;
+  return [asvs4.length ? `ASVS4 ${asvs4.join(',')}` : '', asvs5.length ? `ASVS5 ${asvs5.join(',')}` : ''].filter(Boolean).join(' · ');
+}
+
+/**
+ * A readable report: one line per attack (outcome, id, reason), then the evidence of every
+ * attack that succeeded, then the summary.
+ *
+ * @example
+ * console.log(formatReport(await runFixationAttacks(app, options), { color: process.stdout.isTTY }));
+ */
+export function formatReport(report: FixationReport, options: FormatOptions = {}): string {
+  const color = options.color ?? false;
+  const width = Math.max(...report.results.map((r) => r.id.length), 2);
+  const out: string[] = [
+    paint(`Fixation attacks against ${report.target} (cookie \`${report.cookieName}\`${report.https ? ', https' : ''})`, ANSI.bold, color),
+    '',
+  ];
+  for (const result of report.results) {
+    const label = paint(LABEL[result.outcome].padEnd(4), COLOUR[result.outcome], color);
+    out.push(`${label}  ${result.id.padEnd(width)}  ${result.reason}`);
+    out.push(paint(`      ${' '.repeat(width)}  ${formatStandard(result)}`, ANSI.dim, color));
+  }
+  const failed = report.results.filter((r) => r.outcome === 'fail');
+  if ((options.evidence ?? true) && failed.length > 0) {
+    out.push('', paint('Evidence of the attacks that succeeded:', ANSI.bold, color));
+    for (const result of failed) out.push(paint(`${result.id}`, ANSI.red, color), formatEvidence(result));
+  }
+  const { passed, failed: nFailed, notApplicable, total } = report.summary;
+  const verdict = report.summary.secure
+    ? paint(`no attack succeeded`, ANSI.green, color)
+    : paint(`${nFailed} attack${nFailed === 1 ? '' : 's'} succeeded`, ANSI.red, color);
+  out.push('', `${total} attacks: ${passed} passed, ${nFailed} failed, ${notApplicable} not applicable — ${verdict} (${report.durationMs} ms)`);
+  return out.join('\n');
+}
+
+/**
+ * Two reports side by side, one row per attack: what the demo prints for the protected and
+ * the vulnerable example.
+ */
+export function formatComparison(columns: ReadonlyArray<{ title: string; report: FixationReport }>, options: FormatOptions = {}): string {
+  const color = options.color ?? false;
+  const ids = [...new Set(columns.flatMap((c) => c.report.results.map((r) => r.id)))];
+  const width = Math.max(...ids.map((id) => id.length), 6);
+  const colWidth = Math.max(...columns.map((c) => c.title.length), 6);
+  const header = `${'attack'.padEnd(width)}  ${columns.map((c) => c.title.padEnd(colWidth)).join('  ')}`;
+  const lines = [paint(header, ANSI.bold, color), '-'.repeat(header.length)];
+  for (const id of ids) {
+    const cells = columns.map((c) => {
+      const outcome = c.report.results.find((r) => r.id === id)?.outcome;
+      return outcome ? paint(LABEL[outcome].padEnd(colWidth), COLOUR[outcome], color) : '-'.padEnd(colWidth);
+    });
+    lines.push(`${id.padEnd(width)}  ${cells.join('  ')}`);
+  }
+  lines.push('-'.repeat(header.length));
+  lines.push(
+    `${'failed'.padEnd(width)}  ${columns.map((c) => `${c.report.summary.failed} of ${c.report.summary.total}`.padEnd(colWidth)).join('  ')}`,
+  );
+  return lines.join('\n');
+}
