@@ -105,7 +105,12 @@ async function main(): Promise<void> {
   });
 
   const port = Number(process.env.PORT ?? 3000);
-  const httpServer = app.listen(port, '127.0.0.1', function ready() {
+  const httpServer = app.listen(port, '127.0.0.1', function ready(error?: Error) {
+    // Express 5 hands listen errors (EADDRINUSE) to this callback instead of throwing.
+    if (error) {
+      console.error(`fixation-guard MCP example: cannot listen on 127.0.0.1:${port}: ${error.message}`);
+      process.exit(1);
+    }
     const address = httpServer.address();
     const bound = typeof address === 'object' && address ? address.port : port;
     console.log(`fixation-guard MCP example listening on http://127.0.0.1:${bound} (MCP endpoint /mcp, login POST /auth/demo-login)`);
