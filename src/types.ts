@@ -1,7 +1,7 @@
 /**
  * Type augmentation: the guard's own state inside every session record, and the request API.
  */
-import type { SessionGuardRequestApi } from './guard/request-api.js';
+import type { ElevateOptions, LoginOptions, SessionGuardRequestApi } from './guard/request-api.js';
 
 /** What the guard keeps in each session record, under `fixationGuard`. */
 export interface GuardState {
@@ -36,11 +36,11 @@ declare global {
        * and saves before resolving. Installed by `sessionGuard()` unless `requestMethods: false`
        * (passport installs its own `req.login`; use `req.sessionGuard.login` beside it).
        */
-      login(principal: string, options?: import('./guard/request-api.js').LoginOptions): Promise<void>;
+      login(principal: string, options?: LoginOptions): Promise<void>;
       /** Ends this session server-side and clears the cookie. */
       logout(): Promise<void>;
       /** A privilege change: rotates the id, keeps the authentication. */
-      elevate(options?: import('./guard/request-api.js').ElevateOptions): Promise<void>;
+      elevate(options?: ElevateOptions): Promise<void>;
       /** Ends every session of the current principal, this one included. */
       logoutEverywhere(): Promise<number>;
     }
