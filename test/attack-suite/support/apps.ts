@@ -27,7 +27,9 @@ export type Flaw =
   | 'no-idle-timeout'
   | 'no-absolute-timeout'
   | 'no-samesite'
-  | 'domain-cookie';
+  | 'domain-cookie'
+  | 'no-secure'
+  | 'no-host-prefix';
 
 export interface TestApp {
   app: Express;
@@ -91,7 +93,7 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
   const has = (flaw: Flaw) => flaws.includes(flaw);
   const clock = new ManualClock();
   const store = new TombstoningStore(!has('no-tombstones'));
-  const name = options.https ? '__Host-sid' : 'sid';
+  const name = options.https && !has('no-host-prefix') ? '__Host-sid' : 'sid';
   const sessionsOf = new Map<string, Set<string>>();
   let counter = 0;
   const app = express();
@@ -135,7 +137,7 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
         ...(has('no-samesite') ? {} : { sameSite: 'lax' as const }),
         path: '/',
         ...(has('domain-cookie') ? { domain: 'example.test' } : {}),
-        secure: options.https ? 'auto' : false,
+        secure: options.https && !has('no-secure') ? 'auto' : false,
       },
       genid(req) {
         if (has('counter-ids')) return String(++counter);
@@ -234,6 +236,10 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
     } catch (err) {
       next(err);
     }
+  });
+
+  app.post('/__test/clock', (req, res) => {
+    res.json({ now: clock.advance(Number((req.body as { advanceMs?: unknown }).advanceMs)) });
   });
 
   return { app, clock };
