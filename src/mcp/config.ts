@@ -50,7 +50,12 @@ export interface LoadMcpConfigOptions {
   warn?: (message: string) => void;
 }
 
-/** Startup failure: every problem in the environment, each naming its variable. */
+/**
+ * Startup failure: every problem in the environment, each naming its variable.
+ *
+ * @example
+ * try { loadMcpConfigFromEnv(process.env); } catch (err) { if (err instanceof McpConfigError) { console.error(err.message); process.exit(1); } throw err; }
+ */
 export class McpConfigError extends Error {
   override readonly name: string;
   readonly issues: { variable: string; message: string }[];

@@ -71,7 +71,12 @@ export interface JsonRpcErrorBody {
   id: null;
 }
 
-/** Builds `{ jsonrpc: '2.0', error: { code, message }, id: null }`. */
+/**
+ * Builds `{ jsonrpc: '2.0', error: { code, message }, id: null }`.
+ *
+ * @example
+ * res.status(404).json(jsonRpcErrorBody(-32001, 'Session not found'));
+ */
 export function jsonRpcErrorBody(code: number, message: string): JsonRpcErrorBody {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
 }

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
-/** The command the docs and error messages give for generating a key. */
+/**
+ * The command the docs and error messages give for generating a key.
+ *
+ * @example
+ * console.error(`Generate ENCRYPTION_KEY with: ${KEY_GENERATION_COMMAND}`);
+ */
 export const KEY_GENERATION_COMMAND = `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`;
 
 /** Bytes a signing or encryption key must have: below 32, brute force gets within reach. */
@@ -60,7 +65,12 @@ export function decodeKeyList(value: KeyInput | readonly KeyInput[] | undefined,
   });
 }
 
-/** A random 32-byte key as base64, for development only (it dies with the process). */
+/**
+ * A random 32-byte key as base64: what KEY_GENERATION_COMMAND prints.
+ *
+ * @example
+ * console.log(`SESSION_SECRET=${generateKey()}`);
+ */
 export function generateKey(): string {
   return randomBytes(MIN_KEY_BYTES).toString('base64');
 }

@@ -118,6 +118,9 @@ function parsePayload(body: string): SessionTokenPayload | undefined {
 /**
  * Reads the session token from `X-Session-Token` or `Authorization: Session <token>`.
  * Returns `undefined` when neither is present.
+ *
+ * @example
+ * const token = readSessionToken(req.headers); // from either header
  */
 export function readSessionToken(headers: Record<string, string | string[] | undefined>): string | undefined {
   const direct = headers['x-session-token'];

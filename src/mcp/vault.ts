@@ -48,7 +48,12 @@ interface VaultFile {
   data: string;
 }
 
-/** Email addresses compare case-insensitively, so `Alice@x` cannot slip past an ACL for `alice@x`. */
+/**
+ * Email addresses compare case-insensitively, so `Alice@x` cannot slip past an ACL for `alice@x`.
+ *
+ * @example
+ * normalizeEmail(' Alice@Example.com '); // 'alice@example.com'
+ */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }

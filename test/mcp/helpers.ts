@@ -2,6 +2,7 @@
  * Helpers for the MCP adapter tests: a guarded server on 127.0.0.1:0 with a credentials tool,
  * and the SDK's own Client over real HTTP with a header-injecting fetch.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import express from 'express';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Auditor, jsonlSink, memorySink } from '../../src/audit/index.js';
 import { ManualClock } from '../../src/clock/index.js';
@@ -198,3 +199,15 @@ export const INITIALIZE = {
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-client', version: '1.0.0' } },
 };
+
+/** Awaits an SDK client call that the server must refuse with `status`; returns the error. */
+export async function rejectsWithStatus(promise: Promise<unknown>, status: number): Promise<StreamableHTTPError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof StreamableHTTPError, `expected a StreamableHTTPError, got ${String(err)}`);
+    assert.equal(err.code, status, err.message);
+    return err;
+  }
+  assert.fail(`expected HTTP ${status}, the call succeeded`);
+}

@@ -7,21 +7,9 @@ import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ALICE, BOB, connectClient, INITIALIZE, login, rawPost, startGuardedServer, toolText, type GuardedServer } from './helpers.js';
+import { ALICE, BOB, connectClient, INITIALIZE, login, rawPost, rejectsWithStatus, startGuardedServer, toolText, type GuardedServer } from './helpers.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-async function rejectsWithStatus(promise: Promise<unknown>, status: number): Promise<StreamableHTTPError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof StreamableHTTPError, `expected a StreamableHTTPError, got ${String(err)}`);
-    assert.equal(err.code, status, err.message);
-    return err;
-  }
-  assert.fail(`expected HTTP ${status}, the call succeeded`);
-}
 
 /**
  * The vulnerable baseline from the advisory: per-connection transports, but a tool that, for a

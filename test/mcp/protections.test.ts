@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { ALICE, BOB, connectClient, INITIALIZE, login, rawPost, SECRET, startGuardedServer, toolText, type GuardedServer } from './helpers.js';
-
-async function rejectsWithStatus(promise: Promise<unknown>, status: number): Promise<StreamableHTTPError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof StreamableHTTPError, `expected a StreamableHTTPError, got ${String(err)}`);
-    assert.equal(err.code, status, err.message);
-    return err;
-  }
-  assert.fail(`expected HTTP ${status}, the call succeeded`);
-}
+import { ALICE, BOB, connectClient, INITIALIZE, login, rawPost, rejectsWithStatus, SECRET, startGuardedServer, toolText, type GuardedServer } from './helpers.js';
 
 const PROTOCOL = { 'mcp-protocol-version': '2025-06-18' };
 
