@@ -185,9 +185,11 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
 
   function runSession(req: Request, res: Response, next: NextFunction): void {
     const reading = (req as unknown as Record<symbol, SessionCookieReading>)[READING] as SessionCookieReading;
-    if (ctx.cookieOptions.secure && !req.secure && !proxyWarningGiven && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
+    // Refused on every such request (audited once): letting later ones through would make the
+    // missing Secure cookie silent again.
+    if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
+      if (!proxyWarningGiven) auditor.emit('config_error', { reason: 'secure cookie behind an untrusted proxy' });
       proxyWarningGiven = true;
-      auditor.emit('config_error', { reason: 'secure cookie behind an untrusted proxy' });
       return fail(req, res, next, new SessionGuardError('SESSION_CONFIG', 500,
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }

@@ -113,8 +113,20 @@ function closest(name: string): string | undefined {
       best = known;
     }
   }
-  return bestScore <= 3 ? best : undefined;
+  // A short name is "close" to every other short name: scale the allowed distance with length.
+  return bestScore <= Math.min(3, Math.floor(name.length / 3)) ? best : undefined;
 }
+
+/** express-session options people carry over: where each one went. */
+const EXPRESS_SESSION_OPTIONS: Record<string, string> = {
+  name: '; did you mean `cookie.name`?',
+  proxy: '; did you mean `trustProxy`?',
+  resave: ': sessionGuard configures express-session itself; remove it.',
+  saveUninitialized: ': sessionGuard configures express-session itself; remove it.',
+  rolling: ': sessionGuard configures express-session itself; remove it.',
+  genid: ': sessionGuard configures express-session itself; remove it.',
+  unset: ': sessionGuard configures express-session itself; remove it.',
+};
 
 function duration(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -178,8 +190,9 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   const o = input as SessionGuardOptions & Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      const hint = closest(key);
-      throw new Error(`${NAME}: unknown option \`${key}\`${hint ? `; did you mean \`${hint}\`?` : '.'}`);
+      const carried = Object.prototype.hasOwnProperty.call(EXPRESS_SESSION_OPTIONS, key) ? EXPRESS_SESSION_OPTIONS[key] : undefined;
+      const hint = carried === undefined ? closest(key) : undefined;
+      throw new Error(`${NAME}: unknown option \`${key}\`${carried ?? (hint ? `; did you mean \`${hint}\`?` : '.')}`);
     }
   }
   const env = o.env ?? process.env.NODE_ENV ?? 'development';

@@ -1,0 +1,102 @@
+/**
+ * A real express-session MemoryStore whose operations can be switched to fail or to hang,
+ * and which emits 'disconnect' / 'connect' like connect-redis does when its client drops.
+ */
+import session, { type SessionData } from 'express-session';
+
+export type FlakyMode = 'ok' | 'fail' | 'hang';
+export type FlakyOperation = 'get' | 'set' | 'destroy' | 'touch';
+
+type Callback = (err?: unknown, value?: unknown) => void;
+
+interface Plan {
+  op: FlakyOperation;
+  /** Calls of `op` still to let through before this plan applies. */
+  skip: number;
+  mode: Exclude<FlakyMode, 'ok'>;
+}
+
+/** The error a dropped connection gives (what a Redis client reports). */
+export function connectionError(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+}
+
+export class FlakyStore extends session.MemoryStore {
+  /** Applies to every operation not covered by a one-shot plan. */
+  mode: FlakyMode = 'ok';
+  readonly calls: Record<FlakyOperation, number> = { get: 0, set: 0, destroy: 0, touch: 0 };
+  /** Operations left hanging; `releaseHung()` lets them complete. */
+  readonly hung: Array<() => void> = [];
+  readonly #plans: Plan[] = [];
+
+  /** Makes the next call of `op` (after letting `after` calls through) fail or hang, once. */
+  failNext(op: FlakyOperation, options: { after?: number; mode?: Exclude<FlakyMode, 'ok'> } = {}): void {
+    this.#plans.push({ op, skip: options.after ?? 0, mode: options.mode ?? 'fail' });
+  }
+
+  /** The connection drops: every operation fails, and listeners hear 'disconnect'. */
+  disconnect(): void {
+    this.mode = 'fail';
+    this.emit('disconnect');
+  }
+
+  /** The connection is back: operations succeed, and listeners hear 'connect'. */
+  reconnect(): void {
+    this.mode = 'ok';
+    this.emit('connect');
+  }
+
+  releaseHung(): void {
+    for (const run of this.hung.splice(0)) run();
+  }
+
+  /** Every record the store holds, parsed, by id (tombstones included). */
+  records(): Record<string, Record<string, unknown>> {
+    const raw = (this as unknown as { sessions: Record<string, string> }).sessions;
+    return Object.fromEntries(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Record<string, unknown>]));
+  }
+
+  #modeFor(op: FlakyOperation): FlakyMode {
+    const index = this.#plans.findIndex((plan) => plan.op === op);
+    const plan = this.#plans[index];
+    if (plan) {
+      if (plan.skip > 0) {
+        plan.skip--;
+        return this.mode;
+      }
+      this.#plans.splice(index, 1);
+      return plan.mode;
+    }
+    return this.mode;
+  }
+
+  #run(op: FlakyOperation, callback: Callback | undefined, proceed: () => void): void {
+    this.calls[op]++;
+    const mode = this.#modeFor(op);
+    if (mode === 'fail') {
+      setImmediate(() => callback?.(connectionError()));
+      return;
+    }
+    if (mode === 'hang') {
+      this.hung.push(proceed);
+      return;
+    }
+    proceed();
+  }
+
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    this.#run('get', callback as Callback, () => super.get(sid, callback));
+  }
+
+  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
+    this.#run('set', callback, () => super.set(sid, sess, callback));
+  }
+
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.#run('destroy', callback, () => super.destroy(sid, callback));
+  }
+
+  override touch(sid: string, sess: SessionData, callback?: () => void): void {
+    this.#run('touch', callback as Callback | undefined, () => super.touch(sid, sess, callback));
+  }
+}
