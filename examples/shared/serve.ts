@@ -17,7 +17,12 @@ export async function serveLoginApp(title: string, options: ExampleAppOptions = 
     close = stores.close;
   }
   const { app } = createLoginApp({ ...options, testClock: options.testClock ?? process.env.TEST_CLOCK === '1', ...(store ? { store } : {}), ...(index ? { index } : {}) });
-  const server = app.listen(port, host, () => {
+  const server = app.listen(port, host, (error?: Error) => {
+    if (error) {
+      // Express 5 hands listen errors (EADDRINUSE, …) to this callback instead of throwing.
+      console.error(`${title} could not listen on http://${host}:${port}: ${error.message}`);
+      process.exit(1);
+    }
     const address = server.address();
     const actual = typeof address === 'object' && address ? address.port : port;
     console.log(`${title} listening on http://${host}:${actual} (${store ? 'Redis' : 'MemoryStore'})`);
