@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import { isTombstone, sessionGuard, SessionStoreUnavailableError, type GuardState } from '../../src/index.js';
+import { FlakyStore } from '../support/flaky-store.js';
+import { anonymousCookie, buildApp, https, idOf, loginWith, request, SECRET, setCookie } from '../helpers.js';
+
+function flakyApp(options: Parameters<typeof buildApp>[0] = {}, extra?: Parameters<typeof buildApp>[1]) {
+  const store = new FlakyStore();
+  return { ...buildApp({ store, ...options }, extra), store };
+}
+
+/** Records in the inner store that carry an authentication. */
+function authenticatedRecords(store: FlakyStore): string[] {
+  return Object.entries(store.records())
+    .filter(([, record]) => (record.fixationGuard as GuardState | undefined)?.principal !== undefined)
+    .map(([id]) => id);
+}
+
+function assertUnavailable(res: request.Response): void {
+  assert.equal(res.status, 503, `expected 503, got ${res.status} ${JSON.stringify(res.body)}`);
+  assert.equal(res.body.error.code, 'SESSION_STORE_UNAVAILABLE');
+  assert.equal(res.headers['retry-after'], '5');
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assert.match(res.headers['content-type'] ?? '', /application\/json/);
+}
+
+describe('GuardedStore', () => {
+  describe('fail closed', () => {
+    it('plain express-session fails open: after the store emits disconnect, requests are served with no session at all (the attack works)', async () => {
+      const store = new FlakyStore();
+      const app = express();
+      app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false, name: 'sid' }));
+      app.get('/', (req, res) => {
+        req.session.visits = 1;
+        res.json({});
+      });
+      app.get('/whoami', (req, res) => res.json({ session: req.session ? 'present' : 'missing' }));
+      const cookie = setCookie(await request(app).get('/').expect(200), 'sid') as string;
+      store.disconnect();
+      const res = await request(app).get('/whoami').set('Cookie', cookie).expect(200);
+      assert.deepEqual(res.body, { session: 'missing' }, 'the request proceeded without its session');
+    });
+
+    it('with the guard, a disconnected store answers 503 SESSION_STORE_UNAVAILABLE with Retry-After, never an anonymous or unauthenticated answer', async () => {
+      const { app, store, audit } = flakyApp({}, (a) => a.get('/whoami', (req, res) => res.json({ session: req.session ? 'present' : 'missing' })));
+      const cookie = setCookie(await loginWith(app, undefined).expect(200)) as string;
+      store.disconnect();
+      assertUnavailable(await https(request(app).get('/whoami')).set('Cookie', cookie));
+      assertUnavailable(await https(request(app).get('/me')).set('Cookie', cookie));
+      assertUnavailable(await https(request(app).get('/session-data')).set('Cookie', cookie));
+      assert.equal(audit.of('store_unavailable').length, 1, 'the outage is audited once, not once per request');
+      assert.equal(audit.of('store_unavailable')[0]?.reason, 'disconnect');
+      assert.equal(audit.of('store_unavailable')[0]?.severity, 'error');
+    });
+
+    it('a disconnect event alone is never forwarded to express-session: while operations still succeed, requests keep their session', async () => {
+      const { app, store, audit } = flakyApp();
+      const cookie = setCookie(await loginWith(app, undefined).expect(200)) as string;
+      store.emit('disconnect');
+      const res = await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
+      assert.equal(res.body.user, 'alice');
+      assert.deepEqual(audit.events.filter((e) => e.type.startsWith('store_')).map((e) => e.type), ['store_unavailable', 'store_recovered']);
+    });
+
+    it('a store error on get (no disconnect event) answers 503 and audits the error code', async () => {
+      const { app, store, audit } = flakyApp();
+      const cookie = await anonymousCookie(app);
+      store.failNext('get');
+      assertUnavailable(await https(request(app).get('/session-data')).set('Cookie', cookie));
+      assert.deepEqual(audit.of('store_unavailable').map((e) => [e.reason, e.detail?.error]), [['get', 'ECONNREFUSED']]);
+    });
+
+    it('a login while the store is down fails with 503 and hands out no cookie', async () => {
+      const { app, store, guard } = flakyApp();
+      store.disconnect();
+      const res = await loginWith(app, undefined).expect(503);
+      assert.equal(res.body.error.code, 'SESSION_STORE_UNAVAILABLE');
+      assert.equal(setCookie(res), undefined);
+      store.reconnect();
+      assert.deepEqual(await guard.store.options.index.list('alice'), [], 'the index holds no half-made login');
+      assert.deepEqual(authenticatedRecords(store), []);
+    });
+
+    it('a hanging store times out after `storeTimeout` and answers 503', async () => {
+      const { app, store, audit } = flakyApp({ storeTimeout: 30 });
+      const cookie = await anonymousCookie(app);
+      store.mode = 'hang';
+      const started = Date.now();
+      assertUnavailable(await https(request(app).get('/session-data')).set('Cookie', cookie));
+      assert.ok(Date.now() - started < 2_000, 'answered promptly, not after the default 5 s');
+      assert.equal(store.hung.length, 1);
+      assert.deepEqual(audit.of('store_unavailable').map((e) => [e.reason, e.detail?.error]), [['get', 'ETIMEDOUT']]);
+    });
+
+    it('service resumes by itself: the next successful call audits store_recovered and the session is intact', async () => {
+      const { app, store, audit } = flakyApp();
+      const cookie = await anonymousCookie(app);
+      await https(request(app).post('/cart')).set('Cookie', cookie).send({ item: 'book' }).expect(200);
+      store.disconnect();
+      await https(request(app).get('/session-data')).set('Cookie', cookie).expect(503);
+      await https(request(app).get('/session-data')).set('Cookie', cookie).expect(503);
+      store.mode = 'ok'; // no 'connect' event: the guard notices by itself
+      const res = await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+      assert.deepEqual(res.body.cart, ['book']);
+      assert.deepEqual(audit.events.filter((e) => e.type.startsWith('store_')).map((e) => e.type), ['store_unavailable', 'store_recovered']);
+    });
+
+    it("a 'connect' event marks the store available again", async () => {
+      const { app, store, audit, guard } = flakyApp();
+      const cookie = await anonymousCookie(app);
+      store.disconnect();
+      assert.equal(guard.store.available, false);
+      store.reconnect();
+      assert.equal(guard.store.available, true);
+      assert.equal(audit.of('store_recovered').length, 1);
+      await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+    });
+
+    it("with errorResponse: 'next', the 503 goes to the app's error handler as a SessionStoreUnavailableError", async () => {
+      const store = new FlakyStore();
+      let seen: unknown;
+      const app = express();
+      app.use(sessionGuard({ secret: SECRET, store, errorResponse: 'next', trustProxy: true }));
+      app.get('/', (req, res) => {
+        req.session.visits = 1;
+        res.json({});
+      });
+      app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+        seen = err;
+        res.status(599).end();
+      });
+      const cookie = await anonymousCookie(app);
+      store.disconnect();
+      await https(request(app).get('/')).set('Cookie', cookie).expect(599);
+      assert.ok(seen instanceof SessionStoreUnavailableError);
+      assert.equal((seen as SessionStoreUnavailableError).status, 503);
+      assert.equal((seen as SessionStoreUnavailableError).name, 'SessionStoreUnavailableError');
+    });
+
+    it('a save that fails after the response has started is audited, not swallowed', async () => {
+      const { app, store, audit } = flakyApp();
+      const cookie = await anonymousCookie(app);
+      store.failNext('set');
+      await https(request(app).post('/cart')).set('Cookie', cookie).send({ item: 'book' });
+      assert.equal(audit.of('store_unavailable').length, 1);
+      assert.equal(audit.of('store_unavailable')[0]?.reason, 'set');
+    });
+  });
+
+  describe('login is all or nothing', () => {
+    it('a store failure while writing the new record leaves the pre-login session intact, usable and unauthenticated', async () => {
+      const { app, store, guard } = flakyApp();
+      const before = await anonymousCookie(app);
+      await https(request(app).post('/cart')).set('Cookie', before).send({ item: 'book' }).expect(200);
+      const idsBefore = Object.keys(store.records()).sort();
+      store.failNext('set');
+      const failed = await loginWith(app, before).expect(503);
+      assert.equal(failed.body.error.code, 'SESSION_STORE_UNAVAILABLE');
+      assert.equal(setCookie(failed), undefined, 'no new cookie is handed out');
+      // The old id still works, with its data, and is not authenticated.
+      const data = await https(request(app).get('/session-data')).set('Cookie', before).expect(200);
+      assert.deepEqual(data.body.cart, ['book']);
+      const me = await https(request(app).get('/me')).set('Cookie', before).expect(401);
+      assert.equal(me.body.error.code, 'UNAUTHENTICATED');
+      // Nowhere an authenticated record, and no stray record or tombstone.
+      assert.deepEqual(authenticatedRecords(store), []);
+      assert.deepEqual(Object.keys(store.records()).sort(), idsBefore);
+      assert.ok(!isTombstone(await guard.store.readRaw(idOf(before))));
+      assert.deepEqual(await guard.store.options.index.list('alice'), []);
+      // And the user simply retries.
+      const retried = setCookie(await loginWith(app, before).expect(200)) as string;
+      assert.notEqual(idOf(retried), idOf(before));
+      await https(request(app).get('/me')).set('Cookie', retried).expect(200);
+      await https(request(app).get('/me')).set('Cookie', before).expect(401);
+    });
+
+    it('a store failure while tombstoning the old id undoes the new record: never two live ids, never an authenticated orphan', async () => {
+      const { app, store, guard } = flakyApp();
+      const before = await anonymousCookie(app);
+      await https(request(app).post('/cart')).set('Cookie', before).send({ item: 'book' }).expect(200);
+      // set #1 writes the new record, set #2 (the tombstone of the old id) fails.
+      store.failNext('set', { after: 1 });
+      await loginWith(app, before).expect(503);
+      const records = store.records();
+      const others = Object.entries(records).filter(([id]) => id !== idOf(before));
+      assert.equal(others.length, 1, 'exactly one other record: the undone new id');
+      const [, undone] = others[0] as [string, Record<string, unknown>];
+      assert.ok(isTombstone(undone), 'the new record was replaced by a tombstone');
+      assert.equal(undone.fixationGuardTombstone.reason, 'destroyed');
+      assert.deepEqual(authenticatedRecords(store), []);
+      assert.deepEqual(await guard.store.options.index.list('alice'), []);
+      const data = await https(request(app).get('/session-data')).set('Cookie', before).expect(200);
+      assert.deepEqual(data.body.cart, ['book']);
+      await https(request(app).get('/me')).set('Cookie', before).expect(401);
+    });
+
+    it('a store failure during logout answers 503 and leaves the session alive rather than half-ended', async () => {
+      const { app, store } = flakyApp();
+      const cookie = setCookie(await loginWith(app, undefined).expect(200)) as string;
+      store.failNext('set');
+      await https(request(app).post('/logout')).set('Cookie', cookie).expect(503);
+      await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
+      await https(request(app).post('/logout')).set('Cookie', cookie).expect(204);
+      await https(request(app).get('/me')).set('Cookie', cookie).expect(401);
+    });
+  });
+
+  describe('tombstones', () => {
+    it('a set under a tombstoned id is refused and audited as resurrection_blocked', async () => {
+      const { app, guard, audit } = flakyApp();
+      const before = await anonymousCookie(app);
+      await loginWith(app, before).expect(200);
+      const old = idOf(before);
+      await new Promise<void>((resolve, reject) =>
+        guard.store.set(old, { cookie: { originalMaxAge: 1000 }, visits: 99 } as never, (err) => (err ? reject(err) : resolve())),
+      );
+      assert.ok(isTombstone(await guard.store.readRaw(old)));
+      assert.equal(audit.of('resurrection_blocked').length, 1);
+    });
+
+    it('a destroyed id (express-session destroy()) is tombstoned too, and reported as such when presented', async () => {
+      const { app, guard, audit } = flakyApp({}, (a) =>
+        a.post('/destroy', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.status(204).end()))),
+      );
+      const cookie = await anonymousCookie(app);
+      await https(request(app).post('/destroy')).set('Cookie', cookie).expect(204);
+      const record = await guard.store.readRaw(idOf(cookie));
+      assert.ok(isTombstone(record));
+      assert.equal(record.fixationGuardTombstone.reason, 'destroyed');
+      await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+      assert.deepEqual(audit.of('rotated_session_id_presented').map((e) => e.reason), ['destroyed']);
+    });
+
+    it('live for `tombstoneTtl`, written as the record TTL the store enforces, then disappear', async () => {
+      const { app, guard, store } = flakyApp({ tombstoneTtl: '1h' });
+      const before = await anonymousCookie(app);
+      await loginWith(app, before).expect(200);
+      const old = idOf(before);
+      const tombstone = store.records()[old] as { cookie: { originalMaxAge: number; expires: string } };
+      assert.equal(tombstone.cookie.originalMaxAge, 3_600_000);
+      const lifetime = Date.parse(tombstone.cookie.expires) - Date.now();
+      assert.ok(lifetime > 3_590_000 && lifetime <= 3_600_000, `expires in ${lifetime} ms`);
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        mock.timers.tick(3_600_000 - 60_000);
+        assert.ok(isTombstone(await guard.store.readRaw(old)), 'still refused a minute before the TTL');
+        mock.timers.tick(120_000);
+        assert.equal(await guard.store.readRaw(old), undefined, 'gone after the TTL');
+      } finally {
+        mock.timers.reset();
+      }
+    });
+
+    it('default to the absolute timeout', async () => {
+      const { app, store } = flakyApp({ absoluteTimeout: '2h' });
+      const before = await anonymousCookie(app);
+      await loginWith(app, before).expect(200);
+      const tombstone = store.records()[idOf(before)] as { cookie: { originalMaxAge: number } };
+      assert.equal(tombstone.cookie.originalMaxAge, 7_200_000);
+    });
+  });
+});
