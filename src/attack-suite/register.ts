@@ -1,10 +1,21 @@
-import * as nodeTest from 'node:test';
+import { createRequire } from 'node:module';
+import type * as NodeTest from 'node:test';
 import { formatEvidence } from './format.js';
 import type { AttackTarget } from './http.js';
 import { FixationAttackRunner, fixationAttacks } from './run.js';
 import type { AttackResult, FixationAttackOptions } from './types.js';
 
 type TestFn = (...args: any[]) => unknown;
+
+/**
+ * node:test, loaded only when no framework is given. Not a static import: bundlers rewrite
+ * `node:test` to `test`, which only exists with the prefix, and vitest or jest users never
+ * need it.
+ */
+function loadNodeTest(): typeof NodeTest {
+  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+  return require('node:test') as typeof NodeTest;
+}
 
 /** Options of {@link fixationAttackSuite}: the app, how to attack it, and optionally a test framework. */
 export interface FixationAttackSuiteOptions extends FixationAttackOptions {
@@ -49,9 +60,10 @@ export function fixationAttackSuite(options: FixationAttackSuiteOptions): void {
   if (!framework && (typeof describe !== 'function' || typeof it !== 'function')) {
     throw new TypeError('fixationAttackSuite: pass both `describe` and `it` of your test framework, or neither for node:test');
   }
-  const describeFn = describe ?? (nodeTest.describe as unknown as NonNullable<FixationAttackSuiteOptions['describe']>);
-  const itFn = it ?? (nodeTest.it as unknown as NonNullable<FixationAttackSuiteOptions['it']>);
-  const afterFn = after ?? (framework ? (nodeTest.after as unknown as NonNullable<FixationAttackSuiteOptions['after']>) : undefined);
+  const nodeTest = framework ? loadNodeTest() : undefined;
+  const describeFn = describe ?? (nodeTest?.describe as unknown as NonNullable<FixationAttackSuiteOptions['describe']>);
+  const itFn = it ?? (nodeTest?.it as unknown as NonNullable<FixationAttackSuiteOptions['it']>);
+  const afterFn = after ?? (nodeTest?.after as unknown as FixationAttackSuiteOptions['after']);
   const timeout = testTimeoutMs ?? 60_000;
   const selected = fixationAttacks.filter(
     (a) => (!attackOptions.only || attackOptions.only.includes(a.id)) && !attackOptions.skip?.includes(a.id),
