@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   cookieHeader,
+  decodeCookieValue,
   guessSessionCookieName,
   idHash,
   isClearing,
@@ -213,7 +214,7 @@ export class AttackContext {
     const needles: Array<[string, string]> = [];
     for (const cookie of this.#seen.values()) {
       const hash = idHash(cookie.id);
-      for (const needle of [cookie.value, safeDecode(cookie.value), encodeURIComponent(cookie.value), cookie.id, encodeURIComponent(cookie.id)]) {
+      for (const needle of [cookie.value, decodeCookieValue(cookie.value), encodeURIComponent(cookie.value), cookie.id, encodeURIComponent(cookie.id)]) {
         if (needle.length >= 6) needles.push([needle, hash]);
       }
     }
@@ -392,14 +393,6 @@ export class AttackContext {
         .send({ method: 'POST', path: this.options.logoutPath, headers: { cookie: cookieHeader(cookie) } })
         .catch(() => undefined);
     }
-  }
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
   }
 }
 

@@ -40,7 +40,8 @@ export function parseSetCookie(line: string): SetCookie | undefined {
   return { name: pair.slice(0, eq).trim(), value, attributes };
 }
 
-function decode(value: string): string {
+/** `decodeURIComponent` that keeps a malformed value as it is (cookie values are attacker input). */
+export function decodeCookieValue(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
@@ -54,7 +55,7 @@ const SIGNED_RE = /^(s:)?(.+)\.([A-Za-z0-9+/_-]{22,})$/;
 
 /** Reads the session id out of a cookie value, understanding `s:<id>.<sig>` signing. */
 export function toSessionCookie(name: string, value: string, attributes?: Map<string, string>): SessionCookie {
-  const decoded = decode(value);
+  const decoded = decodeCookieValue(value);
   const match = SIGNED_RE.exec(decoded);
   const cookie: SessionCookie =
     match && (match[1] !== undefined || (match[2] as string).length >= 8)

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
-import { runFixationAttacks, type FixationReport } from '../../src/attack-suite/index.js';
+import { runFixationAttacks } from '../../src/attack-suite/index.js';
+import { attackIds as outcomes } from './support/apps.js';
 import { ManualClock, requireAuth, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
 import { createLoginApp } from '../../examples/shared/login-app.js';
 
@@ -15,12 +16,6 @@ function exampleOptions(clock: unknown) {
     clock: { advance: (ms: number) => (clock as ManualClock).advance(ms) },
   };
 }
-
-const outcomes = (report: FixationReport, outcome: string) =>
-  report.results
-    .filter((r) => r.outcome === outcome)
-    .map((r) => r.id)
-    .sort();
 
 /** An app on sessionGuard whose body parser runs after the guard, so a held request has loaded its session. */
 function guardedApp(guard: Partial<SessionGuardOptions> = {}) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runFixationAttacks, type FixationAttackId, type FixationReport } from '../../src/attack-suite/index.js';
-import { createTestApp, suiteOptionsFor, type Flaw } from './support/apps.js';
+import { attackIds as ids, createTestApp, suiteOptionsFor, type Flaw } from './support/apps.js';
 
 const HTTPS_ONLY: FixationAttackId[] = ['cookie-secure', 'cookie-host-prefix'];
 
@@ -9,12 +9,6 @@ async function attack(flaws: Flaw[], options: { https?: boolean } = {}): Promise
   const testApp = createTestApp(flaws, options);
   return runFixationAttacks(testApp.app, { ...suiteOptionsFor(testApp), ...options });
 }
-
-const ids = (report: FixationReport, outcome: string) =>
-  report.results
-    .filter((r) => r.outcome === outcome)
-    .map((r) => r.id)
-    .sort();
 
 describe('attack suite: the flaw matrix', () => {
   it('finds nothing to attack in an app that defends against every attack', async () => {

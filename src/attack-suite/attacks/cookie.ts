@@ -1,15 +1,7 @@
-import { idHash, type SessionCookie } from '../cookies.js';
+import { decodeCookieValue as decoded, idHash, type SessionCookie } from '../cookies.js';
 import { NotApplicable, type AttackContext, type Exchange } from '../context.js';
 import { estimateIdEntropy, MIN_ID_ENTROPY_BITS } from '../entropy.js';
 import { CS, fail, notApplicable, pass, standard, type AttackDefinition, type Verdict } from './define.js';
-
-function decoded(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
 
 export const urlSessionId: AttackDefinition = {
   id: 'url-session-id',

@@ -3,6 +3,14 @@ import { idHash, type SessionCookie } from '../cookies.js';
 import { NotApplicable, type AttackContext } from '../context.js';
 import { CS, fail, notApplicable, pass, standard, type AttackDefinition } from './define.js';
 
+/** A pre-login id, then a login that carries it; NotApplicable if that login is refused. */
+async function logInWithPreLoginId(ctx: AttackContext, visit: string, login: string) {
+  const before = await ctx.anonymous(visit);
+  const after = await ctx.login(login, before);
+  if (after.response.status >= 400) throw new NotApplicable(`the login answered ${after.response.status}`);
+  return { before, login: after };
+}
+
 /** The classic attack: the attacker's pre-login id is planted in the victim's browser. */
 export const plantedIdSurvivesLogin: AttackDefinition = {
   id: 'planted-id-survives-login',
@@ -11,9 +19,7 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
     'The attacker takes a pre-login cookie, the victim logs in carrying it (as after cookie tossing or XSS), then the attacker replays it on the protected path.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
   async run(ctx) {
-    const planted = await ctx.anonymous('attacker visits the site and keeps the pre-login cookie');
-    const login = await ctx.login('victim logs in carrying the planted cookie', planted);
-    if (login.response.status >= 400) return notApplicable(`the victim's login answered ${login.response.status}`);
+    const { before: planted } = await logInWithPreLoginId(ctx, 'attacker visits the site and keeps the pre-login cookie', 'victim logs in carrying the planted cookie');
     const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
     if (attacker.ok) {
       return fail(
@@ -30,9 +36,7 @@ export const loginSetsNewId: AttackDefinition = {
   method: 'Logs in carrying a pre-login cookie and compares the id in the login response\'s Set-Cookie with it.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
   async run(ctx) {
-    const before = await ctx.anonymous('user visits the site');
-    const login = await ctx.login('user logs in with the pre-login cookie', before);
-    if (login.response.status >= 400) return notApplicable(`the login answered ${login.response.status}`);
+    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (!login.issued) {
       return fail(`POST ${ctx.options.loginPath} set no \`${ctx.cookieName}\` cookie, so the browser keeps the pre-login id ${idHash(before.id)} as the logged-in id.`);
     }
@@ -50,9 +54,7 @@ export const preLoginIdDead: AttackDefinition = {
     'After login, replays the pre-login cookie on the public start path: a dead id is replaced by a fresh one, a live one is kept (rotation that forgot to destroy the old record).',
   standard: standard(['3.2.1', '3.3.1'], ['7.2.4'], [CS.renew]),
   async run(ctx) {
-    const before = await ctx.anonymous('user visits the site');
-    const login = await ctx.login('user logs in with the pre-login cookie', before);
-    if (login.response.status >= 400) return notApplicable(`the login answered ${login.response.status}`);
+    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (login.cookie?.id === before.id) {
       return fail(`Login kept the pre-login id ${idHash(before.id)}: it is the logged-in session's id, so it cannot be dead.`);
     }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session, { type SessionData, type Store } from 'express-session';
 import signature from 'cookie-signature';
+import type { AttackOutcome, FixationReport } from '../../../src/attack-suite/index.js';
 import { ManualClock } from '../../../src/clock/index.js';
 
 export type Flaw =
@@ -254,4 +255,12 @@ export function suiteOptionsFor(testApp: TestApp) {
     clock: { advance: (ms: number) => testApp.clock.advance(ms) },
     entropySamples: 32,
   };
+}
+
+/** The ids of the attacks with this outcome, sorted, for exact-set assertions. */
+export function attackIds(report: FixationReport, outcome: AttackOutcome): string[] {
+  return report.results
+    .filter((r) => r.outcome === outcome)
+    .map((r) => r.id)
+    .sort();
 }
