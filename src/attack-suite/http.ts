@@ -90,7 +90,7 @@ export class AttackHttpClient {
     return new AttackHttpClient(url, options.timeoutMs, headers, async () => {});
   }
 
-  /** A description of the target for reports (an in-process app shows its ephemeral URL). */
+  /** Whether requests travel over TLS (an in-process app is always plain HTTP). */
   get isHttps(): boolean {
     return this.baseUrl.protocol === 'https:';
   }
