@@ -48,7 +48,6 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
   const secret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url');
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '10kb' }));
   app.use(secureHeaders());
   const guard = sessionGuard({
     secret,
@@ -61,6 +60,9 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
     ...options.guard,
   });
   app.use(guard);
+  // Bodies are parsed after the guard: a request it refuses is never parsed, and a slow body
+  // keeps the request in flight with its session already loaded (the late-save race).
+  app.use(express.json({ limit: '10kb' }));
 
   app.get('/', (req, res) => {
     req.session.visits = (req.session.visits ?? 0) + 1;
