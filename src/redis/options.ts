@@ -12,6 +12,13 @@ export const DEFAULT_OPERATION_TIMEOUT_MS = 2_000;
  */
 export const DEFAULT_PENDING_GRACE_MS = 60_000;
 
+/** Throws the TypeError every constructor gives for a missing or non-object options argument. */
+export function checkOptionsObject(options: unknown, who: string, expected: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${who}: expected ${expected}; got ${options === null ? 'null' : typeof options}`);
+  }
+}
+
 /** Checks that `client` looks like a node-redis client; returns it typed for the scripts. */
 export function checkClient(client: unknown, who: string): RedisScriptingClient {
   if (

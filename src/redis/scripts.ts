@@ -73,6 +73,12 @@ local function cover(key, ttl)
   end
 end
 
+-- Both keys of a principal's index (sorted set and hash) live as long as each other.
+local function cover_index(idx, meta, ttl)
+  cover(idx, ttl)
+  cover(meta, ttl)
+end
+
 -- An index entry: "createdAt:lastSeenAt:admittedAtMicros:state:metaJSON", state 'p' while
 -- its session record has never been seen (a login between admit and save), 'l' after.
 local function parse_entry(v)
@@ -118,8 +124,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
   mark_live(KEYS[3], ARGV[3])
-  cover(KEYS[2], ttl)
-  cover(KEYS[3], ttl)
+  cover_index(KEYS[2], KEYS[3], ttl)
 end
 return 'written'
 `,
@@ -138,8 +143,7 @@ if ttl <= 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[2]) then
-  cover(KEYS[2], ttl)
-  cover(KEYS[3], ttl)
+  cover_index(KEYS[2], KEYS[3], ttl)
 end
 return 1
 `,
@@ -186,13 +190,11 @@ if KEYS[4] then
     redis.call('HDEL', KEYS[4], ARGV[4])
     redis.call('ZADD', KEYS[3], score, ARGV[5])
     redis.call('HSET', KEYS[4], ARGV[5], format_entry(c, l, a, 'l', m))
-    cover(KEYS[3], ttl)
-    cover(KEYS[4], ttl)
+    cover_index(KEYS[3], KEYS[4], ttl)
   elseif redis.call('ZSCORE', KEYS[3], ARGV[5]) then
     -- A login admits the new id first, then rotates into it: its record now exists.
     mark_live(KEYS[4], ARGV[5], ARGV[6])
-    cover(KEYS[3], ttl)
-    cover(KEYS[4], ttl)
+    cover_index(KEYS[3], KEYS[4], ttl)
   end
 end
 return 'ok'
@@ -272,8 +274,7 @@ if redis.call('ZSCORE', KEYS[1], sid) then
     if state == 'l' then s = 'l' end
     redis.call('HSET', KEYS[2], sid, format_entry(c, l, a, s, m))
   end
-  cover(KEYS[1], ttl)
-  cover(KEYS[2], ttl)
+  cover_index(KEYS[1], KEYS[2], ttl)
   return {1}
 end
 local max = tonumber(ARGV[5])
@@ -304,8 +305,7 @@ if max > 0 then
 end
 redis.call('ZADD', KEYS[1], ARGV[2], sid)
 redis.call('HSET', KEYS[2], sid, format_entry(ARGV[2], ARGV[3], now, state, ARGV[4]))
-cover(KEYS[1], ttl)
-cover(KEYS[2], ttl)
+cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
 for _, id in ipairs(evicted) do table.insert(reply, id) end
 return reply
@@ -321,8 +321,7 @@ export const INDEX_LIST = new LuaScript(
   PRUNE +
     String.raw`
 local ttl = prune(3, 2, tonumber(ARGV[1]), now_micros())
-cover(KEYS[1], ttl)
-cover(KEYS[2], ttl)
+cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local v = redis.call('HGET', KEYS[2], id)
@@ -369,10 +368,7 @@ redis.call('ZREM', KEYS[1], from)
 redis.call('HDEL', KEYS[2], from)
 redis.call('ZADD', KEYS[1], score, ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], format_entry(c, l, a, s, m))
-if ttl ~= -2 then
-  cover(KEYS[1], ttl)
-  cover(KEYS[2], ttl)
-end
+if ttl ~= -2 then cover_index(KEYS[1], KEYS[2], ttl) end
 return 1
 `,
 );
@@ -387,10 +383,7 @@ if tonumber(ARGV[2]) > tonumber(l) then l = ARGV[2] end
 local ttl = redis.call('PTTL', KEYS[3])
 if ttl ~= -2 then s = 'l' end
 redis.call('HSET', KEYS[2], ARGV[1], format_entry(c, l, a, s, m))
-if ttl ~= -2 then
-  cover(KEYS[1], ttl)
-  cover(KEYS[2], ttl)
-end
+if ttl ~= -2 then cover_index(KEYS[1], KEYS[2], ttl) end
 return 1
 `,
 );

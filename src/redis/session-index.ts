@@ -1,7 +1,7 @@
 import type { AdmitResult, SessionIndex, SessionIndexEntry, SessionLimit } from '../store/contracts.js';
 import { withDeadline } from './errors.js';
 import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, checkClient, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
 import {
   INDEX_ADMIT,
   INDEX_LIST,
@@ -52,9 +52,7 @@ export class RedisSessionIndex implements SessionIndex {
   readonly #scripting: RedisScriptingClient;
 
   constructor(options: RedisSessionIndexOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`${WHO}: expected an options object with a \`client\`; got ${options === null ? 'null' : typeof options}`);
-    }
+    checkOptionsObject(options, WHO, 'an options object with a `client`');
     this.#scripting = checkClient(options.client, WHO);
     this.keys = new KeyLayout(validatePrefix(options.prefix ?? DEFAULT_PREFIX, WHO));
     this.operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');

@@ -9,7 +9,7 @@ import {
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
 import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
 import { GUARDED_SET, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 
 type Callback = (err?: unknown, data?: any) => any;
@@ -63,9 +63,7 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
   readonly #scripting: RedisScriptingClient;
 
   constructor(options: RedisSessionStoreOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`${WHO}: expected an options object with a \`client\`; got ${options === null ? 'null' : typeof options}`);
-    }
+    checkOptionsObject(options, WHO, 'an options object with a `client`');
     const scripting = checkClient(options.client, WHO);
     const keys = new KeyLayout(validatePrefix(options.prefix ?? DEFAULT_PREFIX, WHO));
     const ttl = options.ttl ?? DEFAULT_TTL_SECONDS;

@@ -1,7 +1,7 @@
 import type { SessionData } from 'express-session';
 import { createClient } from 'redis';
 import { DEFAULT_PREFIX } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, checkOptionsObject, positiveMs } from './options.js';
 import { RedisSessionIndex } from './session-index.js';
 import { RedisSessionStore } from './store.js';
 
@@ -80,9 +80,7 @@ export interface RedisSessionStores {
  * process.on('SIGTERM', () => void redis.close());
  */
 export function createRedisSessionStores(options: CreateRedisSessionStoresOptions = {}): RedisSessionStores {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${WHO}: expected an options object; got ${options === null ? 'null' : typeof options}`);
-  }
+  checkOptionsObject(options, WHO, 'an options object');
   if (options.url !== undefined && options.client !== undefined) {
     throw new Error(`${WHO}: give either \`url\` or \`client\`, not both`);
   }
