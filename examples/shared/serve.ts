@@ -11,7 +11,7 @@ export async function serveLoginApp(title: string, options: ExampleAppOptions = 
   let close: (() => Promise<void>) | undefined;
   if (process.env.REDIS_URL) {
     const { createRedisSessionStores } = await import('../../src/redis/index.js');
-    const stores = await createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:${title}:` });
+    const stores = await createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:{${title}}:` });
     store = stores.store;
     index = stores.index;
     close = stores.close;
