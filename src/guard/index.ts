@@ -168,9 +168,14 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (!req.session) throw new SessionStoreUnavailableError();
     const api = new SessionGuardRequestApi(ctx, req, res);
     req.sessionGuard = api;
-    if (resolved.requestMethods && typeof (req as { logIn?: unknown }).logIn !== 'function') {
-      req.login = login;
-      req.logout = logout;
+    if (resolved.requestMethods) {
+      // passport owns req.login / req.logout when present; elevate and logoutEverywhere are
+      // ours either way (whichever of the two is mounted first).
+      if (typeof (req as { logIn?: unknown }).logIn !== 'function') {
+        // Casts: with @types/passport loaded, these names also carry passport's overloads.
+        req.login = login as Request['login'];
+        req.logout = logout as Request['logout'];
+      }
       req.elevate = elevate;
       req.logoutEverywhere = logoutEverywhere;
     }

@@ -319,6 +319,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     authKeys,
     operationTimeoutMs: storeTimeoutMs,
     sessionLimit,
+    credentialVersion: o.credentialVersion,
     development,
   });
   const genid = () => randomBytes(32).toString('base64url');

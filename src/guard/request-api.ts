@@ -106,7 +106,7 @@ export class SessionGuardRequestApi {
     next.touch();
     try {
       const samePrincipal = oldPrincipal !== undefined && oldPrincipal === state.principal;
-      await store.moveSession(oldId, newId, { ...next } as Record_, samePrincipal ? state.principal : undefined);
+      await store.moveSession(oldId, newId, { ...next } as Record_, samePrincipal ? state.principal : undefined, store.isFresh(old));
       if (oldPrincipal !== undefined && !samePrincipal) {
         await store.index('index', (index) => index.remove(oldPrincipal, oldId));
       }

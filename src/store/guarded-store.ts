@@ -37,6 +37,8 @@ export interface GuardedStoreOptions {
   /** Every store call fails (503) after this long; 0 disables. */
   operationTimeoutMs: number;
   sessionLimit?: SessionLimit | undefined;
+  /** The guard's `credentialVersion`: recorded when a regenerated session (passport) is bound. */
+  credentialVersion?: ((principal: string) => unknown) | undefined;
   development: boolean;
 }
 
@@ -136,6 +138,11 @@ export class GuardedStore extends session.Store {
   principalOf(record: Record_): string | undefined {
     const state = record.fixationGuard as GuardState | undefined;
     if (state?.principal) return state.principal;
+    return this.#authKeyPrincipal(record);
+  }
+
+  /** The principal the app's own keys (`authKeys`, e.g. passport's) name, ignoring the guard's state. */
+  #authKeyPrincipal(record: Record_): string | undefined {
     for (const key of this.options.authKeys) {
       const value = getPath(record, key);
       if (value !== undefined && value !== null && value !== false && value !== '') return principalString(value);
@@ -254,11 +261,13 @@ export class GuardedStore extends session.Store {
   /**
    * Moves a record to a new id: atomically where the store offers `rename`, otherwise write
    * the new record, then tombstone the old id (so no moment exists with neither).
+   * `oldMayBeUnsaved`: the old session was generated in this request and may never have been
+   * stored; `rename` refuses a missing old record, and no one else can know that id anyway.
    */
-  async moveSession(oldId: string, newId: string, record: Record_, principal: string | undefined): Promise<void> {
+  async moveSession(oldId: string, newId: string, record: Record_, principal: string | undefined, oldMayBeUnsaved = false): Promise<void> {
     const { clock, tombstoneTtlMs, index } = this.options;
     const inner = this.inner;
-    if (typeof inner.rename === 'function') {
+    if (typeof inner.rename === 'function' && !oldMayBeUnsaved) {
       await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs));
     } else {
       const written = await this.writeUnlessTombstoned(newId, record);
@@ -316,7 +325,9 @@ export class GuardedStore extends session.Store {
     const state = sess.fixationGuard as GuardState | undefined;
     if (principal !== undefined && state?.boundTo !== this.bindingHash(sid)) {
       if (!this.#fresh.has(sess)) return this.#trip(sid, sess, principal);
-      await this.#bindFresh(sid, sess, principal, now);
+      // An unbound guard state in a fresh session was copied from another one (passport's
+      // keepSessionInfo merges the old session in): the app's own keys say who logged in now.
+      await this.#bindFresh(sid, sess, this.#authKeyPrincipal(sess) ?? principal, now);
     }
     const record = sess.fixationGuard ? sess : { ...sess, fixationGuard: newGuardState(now) };
     const result = await this.writeUnlessTombstoned(sid, record);
@@ -332,9 +343,15 @@ export class GuardedStore extends session.Store {
    * login) that became authenticated: its id was never seen by anyone, so it is bound here.
    */
   async #bindFresh(sid: string, sess: Record_, principal: string, now: number): Promise<void> {
-    const { auditor, sessionLimit } = this.options;
+    const { auditor, sessionLimit, credentialVersion } = this.options;
     const previous = sess.fixationGuard as GuardState | undefined;
-    const state: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: this.bindingHash(sid), authAt: now, lastSeenAt: now };
+    const state: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: this.bindingHash(sid), authAt: now, lastSeenAt: now, rotatedAt: now };
+    // A new authentication, as in req.login: no privilege survives it, and the credential
+    // version is the principal's current one (without it, the next request would end the session).
+    delete state.elevatedAt;
+    delete state.privilege;
+    if (credentialVersion) state.credentialVersion = String(await credentialVersion(principal));
+    else delete state.credentialVersion;
     const admitted = await this.index('index', (index) =>
       index.admit(principal, { sessionId: sid, createdAt: state.createdAt, lastSeenAt: now }, sessionLimit),
     );

@@ -3,7 +3,7 @@ import { describe, it, mock } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { isTombstone, sessionGuard, SessionStoreUnavailableError, type GuardState } from '../../src/index.js';
-import { FlakyStore } from '../support/flaky-store.js';
+import { AtomicStore, FlakyStore } from '../support/flaky-store.js';
 import { anonymousCookie, buildApp, https, idOf, loginWith, request, SECRET, setCookie } from '../helpers.js';
 
 function flakyApp(options: Parameters<typeof buildApp>[0] = {}, extra?: Parameters<typeof buildApp>[1]) {
@@ -204,6 +204,43 @@ describe('GuardedStore', () => {
       await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
       await https(request(app).post('/logout')).set('Cookie', cookie).expect(204);
       await https(request(app).get('/me')).set('Cookie', cookie).expect(401);
+    });
+  });
+
+  describe("a store's atomic extensions", () => {
+    it('login on a stored session moves it with one atomic rename; the old id becomes a tombstone', async () => {
+      const store = new AtomicStore();
+      const { app, guard } = buildApp({ store });
+      const before = await anonymousCookie(app);
+      const after = setCookie(await loginWith(app, before).expect(200)) as string;
+      assert.equal(store.used.rename, 1);
+      assert.ok(isTombstone(await guard.store.readRaw(idOf(before))));
+      await https(request(app).get('/me')).set('Cookie', after).expect(200);
+      await https(request(app).get('/me')).set('Cookie', before).expect(401);
+    });
+
+    it('a login on a request with no stored session yet (no cookie) works, although rename refuses a missing old record', async () => {
+      const store = new AtomicStore();
+      const { app } = buildApp({ store });
+      const res = await loginWith(app, undefined).expect(200);
+      const cookie = setCookie(res) as string;
+      assert.ok(cookie);
+      assert.equal((await https(request(app).get('/me')).set('Cookie', cookie).expect(200)).body.user, 'alice');
+    });
+
+    it('saves and ends go through guardedSet and tombstone, so a late save cannot revive a rotated id', async () => {
+      const store = new AtomicStore();
+      const { app, guard, audit } = buildApp({ store });
+      const before = await anonymousCookie(app);
+      assert.ok(store.used.guardedSet >= 1);
+      const after = setCookie(await loginWith(app, before).expect(200)) as string;
+      await new Promise<void>((resolve, reject) =>
+        guard.store.set(idOf(before), { cookie: { originalMaxAge: 1000 }, visits: 7 } as never, (err) => (err ? reject(err) : resolve())),
+      );
+      assert.ok(isTombstone(await guard.store.readRaw(idOf(before))));
+      assert.equal(audit.of('resurrection_blocked').length, 1);
+      await https(request(app).post('/logout')).set('Cookie', after).expect(204);
+      assert.ok(store.used.tombstone >= 1);
     });
   });
 

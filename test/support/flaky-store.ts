@@ -3,6 +3,7 @@
  * and which emits 'disconnect' / 'connect' like connect-redis does when its client drops.
  */
 import session, { type SessionData } from 'express-session';
+import { isTombstone, makeTombstone, type EndReason, type GuardedSetResult, type GuardStoreExtensions } from '../../src/index.js';
 
 export type FlakyMode = 'ok' | 'fail' | 'hang';
 export type FlakyOperation = 'get' | 'set' | 'destroy' | 'touch';
@@ -98,5 +99,44 @@ export class FlakyStore extends session.MemoryStore {
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
     this.#run('touch', callback as Callback | undefined, () => super.touch(sid, sess, callback));
+  }
+}
+
+/**
+ * A store that offers the guard's optional atomic extensions (`guardedSet`, `tombstone`,
+ * `rename`) with the contract's semantics — as the Redis store does in Lua — over a MemoryStore.
+ */
+export class AtomicStore extends FlakyStore implements GuardStoreExtensions {
+  readonly used = { guardedSet: 0, tombstone: 0, rename: 0 };
+
+  get #sessions(): Record<string, string> {
+    return (this as unknown as { sessions: Record<string, string> }).sessions;
+  }
+
+  #read(sid: string): unknown {
+    const json = this.#sessions[sid];
+    return json === undefined ? undefined : JSON.parse(json);
+  }
+
+  async guardedSet(sid: string, sess: SessionData): Promise<GuardedSetResult> {
+    this.used.guardedSet++;
+    if (isTombstone(this.#read(sid))) return 'tombstoned';
+    this.#sessions[sid] = JSON.stringify(sess);
+    return 'written';
+  }
+
+  async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number): Promise<void> {
+    this.used.tombstone++;
+    this.#sessions[sid] = JSON.stringify(makeTombstone(reason, now, ttlMs));
+  }
+
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number): Promise<void> {
+    this.used.rename++;
+    const old = this.#read(oldId);
+    if (old === undefined) throw new Error('rename refused: old_missing');
+    if (isTombstone(old)) throw new Error('rename refused: old_dead');
+    if (this.#read(newId) !== undefined) throw new Error('rename refused: new_exists');
+    this.#sessions[newId] = JSON.stringify(sess);
+    this.#sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs));
   }
 }
