@@ -1,0 +1,108 @@
+/**
+ * `npm run bench [-- --quick] [-- --only hot,login,memory,growth] [-- --no-redis] [-- --cpu-prof]`
+ *
+ * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
+ * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
+ * (under two minutes); the full run stays under about fifteen.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
+import { dependencyVersions, machineInfo } from './lib/machine.js';
+import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
+import { runGrowth, type GrowthResult } from './scenarios/growth.js';
+import { httpScenarios, runScenario, type ScenarioResult, type Settings } from './scenarios/http.js';
+import { runMemory, type MemoryResult } from './scenarios/memory.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const noRedis = args.includes('--no-redis');
+const onlyArg = args.find((a) => a.startsWith('--only'));
+const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1])?.split(',') : undefined;
+const wants = (name: string) => !only || only.includes(name);
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+const started = performance.now();
+const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+
+const settings: Settings = quick
+  ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 300, log }
+  : { quick, runs: 5, duration: 4, warmup: 2, logins: 2000, log };
+if (args.includes('--cpu-prof')) {
+  settings.cpuProfDir = `${RESULTS}profiles`;
+  mkdirSync(settings.cpuProfDir, { recursive: true });
+}
+const memoryCount = quick ? 25_000 : 100_000;
+const growthTotals = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+const growthPerUser = [1, 10, 1000];
+
+function redisVersion(): string | undefined {
+  try {
+    return execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+let redis: RunningRedis | undefined;
+const loadStart = os.loadavg();
+const http: ScenarioResult[] = [];
+let memory: MemoryResult[] = [];
+let growth: GrowthResult | undefined;
+try {
+  if (!noRedis) {
+    redis = await startRedisServer();
+    settings.redisUrl = redis.url;
+    log(`redis-server on ${redis.url} (private, persistence off)`);
+  }
+  for (const scenario of httpScenarios(settings)) {
+    const family = scenario.id.split('-')[0] === 'first' ? 'visit' : (scenario.id.split('-')[0] as string);
+    if (!wants(family)) continue;
+    http.push(await runScenario(scenario, settings));
+  }
+  if (wants('memory')) memory = await runMemory(memoryCount, log);
+  if (wants('growth') && redis) {
+    growth = await runGrowth({
+      redisUrl: redis.url,
+      totals: growthTotals,
+      perUser: growthPerUser,
+      reps: quick ? 5 : 15,
+      revokeReps: quick ? 3 : 5,
+      log,
+    });
+  }
+} finally {
+  await redis?.stop();
+}
+
+const machine = machineInfo();
+const version = redisVersion();
+if (version) machine.redis = version;
+const report: BenchReport = {
+  mode: quick ? 'quick' : 'full',
+  machine,
+  loadAverage: { start: loadStart, end: os.loadavg() },
+  dependencies: dependencyVersions(),
+  settings: {
+    runs: settings.runs,
+    durationSeconds: settings.duration,
+    warmupSeconds: settings.warmup,
+    loginsPerRun: settings.logins,
+    connections: 10,
+    memorySessions: memoryCount,
+    growthTotals,
+    growthPerUser,
+  },
+  elapsedSeconds: Math.round((performance.now() - started) / 100) / 10,
+  http,
+  memory,
+  growth,
+  targets: evaluateTargets(http, growth),
+};
+mkdirSync(RESULTS, { recursive: true });
+writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(`${RESULTS}latest.md`, markdown(report));
+log(`wrote benchmarks/results/latest.json and latest.md (${report.elapsedSeconds} s)`);
+for (const t of report.targets) log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);

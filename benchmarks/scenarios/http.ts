@@ -1,0 +1,291 @@
+/**
+ * The HTTP scenarios: every variant runs in its own server process (benchmarks/server.ts);
+ * variants are measured interleaved (A, B, A, B, …), the first variant of a scenario is the
+ * baseline A, and ratios are medians of the per-run ratios variant/baseline.
+ */
+import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
+import type { CpuSample, ServerVariant } from '../lib/protocol.js';
+import { ServerProcess } from '../lib/server-process.js';
+import { median, pairedRatio, round } from '../lib/stats.js';
+
+export interface Settings {
+  quick: boolean;
+  runs: number;
+  /** Seconds of a time-bounded run. */
+  duration: number;
+  /** Seconds of the warm-up run of each server. */
+  warmup: number;
+  /** Logins per login run (each needs its own pre-login session). */
+  logins: number;
+  redisUrl?: string | undefined;
+  /** Write a `--cpu-prof` profile of every server into this directory. */
+  cpuProfDir?: string | undefined;
+  log: (line: string) => void;
+}
+
+export interface VariantSpec {
+  key: string;
+  label: string;
+  variant: ServerVariant;
+}
+
+export interface RunRecord {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerRequest: number;
+  requests: number;
+  serverRequests: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface VariantResult {
+  key: string;
+  label: string;
+  variant: ServerVariant;
+  runs: RunRecord[];
+  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number };
+  /** Median of per-run ratios against the scenario's baseline (the first variant). */
+  ratio: { rps: number; cpuUsPerRequest: number; p50Ms: number; p99Ms: number };
+  non2xx: number;
+  errors: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  description: string;
+  bounded: string;
+  baseline: string;
+  variants: VariantResult[];
+}
+
+interface Scenario {
+  id: string;
+  title: string;
+  description: string;
+  variants: VariantSpec[];
+  /** Once per server, before the warm-up (e.g. log in and keep the cookie). */
+  prepare?: (server: ServerProcess) => Promise<void>;
+  /** The load of one run; may do unmeasured set-up first (e.g. create pre-login sessions). */
+  spec: (server: ServerProcess, warmup: boolean) => Promise<LoadSpec>;
+  bounded: string;
+}
+
+const LOGIN_BODY = JSON.stringify({ username: 'alice', password: 'alice-password' });
+/** The bench server knows users user0…user99999 (password `<user>-password`). */
+const USER_POOL = 100_000;
+let userSeq = 0;
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+async function loginCookie(server: ServerProcess): Promise<string> {
+  const visit = await fetch(`${server.url}/visit`);
+  const anon = cookieFrom(visit.headers);
+  if (!anon) throw new Error(`${server.url}/visit set no cookie`);
+  const res = await fetch(`${server.url}/login`, { method: 'POST', headers: { ...JSON_HEADERS, cookie: anon }, body: LOGIN_BODY });
+  const cookie = cookieFrom(res.headers);
+  if (res.status !== 200 || !cookie) throw new Error(`login failed on ${server.url}: ${res.status} ${await res.text()}`);
+  const me = await fetch(`${server.url}/me`, { headers: { cookie } });
+  if (me.status !== 200) throw new Error(`GET /me with the login cookie answered ${me.status} on ${server.url}`);
+  return cookie;
+}
+
+/** Creates `count` anonymous sessions (GET /visit without a cookie) and returns their cookies. */
+async function anonymousCookies(server: ServerProcess, count: number): Promise<string[]> {
+  const cookies: string[] = [];
+  await load({
+    url: server.url,
+    path: '/visit',
+    amount: count,
+    onResponse: (_status, headers) => {
+      const cookie = cookieFrom(headers);
+      if (cookie) cookies.push(cookie);
+    },
+  });
+  if (cookies.length < count) throw new Error(`wanted ${count} anonymous sessions, got ${cookies.length}`);
+  return cookies;
+}
+
+function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: Partial<ServerVariant> = {}): VariantSpec[] {
+  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
+  return [
+    { key: 'plain', label: 'express-session', variant: { impl: 'plain', store, ...redis, prefix: `bench:{plain-${Date.now()}}:` } },
+    { key: 'guard', label: 'sessionGuard', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-${Date.now()}}:`, ...guardExtra } },
+  ];
+}
+
+function hotPath(store: 'memory' | 'redis', settings: Settings): Scenario {
+  const cookies = new Map<ServerProcess, string>();
+  return {
+    id: `hot-${store}`,
+    title: `Hot path: authenticated GET /me (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+    description: 'One logged-in cookie sent on every request; the route reads the session and answers JSON.',
+    variants: variantsFor(store, settings),
+    bounded: `${settings.duration} s per run`,
+    prepare: async (server) => {
+      cookies.set(server, await loginCookie(server));
+    },
+    spec: async (server, warmup) => ({
+      url: server.url,
+      path: '/me',
+      headers: { cookie: cookies.get(server) as string },
+      duration: warmup ? settings.warmup : settings.duration,
+    }),
+  };
+}
+
+function firstVisit(store: 'memory' | 'redis', settings: Settings): Scenario {
+  return {
+    id: `first-visit-${store}`,
+    title: `First visit: anonymous request that creates a session (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+    description: 'No cookie; GET /visit writes a counter, so every request creates, saves and sets the cookie of a new session.',
+    variants: variantsFor(store, settings),
+    bounded: `${settings.duration} s per run`,
+    spec: async (server, warmup) => ({ url: server.url, path: '/visit', duration: warmup ? settings.warmup : settings.duration }),
+  };
+}
+
+function login(store: 'memory' | 'redis', settings: Settings): Scenario {
+  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
+  const stamp = Date.now();
+  const variants: VariantSpec[] = [
+    {
+      key: 'plain',
+      label: store === 'redis' ? 'express-session regenerate() + copy (connect-redis: DEL, then SET)' : 'express-session regenerate() + copy',
+      variant: { impl: 'plain', store, ...redis, prefix: `bench:{plain-login-${stamp}}:` },
+    },
+  ];
+  for (const strategy of ['changeSessionId', 'migrateSession', 'newSession'] as const) {
+    variants.push({
+      key: strategy,
+      label: store === 'redis' ? `sessionGuard ${strategy} (atomic RENAME script)` : `sessionGuard ${strategy}`,
+      variant: { impl: 'guard', store, ...redis, strategy, prefix: `bench:{${strategy}-${stamp}}:` },
+    });
+  }
+  if (store === 'redis') {
+    variants.push({
+      key: 'changeSessionId-nonatomic',
+      label: 'sessionGuard changeSessionId without rename (set new, then tombstone old)',
+      variant: { impl: 'guard', store, ...redis, strategy: 'changeSessionId', atomicRename: false, prefix: `bench:{nonatomic-${stamp}}:` },
+    });
+  }
+  return {
+    id: `login-${store}`,
+    title: `Login: POST /login per strategy (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+    description:
+      'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.',
+    variants,
+    bounded: `${settings.logins} logins per run`,
+    spec: async (server, warmup) => {
+      const count = warmup ? Math.max(100, Math.floor(settings.logins / 4)) : settings.logins;
+      const cookies = await anonymousCookies(server, count);
+      let next = 0;
+      return {
+        url: server.url,
+        method: 'POST',
+        path: '/login',
+        headers: JSON_HEADERS,
+        body: LOGIN_BODY,
+        amount: count,
+        // A different pre-login session and a different user each time: the login cost, not
+        // the cost of one user's ever-growing session list (the growth scenario measures that).
+        perRequest: () => {
+          const n = next++;
+          const user = `user${(userSeq++) % USER_POOL}`;
+          return {
+            headers: { cookie: cookies[n % cookies.length] as string },
+            body: JSON.stringify({ username: user, password: `${user}-password` }),
+          };
+        },
+      };
+    },
+  };
+}
+
+export function httpScenarios(settings: Settings): Scenario[] {
+  const stores: Array<'memory' | 'redis'> = settings.redisUrl ? ['memory', 'redis'] : ['memory'];
+  const list: Scenario[] = [];
+  for (const store of stores) list.push(hotPath(store, settings));
+  for (const store of stores) list.push(firstVisit(store, settings));
+  for (const store of stores) list.push(login(store, settings));
+  return list;
+}
+
+function record(result: LoadResult, sample: CpuSample): RunRecord {
+  return {
+    rps: round(result.rps, 1),
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    cpuUsPerRequest: round(sample.cpuUsPerRequest, 1),
+    requests: result.requests,
+    serverRequests: sample.requests,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+export async function runScenario(scenario: Scenario, settings: Settings): Promise<ScenarioResult> {
+  settings.log(`▶ ${scenario.title}`);
+  const servers: ServerProcess[] = [];
+  try {
+    // Started together (they idle until measured); one at a time while measuring.
+    const started = await Promise.allSettled(
+      scenario.variants.map((spec) => ServerProcess.start(spec.variant, settings.cpuProfDir ? { cpuProfDir: settings.cpuProfDir } : {})),
+    );
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const server of servers) await scenario.prepare?.(server);
+    for (const server of servers) await load(await scenario.spec(server, true));
+    const runs: RunRecord[][] = scenario.variants.map(() => []);
+    for (let run = 0; run < settings.runs; run++) {
+      for (const [i, server] of servers.entries()) {
+        const spec = await scenario.spec(server, false);
+        await server.startMeasuring();
+        const result = await load(spec);
+        const sample = await server.stopMeasuring();
+        runs[i]?.push(record(result, sample));
+      }
+      settings.log(
+        `  run ${run + 1}/${settings.runs}: ` +
+          scenario.variants.map((v, i) => `${v.key} ${runs[i]?.at(-1)?.rps ?? 0} req/s ${runs[i]?.at(-1)?.cpuUsPerRequest ?? 0} µs`).join(' · '),
+      );
+    }
+    const base = runs[0] as RunRecord[];
+    const variants = scenario.variants.map((spec, i): VariantResult => {
+      const mine = runs[i] as RunRecord[];
+      const pick = (rs: RunRecord[], f: keyof RunRecord) => rs.map((r) => r[f]);
+      return {
+        key: spec.key,
+        label: spec.label,
+        variant: { ...spec.variant, ...(spec.variant.redisUrl ? { redisUrl: '(private redis-server)' } : {}) },
+        runs: mine,
+        median: {
+          rps: round(median(pick(mine, 'rps')), 1),
+          p50Ms: median(pick(mine, 'p50Ms')),
+          p99Ms: median(pick(mine, 'p99Ms')),
+          cpuUsPerRequest: round(median(pick(mine, 'cpuUsPerRequest')), 1),
+        },
+        ratio: {
+          rps: round(pairedRatio(pick(base, 'rps'), pick(mine, 'rps')), 3),
+          cpuUsPerRequest: round(pairedRatio(pick(base, 'cpuUsPerRequest'), pick(mine, 'cpuUsPerRequest')), 3),
+          p50Ms: round(pairedRatio(pick(base, 'p50Ms'), pick(mine, 'p50Ms')), 3),
+          p99Ms: round(pairedRatio(pick(base, 'p99Ms'), pick(mine, 'p99Ms')), 3),
+        },
+        non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
+        errors: mine.reduce((n, r) => n + r.errors, 0),
+      };
+    });
+    return {
+      id: scenario.id,
+      title: scenario.title,
+      description: scenario.description,
+      bounded: scenario.bounded,
+      baseline: scenario.variants[0]?.label ?? '',
+      variants,
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
