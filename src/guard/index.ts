@@ -40,6 +40,8 @@ export interface SessionGuardMiddleware extends RequestHandler {
 }
 
 const READING = Symbol('fixation-guard.cookie-reading');
+/** An index entry without a record is left alone this long: its login may still be in flight. */
+const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
 
 function login(this: Request, principal: string, options?: LoginOptions): Promise<void> {
@@ -235,7 +237,10 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     for (const entry of entries) {
       const record = await store.readRaw(entry.sessionId);
       if (record && !isTombstone(record)) live.push(entry);
-      else await store.index('index', (index) => index.remove(principal, entry.sessionId));
+      else if (isTombstone(record) || ctx.clock.now() - entry.lastSeenAt > PENDING_LOGIN_GRACE_MS) {
+        await store.index('index', (index) => index.remove(principal, entry.sessionId));
+      }
+      // else: admitted by a login still in flight (admit comes before the record is written).
     }
     return live;
   }

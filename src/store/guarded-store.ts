@@ -2,7 +2,7 @@ import session, { type SessionData, type Store } from 'express-session';
 import type { Request } from 'express';
 import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
-import { FixationTripwireError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
+import { FixationTripwireError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
 import type { GuardState } from '../types.js';
 import { shortHash } from '../util/hash.js';
 import {
@@ -190,6 +190,12 @@ export class GuardedStore extends session.Store {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
+        if (err instanceof SessionGuardError && err.status < 500) {
+          // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
+          this.#markUp();
+          reject(err);
+          return;
+        }
         if (err && (err as { code?: unknown }).code !== 'ENOENT') {
           this.#markDown(operation, err);
           reject(err instanceof SessionStoreUnavailableError ? err : new SessionStoreUnavailableError(undefined, { cause: err }));
