@@ -4,11 +4,12 @@ import onHeaders from 'on-headers';
 import type { Auditor } from '../audit/index.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
-import { SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
+import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
 import type { GuardedStore } from '../store/guarded-store.js';
 import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
 import { rejectUrlSessionIds } from '../url-ids/index.js';
 import { shortHash, deriveKey } from '../util/hash.js';
+import { settleAll } from './concurrency.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
@@ -202,7 +203,12 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     }
     let passed = false;
     expressSession(req, res, function afterExpressSession(err?: unknown) {
-      if (passed) return; // a late save error (the response is already on its way): audited by the store
+      if (passed) {
+        // A late save error (the response is already on its way): audited by the store. The
+        // tripwire's explanation would be lost with it, and in development it is the point.
+        if (ctx.development && err instanceof FixationTripwireError) console.error(err.message);
+        return;
+      }
       passed = true;
       if (err) return fail(req, res, next, err);
       afterSession(req, res, reading).then(
@@ -233,15 +239,17 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
 
   async function liveEntries(principal: string): Promise<SessionIndexEntry[]> {
     const entries = await store.index('index', (index) => index.list(principal));
+    // Concurrent reads (pipelined on Redis): one at a time, a 1,000-session list took ~0.2 s.
+    const records = await settleAll(entries, (entry) => store.readRaw(entry.sessionId));
     const live: SessionIndexEntry[] = [];
-    for (const entry of entries) {
-      const record = await store.readRaw(entry.sessionId);
+    const dead: string[] = [];
+    for (const [i, entry] of entries.entries()) {
+      const record = records[i];
       if (record && !isTombstone(record)) live.push(entry);
-      else if (isTombstone(record) || ctx.clock.now() - entry.lastSeenAt > PENDING_LOGIN_GRACE_MS) {
-        await store.index('index', (index) => index.remove(principal, entry.sessionId));
-      }
+      else if (isTombstone(record) || ctx.clock.now() - entry.lastSeenAt > PENDING_LOGIN_GRACE_MS) dead.push(entry.sessionId);
       // else: admitted by a login still in flight (admit comes before the record is written).
     }
+    await settleAll(dead, (id) => store.index('index', (index) => index.remove(principal, id)));
     return live;
   }
 
@@ -252,10 +260,12 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     revokeSessions: {
       value: async function revokeSessions(principal: string): Promise<number> {
         const ids = await store.index('index', (index) => index.removeAll(principal));
-        for (const id of ids) {
+        // Concurrent (pipelined on Redis): one at a time, 1,000 sessions took ~0.5 s of round
+        // trips. Every id is attempted even if one fails: the index no longer lists them.
+        await settleAll(ids, async (id) => {
           await store.endSession(id, 'revoked', principal);
           auditor.emit('session_revoked', { sessionId: id, principal });
-        }
+        });
         return ids.length;
       },
     },
