@@ -34,6 +34,16 @@ const PRELUDE: Record<string, string> = {
   test: "declare const test: any;",
   describe: "declare const describe: any;",
   it: "declare const it: any;",
+  after: 'declare const after: any;',
+  afterAll: 'declare const afterAll: any;',
+  readInbox: 'declare function readInbox(credential: unknown): Promise<string>;',
+  finishOAuth: "declare function finishOAuth(req: import('express').Request): Promise<{ principal: string; email: string; tokens: { access_token: string; refresh_token: string }; sessionId: string }>;",
+};
+
+/** Stand-ins for the user's own modules that snippets import (`../src/app.js`, `vitest`). */
+const STUBS: Record<string, string> = {
+  'src/app.ts': "import express from 'express';\nexport const app = express();\n",
+  'stubs/vitest.ts': 'export declare const describe: any;\nexport declare const it: any;\nexport declare const afterAll: any;\n',
 };
 
 function snippets(markdown: string): { line: number; code: string }[] {
@@ -54,7 +64,10 @@ function declares(code: string, name: string): boolean {
 }
 
 describe('the README', () => {
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+    for (const path of Object.keys(STUBS)) rmSync(join(scratch, '..', path.split('/')[0] as string), { recursive: true, force: true });
+  });
 
   it('has TypeScript snippets, and every one of them type-checks against the sources', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -62,6 +75,10 @@ describe('the README', () => {
     assert.ok(blocks.length >= 3, `found ${blocks.length} snippets`);
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
+    for (const [path, code] of Object.entries(STUBS)) {
+      mkdirSync(join(scratch, '..', path, '..'), { recursive: true });
+      writeFileSync(join(scratch, '..', path), code);
+    }
     const files: string[] = [];
     for (const [n, block] of blocks.entries()) {
       const prelude = Object.entries(PRELUDE)
@@ -73,8 +90,9 @@ describe('the README', () => {
     }
     const program = ts.createProgram(files, {
       target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      // Bundler resolution accepts both `../src/app.js` and jest-style `../src/app`.
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
       strict: true,
       noEmit: true,
       skipLibCheck: true,
@@ -84,6 +102,7 @@ describe('the README', () => {
       paths: {
         'fixation-guard': ['src/index.ts'],
         'fixation-guard/*': ['src/*/index.ts'],
+        vitest: ['.tmp/stubs/vitest.ts'],
       },
       noUnusedLocals: false,
     });
