@@ -4,6 +4,7 @@ import { newGuardState } from '../store/guarded-store.js';
 import type { EndReason } from '../store/contracts.js';
 import { carryOver, type RotationStrategy } from '../strategies/index.js';
 import type { GuardState } from '../types.js';
+import { settleAll } from './concurrency.js';
 import type { GuardContext } from './context.js';
 
 type Record_ = Record<string, unknown>;
@@ -266,13 +267,10 @@ export class SessionGuardRequestApi {
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 401, 'logoutEverywhere: the session is not authenticated.');
     const ids = await ctx.store.index('index', (index) => index.removeAll(principal));
     const current = this.#req.sessionID;
-    let ended = 0;
-    for (const id of ids) {
-      if (id === current) continue;
-      await ctx.store.endSession(id, 'logout_everywhere', principal);
-      ended++;
-    }
+    const others = ids.filter((id) => id !== current);
+    // Concurrent (pipelined on Redis), every id attempted even if one fails: see settleAll.
+    await settleAll(others, (id) => ctx.store.endSession(id, 'logout_everywhere', principal));
     await this.#end('logout_everywhere');
-    return ended + 1;
+    return others.length + 1;
   }
 }
