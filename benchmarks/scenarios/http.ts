@@ -15,7 +15,7 @@ export interface Settings {
   duration: number;
   /** Seconds of the warm-up run of each server. */
   warmup: number;
-  /** Logins per login run (each needs its own pre-login session). */
+  /** Expected logins per second before the first measurement (sizes the pre-login sessions). */
   logins: number;
   redisUrl?: string | undefined;
   /** Write a `--cpu-prof` profile of every server into this directory. */
@@ -71,6 +71,8 @@ interface Scenario {
   /** The load of one run; may do unmeasured set-up first (e.g. create pre-login sessions). */
   spec: (server: ServerProcess, warmup: boolean) => Promise<LoadSpec>;
   bounded: string;
+  /** Sees every run's result (warm-up included). */
+  observe?: (server: ServerProcess, result: LoadResult) => void;
 }
 
 const LOGIN_BODY = JSON.stringify({ username: 'alice', password: 'alice-password' });
@@ -91,18 +93,23 @@ async function loginCookie(server: ServerProcess): Promise<string> {
   return cookie;
 }
 
-/** Creates `count` anonymous sessions (GET /visit without a cookie) and returns their cookies. */
+/**
+ * Creates `count` anonymous sessions (GET /visit without a cookie, 10 at a time, keep-alive)
+ * and returns their cookies. Not measured: the server is between `stop` and `start`.
+ */
 async function anonymousCookies(server: ServerProcess, count: number): Promise<string[]> {
   const cookies: string[] = [];
-  await load({
-    url: server.url,
-    path: '/visit',
-    amount: count,
-    onResponse: (_status, headers) => {
-      const cookie = cookieFrom(headers);
+  let issued = 0;
+  async function worker(): Promise<void> {
+    while (issued < count) {
+      issued++;
+      const res = await fetch(`${server.url}/visit`);
+      await res.arrayBuffer();
+      const cookie = cookieFrom(res.headers);
       if (cookie) cookies.push(cookie);
-    },
-  });
+    }
+  }
+  await Promise.all(Array.from({ length: 10 }, worker));
   if (cookies.length < count) throw new Error(`wanted ${count} anonymous sessions, got ${cookies.length}`);
   return cookies;
 }
@@ -147,6 +154,7 @@ function firstVisit(store: 'memory' | 'redis', settings: Settings): Scenario {
 }
 
 function login(store: 'memory' | 'redis', settings: Settings): Scenario {
+  const loginRate = new Map<ServerProcess, number>();
   const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
   const stamp = Date.now();
   const variants: VariantSpec[] = [
@@ -176,10 +184,12 @@ function login(store: 'memory' | 'redis', settings: Settings): Scenario {
     description:
       'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.',
     variants,
-    bounded: `${settings.logins} logins per run`,
+    bounded: `${settings.duration} s per run, each login on its own pre-login session`,
     spec: async (server, warmup) => {
-      const count = warmup ? Math.max(100, Math.floor(settings.logins / 4)) : settings.logins;
-      const cookies = await anonymousCookies(server, count);
+      // Enough pre-login sessions for the run: twice what this server managed in its last run.
+      const seconds = warmup ? settings.warmup : settings.duration;
+      const last = loginRate.get(server) ?? settings.logins;
+      const cookies = await anonymousCookies(server, Math.max(200, Math.ceil(last * seconds * 2)));
       let next = 0;
       return {
         url: server.url,
@@ -187,18 +197,22 @@ function login(store: 'memory' | 'redis', settings: Settings): Scenario {
         path: '/login',
         headers: JSON_HEADERS,
         body: LOGIN_BODY,
-        amount: count,
+        duration: seconds,
         // A different pre-login session and a different user each time: the login cost, not
         // the cost of one user's ever-growing session list (the growth scenario measures that).
         perRequest: () => {
           const n = next++;
-          const user = `user${(userSeq++) % USER_POOL}`;
+          if (n === cookies.length) settings.log(`  warning: ${server.url} ran out of pre-login sessions; reusing (dead) ones`);
+          const user = `user${userSeq++ % USER_POOL}`;
           return {
             headers: { cookie: cookies[n % cookies.length] as string },
             body: JSON.stringify({ username: user, password: `${user}-password` }),
           };
         },
       };
+    },
+    observe: (server, result) => {
+      loginRate.set(server, Math.max(result.rps, 50));
     },
   };
 }
@@ -237,7 +251,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     for (const server of servers) await scenario.prepare?.(server);
-    for (const server of servers) await load(await scenario.spec(server, true));
+    for (const server of servers) scenario.observe?.(server, await load(await scenario.spec(server, true)));
     const runs: RunRecord[][] = scenario.variants.map(() => []);
     for (let run = 0; run < settings.runs; run++) {
       for (const [i, server] of servers.entries()) {
@@ -245,6 +259,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
         await server.startMeasuring();
         const result = await load(spec);
         const sample = await server.stopMeasuring();
+        scenario.observe?.(server, result);
         runs[i]?.push(record(result, sample));
       }
       settings.log(
