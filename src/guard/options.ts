@@ -60,10 +60,10 @@ export interface SessionGuardOptions {
   tombstoneTtl?: number | string;
   /** A store call slower than this answers 503. The default value is `'5s'`. */
   storeTimeout?: number | string;
-  /** `false` turns the URL check off. The default value is on, action `'reject'`. */
-  urlSessionIds?: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
-  /** `false` turns the duplicate-cookie check off. The default value is on, action `'reject'`. */
-  cookieTossing?: false | { action?: 'reject' | 'ignore' };
+  /** `false` turns the URL check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
+  urlSessionIds?: boolean | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
+  /** `false` turns the duplicate-cookie check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
+  cookieTossing?: boolean | { action?: 'reject' | 'ignore' };
   /** Install `req.login` & co. (skipped when passport's `req.logIn` is present). The default value is `true`. */
   requestMethods?: boolean;
   /** Guard errors answer JSON (`'json'`) or go to `next(err)` (`'next'`). The default value is `'json'`. */
@@ -293,13 +293,14 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new Error(`${NAME}: \`drop\` only applies to strategy 'migrateSession' (got '${strategy}'); remove it or change the strategy.`);
   }
 
-  const urlSessionIds = o.urlSessionIds ?? {};
+  // As in helmet: undefined or true = on with the defaults, false = off.
+  const urlSessionIds = o.urlSessionIds === undefined || o.urlSessionIds === true ? {} : o.urlSessionIds;
   if (urlSessionIds !== false && (typeof urlSessionIds !== 'object' || urlSessionIds === null)) {
-    throw new TypeError(`${NAME}: \`urlSessionIds\` must be false or an object; got ${show(o.urlSessionIds)}`);
+    throw new TypeError(`${NAME}: \`urlSessionIds\` must be a boolean or an object; got ${show(o.urlSessionIds)}`);
   }
-  const cookieTossing = o.cookieTossing ?? {};
+  const cookieTossing = o.cookieTossing === undefined || o.cookieTossing === true ? {} : o.cookieTossing;
   if (cookieTossing !== false && (typeof cookieTossing !== 'object' || cookieTossing === null)) {
-    throw new TypeError(`${NAME}: \`cookieTossing\` must be false or an object; got ${show(o.cookieTossing)}`);
+    throw new TypeError(`${NAME}: \`cookieTossing\` must be a boolean or an object; got ${show(o.cookieTossing)}`);
   }
   const errorResponse = o.errorResponse ?? 'json';
   if (errorResponse !== 'json' && errorResponse !== 'next') {

@@ -38,6 +38,11 @@ describe('rejectCookieTossing', () => {
     assert.equal(audit.of('login').length, 2, 'no session was loaded for the tossed request');
   });
 
+  it('cookieTossing: true means on with the defaults (as in helmet)', async () => {
+    const { app } = buildApp({ cookieTossing: true });
+    await https(request(app).get('/me')).set('Cookie', '__Host-sid=a; __Host-sid=b').expect(400);
+  });
+
   it('clears the cookie for / and for every prefix of the request path, with the attributes __Host- needs', async () => {
     const { app } = buildApp();
     const { mallory, alice } = await twoSessions(app);

@@ -148,10 +148,11 @@ const CASES: Case[] = [
     "sessionGuard: `cookie.maxAge` must be a duration like '30m', '4h', '15s' or a number of milliseconds; got \"forever\""],
   ['an unknown cookie.priority', { ...base, cookie: { priority: 'urgent' } }, Error, "sessionGuard: `cookie.priority` must be 'low', 'medium' or 'high'; got \"urgent\""],
   // the pieces and the outputs
-  ['urlSessionIds as a string', { ...base, urlSessionIds: 'reject' }, TypeError, 'sessionGuard: `urlSessionIds` must be false or an object; got "reject"'],
-  ['cookieTossing as a number', { ...base, cookieTossing: 1 }, TypeError, 'sessionGuard: `cookieTossing` must be false or an object; got 1'],
+  ['urlSessionIds as a string', { ...base, urlSessionIds: 'reject' }, TypeError, 'sessionGuard: `urlSessionIds` must be a boolean or an object; got "reject"'],
+  ['cookieTossing as a number', { ...base, cookieTossing: 1 }, TypeError, 'sessionGuard: `cookieTossing` must be a boolean or an object; got 1'],
   ['an unknown urlSessionIds.action', { ...base, urlSessionIds: { action: 'drop' } }, Error, "rejectUrlSessionIds: `action` must be 'reject' or 'strip'; got \"drop\""],
   ['an unknown cookieTossing.action', { ...base, cookieTossing: { action: 'drop' } }, Error, "rejectCookieTossing: `action` must be 'reject' or 'ignore'; got \"drop\""],
+  ['urlSessionIds: null', { ...base, urlSessionIds: null }, TypeError, 'sessionGuard: `urlSessionIds` must be a boolean or an object; got null'],
   ['an unknown errorResponse', { ...base, errorResponse: 'html' }, Error, "sessionGuard: `errorResponse` must be 'json' or 'next'; got \"html\""],
   ['audit as a file name', { ...base, audit: 'audit.jsonl' }, TypeError, 'sessionGuard: `audit` must be an Auditor, a sink function or an array of sinks; got "audit.jsonl"'],
   ['audit with a non-function sink', { ...base, audit: [() => undefined, 'x'] }, TypeError, 'sessionGuard: `audit` must be an Auditor, a sink function or an array of sinks; got [null,"x"]'],

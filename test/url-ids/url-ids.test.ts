@@ -95,6 +95,11 @@ describe('rejectUrlSessionIds', () => {
     assert.deepEqual(audit.of('url_session_id_rejected').map((e) => e.detail?.params), ['jsessionid', 'jsessionid']);
   });
 
+  it('urlSessionIds: true means on with the defaults (as in helmet)', async () => {
+    const { app } = buildApp({ urlSessionIds: true });
+    await https(request(app).get('/session-data?sid=abc')).expect(400);
+  });
+
   it('refuses extra names given in `names`', async () => {
     const { app } = buildApp({ urlSessionIds: { names: ['token'] } });
     await https(request(app).get('/session-data?token=abc')).expect(400);
