@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
  * imports every subpath from ESM and from CommonJS, as a user would.
  */
 const root = resolve(import.meta.dirname, '../..');
-const scratch = join(root, '.tmp', 'package-smoke');
+const scratch = join(root, '.tmp', `package-smoke-${process.pid}`);
 const installed = join(scratch, 'node_modules', 'fixation-guard');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   exports: Record<string, { import?: { types: string; default: string }; require?: { types: string; default: string } } | string>;
