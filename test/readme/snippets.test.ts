@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -64,6 +65,14 @@ function declares(code: string, name: string): boolean {
 }
 
 describe('the README', () => {
+  it('is the assembly of docs/readme/*.md (edit those, then run scripts/readme.sh)', () => {
+    const committed = readFileSync(join(root, 'README.md'), 'utf8');
+    execFileSync('bash', [join(root, 'scripts', 'readme.sh')], { cwd: root });
+    const assembled = readFileSync(join(root, 'README.md'), 'utf8');
+    writeFileSync(join(root, 'README.md'), committed);
+    assert.equal(committed, assembled);
+  });
+
   after(() => {
     rmSync(scratch, { recursive: true, force: true });
     for (const path of Object.keys(STUBS)) rmSync(join(scratch, '..', path.split('/')[0] as string), { recursive: true, force: true });
