@@ -14,6 +14,8 @@ export interface GuardState {
   /** Keyed hash of the id the authentication was bound to: persisted anywhere else, it trips. */
   boundTo?: string;
   authAt?: number;
+  /** Who the app's own keys (`authKeys`) named when the authentication was bound. */
+  authPrincipal?: string;
   elevatedAt?: number;
   privilege?: string;
   credentialVersion?: string;

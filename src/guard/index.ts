@@ -58,6 +58,53 @@ function logoutEverywhere(this: Request): Promise<number> {
   return (this.sessionGuard as SessionGuardRequestApi).logoutEverywhere();
 }
 
+/** The session as express-session hashes it (without the cookie), to tell whether it changed. */
+function sessionJson(sess: object): string {
+  return JSON.stringify(sess, function omitCookie(this: unknown, key: string, value: unknown) {
+    return this === sess && key === 'cookie' ? undefined : value;
+  });
+}
+
+/**
+ * express-session saves a modified session inside res.end after the headers are already out,
+ * and a failed save only reaches next(err) once the response is gone: the client is told
+ * "done" for a write that was lost (fail open). The guard saves first, while the answer can
+ * still be changed, and answers the error instead when the save fails.
+ */
+function saveBeforeResponding(ctx: GuardContext, req: Request, res: Response): void {
+  const loaded = req.session as unknown as object;
+  const before = sessionJson(loaded);
+  const end = res.end as (...args: unknown[]) => Response;
+  res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
+    const sess = req.session as unknown as object | undefined;
+    if (!sess || sess !== loaded || res.headersSent) return end.apply(this, args);
+    if (ctx.store.isTripped(sess)) {
+      // The tripwire already refused this session and the app answered that error: let it through.
+      delete (req as { session?: unknown }).session;
+      return end.apply(this, args);
+    }
+    if (sessionJson(sess) === before) return end.apply(this, args);
+    req.session.save((err?: unknown) => {
+      if (!err) {
+        end.apply(this, args);
+        return;
+      }
+      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
+      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
+      delete (req as { session?: unknown }).session;
+      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+      const body = JSON.stringify(error.toJSON());
+      res.statusCode = error.status;
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.setHeader('Cache-Control', 'no-store');
+      if (error.status === 503) res.setHeader('Retry-After', '5');
+      end.call(this, body);
+    });
+    return this;
+  } as Response['end'];
+}
+
 function respondError(res: Response, err: SessionGuardError): void {
   if (res.headersSent) return;
   res.status(err.status);
@@ -72,10 +119,9 @@ function armTripwire(ctx: GuardContext, req: Request, res: Response): void {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
     if (!sess) return;
     const store = ctx.store;
+    const reason = store.tripReason(sess, req.sessionID);
+    if (reason === undefined) return;
     const principal = store.principalOf(sess);
-    if (principal === undefined || store.isFresh(sess)) return;
-    const state = sess.fixationGuard as { boundTo?: string } | undefined;
-    if (state?.boundTo === store.bindingHash(req.sessionID)) return;
     const sid = req.sessionID;
     const alreadyTripped = store.isTripped(sess);
     store.markTripped(sess);
@@ -83,7 +129,7 @@ function armTripwire(ctx: GuardContext, req: Request, res: Response): void {
     const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
     res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
     if (alreadyTripped) return; // the store refused the save a moment ago and audited it
-    ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason: 'authenticated without req.login()' });
+    ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason });
     store.endSession(sid, 'tripwire').catch(() => undefined);
     if (ctx.development) {
       console.error(
@@ -189,6 +235,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     }
     await enforceLifecycle(ctx, req, api);
     armTripwire(ctx, req, res);
+    if (req.session) saveBeforeResponding(ctx, req, res);
   }
 
   function runSession(req: Request, res: Response, next: NextFunction): void {

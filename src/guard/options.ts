@@ -269,6 +269,12 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   if (memoryStore && production) {
     throw new Error(`${NAME}: the MemoryStore is refused in production: it leaks memory and is not shared between instances. Pass \`store\` (e.g. fixation-guard/redis) and \`index\`.`);
   }
+  const atomic = typeof (store as { guardedSet?: unknown }).guardedSet === 'function' && typeof (store as { tombstone?: unknown }).tombstone === 'function';
+  if (!memoryStore && !atomic) {
+    warnings.push(
+      'the session store has no atomic guardedSet/tombstone (GuardStoreExtensions): tombstones are checked with get-then-set, serialised within this process only. Across several instances a late save racing a rotation could revive the old id; use fixation-guard/redis or implement the extensions.',
+    );
+  }
   let index = o.index;
   if (index === undefined) {
     if (!memoryStore) {
@@ -314,7 +320,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   const guardedStore = new GuardedStore(store, {
     auditor,
     clock: clockUsed,
-    bindingKey: deriveKey(first, 'session-binding'),
+    bindingKeys: secrets.map((secret) => deriveKey(secret, 'session-binding')),
     index,
     tombstoneTtlMs,
     authKeys,

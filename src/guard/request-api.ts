@@ -89,6 +89,7 @@ export class SessionGuardRequestApi {
       const state = mutate({ ...previous }, previous, oldId);
       state.boundTo = state.principal ? store.bindingHash(oldId) : undefined;
       old.fixationGuard = state;
+      store.markBound(old);
       await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
       return { oldId, newId: oldId };
     }
@@ -105,6 +106,7 @@ export class SessionGuardRequestApi {
     req.sessionID = newId;
     const next = req.sessionStore.createSession(req, data as never);
     next.touch();
+    store.markBound(next);
     try {
       const samePrincipal = oldPrincipal !== undefined && oldPrincipal === state.principal;
       await store.moveSession(oldId, newId, { ...next } as Record_, samePrincipal ? state.principal : undefined, store.isFresh(old));

@@ -27,8 +27,11 @@ const MAX_PENDING_END_REASONS = 10_000;
 export interface GuardedStoreOptions {
   auditor: Auditor;
   clock: Clock;
-  /** Key for the binding hash written into authenticated records. */
-  bindingKey: Buffer;
+  /**
+   * Keys for the binding hash written into authenticated records: the first binds, all are
+   * accepted (one per secret, so rotating `secret` logs nobody out).
+   */
+  bindingKeys: readonly Buffer[];
   index: SessionIndex;
   /** How long a dead id stays refused. */
   tombstoneTtlMs: number;
@@ -87,6 +90,10 @@ export class GuardedStore extends session.Store {
   readonly options: GuardedStoreOptions;
   readonly #fresh = new WeakSet<object>();
   readonly #tripped = new WeakSet<object>();
+  /** Sessions whose authentication was (re)bound in this request by req.login & co. */
+  readonly #boundNow = new WeakSet<object>();
+  /** Per-id queues serialising read-then-write on stores without atomic extensions. */
+  readonly #locks = new Map<string, Promise<void>>();
   readonly #pendingEnds = new Map<string, EndReason | 'unknown'>();
   #available = true;
   #expressSessionGenerate: ((req: Request) => void) | undefined;
@@ -122,9 +129,40 @@ export class GuardedStore extends session.Store {
     return this.#available;
   }
 
-  /** Keyed hash binding an authenticated record to its id. */
+  /** Keyed hash binding an authenticated record to its id (under the first key). */
   bindingHash(sessionId: string): string {
-    return shortHash(this.options.bindingKey, sessionId);
+    return shortHash(this.options.bindingKeys[0] as Buffer, sessionId);
+  }
+
+  /** Whether `state` was bound to `sessionId` under any of the binding keys. */
+  isBound(state: GuardState | undefined, sessionId: string): boolean {
+    const boundTo = state?.boundTo;
+    if (boundTo === undefined) return false;
+    return this.options.bindingKeys.some((key) => shortHash(key, sessionId) === boundTo);
+  }
+
+  /** Marks a session whose authentication req.login / elevate / rotation just bound. */
+  markBound(sess: object): void {
+    this.#boundNow.add(sess);
+  }
+
+  /**
+   * Why persisting `sess` under `sessionId` must trip the wire, or undefined when it may be
+   * persisted: an authenticated record under an id it was not bound to, or a bound record
+   * whose app-level identity (`authKeys`) changed to someone else without a new req.login.
+   */
+  tripReason(sess: Record_, sessionId: string): string | undefined {
+    if (this.#fresh.has(sess)) return undefined; // bound when saved: nobody can know its id
+    const principal = this.principalOf(sess);
+    if (principal === undefined) return undefined;
+    const state = sess.fixationGuard as GuardState | undefined;
+    if (!this.isBound(state, sessionId)) return 'authenticated record under an unbound id';
+    if (this.#boundNow.has(sess)) return undefined;
+    const appPrincipal = this.#authKeyPrincipal(sess);
+    if (appPrincipal !== undefined && appPrincipal !== state?.authPrincipal && appPrincipal !== state?.principal) {
+      return 'authentication changed to another principal without req.login()';
+    }
+    return undefined;
   }
 
   /** Why a presented id yielded no session (consumed once). */
@@ -198,7 +236,8 @@ export class GuardedStore extends session.Store {
         }
         if (err && (err as { code?: unknown }).code !== 'ENOENT') {
           this.#markDown(operation, err);
-          reject(err instanceof SessionStoreUnavailableError ? err : new SessionStoreUnavailableError(undefined, { cause: err }));
+          // The store's own message (Redis errors name keys and hosts) stays in `cause`.
+          reject(new SessionStoreUnavailableError(undefined, { cause: err }));
           return;
         }
         this.#markUp();
@@ -234,16 +273,39 @@ export class GuardedStore extends session.Store {
     return this.#call<Record_>('get', (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void)).then((v) => v ?? undefined);
   }
 
+  /**
+   * Runs `work` alone for `sid` in this process. Without atomic store extensions, the
+   * tombstone check and the write are two calls: a late save racing a logout would read
+   * "live", the logout would write its tombstone, and the save would overwrite it.
+   */
+  async #exclusive<T>(sid: string, work: () => Promise<T>): Promise<T> {
+    if (typeof this.inner.guardedSet === 'function') return await work();
+    const previous = this.#locks.get(sid);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const queued = previous ? previous.then(() => mine) : mine;
+    this.#locks.set(sid, queued);
+    if (previous) await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.#locks.get(sid) === queued) this.#locks.delete(sid);
+    }
+  }
+
   /** Writes under `sid` unless it is tombstoned. */
   async writeUnlessTombstoned(sid: string, record: Record_): Promise<GuardedSetResult> {
     const inner = this.inner;
     if (typeof inner.guardedSet === 'function') {
       return (await this.#promise('set', () => inner.guardedSet!(sid, record as unknown as SessionData))) ?? 'written';
     }
-    const current = await this.readRaw(sid);
-    if (isTombstone(current)) return 'tombstoned';
-    await this.#call('set', (cb) => inner.set(sid, record as unknown as SessionData, cb));
-    return 'written';
+    return await this.#exclusive(sid, async () => {
+      const current = await this.readRaw(sid);
+      if (isTombstone(current)) return 'tombstoned';
+      await this.#call('set', (cb) => inner.set(sid, record as unknown as SessionData, cb));
+      return 'written';
+    });
   }
 
   /** Replaces `sid` by a tombstone and drops it from `principal`'s index. */
@@ -259,7 +321,7 @@ export class GuardedStore extends session.Store {
       await this.#promise('tombstone', () => inner.tombstone!(sid, reason, clock.now(), tombstoneTtlMs));
     } else {
       const tombstone = makeTombstone(reason, clock.now(), tombstoneTtlMs);
-      await this.#call('set', (cb) => inner.set(sid, tombstone as unknown as SessionData, cb));
+      await this.#exclusive(sid, () => this.#call('set', (cb) => inner.set(sid, tombstone as unknown as SessionData, cb)));
     }
     if (owner !== undefined) await this.#promise('index', () => index.remove(owner, sid));
   }
@@ -329,11 +391,23 @@ export class GuardedStore extends session.Store {
     const now = clock.now();
     const principal = this.principalOf(sess);
     const state = sess.fixationGuard as GuardState | undefined;
-    if (principal !== undefined && state?.boundTo !== this.bindingHash(sid)) {
-      if (!this.#fresh.has(sess)) return this.#trip(sid, sess, principal);
-      // An unbound guard state in a fresh session was copied from another one (passport's
-      // keepSessionInfo merges the old session in): the app's own keys say who logged in now.
-      await this.#bindFresh(sid, sess, this.#authKeyPrincipal(sess) ?? principal, now);
+    if (principal !== undefined) {
+      const reason = this.tripReason(sess, sid);
+      if (reason) return this.#trip(sid, sess, principal, reason);
+      if (this.#fresh.has(sess) && !this.isBound(state, sid)) {
+        // An unbound guard state in a fresh session was copied from another one (passport's
+        // keepSessionInfo merges the old session in): the app's own keys say who logged in now.
+        await this.#bindFresh(sid, sess, this.#authKeyPrincipal(sess) ?? principal, now);
+      }
+      const bound = sess.fixationGuard as GuardState;
+      if (this.#boundNow.has(sess) || this.#fresh.has(sess)) {
+        // The request that authenticated fixes which principal the app's own keys may name.
+        const appPrincipal = this.#authKeyPrincipal(sess);
+        if (appPrincipal !== undefined) bound.authPrincipal = appPrincipal;
+        else delete bound.authPrincipal;
+      }
+      // Bound under a retired secret: re-bind under the current one.
+      if (bound.boundTo !== this.bindingHash(sid)) bound.boundTo = this.bindingHash(sid);
     }
     const record = sess.fixationGuard ? sess : { ...sess, fixationGuard: newGuardState(now) };
     const result = await this.writeUnlessTombstoned(sid, record);
@@ -373,9 +447,9 @@ export class GuardedStore extends session.Store {
     auditor.emit('login', { sessionId: sid, principal, detail: { via: 'regenerated-session' } });
   }
 
-  async #trip(sid: string, sess: Record_, principal: string): Promise<never> {
+  async #trip(sid: string, sess: Record_, principal: string, reason: string): Promise<never> {
     this.#tripped.add(sess);
-    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, reason: 'authenticated record under an unbound id' });
+    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, reason });
     await this.endSession(sid, 'tripwire', undefined).catch(() => undefined);
     throw new FixationTripwireError(
       this.options.development

@@ -28,19 +28,26 @@ function findPathParams(path: string, names: ReadonlySet<string>): string[] {
   if (path.indexOf(';') === -1) return found;
   // `;jsessionid=…` matrix parameters, in any segment (servlet containers honour them anywhere).
   for (const match of path.matchAll(/;([^=;/?#]+)=[^;/?#]*/g)) {
-    const name = (match[1] ?? '').toLowerCase();
+    const name = decodeName(match[1] ?? '');
     if (names.has(name)) found.push(name);
   }
   return found;
 }
 
+/** A parameter's name as a server would read it: decoded, lower-cased, `sid[]` / `sid[0]` as `sid`. */
 function decodeName(raw: string): string {
+  let name: string;
   try {
-    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+    name = decodeURIComponent(raw.replace(/\+/g, ' '));
   } catch {
-    return raw.toLowerCase();
+    name = raw;
   }
+  const bracket = name.indexOf('[');
+  return (bracket > 0 ? name.slice(0, bracket) : name).trim().toLowerCase();
 }
+
+/** `%3B` is a `;` to servers that decode the path before splitting matrix parameters. */
+const ENCODED_SEMICOLON = /%3b/gi;
 
 /**
  * Session ids come only from the cookie: a URL carrying one (`?sid=…`, `;jsessionid=…`) is the
@@ -66,9 +73,10 @@ export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
 
   return function rejectUrlSessionIdsMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const url = req.url;
-    if (url.indexOf('?') === -1 && url.indexOf(';') === -1) return next();
+    if (url.indexOf('?') === -1 && url.indexOf(';') === -1 && url.indexOf('%') === -1) return next();
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const path = rawPath.indexOf('%') === -1 ? rawPath : rawPath.replace(ENCODED_SEMICOLON, ';');
     const query = q === -1 ? '' : url.slice(q + 1);
     const inPath = findPathParams(path, names);
     const inQuery: string[] = [];
@@ -89,7 +97,7 @@ export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
     if (action === 'reject') {
       return next(new SessionGuardError('SESSION_ID_IN_URL', 400, `Session ids are only accepted from the session cookie, not from the URL (parameter: ${params}).`));
     }
-    const cleanPath = inPath.length ? path.replace(/;([^=;/?#]+)=[^;/?#]*/g, (whole, name: string) => (names.has(name.toLowerCase()) ? '' : whole)) : path;
+    const cleanPath = inPath.length ? path.replace(/;([^=;/?#]+)=[^;/?#]*/g, (whole, name: string) => (names.has(decodeName(name)) ? '' : whole)) : rawPath;
     const cleanQuery = query
       .split('&')
       .filter((pair) => {

@@ -53,7 +53,7 @@ async function fullFlow(sinks: AuditSink[]) {
   await get(`/me;jsessionid=${encodeURIComponent(value)}`).expect(400);
   await get('/me', `${planted}; ${elevated}`).expect(400); // cookie_tossing
   const naive = seen(await get('/').expect(200)) as string;
-  await post('/naive-login', naive).send({ username: 'mallory' }).expect(200); // fixation_tripwire
+  await post('/naive-login', naive).send({ username: 'mallory' }).expect(500); // fixation_tripwire
   await get('/whoami', naive).expect(200);
   const other = seen(await loginWith(app, undefined, 'bob').expect(200)) as string;
   clock.advance('31m');
@@ -152,7 +152,7 @@ describe('audit', () => {
     const errors = mock.method(console, 'error', () => undefined);
     try {
       const planted = setCookie(await https(request(app).get('/')).expect(200)) as string;
-      await https(request(app).post('/naive-login')).set('Cookie', planted).send({ username: 'alice' }).expect(200);
+      await https(request(app).post('/naive-login')).set('Cookie', planted).send({ username: 'alice' }).expect(500);
       // The refused save completes just after the response: give it a few ticks.
       for (let i = 0; i < 20 && errors.mock.calls.length === 0; i++) await new Promise((r) => setImmediate(r));
       assert.equal(errors.mock.calls.length, 1);

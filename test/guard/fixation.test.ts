@@ -165,8 +165,12 @@ describe('sessionGuard: privilege change, logout, forged and tampered ids', () =
     const first = buildApp({ secret: old });
     const cookie = setCookie(await loginWith(first.app, undefined).expect(200)) as string;
     const rotated = buildApp({ secret: [SECRET, old], store: first.guard.store.inner, index: first.guard.store.options.index });
-    const res = await https(request(rotated.app).get('/me')).set('Cookie', cookie).expect(200);
-    assert.equal(res.body.user, 'alice');
+    for (let i = 0; i < 3; i++) {
+      const res = await https(request(rotated.app).get('/me')).set('Cookie', cookie).expect(200);
+      assert.equal(res.body.user, 'alice');
+      await https(request(rotated.app).post('/cart')).set('Cookie', cookie).send({ item: `i${i}` }).expect(200);
+    }
+    assert.equal(rotated.audit.of('fixation_tripwire').length, 0, 'rotating the secret logs nobody out');
   });
 
   it('malformed cookies never crash the server and never authenticate', async () => {
@@ -290,11 +294,37 @@ describe('sessionGuard: the tripwire', () => {
     const { app, guard, audit } = buildApp({}, (a) => a.get('/whoami', (req, res) => res.json({ user: req.session?.user ?? null })));
     const planted = await anonymousCookie(app);
     const res = await https(request(app).post('/naive-login')).set('Cookie', planted).send({ username: 'alice' });
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 500, 'the app is told, instead of answering "logged in"');
+    assert.equal(res.body.error.code, 'SESSION_FIXATION_TRIPWIRE');
     const whoami = await https(request(app).get('/whoami')).set('Cookie', planted).expect(200);
     assert.equal(whoami.body.user, null, 'the planted id carries no authentication');
     assert.ok(isTombstone(await guard.store.readRaw(idOf(planted))));
     assert.equal(audit.of('fixation_tripwire').length, 1);
+  });
+
+  it("an id the attacker logged in himself cannot be switched to the victim by an app writing req.session.user", async () => {
+    const { app, audit } = buildApp({}, (a) => a.get('/whoami', (req, res) => res.json({ user: req.session?.user ?? null })));
+    const attacker = setCookie(await loginWith(app, undefined, 'mallory').expect(200)) as string;
+    // The victim, carrying the planted (mallory-authenticated) cookie, passes a legacy login route.
+    const res = await https(request(app).post('/naive-login')).set('Cookie', attacker).send({ username: 'victim' });
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, 'SESSION_FIXATION_TRIPWIRE');
+    const replay = await https(request(app).get('/whoami')).set('Cookie', attacker).expect(200);
+    assert.equal(replay.body.user, null, "the attacker's cookie carries nobody");
+    assert.equal(audit.of('fixation_tripwire')[0]?.reason, 'authentication changed to another principal without req.login()');
+  });
+
+  it('the app may keep its own user object beside req.login, naming the same principal, across requests', async () => {
+    const { app, audit } = buildApp({}, (a) =>
+      a.post('/profile', (req, res) => {
+        req.session.user = { id: req.sessionGuard?.principal, name: 'Alice Liddell' };
+        res.json({ ok: true });
+      }),
+    );
+    const cookie = setCookie(await loginWith(app, undefined, 'alice').expect(200)) as string;
+    await https(request(app).post('/profile')).set('Cookie', cookie).expect(200);
+    await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
+    assert.equal(audit.of('fixation_tripwire').length, 0);
   });
 
   it('an explicit save of an unbound authenticated session fails with a clear error', async () => {

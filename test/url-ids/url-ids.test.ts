@@ -47,6 +47,11 @@ const REJECTED_URLS: Array<[string, string]> = [
   ['a percent-encoded cookie name (?__Host%2Dsid=)', '/session-data?__Host%2Dsid=abc'],
   ['a name without a value (?sid)', '/session-data?sid'],
   ['a name after other parameters (?a=1&b=2&SessionId=x)', '/session-data?a=1&b=2&SessionId=x'],
+  ['a bracketed name, as the extended query parser reads it (?sid[]=)', '/session-data?sid[]=abc'],
+  ['an indexed name (?sid[0]=)', '/session-data?sid[0]=abc'],
+  ['an encoded bracketed name (?sid%5B%5D=)', '/session-data?sid%5B%5D=abc'],
+  ['a path parameter behind an encoded semicolon (/a%3Bjsessionid=)', '/a%3Bjsessionid=x'],
+  ['a path parameter behind a lower-case encoded semicolon (/a%3bjsessionid=)', '/a%3bjsessionid=x'],
 ];
 
 describe('rejectUrlSessionIds', () => {
