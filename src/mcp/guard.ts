@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -5,13 +6,13 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { Auditor, type AuditEventType, type AuditFields } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
 import { deriveKey } from '../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from './acl.js';
 import { DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_SESSION_LIMIT_POLICY, type SessionLimitPolicy } from './config.js';
-import { JSON_RPC_PARSE_ERROR, McpGuardError, jsonRpcErrorBody } from './errors.js';
+import { JSON_RPC_PARSE_ERROR, JSON_RPC_SERVER_ERROR, McpGuardError, PermissionError, jsonRpcErrorBody } from './errors.js';
 import {
   DEFAULT_FINGERPRINT_INPUTS,
   DEFAULT_FINGERPRINT_POLICY,
@@ -190,7 +191,23 @@ interface SessionRecord {
   initialized: boolean;
   retired: boolean;
   inflight: number;
+  /** Requests being answered now (GET streams included), with what each one proved. */
+  requests: Set<RequestProof>;
 }
+
+/**
+ * What one HTTP request proved when it passed the checks. Its handlers act as this identity and
+ * generation only: authorizing the session later gives them nothing (see `supersedeChannels`).
+ */
+interface RequestProof {
+  record: SessionRecord;
+  principal: string | undefined;
+  generation: number;
+  /** JSON-RPC ids this HTTP request carries, so they can be cancelled when superseded. */
+  requestIds: Set<RequestId>;
+}
+
+const SUPERSEDED_REQUEST_MESSAGE = 'Request cancelled: the session was authorized again while it ran; retry with the current session token.';
 
 type Check = { ok: true } | { ok: false; error: McpGuardError; event?: AuditEventType; reason?: string };
 
@@ -306,6 +323,8 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const sessionTools = options.sessionTools !== false;
 
   const sessions = new Map<string, SessionRecord>();
+  /** The proof of the request whose handler is running (tool calls, and whatever they start). */
+  const requestContext = new AsyncLocalStorage<RequestProof>();
 
   function audit(type: AuditEventType, record: Pick<SessionRecord, 'id' | 'principal'> | undefined, fields: AuditFields = {}): void {
     auditor.emit(type, { sessionId: record?.id, principal: record?.principal, ...fields });
@@ -408,6 +427,39 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     }
     for (const email of emails) record.emails.add(email);
     record.generation += 1;
+    supersedeChannels(record);
+  }
+
+  /**
+   * Cuts every channel opened under an earlier authorization of the session: requests still
+   * running are cancelled (their AbortSignal fires and they are answered with an error) and the
+   * GET notification stream is closed, so none of them carries the new owner's rights or traffic.
+   * Clients reopen the stream and retry with the new session token.
+   */
+  function supersedeChannels(record: SessionRecord): void {
+    const transport = record.transport;
+    if (!transport) return;
+    let cancelled = 0;
+    for (const proof of record.requests) {
+      if (proof.generation === record.generation) continue;
+      for (const id of proof.requestIds) {
+        cancelled += 1;
+        // As if the client had cancelled it: the SDK aborts the handler and sends no result of its own.
+        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'session_reauthorized' } });
+        answerSuperseded(transport, id);
+      }
+      proof.requestIds.clear();
+    }
+    // Server-initiated traffic (list_changed, …) of the new owner must not reach an old listener.
+    transport.closeStandaloneSSEStream();
+    if (cancelled > 0) audit('session_token_mismatch', record, { reason: 'request_superseded', detail: { cancelled } });
+  }
+
+  /** Ends a JSON-RPC request with an error; in SSE and JSON modes alike this also ends its HTTP response. */
+  function answerSuperseded(transport: StreamableHTTPServerTransport, id: RequestId): void {
+    transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message: SUPERSEDED_REQUEST_MESSAGE } }).catch(function alreadyAnswered() {
+      // The request finished meanwhile; there is nothing left to answer.
+    });
   }
 
   async function authorizeSession(sessionId: string, identity: SessionIdentity): Promise<IssuedSessionToken> {
@@ -441,36 +493,84 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     return { sessionId: record.id, principal: record.principal, emails: record.emails, ip: record.ip };
   }
 
+  /** The running request's proof when it was made for an earlier authorization of this session. */
+  function staleProof(record: SessionRecord): RequestProof | undefined {
+    const proof = requestContext.getStore();
+    if (proof === undefined || proof.record !== record) return undefined;
+    return proof.generation !== record.generation || proof.principal !== record.principal ? proof : undefined;
+  }
+
+  /**
+   * The subject for a credential access from `record`'s handle. Inside a request, access needs
+   * the identity that request proved: the same session, its current generation, still live.
+   * Outside any request (the app's own code) the session's current identity applies.
+   */
+  function callerSubject(record: SessionRecord, email: unknown, action: 'read' | 'write'): CredentialAccessSubject {
+    const proof = requestContext.getStore();
+    if (proof === undefined) return subjectOf(record);
+    const reason =
+      proof.record !== record
+        ? 'request_for_other_session'
+        : proof.generation !== record.generation || proof.principal !== record.principal
+          ? 'authorization_superseded'
+          : record.retired
+            ? 'session_revoked'
+            : undefined;
+    if (reason === undefined) return subjectOf(record);
+    auditor.emit('unauthorized_credential_access', {
+      sessionId: proof.record.id,
+      principal: proof.principal,
+      ip: proof.record.ip,
+      reason,
+      detail: {
+        email: typeof email === 'string' ? normalizeEmail(email).slice(0, 320) : null,
+        action,
+        requestGeneration: proof.generation,
+        sessionGeneration: record.generation,
+      },
+    });
+    throw new PermissionError('Permission denied: this request was not made with the session’s current authorization.');
+  }
+
   function handleFor(record: SessionRecord): McpSession {
+    // Inside a request made before the session's latest authorization, the handle shows what that request proved.
+    const view = () => {
+      const stale = staleProof(record);
+      return stale
+        ? { authenticated: false, principal: stale.principal, emails: [] as string[] }
+        : { authenticated: record.principal !== undefined && !record.retired, principal: record.principal, emails: [...record.emails] };
+    };
     return {
       get id() {
         return record.id;
       },
       get authenticated() {
-        return record.principal !== undefined && !record.retired;
+        return view().authenticated;
       },
       get principal() {
-        return record.principal;
+        return view().principal;
       },
       get emails() {
-        return [...record.emails];
+        return view().emails;
       },
       async getCredential(email) {
-        return requireCredential({ vault, auditor }, subjectOf(record), email);
+        return requireCredential({ vault, auditor }, callerSubject(record, email, 'read'), email);
       },
       async storeCredential(email, credential) {
-        authorizeCredentialAccess(auditor, subjectOf(record), email, 'write');
+        authorizeCredentialAccess(auditor, callerSubject(record, email, 'write'), email, 'write');
         await vault.set(email as string, credential);
         audit('credential_stored', record, { detail: { email: normalizeEmail(email as string) } });
       },
       status() {
         const { idle, absolute } = expiryOf(record);
+        const stale = staleProof(record) !== undefined;
+        const seen = view();
         return {
-          valid: !record.retired && expiredReason(record) === undefined,
-          authenticated: record.principal !== undefined,
+          valid: !record.retired && expiredReason(record) === undefined && !stale,
+          authenticated: !stale && record.principal !== undefined,
           session: auditor.hash(record.id),
-          principal: record.principal ?? null,
-          emails: [...record.emails],
+          principal: seen.principal ?? null,
+          emails: seen.emails,
           authMethod: record.authMethod ?? null,
           createdAt: new Date(record.createdAt).toISOString(),
           idleExpiresAt: new Date(idle).toISOString(),
@@ -563,12 +663,28 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     send(res, check.error, retry ? { 'Retry-After': String(retry) } : {});
   }
 
-  async function dispatch(record: SessionRecord, req: Request, res: Response): Promise<void> {
+  /**
+   * Hands a checked request to the session's transport. `proved` is the identity and generation
+   * the request was checked against; it is re-checked here (the session may have been authorized
+   * while the request waited) and travels with the request, so its handlers act as that only.
+   * Nothing may await between that check and `handleRequest`, which opens a GET stream synchronously.
+   */
+  async function dispatch(record: SessionRecord, req: Request, res: Response, proved: Pick<RequestProof, 'principal' | 'generation'>): Promise<void> {
     const transport = record.transport;
-    if (!transport) {
+    if (!transport || record.retired) {
       send(res, new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'));
       return;
     }
+    if (proved.generation !== record.generation || proved.principal !== record.principal) {
+      audit('session_token_mismatch', record, { ip: req.ip, reason: 'request_superseded' });
+      send(res, new McpGuardError('INVALID_SESSION_TOKEN', 401, 'Unauthorized: the session was authorized again while this request waited; send the current session token.'));
+      return;
+    }
+    const proof: RequestProof = { record, principal: proved.principal, generation: proved.generation, requestIds: new Set() };
+    record.requests.add(proof);
+    res.once('close', function forgetRequest() {
+      record.requests.delete(proof);
+    });
     // GET opens the long-lived notification stream; only requests that finish hold a session open.
     const counted = req.method !== 'GET';
     if (counted) {
@@ -578,7 +694,28 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         if (record.retired && record.inflight === 0) closeRecord(record);
       });
     }
-    await transport.handleRequest(req, res, req.body);
+    await requestContext.run(proof, () => transport.handleRequest(req, res, req.body));
+  }
+
+  /**
+   * Sees every message the transport hands the session's server: records the JSON-RPC ids of each
+   * request (to cancel them if the session is authorized again) and answers, instead of running,
+   * a request whose proof was superseded before the SDK got to it.
+   */
+  function guardMessages(record: SessionRecord, transport: StreamableHTTPServerTransport): void {
+    const deliver = transport.onmessage;
+    transport.onmessage = function guardedMessage(message: JSONRPCMessage, extra) {
+      const proof = requestContext.getStore();
+      if (proof !== undefined && proof.record === record && isJSONRPCRequest(message)) {
+        if (proof.generation !== record.generation || proof.principal !== record.principal) {
+          audit('session_token_mismatch', record, { ip: record.ip, reason: 'request_superseded', detail: { cancelled: 1 } });
+          answerSuperseded(transport, message.id);
+          return;
+        }
+        proof.requestIds.add(message.id);
+      }
+      deliver?.call(transport, message, extra);
+    };
   }
 
   async function handleNewSession(req: Request, res: Response, authInfo: AuthInfo | undefined, ip: string | undefined): Promise<void> {
@@ -614,6 +751,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       initialized: false,
       retired: false,
       inflight: 0,
+      requests: new Set(),
     };
     if (authInfo) {
       try {
@@ -642,8 +780,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     record.server = server;
     record.transport = transport;
     await server.connect(transport);
+    guardMessages(record, transport);
     if (record.principal !== undefined) res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
-    await dispatch(record, req, res);
+    await dispatch(record, req, res, { principal: record.principal, generation: record.generation });
     if (!record.initialized) {
       record.retired = true;
       if (record.inflight === 0) closeRecord(record);
@@ -697,10 +836,12 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       }
     }
     if (!check.ok) return reject(res, record, check, ip);
+    // What this request proved, before anything awaits: a later authorization does not extend to it.
+    const proved = { principal: record.principal, generation: record.generation };
     const rate = await checkRate('principal', record.principal, record, ip);
     if (!rate.ok) return sendRateLimited(res, rate);
     record.lastSeenAt = clock.now();
-    await dispatch(record, req, res);
+    await dispatch(record, req, res, proved);
   }
 
   const router = express.Router();
