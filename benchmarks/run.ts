@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
-import { dependencyVersions, machineInfo } from './lib/machine.js';
+import { codeVersion, dependencyVersions, machineInfo } from './lib/machine.js';
 import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
 import { runGrowth, type GrowthResult } from './scenarios/growth.js';
 import { httpScenarios, runScenario, type ScenarioResult, type Settings } from './scenarios/http.js';
@@ -48,6 +48,7 @@ function redisVersion(): string | undefined {
 
 let redis: RunningRedis | undefined;
 const loadStart = os.loadavg();
+const code = codeVersion();
 const http: ScenarioResult[] = [];
 let memory: MemoryResult[] = [];
 let growth: GrowthResult | undefined;
@@ -77,7 +78,7 @@ try {
   await redis?.stop();
 }
 
-const machine = machineInfo();
+const machine = { ...machineInfo(), ...code };
 const version = redisVersion();
 if (version) machine.redis = version;
 const report: BenchReport = {

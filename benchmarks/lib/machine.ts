@@ -1,5 +1,6 @@
 /** The machine a result came from: without it a number means nothing. */
 import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface MachineInfo {
@@ -12,6 +13,9 @@ export interface MachineInfo {
   v8: string;
   redis?: string;
   date: string;
+  /** The commit the code under test came from, and whether src/ had uncommitted changes. */
+  commit?: string;
+  srcDirty?: boolean;
 }
 
 function packageVersion(name: string): string {
@@ -41,4 +45,15 @@ export function dependencyVersions(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of ['express', 'express-session', 'connect-redis', 'redis', 'autocannon']) out[name] = packageVersion(name);
   return out;
+}
+
+/** HEAD and whether src/ differs from it: servers run the working tree through tsx. */
+export function codeVersion(): { commit?: string; srcDirty?: boolean } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
+    return { commit, srcDirty: dirty };
+  } catch {
+    return {};
+  }
 }
