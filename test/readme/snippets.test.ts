@@ -70,7 +70,13 @@ describe('the README', () => {
     execFileSync('bash', [join(root, 'scripts', 'readme.sh')], { cwd: root });
     const assembled = readFileSync(join(root, 'README.md'), 'utf8');
     writeFileSync(join(root, 'README.md'), committed);
-    assert.equal(committed, assembled);
+    const a = committed.split('\n');
+    const b = assembled.split('\n');
+    const line = a.findIndex((text, i) => text !== b[i]);
+    assert.ok(
+      committed === assembled,
+      `README.md differs from docs/readme/*.md at line ${(line === -1 ? Math.min(a.length, b.length) : line) + 1}: edit docs/readme, then run \`bash scripts/readme.sh\`.`,
+    );
   });
 
   after(() => {
