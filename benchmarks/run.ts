@@ -28,8 +28,8 @@ const started = performance.now();
 const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 const settings: Settings = quick
-  ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 800, log }
-  : { quick, runs: 5, duration: 4, warmup: 2, logins: 800, log };
+  ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, log }
+  : { quick, runs: 5, duration: 4, warmup: 2, logins: 2000, log };
 if (args.includes('--cpu-prof')) {
   settings.cpuProfDir = `${RESULTS}profiles`;
   mkdirSync(settings.cpuProfDir, { recursive: true });

@@ -86,6 +86,9 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
   const admin = createClient({ url: settings.redisUrl });
   admin.on('error', () => undefined);
   await admin.connect();
+  // The bench's own private server: start from an empty keyspace so that "total sessions" is
+  // what is in Redis (the HTTP scenarios leave their sessions behind).
+  await admin.flushAll();
   const redis = createRedisSessionStores({ url: settings.redisUrl, prefix: PREFIX });
   await redis.ready;
   const guard = sessionGuard({ secret: randomBytes(32).toString('base64url'), store: redis.store, index: redis.index, plainHttpDevelopment: true, env: 'development' });
