@@ -4,8 +4,11 @@ import signature from 'cookie-signature';
 export interface SessionCookieReading {
   /** How many times the session cookie's name appears (more than one is cookie tossing). */
   count: number;
-  /** `valid`: signed by one of the secrets; `tampered`: signed but not by us; `unsigned`: no `s:` prefix. */
-  status: 'absent' | 'valid' | 'tampered' | 'unsigned' | 'malformed';
+  /**
+   * `valid`: signed by one of the secrets; `tampered`: signed but not by us; `unsigned`: no
+   * `s:` prefix; `signed`: has the `s:` form but was not verified (no secrets were given).
+   */
+  status: 'absent' | 'valid' | 'tampered' | 'unsigned' | 'malformed' | 'signed';
   /** The verified session id (only when `status` is `valid`). */
   id?: string;
 }
@@ -48,6 +51,7 @@ export function readSessionCookie(header: string | undefined, name: string, secr
   const value = decode(first);
   if (value === undefined) return { count, status: 'malformed' };
   if (!value.startsWith('s:')) return { count, status: 'unsigned' };
+  if (secrets.length === 0) return { count, status: 'signed' };
   for (const secret of secrets) {
     const id = signature.unsign(value.slice(2), secret);
     if (id !== false) return { count, status: 'valid', id };

@@ -41,6 +41,7 @@ export interface SessionGuardMiddleware extends RequestHandler {
 }
 
 const READING = Symbol('fixation-guard.cookie-reading');
+const NO_SECRETS: readonly string[] = Object.freeze([]);
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
@@ -65,44 +66,24 @@ function sessionJson(sess: object): string {
   });
 }
 
+const patchedPrototypes = new WeakSet<object>();
+
 /**
- * express-session saves a modified session inside res.end after the headers are already out,
- * and a failed save only reaches next(err) once the response is gone: the client is told
- * "done" for a write that was lost (fail open). The guard saves first, while the answer can
- * still be changed, and answers the error instead when the save fails.
+ * `req.login` & co. live on the app's request prototype (Express's `app.request`), installed
+ * once: per-request own properties would reshape every request object on the hot path. They
+ * read `this.sessionGuard`, which is per request. passport owns `req.login` / `req.logout`:
+ * its initialize() sets them as own properties, which shadow these, whichever is mounted
+ * first; a prototype that already has them (old passport patching IncomingMessage) keeps them.
  */
-function saveBeforeResponding(ctx: GuardContext, req: Request, res: Response): void {
-  const loaded = req.session as unknown as object;
-  const before = sessionJson(loaded);
-  const end = res.end as (...args: unknown[]) => Response;
-  res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
-    const sess = req.session as unknown as object | undefined;
-    if (!sess || sess !== loaded || res.headersSent) return end.apply(this, args);
-    if (ctx.store.isTripped(sess)) {
-      // The tripwire already refused this session and the app answered that error: let it through.
-      delete (req as { session?: unknown }).session;
-      return end.apply(this, args);
-    }
-    if (sessionJson(sess) === before) return end.apply(this, args);
-    req.session.save((err?: unknown) => {
-      if (!err) {
-        end.apply(this, args);
-        return;
-      }
-      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
-      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
-      delete (req as { session?: unknown }).session;
-      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
-      const body = JSON.stringify(error.toJSON());
-      res.statusCode = error.status;
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      res.setHeader('Cache-Control', 'no-store');
-      if (error.status === 503) res.setHeader('Retry-After', '5');
-      end.call(this, body);
-    });
-    return this;
-  } as Response['end'];
+function installRequestMethods(req: Request): void {
+  const proto = Object.getPrototypeOf(req) as Record<string, unknown> | null;
+  if (!proto || patchedPrototypes.has(proto)) return;
+  patchedPrototypes.add(proto);
+  const methods: Record<string, unknown> = { login, logout, elevate, logoutEverywhere };
+  for (const [name, fn] of Object.entries(methods)) {
+    if (name in proto) continue;
+    Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true, enumerable: false });
+  }
 }
 
 function respondError(res: Response, err: SessionGuardError): void {
@@ -113,12 +94,26 @@ function respondError(res: Response, err: SessionGuardError): void {
   res.json(err.toJSON());
 }
 
-/** The tripwire's last line before the response: an authenticated session under an unbound id dies. */
-function armTripwire(ctx: GuardContext, req: Request, res: Response): void {
+/**
+ * Guards the way out of a request that has a session.
+ *
+ * - express-session saves a modified session inside res.end after the headers are already
+ *   out, and a failed save only reaches next(err) once the response is gone: the client is
+ *   told "done" for a write that was lost (fail open). The guard saves first, while the answer
+ *   can still be changed, and answers the error instead when the save fails.
+ * - The tripwire's last line: before the headers go out, an authenticated session that may
+ *   not be persisted (see `GuardedStore#tripReason`) is destroyed. A session that reached
+ *   res.end unmodified persists nothing and is not checked again (no hashing on the hot path).
+ */
+function guardResponse(ctx: GuardContext, req: Request, res: Response): void {
+  const store = ctx.store;
+  const loaded = req.session as unknown as object;
+  const before = sessionJson(loaded);
+  let unchanged = false;
+
   onHeaders(res, function fixationTripwireOnHeaders() {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
-    if (!sess) return;
-    const store = ctx.store;
+    if (!sess || (unchanged && sess === loaded)) return;
     const reason = store.tripReason(sess, req.sessionID);
     if (reason === undefined) return;
     const principal = store.principalOf(sess);
@@ -138,6 +133,39 @@ function armTripwire(ctx: GuardContext, req: Request, res: Response): void {
       );
     }
   });
+
+  const end = res.end as (...args: unknown[]) => Response;
+  res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
+    const sess = req.session as unknown as object | undefined;
+    if (!sess || sess !== loaded || res.headersSent) return end.apply(this, args);
+    if (store.isTripped(sess)) {
+      // The tripwire already refused this session and the app answered that error: let it through.
+      delete (req as { session?: unknown }).session;
+      return end.apply(this, args);
+    }
+    if (sessionJson(sess) === before) {
+      unchanged = true;
+      return end.apply(this, args);
+    }
+    req.session.save((err?: unknown) => {
+      if (!err) {
+        end.apply(this, args);
+        return;
+      }
+      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
+      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
+      delete (req as { session?: unknown }).session;
+      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+      const body = JSON.stringify(error.toJSON());
+      res.statusCode = error.status;
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.setHeader('Cache-Control', 'no-store');
+      if (error.status === 503) res.setHeader('Retry-After', '5');
+      end.call(this, body);
+    });
+    return this;
+  } as Response['end'];
 }
 
 const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
@@ -213,29 +241,26 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     next(err);
   }
 
-  async function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> {
+  /** After express-session: synchronous unless the lifecycle has work to do. */
+  function afterSession(req: Request, res: Response, reading: SessionCookieReading, presentedId: string | undefined): Promise<void> | undefined {
     if (!req.session) throw new SessionStoreUnavailableError();
     const api = new SessionGuardRequestApi(ctx, req, res);
     req.sessionGuard = api;
-    if (resolved.requestMethods) {
-      // passport owns req.login / req.logout when present; elevate and logoutEverywhere are
-      // ours either way (whichever of the two is mounted first).
-      if (typeof (req as { logIn?: unknown }).logIn !== 'function') {
-        // Casts: with @types/passport loaded, these names also carry passport's overloads.
-        req.login = login as Request['login'];
-        req.logout = logout as Request['logout'];
-      }
-      req.elevate = elevate;
-      req.logoutEverywhere = logoutEverywhere;
+    if (resolved.requestMethods) installRequestMethods(req);
+    if (presentedId !== undefined) {
+      if (presentedId !== req.sessionID) api.endedReason = store.takeEndReason(presentedId);
+    } else if (reading.status !== 'absent') {
+      // A cookie express-session did not accept: its signature (or its form) is not ours.
+      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status === 'signed' ? 'tampered' : reading.status });
     }
-    if (reading.status === 'valid' && reading.id !== req.sessionID) {
-      api.endedReason = store.takeEndReason(reading.id as string);
-    } else if (reading.status !== 'valid' && reading.status !== 'absent') {
-      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status });
-    }
-    await enforceLifecycle(ctx, req, api);
-    armTripwire(ctx, req, res);
-    if (req.session) saveBeforeResponding(ctx, req, res);
+    const pending = enforceLifecycle(ctx, req, api);
+    if (pending) return pending.then(() => finishRequestSetup(req, res));
+    finishRequestSetup(req, res);
+    return undefined;
+  }
+
+  function finishRequestSetup(req: Request, res: Response): void {
+    if (req.session) guardResponse(ctx, req, res);
   }
 
   function runSession(req: Request, res: Response, next: NextFunction): void {
@@ -249,7 +274,13 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }
     let passed = false;
+    // express-session calls store.get synchronously, and only for a cookie whose signature it
+    // verified: the id it asked for, read before anything else can run, is the presented id.
+    let presentedId: string | undefined;
+    let synchronous = true;
+    store.lastRequestedId = undefined;
     expressSession(req, res, function afterExpressSession(err?: unknown) {
+      if (synchronous) presentedId = store.lastRequestedId;
       if (passed) {
         // A late save error (the response is already on its way): audited by the store. The
         // tripwire's explanation would be lost with it, and in development it is the point.
@@ -258,18 +289,28 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       }
       passed = true;
       if (err) return fail(req, res, next, err);
-      afterSession(req, res, reading).then(
+      let pending: Promise<void> | undefined;
+      try {
+        pending = afterSession(req, res, reading, presentedId);
+      } catch (error) {
+        return fail(req, res, next, error);
+      }
+      if (!pending) return next();
+      pending.then(
         () => next(),
         (error: unknown) => fail(req, res, next, error),
       );
     });
+    if (synchronous) presentedId ??= store.lastRequestedId;
+    synchronous = false;
   }
 
   const chain: Middleware[] = [...pieces, runSession];
 
   const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.sessionGuard) return next();
-    (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, ctx.secrets);
+    // No secrets: express-session verifies the signature; the guard only needs the shape and count.
+    (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
     let i = 0;
     const step = (err?: unknown): void => {
       if (err) return fail(req, res, next, err);

@@ -18,15 +18,25 @@ const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
  * injected clock on every request that carries a session. A session past its time is
  * tombstoned and the request continues with a fresh anonymous one, its `endedReason` set.
  */
-export async function enforceLifecycle(ctx: GuardContext, req: Request, api: SessionGuardRequestApi): Promise<void> {
+export function enforceLifecycle(ctx: GuardContext, req: Request, api: SessionGuardRequestApi): Promise<void> | undefined {
   const sess = req.session as unknown as Record_;
   const state = sess.fixationGuard as GuardState | undefined;
-  if (!state) return;
+  if (!state) return undefined;
   const now = ctx.clock.now();
   let reason: EndReason | undefined;
   if (now - state.lastSeenAt > ctx.idleTimeoutMs) reason = 'idle_timeout';
   else if (now - (state.authAt ?? state.createdAt) > ctx.absoluteTimeoutMs) reason = 'absolute_timeout';
-  else if (state.principal !== undefined && ctx.credentialVersion) {
+  // The common case (nothing due) stays synchronous: no promise on the hot path.
+  if (!reason && !(state.principal !== undefined && ctx.credentialVersion)) {
+    const rotationDue = ctx.rotateEveryMs !== undefined && ctx.strategy !== 'none' && now - state.rotatedAt > ctx.rotateEveryMs;
+    if (!rotationDue && now - state.lastSeenAt < ctx.lastSeenGranularityMs) return undefined;
+  }
+  return lifecycleSteps(ctx, req, api, state, now, reason);
+}
+
+async function lifecycleSteps(ctx: GuardContext, req: Request, api: SessionGuardRequestApi, state: GuardState, now: number, due: EndReason | undefined): Promise<void> {
+  let reason = due;
+  if (!reason && state.principal !== undefined && ctx.credentialVersion) {
     const current = String(await ctx.credentialVersion(state.principal));
     if (current !== state.credentialVersion) reason = 'credentials_changed';
   }

@@ -102,8 +102,9 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
       // Offline, a command is rejected at once instead of queued: the request answers 503
       // now, and a stale write cannot replay minutes later when Redis is back.
       disableOfflineQueue: true,
-      // Bounds the commands not yet written; `operationTimeoutMs` bounds the rest.
-      commandOptions: { timeout: operationTimeoutMs },
+      // No per-command `commandOptions.timeout`: it costs an AbortSignal per command on the
+      // hot path, and every store and index operation already has its own deadline
+      // (`operationTimeoutMs`), which also covers commands already written.
       socket: {
         connectTimeout: connectTimeoutMs,
         reconnectStrategy: function reconnectForEver(retries: number): number {

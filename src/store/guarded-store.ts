@@ -153,11 +153,11 @@ export class GuardedStore extends session.Store {
    */
   tripReason(sess: Record_, sessionId: string): string | undefined {
     if (this.#fresh.has(sess)) return undefined; // bound when saved: nobody can know its id
+    if (this.#boundNow.has(sess)) return undefined; // bound by req.login & co. in this request
     const principal = this.principalOf(sess);
     if (principal === undefined) return undefined;
     const state = sess.fixationGuard as GuardState | undefined;
     if (!this.isBound(state, sessionId)) return 'authenticated record under an unbound id';
-    if (this.#boundNow.has(sess)) return undefined;
     const appPrincipal = this.#authKeyPrincipal(sess);
     if (appPrincipal !== undefined && appPrincipal !== state?.authPrincipal && appPrincipal !== state?.principal) {
       return 'authentication changed to another principal without req.login()';
@@ -218,40 +218,48 @@ export class GuardedStore extends session.Store {
     this.options.auditor.emit('store_recovered', {});
   }
 
-  /** Runs a callback-style inner call with a time-out; errors become 503s. */
-  #call<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
-    const timeoutMs = this.options.operationTimeoutMs;
-    return new Promise<T | undefined>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (err?: unknown, value?: T) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        if (err instanceof SessionGuardError && err.status < 500) {
-          // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
-          this.#markUp();
-          reject(err);
-          return;
-        }
-        if (err && (err as { code?: unknown }).code !== 'ENOENT') {
-          this.#markDown(operation, err);
-          // The store's own message (Redis errors name keys and hosts) stays in `cause`.
-          reject(new SessionStoreUnavailableError(undefined, { cause: err }));
-          return;
-        }
+  /**
+   * Runs a callback-style inner call with a time-out; errors become 503s. Callback-based, so
+   * the per-request `get` and `touch` cost no promise. A store with its own per-operation
+   * deadline (`operationTimeoutMs`, as the Redis store has) gets no second timer.
+   */
+  #invoke<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, done: (err: unknown, value?: T) => void): void {
+    const timeoutMs = typeof (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs === 'number' ? 0 : this.options.operationTimeoutMs;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err?: unknown, value?: T) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      if (err instanceof SessionGuardError && err.status < 500) {
+        // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
         this.#markUp();
-        resolve(err ? undefined : value);
-      };
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => finish(Object.assign(new Error(`session store ${operation} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
-        timer.unref?.();
+        done(err);
+        return;
       }
-      try {
-        invoke(finish);
-      } catch (err) {
-        finish(err ?? new Error(`session store ${operation} threw`));
+      if (err && (err as { code?: unknown }).code !== 'ENOENT') {
+        this.#markDown(operation, err);
+        // The store's own message (Redis errors name keys and hosts) stays in `cause`.
+        done(new SessionStoreUnavailableError(undefined, { cause: err }));
+        return;
       }
+      if (!this.#available) this.#markUp();
+      done(null, err ? undefined : value);
+    };
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => finish(Object.assign(new Error(`session store ${operation} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      timer.unref?.();
+    }
+    try {
+      invoke(finish);
+    } catch (err) {
+      finish(err ?? new Error(`session store ${operation} threw`));
+    }
+  }
+
+  #call<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve, reject) => {
+      this.#invoke<T>(operation, invoke, (err, value) => (err ? reject(err) : resolve(value)));
     });
   }
 
@@ -358,9 +366,20 @@ export class GuardedStore extends session.Store {
 
   // ---- the express-session Store contract -------------------------------------------------
 
+  /**
+   * The id express-session last asked for. express-session calls `get` synchronously from its
+   * middleware, only for a cookie whose signature it verified: the guard reads this right
+   * after calling it, instead of verifying the signature a second time.
+   */
+  lastRequestedId: string | undefined;
+
   get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    this.readRaw(sid).then(
-      (record) => {
+    this.lastRequestedId = sid;
+    this.#invoke<Record_>(
+      'get',
+      (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void),
+      (err, record) => {
+        if (err) return callback(err);
         if (!record) {
           this.#rememberEnd(sid, 'unknown');
           this.options.auditor.emit('unknown_session_id', { sessionId: sid });
@@ -374,7 +393,6 @@ export class GuardedStore extends session.Store {
         }
         callback(null, record as unknown as SessionData);
       },
-      (err: unknown) => callback(err),
     );
   }
 
@@ -481,10 +499,7 @@ export class GuardedStore extends session.Store {
       callback?.();
       return;
     }
-    this.#call('touch', (cb) => inner.touch!(sid, sess, cb as () => void)).then(
-      () => callback?.(),
-      (err: unknown) => callback?.(err),
-    );
+    this.#invoke('touch', (cb) => inner.touch!(sid, sess, cb as () => void), (err) => (err ? callback?.(err) : callback?.()));
   }
 
   override all(callback: (err: unknown, obj?: SessionData[] | { [sid: string]: SessionData } | null) => void): void {
