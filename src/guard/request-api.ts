@@ -166,7 +166,7 @@ export class SessionGuardRequestApi {
     }
     try {
       for (const evicted of admitted.evicted) {
-        await store.endSession(evicted, 'evicted', principal);
+        await store.endSession(evicted, 'evicted', principal, { indexed: false });
         ctx.auditor.emit('session_evicted', { sessionId: evicted, principal, ip: req.ip, reason: 'session_limit' });
       }
       const { oldId } = await this.rotate(
@@ -271,7 +271,7 @@ export class SessionGuardRequestApi {
     const current = this.#req.sessionID;
     const others = ids.filter((id) => id !== current);
     // Concurrent (pipelined on Redis), every id attempted even if one fails: see settleAll.
-    await settleAll(others, (id) => ctx.store.endSession(id, 'logout_everywhere', principal));
+    await settleAll(others, (id) => ctx.store.endSession(id, 'logout_everywhere', principal, { indexed: false }));
     await this.#end('logout_everywhere');
     return others.length + 1;
   }

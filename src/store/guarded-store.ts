@@ -316,11 +316,16 @@ export class GuardedStore extends session.Store {
     });
   }
 
-  /** Replaces `sid` by a tombstone and drops it from `principal`'s index. */
-  async endSession(sid: string, reason: EndReason, principal?: string): Promise<void> {
+  /**
+   * Replaces `sid` by a tombstone and drops it from `principal`'s index. `indexed: false` says
+   * the id is already out of the index (`removeAll`, an eviction by `admit`): one round trip
+   * fewer per session, which is what makes revoking a thousand sessions fast.
+   */
+  async endSession(sid: string, reason: EndReason, principal?: string, options: { indexed?: boolean } = {}): Promise<void> {
     const { clock, tombstoneTtlMs, index } = this.options;
+    const indexed = options.indexed ?? true;
     let owner = principal;
-    if (owner === undefined) {
+    if (owner === undefined && indexed) {
       const current = await this.readRaw(sid);
       if (current && !isTombstone(current)) owner = this.principalOf(current);
     }
@@ -331,7 +336,7 @@ export class GuardedStore extends session.Store {
       const tombstone = makeTombstone(reason, clock.now(), tombstoneTtlMs);
       await this.#exclusive(sid, () => this.#call('set', (cb) => inner.set(sid, tombstone as unknown as SessionData, cb)));
     }
-    if (owner !== undefined) await this.#promise('index', () => index.remove(owner, sid));
+    if (owner !== undefined && indexed) await this.#promise('index', () => index.remove(owner, sid));
   }
 
   /**
@@ -458,7 +463,7 @@ export class GuardedStore extends session.Store {
       throw new SessionLimitError(`${principal} already has the maximum number of sessions.`);
     }
     for (const evicted of admitted.evicted) {
-      await this.endSession(evicted, 'evicted', principal);
+      await this.endSession(evicted, 'evicted', principal, { indexed: false });
       auditor.emit('session_evicted', { sessionId: evicted, principal, reason: 'session_limit' });
     }
     sess.fixationGuard = state;
