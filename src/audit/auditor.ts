@@ -51,7 +51,9 @@ export class Auditor {
     this.#sinks.push(sink);
   }
 
-  emit(type: AuditEventType, fields: AuditFields = {}): AuditEvent {
+  /** Emits an event to every sink; with no sink, nothing is built (no hashing on the hot path). */
+  emit(type: AuditEventType, fields: AuditFields = {}): AuditEvent | undefined {
+    if (this.#sinks.length === 0) return undefined;
     const event: AuditEvent = {
       type,
       severity: AUDIT_EVENTS[type],
