@@ -46,17 +46,25 @@ const NO_SECRETS: readonly string[] = Object.freeze([]);
 const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
 
+/** The guard that handled this request, if it installs request methods. */
+function apiFor(req: Request, method: string): SessionGuardRequestApi {
+  const api = req.sessionGuard;
+  if (!api?.requestMethods) {
+    throw new TypeError(`req.${method}() is not enabled here: the sessionGuard() handling this request has \`requestMethods: false\` (or none is mounted). Use req.sessionGuard.${method}().`);
+  }
+  return api;
+}
 function login(this: Request, principal: string, options?: LoginOptions): Promise<void> {
-  return (this.sessionGuard as SessionGuardRequestApi).login(principal, options);
+  return apiFor(this, 'login').login(principal, options);
 }
 function logout(this: Request): Promise<void> {
-  return (this.sessionGuard as SessionGuardRequestApi).logout();
+  return apiFor(this, 'logout').logout();
 }
 function elevate(this: Request, options?: ElevateOptions): Promise<void> {
-  return (this.sessionGuard as SessionGuardRequestApi).elevate(options);
+  return apiFor(this, 'elevate').elevate(options);
 }
 function logoutEverywhere(this: Request): Promise<number> {
-  return (this.sessionGuard as SessionGuardRequestApi).logoutEverywhere();
+  return apiFor(this, 'logoutEverywhere').logoutEverywhere();
 }
 
 /** The session as express-session hashes it (without the cookie), to tell whether it changed. */
@@ -246,17 +254,40 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (!req.session) throw new SessionStoreUnavailableError();
     const api = new SessionGuardRequestApi(ctx, req, res);
     req.sessionGuard = api;
-    if (resolved.requestMethods) installRequestMethods(req);
+    if (resolved.requestMethods) {
+      api.requestMethods = true;
+      installRequestMethods(req);
+    }
     if (presentedId !== undefined) {
       if (presentedId !== req.sessionID) api.endedReason = store.takeEndReason(presentedId);
-    } else if (reading.status !== 'absent') {
+      else {
+        // A loaded record that may not be authenticated under this id (written before the guard
+        // was adopted, by another writer, or bound to someone else) is never served.
+        const reason = store.tripReason(req.session as unknown as Record<string, unknown>, req.sessionID);
+        if (reason !== undefined) return tripAtLoad(req, api, reason).then(() => continueAfterLoad(req, res, api));
+      }
+    } else if (reading.status !== 'absent' && reading.count === 1) {
       // A cookie express-session did not accept: its signature (or its form) is not ours.
+      // (Two copies are cookie tossing, audited as such.)
       auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status === 'signed' ? 'tampered' : reading.status });
     }
+    return continueAfterLoad(req, res, api);
+  }
+
+  function continueAfterLoad(req: Request, res: Response, api: SessionGuardRequestApi): Promise<void> | undefined {
     const pending = enforceLifecycle(ctx, req, api);
     if (pending) return pending.then(() => finishRequestSetup(req, res));
     finishRequestSetup(req, res);
     return undefined;
+  }
+
+  async function tripAtLoad(req: Request, api: SessionGuardRequestApi, reason: string): Promise<void> {
+    const sid = req.sessionID;
+    const principal = store.principalOf(req.session as unknown as Record<string, unknown>);
+    auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason });
+    await store.endSession(sid, 'tripwire', principal);
+    req.sessionStore.generate(req);
+    api.endedReason = 'tripwire';
   }
 
   function finishRequestSetup(req: Request, res: Response): void {

@@ -43,6 +43,8 @@ export class SessionGuardRequestApi {
   readonly #res: Response;
   /** Why the session the client presented is not in use (idle timeout, evicted, rotated, …). */
   endedReason: EndReason | 'unknown' | undefined;
+  /** Whether `req.login` & co. are enabled for this request (`requestMethods`). */
+  requestMethods = false;
 
   constructor(ctx: GuardContext, req: Request, res: Response) {
     this.#ctx = ctx;

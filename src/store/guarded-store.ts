@@ -4,6 +4,7 @@ import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
 import { FixationTripwireError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
 import type { GuardState } from '../types.js';
+import { createHash } from 'node:crypto';
 import { shortHash } from '../util/hash.js';
 import {
   isTombstone,
@@ -23,6 +24,7 @@ type Record_ = Record<string, unknown>;
 
 export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 const MAX_PENDING_END_REASONS = 10_000;
+const MAX_VERIFIED_BINDINGS = 10_000;
 
 export interface GuardedStoreOptions {
   auditor: Auditor;
@@ -54,6 +56,11 @@ function getPath(record: Record_, path: string): unknown {
   return value;
 }
 
+/**
+ * Who an `authKeys` value names: itself, or an object's id / username / email / sub. An object
+ * with none of those is named by a digest of its content, so that replacing it by another
+ * user's object is a change of principal (and never "unknown" equals "unknown").
+ */
 function principalString(value: unknown): string {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (typeof value === 'object' && value !== null) {
@@ -62,7 +69,13 @@ function principalString(value: unknown): string {
       if (typeof v === 'string' || typeof v === 'number') return String(v);
     }
   }
-  return 'unknown';
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? String(value);
+  } catch {
+    json = String(value);
+  }
+  return `digest:${createHash('sha256').update(json).digest('base64url').slice(0, 22)}`;
 }
 
 export function newGuardState(now: number): GuardState {
@@ -92,6 +105,7 @@ export class GuardedStore extends session.Store {
   readonly #tripped = new WeakSet<object>();
   /** Sessions whose authentication was (re)bound in this request by req.login & co. */
   readonly #boundNow = new WeakSet<object>();
+  readonly #verifiedBindings = new Map<string, string>();
   /** Per-id queues serialising read-then-write on stores without atomic extensions. */
   readonly #locks = new Map<string, Promise<void>>();
   readonly #pendingEnds = new Map<string, EndReason | 'unknown'>();
@@ -138,7 +152,14 @@ export class GuardedStore extends session.Store {
   isBound(state: GuardState | undefined, sessionId: string): boolean {
     const boundTo = state?.boundTo;
     if (boundTo === undefined) return false;
-    return this.options.bindingKeys.some((key) => shortHash(key, sessionId) === boundTo);
+    // Verified bindings are remembered (bounded), so a logged-in request costs no HMAC.
+    if (this.#verifiedBindings.get(sessionId) === boundTo) return true;
+    const bound = this.options.bindingKeys.some((key) => shortHash(key, sessionId) === boundTo);
+    if (bound) {
+      if (this.#verifiedBindings.size >= MAX_VERIFIED_BINDINGS) this.#verifiedBindings.clear();
+      this.#verifiedBindings.set(sessionId, boundTo);
+    }
+    return bound;
   }
 
   /** Marks a session whose authentication req.login / elevate / rotation just bound. */
@@ -158,9 +179,14 @@ export class GuardedStore extends session.Store {
     if (principal === undefined) return undefined;
     const state = sess.fixationGuard as GuardState | undefined;
     if (!this.isBound(state, sessionId)) return 'authenticated record under an unbound id';
-    const appPrincipal = this.#authKeyPrincipal(sess);
-    if (appPrincipal !== undefined && appPrincipal !== state?.authPrincipal && appPrincipal !== state?.principal) {
-      return 'authentication changed to another principal without req.login()';
+    // Every app key must still name the principal the authentication was bound to.
+    for (const key of this.options.authKeys) {
+      const value = getPath(sess, key);
+      if (value === undefined || value === null || value === false || value === '') continue;
+      const named = principalString(value);
+      if (named !== state?.authPrincipal && named !== state?.principal) {
+        return 'authentication changed to another principal without req.login()';
+      }
     }
     return undefined;
   }
@@ -224,7 +250,8 @@ export class GuardedStore extends session.Store {
    * deadline (`operationTimeoutMs`, as the Redis store has) gets no second timer.
    */
   #invoke<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, done: (err: unknown, value?: T) => void): void {
-    const timeoutMs = typeof (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs === 'number' ? 0 : this.options.operationTimeoutMs;
+    const own = (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs;
+    const timeoutMs = typeof own === 'number' && own > 0 && own <= this.options.operationTimeoutMs ? 0 : this.options.operationTimeoutMs;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = (err?: unknown, value?: T) => {

@@ -94,6 +94,7 @@ describe('rejectCookieTossing', () => {
     assert.equal(me.body.error.code, 'UNAUTHENTICATED');
     assert.ok(setCookieLines(me).some((line) => line.startsWith('__Host-sid=; Path=/;')));
     assert.equal(audit.of('cookie_tossing')[0]?.reason, 'ignored');
+    assert.equal(audit.of('session_cookie_tampered').length, 0, 'two valid copies are tossing, not tampering');
     // A request that writes to the session gets a fresh id, neither of the two.
     const visit = await https(request(app).get('/')).set('Cookie', `${mallory}; ${alice}`).expect(200);
     assert.deepEqual(visit.body, { visits: 1 });

@@ -314,6 +314,56 @@ describe('sessionGuard: the tripwire', () => {
     assert.equal(audit.of('fixation_tripwire')[0]?.reason, 'authentication changed to another principal without req.login()');
   });
 
+  it('a second auth key naming another user trips as well (every authKeys path must name the bound principal)', async () => {
+    const { app, audit } = buildApp({}, (a) => {
+      a.post('/app-login', async (req, res) => {
+        await req.login('mallory');
+        req.session.user = { id: 'mallory' };
+        res.json({ ok: true });
+      });
+      a.post('/legacy-login', (req, res) => {
+        (req.session as unknown as Record<string, unknown>).userId = 'alice';
+        res.json({ ok: true });
+      });
+      a.get('/inbox', (req, res) => res.json({ of: (req.session as unknown as Record<string, unknown> | undefined)?.userId ?? null }));
+    });
+    const planted = setCookie(await https(request(app).post('/app-login')).send({}).expect(200)) as string;
+    const victim = await https(request(app).post('/legacy-login')).set('Cookie', planted).send({});
+    assert.equal(victim.status, 500);
+    const replay = await https(request(app).get('/inbox')).set('Cookie', planted).expect(200);
+    assert.equal(replay.body.of, null);
+    assert.equal(audit.of('fixation_tripwire').length, 1);
+  });
+
+  it('an authenticated record the guard never bound (written before it was adopted) is ended when presented, not served', async () => {
+    const { app, guard, audit } = buildApp({}, (a) => a.get('/account', (req, res) => (req.session?.user ? res.json({ account: req.session.user }) : res.status(401).json({ error: 'login' }))));
+    const legacyId = 'legacy-session-id-written-before-the-guard-000';
+    await new Promise<void>((resolve, reject) =>
+      guard.store.inner.set(legacyId, { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, user: 'alice' } as never, (err) => (err ? reject(err) : resolve())),
+    );
+    const cookie = signedCookie(legacyId);
+    for (let i = 0; i < 2; i++) await https(request(app).get('/account')).set('Cookie', cookie).expect(401);
+    assert.equal(audit.of('fixation_tripwire').length, 1);
+    assert.ok(isTombstone(await guard.store.readRaw(legacyId)));
+  });
+
+  it('an app object without id fields is named by its content: swapping it for another user trips', async () => {
+    const { app, audit } = buildApp({}, (a) => {
+      a.post('/app-login', async (req, res) => {
+        await req.login('mallory');
+        req.session.user = { uid: 'mallory' };
+        res.json({ ok: true });
+      });
+      a.post('/legacy-login', (req, res) => {
+        req.session.user = { uid: 'alice' };
+        res.json({ ok: true });
+      });
+    });
+    const planted = setCookie(await https(request(app).post('/app-login')).send({}).expect(200)) as string;
+    await https(request(app).post('/legacy-login')).set('Cookie', planted).send({}).expect(500);
+    assert.equal(audit.of('fixation_tripwire').length, 1);
+  });
+
   it('the app may keep its own user object beside req.login, naming the same principal, across requests', async () => {
     const { app, audit } = buildApp({}, (a) =>
       a.post('/profile', (req, res) => {

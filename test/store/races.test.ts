@@ -58,6 +58,18 @@ describe('GuardedStore under races and failures', () => {
     assert.equal(setCookie(res), undefined);
   });
 
+  it('storeTimeout holds even when the store has a longer deadline of its own', async () => {
+    const store = Object.assign(new FlakyStore(), { operationTimeoutMs: 60_000 });
+    const { app } = buildApp({ store: store as never, index: new MemorySessionIndex(), storeTimeout: '50ms' });
+    const cookie = setCookie(await https(request(app).get('/')).expect(200)) as string;
+    store.mode = 'hang';
+    const started = Date.now();
+    await https(request(app).get('/me')).set('Cookie', cookie).expect(503);
+    assert.ok(Date.now() - started < 5_000, 'answered at the guard deadline, not the store one');
+    store.mode = 'ok';
+    store.releaseHung();
+  });
+
   it("the store's own error text (hosts, keys) never reaches the response body", async () => {
     const store = new FlakyStore();
     const { app } = buildApp({ store: store as never, index: new MemorySessionIndex() });
