@@ -14,8 +14,10 @@ export interface GuardState {
   /** Keyed hash of the id the authentication was bound to: persisted anywhere else, it trips. */
   boundTo?: string;
   authAt?: number;
-  /** Who the app's own keys (`authKeys`) named when the authentication was bound. */
+  /** Who the app's own keys (`authKeys`) named when the authentication was bound (the first). */
   authPrincipal?: string;
+  /** What each `authKeys` path named when the authentication was bound. */
+  authNames?: Record<string, string>;
   elevatedAt?: number;
   privilege?: string;
   credentialVersion?: string;

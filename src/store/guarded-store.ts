@@ -4,7 +4,6 @@ import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
 import { FixationTripwireError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
 import type { GuardState } from '../types.js';
-import { createHash } from 'node:crypto';
 import { shortHash } from '../util/hash.js';
 import {
   isTombstone,
@@ -58,8 +57,9 @@ function getPath(record: Record_, path: string): unknown {
 
 /**
  * Who an `authKeys` value names: itself, or an object's id / username / email / sub. An object
- * with none of those is named by a digest of its content, so that replacing it by another
- * user's object is a change of principal (and never "unknown" equals "unknown").
+ * with none of those names nobody in particular (`'(object)'`): editing it (a theme, a display
+ * name) is not a change of principal. Point `authKeys` at an id-like path (`user.uid`) to have
+ * such objects checked.
  */
 function principalString(value: unknown): string {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
@@ -68,14 +68,15 @@ function principalString(value: unknown): string {
       const v = (value as Record_)[key];
       if (typeof v === 'string' || typeof v === 'number') return String(v);
     }
+    return '(object)';
   }
-  let json: string;
-  try {
-    json = JSON.stringify(value) ?? String(value);
-  } catch {
-    json = String(value);
-  }
-  return `digest:${createHash('sha256').update(json).digest('base64url').slice(0, 22)}`;
+  return String(value);
+}
+
+/** The guard state of a session that is not (or no longer) authenticated. */
+function withoutAuthentication(state: GuardState): GuardState {
+  const { principal: _p, boundTo: _b, authAt: _a, authPrincipal: _ap, authNames: _an, elevatedAt: _e, privilege: _pr, credentialVersion: _c, ...rest } = state;
+  return rest;
 }
 
 export function newGuardState(now: number): GuardState {
@@ -179,16 +180,28 @@ export class GuardedStore extends session.Store {
     if (principal === undefined) return undefined;
     const state = sess.fixationGuard as GuardState | undefined;
     if (!this.isBound(state, sessionId)) return 'authenticated record under an unbound id';
-    // Every app key must still name the principal the authentication was bound to.
+    // Every app key must still name whom it named when the authentication was bound (or the
+    // bound principal itself, for a key set later, e.g. a user object loaded lazily).
+    const recorded = state?.authNames;
     for (const key of this.options.authKeys) {
       const value = getPath(sess, key);
       if (value === undefined || value === null || value === false || value === '') continue;
       const named = principalString(value);
-      if (named !== state?.authPrincipal && named !== state?.principal) {
-        return 'authentication changed to another principal without req.login()';
-      }
+      if (named === state?.principal) continue;
+      const expected = recorded ? recorded[key] : state?.authPrincipal;
+      if (named !== expected) return 'authentication changed to another principal without req.login()';
     }
     return undefined;
+  }
+
+  /** What each present `authKeys` path names. */
+  #authKeyNames(record: Record_): Record<string, string> {
+    const names: Record<string, string> = {};
+    for (const key of this.options.authKeys) {
+      const value = getPath(record, key);
+      if (value !== undefined && value !== null && value !== false && value !== '') names[key] = principalString(value);
+    }
+    return names;
   }
 
   /** Why a presented id yielded no session (consumed once). */
@@ -439,22 +452,30 @@ export class GuardedStore extends session.Store {
     if (this.#tripped.has(sess)) throw new FixationTripwireError('This session was destroyed by the fixation tripwire.');
     const { auditor, clock } = this.options;
     const now = clock.now();
-    const principal = this.principalOf(sess);
-    const state = sess.fixationGuard as GuardState | undefined;
+    let principal = this.principalOf(sess);
+    let state = sess.fixationGuard as GuardState | undefined;
+    if (principal !== undefined && this.#fresh.has(sess) && !this.isBound(state, sid) && this.#authKeyPrincipal(sess) === undefined) {
+      // A fresh session whose only claim to a login is a guard state copied from the old one
+      // (passport's logout/login with keepSessionInfo merges it in): nobody logged in here.
+      sess.fixationGuard = state = withoutAuthentication(state as GuardState);
+      principal = undefined;
+    }
     if (principal !== undefined) {
       const reason = this.tripReason(sess, sid);
       if (reason) return this.#trip(sid, sess, principal, reason);
       if (this.#fresh.has(sess) && !this.isBound(state, sid)) {
-        // An unbound guard state in a fresh session was copied from another one (passport's
-        // keepSessionInfo merges the old session in): the app's own keys say who logged in now.
+        // A session generated in this request that became authenticated (passport's
+        // regenerate-then-login): the app's own keys say who logged in.
         await this.#bindFresh(sid, sess, this.#authKeyPrincipal(sess) ?? principal, now);
       }
       const bound = sess.fixationGuard as GuardState;
       if (this.#boundNow.has(sess) || this.#fresh.has(sess)) {
-        // The request that authenticated fixes which principal the app's own keys may name.
-        const appPrincipal = this.#authKeyPrincipal(sess);
-        if (appPrincipal !== undefined) bound.authPrincipal = appPrincipal;
+        // The request that authenticated fixes whom each of the app's own keys may name.
+        const names = this.#authKeyNames(sess);
+        const first = Object.values(names)[0];
+        if (first !== undefined) bound.authPrincipal = first;
         else delete bound.authPrincipal;
+        bound.authNames = names;
       }
       // Bound under a retired secret: re-bind under the current one.
       if (bound.boundTo !== this.bindingHash(sid)) bound.boundTo = this.bindingHash(sid);

@@ -347,21 +347,48 @@ describe('sessionGuard: the tripwire', () => {
     assert.ok(isTombstone(await guard.store.readRaw(legacyId)));
   });
 
-  it('an app object without id fields is named by its content: swapping it for another user trips', async () => {
-    const { app, audit } = buildApp({}, (a) => {
+  it('an app object without id fields may be edited freely; pointing authKeys at its id path makes a swap trip', async () => {
+    const routes = (a: express.Express) => {
       a.post('/app-login', async (req, res) => {
         await req.login('mallory');
-        req.session.user = { uid: 'mallory' };
+        req.session.user = { uid: 'mallory', name: 'Mallory' };
+        res.json({ ok: true });
+      });
+      a.post('/prefs', (req, res) => {
+        (req.session.user as Record<string, unknown>).theme = 'dark';
         res.json({ ok: true });
       });
       a.post('/legacy-login', (req, res) => {
-        req.session.user = { uid: 'alice' };
+        req.session.user = { uid: 'alice', name: 'Alice' };
         res.json({ ok: true });
       });
-    });
-    const planted = setCookie(await https(request(app).post('/app-login')).send({}).expect(200)) as string;
-    await https(request(app).post('/legacy-login')).set('Cookie', planted).send({}).expect(500);
-    assert.equal(audit.of('fixation_tripwire').length, 1);
+    };
+    const loose = buildApp({}, routes);
+    const cookie = setCookie(await https(request(loose.app).post('/app-login')).send({}).expect(200)) as string;
+    await https(request(loose.app).post('/prefs')).set('Cookie', cookie).send({}).expect(200);
+    await https(request(loose.app).get('/me')).set('Cookie', cookie).expect(200);
+    assert.equal(loose.audit.of('fixation_tripwire').length, 0, 'a theme change is not a change of principal');
+
+    const strict = buildApp({ authKeys: ['user.uid', 'userId'] }, routes);
+    const planted = setCookie(await https(request(strict.app).post('/app-login')).send({}).expect(200)) as string;
+    await https(request(strict.app).post('/prefs')).set('Cookie', planted).send({}).expect(200);
+    await https(request(strict.app).post('/legacy-login')).set('Cookie', planted).send({}).expect(500);
+    assert.equal(strict.audit.of('fixation_tripwire').length, 1);
+  });
+
+  it('keys naming the same person in different forms (userId 42, user by email) keep the session alive', async () => {
+    const { app, audit } = buildApp({}, (a) =>
+      a.post('/email-login', async (req, res) => {
+        await req.login('alice@example.com');
+        (req.session as unknown as Record<string, unknown>).userId = 42;
+        req.session.user = { email: 'alice@example.com', name: 'Alice' };
+        res.json({ ok: true });
+      }),
+    );
+    const cookie = setCookie(await https(request(app).post('/email-login')).send({}).expect(200)) as string;
+    for (let i = 0; i < 2; i++) await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
+    await https(request(app).post('/cart')).set('Cookie', cookie).send({ item: 'x' }).expect(200);
+    assert.equal(audit.of('fixation_tripwire').length, 0);
   });
 
   it('the app may keep its own user object beside req.login, naming the same principal, across requests', async () => {

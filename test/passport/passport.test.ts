@@ -53,8 +53,9 @@ function passportApp(order: Order, options: Partial<SessionGuardOptions> & { kee
     res.json({ user: userOf(req), guardPrincipal: req.sessionGuard?.principal ?? null, cart: req.session.cart ?? null });
   });
   app.post('/logout', (req, res, next) => {
-    req.logout((err) => (err ? next(err) : res.status(204).end()));
+    req.logout(keepSessionInfo ? { keepSessionInfo: true } : {}, (err) => (err ? next(err) : res.status(204).end()));
   });
+  app.get('/guard', (req, res) => res.json({ guardPrincipal: req.sessionGuard?.principal ?? null }));
   app.post('/logout-all', async (req, res, next) => {
     try {
       res.json({ ended: await req.sessionGuard?.logoutEverywhere() });
@@ -214,6 +215,16 @@ describe('passport beside the guard', () => {
         const me = await https(request(app).get('/me')).set('Cookie', cookie).expect(200);
         assert.deepEqual(me.body, { user: 'alice', guardPrincipal: 'alice', cart: ['book'] });
         await https(request(app).get('/me')).set('Cookie', planted).expect(401);
+      });
+
+      it("logout with keepSessionInfo leaves nobody logged in, though passport copies the old session's guard state", async () => {
+        const { app } = passportApp(order, { keepSessionInfo: true });
+        const cookie = setCookie(await passportLogin(app, undefined).expect(200)) as string;
+        const out = await https(request(app).post('/logout')).set('Cookie', cookie).expect(204);
+        const after = setCookie(out) ?? cookie;
+        await https(request(app).get('/me')).set('Cookie', after).expect(401);
+        const guardView = await https(request(app).get('/guard')).set('Cookie', after).expect(200);
+        assert.equal(guardView.body.guardPrincipal, null);
       });
 
       it('keepSessionInfo when switching user: the session belongs to the new user only, with no privilege carried over', async () => {
