@@ -16,7 +16,6 @@ import { resolveOptions, type SessionGuardOptions } from './options.js';
 import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
 import '../types.js';
 
-type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
 /** One of a principal's sessions, as shown on a "your devices" page: never the raw id. */
 export interface SessionSummary {
@@ -233,13 +232,11 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
   if (resolved.warnings.length) warned = true;
 
-  const pieces: Middleware[] = [];
-  if (resolved.urlSessionIds !== false) {
-    pieces.push(rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor }));
-  }
-  if (resolved.cookieTossing !== false) {
-    pieces.push(rejectCookieTossing({ ...resolved.cookieTossing, cookieName: ctx.cookieName, secure: ctx.cookieOptions.secure === true, audit: auditor }));
-  }
+  const urlCheck = resolved.urlSessionIds === false ? undefined : rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor });
+  const tossingCheck =
+    resolved.cookieTossing === false
+      ? undefined
+      : rejectCookieTossing({ ...resolved.cookieTossing, cookieName: ctx.cookieName, secure: ctx.cookieOptions.secure === true, audit: auditor });
   const expressSession = session(resolved.sessionOptions);
   const handleKey = deriveKey(ctx.secrets[0] as string, 'session-handle');
   let proxyWarningGiven = false;
@@ -336,24 +333,34 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     synchronous = false;
   }
 
-  const chain: Middleware[] = [...pieces, runSession];
+  /** After the URL check: the duplicate-cookie check (only when the name appears twice), then the session. */
+  function afterUrlCheck(req: Request, res: Response, next: NextFunction): void {
+    const reading = (req as unknown as Record<symbol, SessionCookieReading>)[READING] as SessionCookieReading;
+    if (tossingCheck && reading.count > 1) {
+      return tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
+        if (err) return fail(req, res, next, err);
+        runSession(req, res, next);
+      });
+    }
+    runSession(req, res, next);
+  }
 
   const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.sessionGuard) return next();
-    // No secrets: express-session verifies the signature; the guard only needs the shape and count.
-    (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
-    let i = 0;
-    const step = (err?: unknown): void => {
-      if (err) return fail(req, res, next, err);
-      const piece = chain[i++];
-      if (!piece) return next();
-      try {
-        piece(req, res, step);
-      } catch (error) {
-        fail(req, res, next, error);
+    try {
+      // No secrets: express-session verifies the signature; the guard only needs the shape and count.
+      (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
+      const url = req.url;
+      if (urlCheck && (url.indexOf('?') !== -1 || url.indexOf(';') !== -1 || url.indexOf('%') !== -1)) {
+        return urlCheck(req, res, function afterUrlSessionIdCheck(err?: unknown) {
+          if (err) return fail(req, res, next, err);
+          afterUrlCheck(req, res, next);
+        });
       }
-    };
-    step();
+      afterUrlCheck(req, res, next);
+    } catch (error) {
+      fail(req, res, next, error);
+    }
   } as SessionGuardMiddleware;
 
   async function liveEntries(principal: string): Promise<SessionIndexEntry[]> {
