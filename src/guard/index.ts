@@ -13,7 +13,7 @@ import { settleAll } from './concurrency.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
-import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
+import { clearSessionCookie, SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
 import '../types.js';
 
 
@@ -39,7 +39,6 @@ export interface SessionGuardMiddleware extends RequestHandler {
   listSessions(principal: string): Promise<SessionSummary[]>;
 }
 
-const READING = Symbol('fixation-guard.cookie-reading');
 const NO_SECRETS: readonly string[] = Object.freeze([]);
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
@@ -93,11 +92,16 @@ function installRequestMethods(req: Request): void {
   }
 }
 
-function respondError(res: Response, err: SessionGuardError): void {
-  if (res.headersSent) return;
-  res.status(err.status);
+/** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
+function setErrorHead(res: Response, err: SessionGuardError): void {
+  res.statusCode = err.status;
   res.setHeader('Cache-Control', 'no-store');
   if (err.status === 503) res.setHeader('Retry-After', '5');
+}
+
+function respondError(res: Response, err: SessionGuardError): void {
+  if (res.headersSent) return;
+  setErrorHead(res, err);
   res.json(err.toJSON());
 }
 
@@ -124,15 +128,11 @@ function guardResponse(ctx: GuardContext, req: Request, res: Response): void {
     const reason = store.tripReason(sess, req.sessionID);
     if (reason === undefined) return;
     const principal = store.principalOf(sess);
-    const sid = req.sessionID;
     const alreadyTripped = store.isTripped(sess);
-    store.markTripped(sess);
     delete (req as { session?: unknown }).session;
-    const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
-    res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+    clearSessionCookie(ctx, res);
     if (alreadyTripped) return; // the store refused the save a moment ago and audited it
-    ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason });
-    store.endSession(sid, 'tripwire').catch(() => undefined);
+    store.destroyTripped(req.sessionID, sess, principal, reason, req.ip).catch(() => undefined);
     if (ctx.development) {
       console.error(
         `fixation-guard tripwire: ${req.method} ${req.path} marked the session authenticated (as ${principal}) without req.login(). ` +
@@ -164,11 +164,9 @@ function guardResponse(ctx: GuardContext, req: Request, res: Response): void {
       delete (req as { session?: unknown }).session;
       for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
       const body = JSON.stringify(error.toJSON());
-      res.statusCode = error.status;
+      setErrorHead(res, error);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Content-Length', Buffer.byteLength(body));
-      res.setHeader('Cache-Control', 'no-store');
-      if (error.status === 503) res.setHeader('Retry-After', '5');
       end.call(this, body);
     });
     return this;
@@ -279,10 +277,8 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   async function tripAtLoad(req: Request, api: SessionGuardRequestApi, reason: string): Promise<void> {
-    const sid = req.sessionID;
-    const principal = store.principalOf(req.session as unknown as Record<string, unknown>);
-    auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip: req.ip, reason });
-    await store.endSession(sid, 'tripwire', principal);
+    const sess = req.session as unknown as Record<string, unknown>;
+    await store.destroyTripped(req.sessionID, sess, store.principalOf(sess), reason, req.ip);
     req.sessionStore.generate(req);
     api.endedReason = 'tripwire';
   }
@@ -291,8 +287,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (req.session) guardResponse(ctx, req, res);
   }
 
-  function runSession(req: Request, res: Response, next: NextFunction): void {
-    const reading = (req as unknown as Record<symbol, SessionCookieReading>)[READING] as SessionCookieReading;
+  function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
     // Refused on every such request (audited once): letting later ones through would make the
     // missing Secure cookie silent again.
     if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
@@ -334,30 +329,29 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   /** After the URL check: the duplicate-cookie check (only when the name appears twice), then the session. */
-  function afterUrlCheck(req: Request, res: Response, next: NextFunction): void {
-    const reading = (req as unknown as Record<symbol, SessionCookieReading>)[READING] as SessionCookieReading;
+  function afterUrlCheck(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
     if (tossingCheck && reading.count > 1) {
       return tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
         if (err) return fail(req, res, next, err);
-        runSession(req, res, next);
+        runSession(req, res, next, reading);
       });
     }
-    runSession(req, res, next);
+    runSession(req, res, next, reading);
   }
 
   const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.sessionGuard) return next();
     try {
       // No secrets: express-session verifies the signature; the guard only needs the shape and count.
-      (req as unknown as Record<symbol, SessionCookieReading>)[READING] = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
+      const reading = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
       const url = req.url;
       if (urlCheck && (url.indexOf('?') !== -1 || url.indexOf(';') !== -1 || url.indexOf('%') !== -1)) {
         return urlCheck(req, res, function afterUrlSessionIdCheck(err?: unknown) {
           if (err) return fail(req, res, next, err);
-          afterUrlCheck(req, res, next);
+          afterUrlCheck(req, res, next, reading);
         });
       }
-      afterUrlCheck(req, res, next);
+      afterUrlCheck(req, res, next, reading);
     } catch (error) {
       fail(req, res, next, error);
     }

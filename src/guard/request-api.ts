@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { SessionGuardError, SessionLimitError } from '../errors/index.js';
+import { SessionGuardError } from '../errors/index.js';
 import { newGuardState } from '../store/guarded-store.js';
 import type { EndReason } from '../store/contracts.js';
 import { carryOver, type RotationStrategy } from '../strategies/index.js';
@@ -25,6 +25,12 @@ export interface ElevateOptions {
 export type RotationCause = 'login' | 'elevate' | 'periodic' | 'credentials';
 
 const MAX_PRINCIPAL_LENGTH = 512;
+
+/** Tells the browser to drop the session cookie (same attributes, so the right one goes). */
+export function clearSessionCookie(ctx: GuardContext, res: Response): void {
+  const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
+  res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+}
 
 function requireSession(req: Request): Record_ {
   if (!req.session) {
@@ -159,18 +165,9 @@ export class SessionGuardRequestApi {
     const credentialVersion = ctx.credentialVersion ? String(await ctx.credentialVersion(principal)) : undefined;
     const newId = ctx.strategy === 'none' ? req.sessionID : ctx.genid();
 
-    const admitted = await store.index('index', (index) =>
-      index.admit(principal, { sessionId: newId, createdAt: now, lastSeenAt: now }, ctx.sessionLimit),
-    );
-    if (!admitted.admitted) {
-      ctx.auditor.emit('login_rejected', { sessionId: req.sessionID, principal, ip: req.ip, reason: 'session_limit' });
-      throw new SessionLimitError(`${principal} already has ${ctx.sessionLimit?.max ?? 0} sessions; log out of one first.`);
-    }
+    // Admission first: with `rejectLogin` a refused login changes nothing.
+    await store.admitLogin(principal, { sessionId: newId, createdAt: now, lastSeenAt: now }, { sessionId: req.sessionID, ip: req.ip });
     try {
-      for (const evicted of admitted.evicted) {
-        await store.endSession(evicted, 'evicted', principal, { indexed: false });
-        ctx.auditor.emit('session_evicted', { sessionId: evicted, principal, ip: req.ip, reason: 'session_limit' });
-      }
       const { oldId } = await this.rotate(
         'login',
         ctx.strategy,
@@ -254,13 +251,12 @@ export class SessionGuardRequestApi {
     const sess = req.session as unknown as Record_ | undefined;
     const principal = this.principal;
     if (sess) {
-      await ctx.store.endSession(req.sessionID, reason, sess ? ctx.store.principalOf(sess) : undefined);
+      await ctx.store.endSession(req.sessionID, reason, ctx.store.principalOf(sess));
       ctx.auditor.emit(reason === 'logout' ? 'logout' : 'logout_everywhere', { sessionId: req.sessionID, principal, ip: req.ip });
       // Like express-session's own destroy(): no session is left to save or to set a cookie for.
       delete (req as { session?: unknown }).session;
     }
-    const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
-    this.#res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+    clearSessionCookie(ctx, this.#res);
     (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT] = true;
   }
 

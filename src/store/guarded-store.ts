@@ -12,6 +12,7 @@ import {
   type GuardStoreExtensions,
   type GuardedSetResult,
   type SessionIndex,
+  type SessionIndexEntry,
   type SessionLimit,
 } from './contracts.js';
 
@@ -183,10 +184,7 @@ export class GuardedStore extends session.Store {
     // Every app key must still name whom it named when the authentication was bound (or the
     // bound principal itself, for a key set later, e.g. a user object loaded lazily).
     const recorded = state?.authNames;
-    for (const key of this.options.authKeys) {
-      const value = getPath(sess, key);
-      if (value === undefined || value === null || value === false || value === '') continue;
-      const named = principalString(value);
+    for (const [key, named] of Object.entries(this.#authKeyNames(sess))) {
       if (named === state?.principal) continue;
       const expected = recorded ? recorded[key] : state?.authPrincipal;
       if (named !== expected) return 'authentication changed to another principal without req.login()';
@@ -220,11 +218,7 @@ export class GuardedStore extends session.Store {
 
   /** The principal the app's own keys (`authKeys`, e.g. passport's) name, ignoring the guard's state. */
   #authKeyPrincipal(record: Record_): string | undefined {
-    for (const key of this.options.authKeys) {
-      const value = getPath(record, key);
-      if (value !== undefined && value !== null && value !== false && value !== '') return principalString(value);
-    }
-    return undefined;
+    return Object.values(this.#authKeyNames(record))[0];
   }
 
   isFresh(sess: object): boolean {
@@ -404,6 +398,25 @@ export class GuardedStore extends session.Store {
     if (principal !== undefined) await this.#promise('index', () => index.rename(principal, oldId, newId, clock.now()));
   }
 
+  /**
+   * Admits a login to `principal`'s index under the session limit: refused → audited
+   * `login_rejected` and `SessionLimitError`; admitted → the sessions the limit pushed out are
+   * tombstoned (`evicted`) and audited. Shared by `req.login` and passport-style logins.
+   */
+  async admitLogin(principal: string, entry: SessionIndexEntry, request: { sessionId?: string; ip?: string | undefined } = {}): Promise<void> {
+    const { auditor, sessionLimit } = this.options;
+    const ip = request.ip;
+    const admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit));
+    if (!admitted.admitted) {
+      auditor.emit('login_rejected', { sessionId: request.sessionId ?? entry.sessionId, principal, ip, reason: 'session_limit' });
+      throw new SessionLimitError(`${principal} already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
+    }
+    for (const evicted of admitted.evicted) {
+      await this.endSession(evicted, 'evicted', principal, { indexed: false });
+      auditor.emit('session_evicted', { sessionId: evicted, principal, ip, reason: 'session_limit' });
+    }
+  }
+
   /** Index operations, with the same time-out and 503 mapping as store calls. */
   index<T>(operation: string, run: (index: SessionIndex) => Promise<T>): Promise<T> {
     return this.#promise(operation, () => run(this.options.index));
@@ -478,7 +491,7 @@ export class GuardedStore extends session.Store {
         bound.authNames = names;
       }
       // Bound under a retired secret: re-bind under the current one.
-      if (bound.boundTo !== this.bindingHash(sid)) bound.boundTo = this.bindingHash(sid);
+      bound.boundTo = this.bindingHash(sid);
     }
     const record = sess.fixationGuard ? sess : { ...sess, fixationGuard: newGuardState(now) };
     const result = await this.writeUnlessTombstoned(sid, record);
@@ -494,7 +507,7 @@ export class GuardedStore extends session.Store {
    * login) that became authenticated: its id was never seen by anyone, so it is bound here.
    */
   async #bindFresh(sid: string, sess: Record_, principal: string, now: number): Promise<void> {
-    const { auditor, sessionLimit, credentialVersion } = this.options;
+    const { auditor, credentialVersion } = this.options;
     const previous = sess.fixationGuard as GuardState | undefined;
     const state: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: this.bindingHash(sid), authAt: now, lastSeenAt: now, rotatedAt: now };
     // A new authentication, as in req.login: no privilege survives it, and the credential
@@ -503,25 +516,23 @@ export class GuardedStore extends session.Store {
     delete state.privilege;
     if (credentialVersion) state.credentialVersion = String(await credentialVersion(principal));
     else delete state.credentialVersion;
-    const admitted = await this.index('index', (index) =>
-      index.admit(principal, { sessionId: sid, createdAt: state.createdAt, lastSeenAt: now }, sessionLimit),
-    );
-    if (!admitted.admitted) {
-      auditor.emit('login_rejected', { sessionId: sid, principal, reason: 'session_limit' });
-      throw new SessionLimitError(`${principal} already has the maximum number of sessions.`);
-    }
-    for (const evicted of admitted.evicted) {
-      await this.endSession(evicted, 'evicted', principal, { indexed: false });
-      auditor.emit('session_evicted', { sessionId: evicted, principal, reason: 'session_limit' });
-    }
+    await this.admitLogin(principal, { sessionId: sid, createdAt: state.createdAt, lastSeenAt: now });
     sess.fixationGuard = state;
     auditor.emit('login', { sessionId: sid, principal, detail: { via: 'regenerated-session' } });
   }
 
-  async #trip(sid: string, sess: Record_, principal: string, reason: string): Promise<never> {
+  /**
+   * The tripwire fires: `sess` is never persisted again, the event is audited and the id is
+   * tombstoned. Shared by the store (a refused save), the load-time check and the response hook.
+   */
+  async destroyTripped(sid: string, sess: object, principal: string | undefined, reason: string, ip?: string): Promise<void> {
     this.#tripped.add(sess);
-    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, reason });
-    await this.endSession(sid, 'tripwire', undefined).catch(() => undefined);
+    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip, reason });
+    await this.endSession(sid, 'tripwire', principal);
+  }
+
+  async #trip(sid: string, sess: Record_, principal: string, reason: string): Promise<never> {
+    await this.destroyTripped(sid, sess, principal, reason).catch(() => undefined);
     throw new FixationTripwireError(
       this.options.development
         ? `fixation-guard tripwire: the session was marked authenticated (as ${principal}) without req.login(), so its id — which may have been planted by an attacker — was never rotated. The session has been destroyed. Authenticate with \`await req.login(userId)\` instead of writing \`req.session.user\` directly.`
