@@ -34,16 +34,29 @@ function findPathParams(path: string, names: ReadonlySet<string>): string[] {
   return found;
 }
 
-/** A parameter's name as a server would read it: decoded, lower-cased, `sid[]` / `sid[0]` as `sid`. */
+/**
+ * qs (Express's `extended` query parser) turns `%5B`/`%5D` into brackets before it decodes, so a
+ * broken escape elsewhere in the key (`%5Bsid%5D%ZZ`) does not keep it from reading `sid`.
+ */
+const ENCODED_BRACKET = /%5[bd]/gi;
+/**
+ * qs reads a key that opens with a bracket as the bracket's content (`[sid]=X` is `sid=X`), and a
+ * later bracket as nesting under the name before it (`sid[]`, `sid[0]`, `sid[x]` are `sid`).
+ */
+const LEADING_BRACKETS = /^[[\]]+/;
+const NAME_END = /[[\]]/;
+
+/** A parameter's name as a server would read it: decoded, lower-cased, `sid[]` / `[sid]` as `sid`. */
 function decodeName(raw: string): string {
-  let name: string;
+  let name = raw.indexOf('%') === -1 ? raw : raw.replace(ENCODED_BRACKET, (escape) => (escape[2] === 'b' || escape[2] === 'B' ? '[' : ']'));
   try {
-    name = decodeURIComponent(raw.replace(/\+/g, ' '));
+    name = decodeURIComponent(name.replace(/\+/g, ' '));
   } catch {
-    name = raw;
+    // Left as it is: qs, too, keeps a key it cannot decode.
   }
-  const bracket = name.indexOf('[');
-  return (bracket > 0 ? name.slice(0, bracket) : name).trim().toLowerCase();
+  name = name.replace(LEADING_BRACKETS, '');
+  const end = name.search(NAME_END);
+  return (end === -1 ? name : name.slice(0, end)).trim().toLowerCase();
 }
 
 /** `%3B` is a `;` to servers that decode the path before splitting matrix parameters. */

@@ -52,7 +52,28 @@ const REJECTED_URLS: Array<[string, string]> = [
   ['an encoded bracketed name (?sid%5B%5D=)', '/session-data?sid%5B%5D=abc'],
   ['a path parameter behind an encoded semicolon (/a%3Bjsessionid=)', '/a%3Bjsessionid=x'],
   ['a path parameter behind a lower-case encoded semicolon (/a%3bjsessionid=)', '/a%3bjsessionid=x'],
+  ['an encoded bracketed name followed by a broken escape (?sid%5B%5D%ZZ=)', '/session-data?sid%5B%5D%ZZ=abc'],
 ];
+
+/**
+ * Keys that open with a bracket: Express's `extended` query parser (qs) reads `[sid]=X` as
+ * `sid=X`, so each of these reaches `req.query.sid` unless it is refused.
+ */
+const LEADING_BRACKET_URLS: Array<[string, string, string]> = [
+  ['?[sid]=', '/echo?[sid]=abc', 'sid'],
+  ['?%5Bsid%5D=', '/echo?%5Bsid%5D=abc', 'sid'],
+  ['?%5bsid%5d= (lower-case escapes)', '/echo?%5bsid%5d=abc', 'sid'],
+  ['?[__Host-sid]= (the cookie name)', '/echo?[__Host-sid]=abc', '__host-sid'],
+  ['?page=2&[JSESSIONID]= (any case, after other parameters)', '/echo?page=2&[JSESSIONID]=abc', 'jsessionid'],
+  ['?[sid][x]= (a nested key under sid)', '/echo?[sid][x]=abc', 'sid'],
+  ['?[sid]]= (a stray closing bracket)', '/echo?[sid]]=abc', 'sid'],
+  ['?%5Bsid%5D%ZZ= (a broken escape after the brackets)', '/echo?%5Bsid%5D%ZZ=abc', 'sid'],
+];
+
+function extendedQueryEcho(app: express.Express): void {
+  app.set('query parser', 'extended');
+  echo(app);
+}
 
 describe('rejectUrlSessionIds', () => {
   it('with the check off, an app that honours ?sid= lets an attacker attach the victim to his session (the attack works)', async () => {
@@ -91,6 +112,41 @@ describe('rejectUrlSessionIds', () => {
       assert.equal(audit.of('url_session_id_rejected').length, 1);
     });
   }
+
+  it('with the check off and the extended query parser, ?[sid]= reaches req.query as sid (the bypass works)', async () => {
+    const { app } = buildApp({ urlSessionIds: false }, extendedQueryEcho);
+    const res = await https(request(app).get('/echo?[sid]=abc')).expect(200);
+    assert.deepEqual(res.body.query, { sid: 'abc' });
+  });
+
+  for (const [what, url, params] of LEADING_BRACKET_URLS) {
+    it(`with the extended query parser, refuses a leading-bracket key ${what} with 400 and an audit event, like ?sid=`, async () => {
+      const { app, audit } = buildApp({}, extendedQueryEcho);
+      const res = await https(request(app).get(url)).expect(400);
+      assert.equal(res.body.error.code, 'SESSION_ID_IN_URL');
+      const events = audit.of('url_session_id_rejected');
+      assert.equal(events.length, 1);
+      assert.equal(events[0]?.reason, 'rejected');
+      assert.deepEqual(events[0]?.detail, { params, location: 'query', method: 'GET' });
+    });
+  }
+
+  it('with the extended query parser, leaves brackets in values and after other names alone (?q=[sid], ?filter[name]=, ?filter[sid]=)', async () => {
+    const { app, audit } = buildApp({}, extendedQueryEcho);
+    const urls = ['/echo?q=[sid]', '/echo?q=%5Bsid%5D', '/echo?filter[name]=x', '/echo?filter[sid]=x', '/echo?filter%5Bsid%5D=x', '/echo?[page]=2'];
+    for (const url of urls) {
+      const res = await https(request(app).get(url));
+      assert.equal(res.status, 200, `${url} → ${res.status}`);
+      assert.equal(res.body.url, url, 'the URL is not rewritten');
+    }
+    assert.equal(audit.of('url_session_id_rejected').length, 0);
+  });
+
+  it("with action 'strip' and the extended query parser, removes a leading-bracket key and keeps the rest", async () => {
+    const { app } = buildApp({ urlSessionIds: { action: 'strip' } }, extendedQueryEcho);
+    const res = await https(request(app).get('/echo?page=2&%5Bsid%5D=abc&[__Host-sid]=def&filter[name]=x')).expect(200);
+    assert.deepEqual(res.body, { url: '/echo?page=2&filter[name]=x', originalUrl: '/echo?page=2&filter[name]=x', query: { page: '2', filter: { name: 'x' } } });
+  });
 
   it('reports where the id was found: the path or the query', async () => {
     const { app, audit } = buildApp();
