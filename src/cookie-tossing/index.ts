@@ -17,9 +17,23 @@ export interface RejectCookieTossingOptions {
 }
 
 const MAX_CLEARED_PATHS = 8;
+/**
+ * At most this many Set-Cookie clears per refused request (a few KB of headers): scopes are
+ * taken shallowest path first, and within a path host-only first, then the broadest domain.
+ */
+const MAX_CLEARS = 16;
 
-/** Paths a tossed cookie may have been planted on: `/`, and every prefix of the request path. */
-function candidatePaths(pathname: string): string[] {
+/** A hostname the browser could have scoped a cookie to: DNS labels only, no IP, no port. */
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const NUMERIC_LABEL = /\.\d+$/;
+
+/**
+ * Paths a tossed cookie may have been planted on: `/`, and every prefix of the request path up to
+ * its first `;` (no cookie Path holds one, and copied into the clear it would add attributes).
+ */
+function candidatePaths(requestPath: string): string[] {
+  const semicolon = requestPath.indexOf(';');
+  const pathname = semicolon === -1 ? requestPath : requestPath.slice(0, semicolon);
   const paths = ['/'];
   let at = 0;
   while (paths.length < MAX_CLEARED_PATHS) {
@@ -32,9 +46,39 @@ function candidatePaths(pathname: string): string[] {
 }
 
 /**
+ * Domains a tossed cookie may have been planted on: the host itself and each parent with at
+ * least two labels, broadest first (`example.com`, `eu.example.com`, `app.eu.example.com`).
+ * None for an IP address, `localhost`, or a Host header that is not a DNS name (whose value must
+ * never reach a Set-Cookie attribute).
+ */
+function candidateDomains(hostname: string | undefined): string[] {
+  const host = hostname?.toLowerCase();
+  if (!host || !DNS_NAME.test(host) || NUMERIC_LABEL.test(host)) return [];
+  const domains: string[] = [];
+  for (let at = host.lastIndexOf('.', host.lastIndexOf('.') - 1); at !== -1; at = host.lastIndexOf('.', at - 1)) {
+    domains.push(host.slice(at + 1));
+  }
+  domains.push(host);
+  return domains;
+}
+
+/**
  * Cookie tossing: a sibling subdomain (or a narrower Path) plants a second cookie with the
  * session cookie's name, and the server picks whichever comes first. A Cookie header that
  * carries the name twice is never resolved to either session.
+ *
+ * The refusal also clears the cookie, and a browser only removes a cookie whose name, Domain and
+ * Path all match, so for a plain name it clears every scope the server can name: host-only and
+ * `Domain=` the Host and each of its parents (`app.eu.example.com`, `eu.example.com`,
+ * `example.com`), each for `/` and every prefix of the request path, at most 16 clears in all.
+ * Without the Domain variants, a cookie planted from `evil.example.com` with
+ * `Domain=example.com` would outlive every refusal and log the victim out after each login.
+ * What a server cannot clear: a cookie scoped to a domain it does not see in the Host (another
+ * parent, or behind a proxy that rewrites Host without `trust proxy`), a Path that is not a
+ * prefix of the refused request's path (cleared when a request under it is refused), a
+ * `Partitioned` cookie, and nothing on a public suffix (`Domain=co.uk`), which browsers refuse
+ * to set at all. A `__Host-` name gets one host-only clear for `/`: browsers accept such a
+ * cookie only host-only, Secure and on `/`, so a duplicate can only come from the same host.
  *
  * @example
  * app.use(rejectCookieTossing({ cookieName: '__Host-sid', secure: true }));
@@ -51,8 +95,23 @@ export function rejectCookieTossing(options: RejectCookieTossingOptions) {
   if (action !== 'reject' && action !== 'ignore') {
     throw new Error(`rejectCookieTossing: \`action\` must be 'reject' or 'ignore'; got ${JSON.stringify(action)}`);
   }
-  const secure = options.secure ?? cookieName.toLowerCase().startsWith('__host-');
+  const hostPrefixed = cookieName.toLowerCase().startsWith('__host-');
+  const secure = options.secure ?? hostPrefixed;
   const audit = options.audit;
+  const attributes = `Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly${secure ? '; Secure' : ''}; SameSite=Lax`;
+  const hostOnlyClear = `${cookieName}=; Path=/; ${attributes}`;
+
+  function clearsFor(req: Request, pathname: string): string[] {
+    if (hostPrefixed) return [hostOnlyClear];
+    const domains = candidateDomains(req.hostname);
+    const clears: string[] = [];
+    for (const path of candidatePaths(pathname)) {
+      clears.push(`${cookieName}=; Path=${path}; ${attributes}`);
+      for (const domain of domains) clears.push(`${cookieName}=; Domain=${domain}; Path=${path}; ${attributes}`);
+      if (clears.length >= MAX_CLEARS) return clears.slice(0, MAX_CLEARS);
+    }
+    return clears;
+  }
 
   return function rejectCookieTossingMiddleware(req: Request, res: Response, next: NextFunction): void {
     const header = req.headers.cookie;
@@ -60,9 +119,7 @@ export function rejectCookieTossing(options: RejectCookieTossingOptions) {
     const reading = readSessionCookie(header, cookieName, []);
     if (reading.count < 2) return next();
     const pathname = (req.originalUrl || req.url).split('?')[0] ?? '/';
-    const attributes = `Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly${secure ? '; Secure' : ''}; SameSite=Lax`;
-    const clears = candidatePaths(pathname).map((path) => `${cookieName}=; Path=${path}; ${attributes}`);
-    res.append('Set-Cookie', clears);
+    res.append('Set-Cookie', clearsFor(req, pathname));
     audit?.emit('cookie_tossing', {
       ip: req.ip,
       reason: action === 'reject' ? 'rejected' : 'ignored',

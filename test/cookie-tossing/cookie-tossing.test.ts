@@ -9,6 +9,34 @@ function setCookieLines(res: request.Response): string[] {
   return (res.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
 }
 
+/** `Domain` (or `host-only`) and `Path` of each clearing Set-Cookie line, in order. */
+function clearedScopes(res: request.Response): string[] {
+  return setCookieLines(res).map((line) => `${/; Domain=([^;]*)/.exec(line)?.[1] ?? 'host-only'} ${/; Path=([^;]*)/.exec(line)?.[1]}`);
+}
+
+/**
+ * A browser's cookie jar, reduced to what decides whether a clear reaches a cookie: a cookie is
+ * named by (name, domain, path), and a host-only cookie is not the same cookie as one with
+ * `Domain=<host>` (Chromium keeps the two apart). An expiring Set-Cookie removes its match.
+ */
+class BrowserJar {
+  readonly cookies = new Map<string, string>();
+
+  constructor(readonly host: string) {}
+
+  set(line: string): void {
+    const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
+    const name = pair.slice(0, pair.indexOf('='));
+    const attribute = (key: string) => attributes.find((a) => a.toLowerCase().startsWith(`${key.toLowerCase()}=`))?.split('=')[1];
+    const domain = attribute('Domain');
+    // A Domain must domain-match the host that sent it; anything else is ignored by the browser.
+    if (domain !== undefined && domain !== this.host && !this.host.endsWith(`.${domain}`)) return;
+    const key = `${name} ${domain === undefined ? this.host : `.${domain}`} ${attribute('Path') ?? '/'}`;
+    if (attribute('Max-Age') === '0') this.cookies.delete(key);
+    else this.cookies.set(key, pair);
+  }
+}
+
 /** The attacker (mallory) and the victim (alice) each hold a real, authenticated session. */
 async function twoSessions(app: express.Express) {
   const mallory = setCookie(await loginWith(app, undefined, 'mallory').expect(200)) as string;
@@ -43,27 +71,103 @@ describe('rejectCookieTossing', () => {
     await https(request(app).get('/me')).set('Cookie', '__Host-sid=a; __Host-sid=b').expect(400);
   });
 
-  it('clears the cookie for / and for every prefix of the request path, with the attributes __Host- needs', async () => {
-    const { app } = buildApp();
-    const { mallory, alice } = await twoSessions(app);
-    const res = await https(request(app).get('/account/settings/email')).set('Cookie', `${mallory}; ${alice}`).expect(400);
+  it('for a plain cookie name, clears the cookie for / and for every prefix of the request path, keeping Secure and SameSite', async () => {
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
+    const res = await https(request(app).get('/account/settings/email')).set('Cookie', 'app.sid=a; app.sid=b').expect(400);
     const clears = setCookieLines(res);
     const paths = clears.map((line) => /; Path=([^;]*)/.exec(line)?.[1]);
     assert.deepEqual(paths, ['/', '/account', '/account/settings', '/account/settings/email']);
     for (const line of clears) {
-      assert.match(line, /^__Host-sid=; /);
+      assert.match(line, /^app\.sid=; /);
       assert.match(line, /Max-Age=0/);
       assert.match(line, /Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
       assert.match(line, /; Secure/);
       assert.match(line, /HttpOnly/);
+      assert.match(line, /SameSite=Lax/);
     }
   });
 
   it('clears at most a bounded number of paths for a very deep URL', async () => {
-    const { app } = buildApp();
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
     const deep = `/${Array.from({ length: 40 }, (_, i) => `d${i}`).join('/')}`;
-    const res = await https(request(app).get(deep)).set('Cookie', '__Host-sid=a; __Host-sid=b').expect(400);
+    const res = await https(request(app).get(deep)).set('Cookie', 'app.sid=a; app.sid=b').expect(400);
     assert.equal(setCookieLines(res).length, 8);
+  });
+
+  it('for a plain cookie name, also clears Domain=<host> and every parent domain of the Host, for each path', async () => {
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
+    const res = await https(request(app).get('/a/b')).set('Host', 'app.example.com:8443').set('Cookie', 'app.sid=a; app.sid=b').expect(400);
+    assert.deepEqual(clearedScopes(res), [
+      'host-only /',
+      'example.com /',
+      'app.example.com /',
+      'host-only /a',
+      'example.com /a',
+      'app.example.com /a',
+      'host-only /a/b',
+      'example.com /a/b',
+      'app.example.com /a/b',
+    ]);
+    for (const line of setCookieLines(res)) {
+      assert.match(line, /^app\.sid=; /);
+      assert.match(line, /Max-Age=0/);
+      assert.match(line, /; Secure/);
+      assert.match(line, /SameSite=Lax/);
+    }
+  });
+
+  it('a cookie planted from a sibling subdomain (Domain=example.com, a narrower Path) does not survive the refusal', async () => {
+    const events = memorySink();
+    const app = express();
+    app.use(rejectCookieTossing({ cookieName: 'sid', audit: new Auditor({ sinks: [events] }) }));
+    app.get('/account/settings', (_req, res) => res.json({ ok: true }));
+    app.use((err: { status?: number }, _req: Request, res: Response, _next: NextFunction) => res.status(err.status ?? 500).end());
+    const browser = new BrowserJar('app.example.com');
+    browser.set('sid=victim; Path=/; HttpOnly');
+    // Set by evil.example.com: it reaches app.example.com, and its longer Path puts it first.
+    browser.set('sid=planted; Domain=example.com; Path=/account');
+    assert.equal(browser.cookies.size, 2);
+    const res = await request(app).get('/account/settings').set('Host', 'app.example.com').set('Cookie', 'sid=planted; sid=victim').expect(400);
+    for (const line of setCookieLines(res)) browser.set(line);
+    assert.deepEqual([...browser.cookies.values()], [], 'both copies are gone: the next login is not tossed again');
+    assert.equal(events.of('cookie_tossing').length, 1);
+  });
+
+  it('clears no Domain variant for an IP address, localhost, or a Host that is not a DNS name', async () => {
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
+    for (const host of ['192.168.1.20', '192.168.1.20:8080', 'localhost:3000', 'localhost', '[::1]:3000', 'app.example.com;Domain=evil.com', 'app..example.com']) {
+      const res = await https(request(app).get('/a')).set('Host', host).set('Cookie', 'app.sid=a; app.sid=b').expect(400);
+      assert.deepEqual(clearedScopes(res), ['host-only /', 'host-only /a'], host);
+    }
+  });
+
+  it('never copies a `;` from the request path into a clear (no attribute injection through the URL)', async () => {
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
+    const res = await https(request(app).get('/a;Domain=evil.com;Max-Age=999/b')).set('Cookie', 'app.sid=a; app.sid=b').expect(400);
+    assert.deepEqual(clearedScopes(res), ['host-only /', 'host-only /a']);
+    for (const line of setCookieLines(res)) assert.doesNotMatch(line, /evil|999/);
+  });
+
+  it('keeps the number of clears bounded (16) for a deep Host and a deep path, shallowest paths and broadest domains first', async () => {
+    const { app } = buildApp({ cookie: { name: 'app.sid' } });
+    const res = await https(request(app).get('/p1/p2/p3/p4/p5/p6/p7/p8/p9'))
+      .set('Host', 'a.b.c.d.e.example.com')
+      .set('Cookie', 'app.sid=a; app.sid=b')
+      .expect(400);
+    const scopes = clearedScopes(res);
+    assert.equal(scopes.length, 16);
+    assert.ok(scopes.includes('example.com /'));
+    assert.ok(scopes.includes('host-only /'));
+    assert.ok(scopes.includes('example.com /p1'));
+  });
+
+  it('for a __Host- name, sends exactly one host-only clear for Path=/ (browsers refuse any other Domain or Path for it)', async () => {
+    const { app } = buildApp();
+    const { mallory, alice } = await twoSessions(app);
+    const res = await https(request(app).get('/account/settings/email')).set('Host', 'app.example.com').set('Cookie', `${mallory}; ${alice}`).expect(400);
+    const clears = setCookieLines(res);
+    assert.equal(clears.length, 1);
+    assert.equal(clears[0], '__Host-sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax');
   });
 
   it('both sessions survive server-side: after clearing, each owner signs in again with a single cookie', async () => {
