@@ -21,14 +21,16 @@ declare module 'express-session' {
   }
 }
 
-const USERS: Record<string, string> = {
-  alice: 'alice-password',
-  bob: 'bob-password',
-};
+// A Map, not an object literal: `USERS['constructor']` would find Object.prototype's members and
+// turn a login as `constructor`, `__proto__` or `toString` into a 500.
+const USERS = new Map<string, string>([
+  ['alice', 'alice-password'],
+  ['bob', 'bob-password'],
+]);
 
 function checkPassword(username: unknown, password: unknown): username is string {
   if (typeof username !== 'string' || typeof password !== 'string') return false;
-  const expected = USERS[username];
+  const expected = USERS.get(username);
   if (expected === undefined) return false;
   const a = Buffer.from(password);
   const b = Buffer.from(expected);
