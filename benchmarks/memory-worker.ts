@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
 import { MemorySessionIndex, sessionGuard } from '../src/index.js';
+import { Binding } from '../src/policy/binding.js';
 import { cookieFrom } from './lib/load.js';
 
 declare module 'express-session' {
@@ -109,14 +110,15 @@ async function main(): Promise<void> {
     store.clear();
     await index.removeAll('alice');
     const guarded = guard.store;
+    const binding = new Binding([SECRET]);
     const state = record.fixationGuard as Raw;
     write = async (i) => {
       const principal = `user${i}`;
       const oldId = randomBytes(32).toString('base64url');
       const id = randomBytes(32).toString('base64url');
       const now = Date.now();
-      await guarded.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
-      const sess = { ...record, fixationGuard: { ...state, principal, boundTo: guarded.bindingHash(id), createdAt: now, lastSeenAt: now, rotatedAt: now, authAt: now } };
+      await guarded.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }, undefined, { phase: 'confirm' }));
+      const sess = { ...record, fixationGuard: { ...state, principal, boundTo: binding.hash(id), createdAt: now, lastSeenAt: now, rotatedAt: now, authAt: now } };
       await new Promise<void>((resolve, reject) => guarded.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
       if (kind === 'guard-tombstones') await guarded.endSession(oldId, 'rotated');
     };

@@ -6,17 +6,16 @@
  * app.use(secureHeaders());
  * app.use(sessionGuard({ secret: process.env.SESSION_SECRET! }));
  */
-import './types.js';
-
 export { sessionGuard, requireAuth, type SessionGuardMiddleware, type SessionSummary } from './guard/index.js';
-export { resolveOptions, type SessionGuardOptions } from './guard/options.js';
+export type { SessionGuardOptions } from './guard/options.js';
 export {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_ABSOLUTE_TIMEOUT_MS,
   DEFAULT_AUTH_KEYS,
+  DEFAULT_ROTATION_GRACE_MS,
   MIN_SECRET_BYTES,
 } from './guard/options.js';
-export { SessionGuardRequestApi, LOGGED_OUT, type LoginOptions, type ElevateOptions, type RotationCause } from './guard/request-api.js';
+export { LOGGED_OUT, type SessionGuardRequestApi, type LoginOptions, type ElevateOptions } from './guard/request-api.js';
 export { rejectUrlSessionIds, DEFAULT_URL_SESSION_ID_NAMES, type RejectUrlSessionIdsOptions } from './url-ids/index.js';
 export { rejectCookieTossing, type RejectCookieTossingOptions } from './cookie-tossing/index.js';
 export {
@@ -27,7 +26,7 @@ export {
   type HardenedCookieOptions,
   type SessionCookieReading,
 } from './cookie/index.js';
-export { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, type GuardedStoreOptions, type ExtensibleStore } from './store/guarded-store.js';
+export { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, type GuardedStoreOptions, type ExtensibleStore, type WriteGate } from './store/guarded-store.js';
 export {
   isTombstone,
   makeTombstone,
@@ -35,10 +34,12 @@ export {
   type TombstoneRecord,
   type GuardStoreExtensions,
   type GuardedSetResult,
+  type TombstoneOptions,
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,
   type AdmitResult,
+  type AdmitOptions,
 } from './store/contracts.js';
 export { MemorySessionIndex } from './session-index/memory.js';
 export { carryOver, ROTATION_STRATEGIES, DEFAULT_STRATEGY, type RotationStrategy } from './strategies/index.js';
@@ -61,6 +62,8 @@ export {
   SessionStoreUnavailableError,
   FixationTripwireError,
   SessionLimitError,
+  SessionConflictError,
+  ERROR_STATUS,
   type SessionGuardErrorCode,
 } from './errors/index.js';
-export type { GuardState } from './types.js';
+export type { GuardState } from './policy/state.js';

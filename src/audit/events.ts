@@ -6,6 +6,7 @@ export const AUDIT_EVENTS = {
   // Session lifecycle (core guard)
   session_created: 'info',
   session_rotated: 'info',
+  rotation_grace_used: 'info',
   login: 'info',
   login_rejected: 'warn',
   logout: 'info',

@@ -126,7 +126,7 @@ export function rejectCookieTossing(options: RejectCookieTossingOptions) {
       detail: { copies: reading.count, path: pathname.slice(0, 200) },
     });
     if (action === 'reject') {
-      return next(new SessionGuardError('SESSION_COOKIE_TOSSING', 400, 'The request carries the session cookie more than once; both copies were cleared. Sign in again.'));
+      return next(new SessionGuardError('SESSION_COOKIE_TOSSING', 'The request carries the session cookie more than once; both copies were cleared. Sign in again.'));
     }
     req.headers.cookie = withoutCookie(header, cookieName);
     next();

@@ -11,6 +11,11 @@ export interface SessionCookieReading {
   status: 'absent' | 'valid' | 'tampered' | 'unsigned' | 'malformed' | 'signed';
   /** The verified session id (only when `status` is `valid`). */
   id?: string;
+  /**
+   * The id part of an `s:`-signed value, not verified (only when `status` is `signed`): what
+   * express-session will look up if the signature holds.
+   */
+  unverifiedId?: string;
 }
 
 const ABSENT: SessionCookieReading = Object.freeze({ count: 0, status: 'absent' });
@@ -51,7 +56,10 @@ export function readSessionCookie(header: string | undefined, name: string, secr
   const value = decode(first);
   if (value === undefined) return { count, status: 'malformed' };
   if (!value.startsWith('s:')) return { count, status: 'unsigned' };
-  if (secrets.length === 0) return { count, status: 'signed' };
+  if (secrets.length === 0) {
+    const dot = value.lastIndexOf('.');
+    return dot > 2 ? { count, status: 'signed', unverifiedId: value.slice(2, dot) } : { count, status: 'signed' };
+  }
   for (const secret of secrets) {
     const id = signature.unsign(value.slice(2), secret);
     if (id !== false) return { count, status: 'valid', id };

@@ -1,24 +1,39 @@
 /**
- * Typed runtime errors. Middlewares never throw them: they pass them to `next(err)`, and
- * their `status` tells Express's error handler what to answer.
+ * The one runtime error model of the core guard: a `SessionGuardError` with a `code`, whose
+ * HTTP status comes from one table. Middlewares never throw them: they pass them to
+ * `next(err)` (or answer them as JSON), and `status` tells Express's error handler what to
+ * answer. Bad configuration is not a runtime error: it throws `TypeError` / `Error` at startup.
  */
-export type SessionGuardErrorCode =
-  | 'SESSION_STORE_UNAVAILABLE'
-  | 'SESSION_ID_IN_URL'
-  | 'SESSION_COOKIE_TOSSING'
-  | 'SESSION_FIXATION_TRIPWIRE'
-  | 'SESSION_LIMIT_REACHED'
-  | 'SESSION_NOT_AVAILABLE'
-  | 'SESSION_CONFIG'
-  | 'UNAUTHENTICATED'
-  | 'SESSION_EXPIRED_IDLE'
-  | 'SESSION_EXPIRED_ABSOLUTE'
-  | 'SESSION_EVICTED'
-  | 'SESSION_REVOKED'
-  | 'SESSION_CREDENTIALS_CHANGED'
-  | 'SESSION_ROTATED'
-  | 'SESSION_LOGGED_OUT'
-  | 'INVALID_ARGUMENT';
+
+/** Every code, with the status it is answered with. One code, one meaning. */
+export const ERROR_STATUS = Object.freeze({
+  /** The store failed or timed out: fail closed, retry later. */
+  SESSION_STORE_UNAVAILABLE: 503,
+  SESSION_ID_IN_URL: 400,
+  SESSION_COOKIE_TOSSING: 400,
+  /** The app authenticated a session without `req.login()` (an app bug the guard refuses). */
+  SESSION_FIXATION_TRIPWIRE: 500,
+  /** `maxSessionsPerUser` with `onSessionLimit: 'rejectLogin'`. */
+  SESSION_LIMIT_REACHED: 409,
+  /** Another request rotated this session first (two logins or elevations at once): retry. */
+  SESSION_CONFLICT: 409,
+  /** `sessionGuard()` is not mounted before the route that needs it. */
+  SESSION_NOT_MOUNTED: 500,
+  /** A configuration problem that only a request can reveal (e.g. an untrusted TLS proxy). */
+  SESSION_CONFIG: 500,
+  /** A request API called with arguments it cannot take. */
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  SESSION_EXPIRED_IDLE: 401,
+  SESSION_EXPIRED_ABSOLUTE: 401,
+  SESSION_EVICTED: 401,
+  SESSION_REVOKED: 401,
+  SESSION_CREDENTIALS_CHANGED: 401,
+  SESSION_ROTATED: 401,
+  SESSION_LOGGED_OUT: 401,
+} as const);
+
+export type SessionGuardErrorCode = keyof typeof ERROR_STATUS;
 
 export class SessionGuardError extends Error {
   override readonly name: string;
@@ -27,15 +42,15 @@ export class SessionGuardError extends Error {
   /** Express's default handler shows messages of errors it considers exposed (status < 500). */
   readonly expose: boolean;
 
-  constructor(code: SessionGuardErrorCode, status: number, message: string, options?: { cause?: unknown }) {
+  constructor(code: SessionGuardErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.status = status;
-    this.expose = status < 500;
+    this.status = ERROR_STATUS[code];
+    this.expose = this.status < 500;
   }
 
-  /** The JSON body the guard answers with. */
+  /** The JSON body the guard answers with: a code and a message, never internals. */
   toJSON(): { error: { code: string; message: string } } {
     return { error: { code: this.code, message: this.message } };
   }
@@ -44,20 +59,34 @@ export class SessionGuardError extends Error {
 /** The session store failed or timed out: the guard answers 503 instead of failing open. */
 export class SessionStoreUnavailableError extends SessionGuardError {
   constructor(message = 'The session store is unavailable; try again shortly.', options?: { cause?: unknown }) {
-    super('SESSION_STORE_UNAVAILABLE', 503, message, options);
+    super('SESSION_STORE_UNAVAILABLE', message, options);
   }
 }
 
 /** An authenticated record was about to be persisted under an id `req.login` did not bind. */
 export class FixationTripwireError extends SessionGuardError {
   constructor(message: string) {
-    super('SESSION_FIXATION_TRIPWIRE', 500, message);
+    super('SESSION_FIXATION_TRIPWIRE', message);
   }
 }
 
 /** `maxSessionsPerUser` with `onLimit: 'rejectLogin'`. */
 export class SessionLimitError extends SessionGuardError {
   constructor(message: string) {
-    super('SESSION_LIMIT_REACHED', 409, message);
+    super('SESSION_LIMIT_REACHED', message);
+  }
+}
+
+/**
+ * A rotation found its source already rotated or ended by another request. Not an outage
+ * (never a 503): the session the client holds changed under it. `reason` says how it ended.
+ */
+export class SessionConflictError extends SessionGuardError {
+  /** What the source id holds now: `rotated`, another end reason, or `missing`. */
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super('SESSION_CONFLICT', 'The session changed in another request; reload and try again.');
+    this.reason = reason;
   }
 }

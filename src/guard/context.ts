@@ -1,5 +1,7 @@
 import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
+import type { Binding } from '../policy/binding.js';
+import type { TimeoutPolicy } from '../policy/timeouts.js';
 import type { GuardedStore } from '../store/guarded-store.js';
 import type { SessionLimit } from '../store/contracts.js';
 import type { RotationStrategy } from '../strategies/index.js';
@@ -10,18 +12,20 @@ export interface GuardContext {
   store: GuardedStore;
   auditor: Auditor;
   clock: Clock;
+  binding: Binding;
+  authKeys: readonly string[];
   strategy: RotationStrategy;
   keep: readonly string[];
   drop: readonly string[];
   cookieName: string;
   cookieOptions: CookieOptions;
   secrets: readonly string[];
-  idleTimeoutMs: number;
-  absoluteTimeoutMs: number;
-  rotateEveryMs: number | undefined;
-  lastSeenGranularityMs: number;
+  timeouts: TimeoutPolicy;
+  /** How long a periodically rotated id still resolves to its successor; 0 = never. */
+  rotationGraceMs: number;
   sessionLimit: SessionLimit | undefined;
   credentialVersion: ((principal: string) => unknown) | undefined;
+  errorResponse: 'json' | 'next';
   development: boolean;
   genid: () => string;
 }

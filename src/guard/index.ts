@@ -1,21 +1,45 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
-import onHeaders from 'on-headers';
 import type { Auditor } from '../audit/index.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
+import { tripReason } from '../policy/tripwire.js';
 import type { GuardedStore } from '../store/guarded-store.js';
 import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
 import { rejectUrlSessionIds } from '../url-ids/index.js';
-import { shortHash, deriveKey } from '../util/hash.js';
-import { settleAll } from './concurrency.js';
+import { settleAll } from '../util/concurrency.js';
+import { deriveKey, shortHash } from '../util/hash.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
-import { clearSessionCookie, SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
-import '../types.js';
+import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
+import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
+import { guardResponse, respondError } from './response.js';
+import { adoptSuccessor, endedRecord, replaceWithFresh } from './rotation.js';
+import { createWriteGate, tripSession } from './write-gate.js';
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The guard's per-request API; always present after `sessionGuard()`. */
+      sessionGuard?: SessionGuardRequestApi;
+      /**
+       * Authenticates `principal` on this session: rotates the id per the strategy, binds, indexes
+       * and saves before resolving. Installed by `sessionGuard()` unless `requestMethods: false`
+       * (passport installs its own `req.login`; use `req.sessionGuard.login` beside it).
+       */
+      login(principal: string, options?: LoginOptions): Promise<void>;
+      /** Ends this session server-side and clears the cookie. */
+      logout(): Promise<void>;
+      /** A privilege change: rotates the id, keeps the authentication. */
+      elevate(options?: ElevateOptions): Promise<void>;
+      /** Ends every session of the current principal, this one included. */
+      logoutEverywhere(): Promise<number>;
+    }
+  }
+}
 
 /** One of a principal's sessions, as shown on a "your devices" page: never the raw id. */
 export interface SessionSummary {
@@ -31,7 +55,7 @@ export interface SessionGuardMiddleware extends RequestHandler {
   readonly cookieName: string;
   readonly store: GuardedStore;
   readonly auditor: Auditor;
-  /** Admin: ends every session of `principal`. Resolves to how many. */
+  /** Admin: ends every session of `principal` (including rotations in flight). Resolves to how many. */
   revokeSessions(principal: string): Promise<number>;
   /** Ends one session of `principal`, by the handle `listSessions` gave. */
   revokeSession(principal: string, handle: string): Promise<boolean>;
@@ -43,6 +67,7 @@ const NO_SECRETS: readonly string[] = Object.freeze([]);
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
+let noticed = false;
 
 /** The guard that handled this request, if it installs request methods. */
 function apiFor(req: Request, method: string): SessionGuardRequestApi {
@@ -65,13 +90,6 @@ function logoutEverywhere(this: Request): Promise<number> {
   return apiFor(this, 'logoutEverywhere').logoutEverywhere();
 }
 
-/** The session as express-session hashes it (without the cookie), to tell whether it changed. */
-function sessionJson(sess: object): string {
-  return JSON.stringify(sess, function omitCookie(this: unknown, key: string, value: unknown) {
-    return this === sess && key === 'cookie' ? undefined : value;
-  });
-}
-
 const patchedPrototypes = new WeakSet<object>();
 
 /**
@@ -92,87 +110,6 @@ function installRequestMethods(req: Request): void {
   }
 }
 
-/** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
-function setErrorHead(res: Response, err: SessionGuardError): void {
-  res.statusCode = err.status;
-  res.setHeader('Cache-Control', 'no-store');
-  if (err.status === 503) res.setHeader('Retry-After', '5');
-}
-
-function respondError(res: Response, err: SessionGuardError): void {
-  if (res.headersSent) return;
-  setErrorHead(res, err);
-  res.json(err.toJSON());
-}
-
-/**
- * Guards the way out of a request that has a session.
- *
- * - express-session saves a modified session inside res.end after the headers are already
- *   out, and a failed save only reaches next(err) once the response is gone: the client is
- *   told "done" for a write that was lost (fail open). The guard saves first, while the answer
- *   can still be changed, and answers the error instead when the save fails.
- * - The tripwire's last line: before the headers go out, an authenticated session that may
- *   not be persisted (see `GuardedStore#tripReason`) is destroyed. A session that reached
- *   res.end unmodified persists nothing and is not checked again (no hashing on the hot path).
- */
-function guardResponse(ctx: GuardContext, req: Request, res: Response): void {
-  const store = ctx.store;
-  const loaded = req.session as unknown as object;
-  const before = sessionJson(loaded);
-  let unchanged = false;
-
-  onHeaders(res, function fixationTripwireOnHeaders() {
-    const sess = req.session as unknown as Record<string, unknown> | undefined;
-    if (!sess || (unchanged && sess === loaded)) return;
-    const reason = store.tripReason(sess, req.sessionID);
-    if (reason === undefined) return;
-    const principal = store.principalOf(sess);
-    const alreadyTripped = store.isTripped(sess);
-    delete (req as { session?: unknown }).session;
-    clearSessionCookie(ctx, res);
-    if (alreadyTripped) return; // the store refused the save a moment ago and audited it
-    store.destroyTripped(req.sessionID, sess, principal, reason, req.ip).catch(() => undefined);
-    if (ctx.development) {
-      console.error(
-        `fixation-guard tripwire: ${req.method} ${req.path} marked the session authenticated (as ${principal}) without req.login(). ` +
-          'The id may have been planted by an attacker and was never rotated, so the session was destroyed. Use `await req.login(userId)`.',
-      );
-    }
-  });
-
-  const end = res.end as (...args: unknown[]) => Response;
-  res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
-    const sess = req.session as unknown as object | undefined;
-    if (!sess || sess !== loaded || res.headersSent) return end.apply(this, args);
-    if (store.isTripped(sess)) {
-      // The tripwire already refused this session and the app answered that error: let it through.
-      delete (req as { session?: unknown }).session;
-      return end.apply(this, args);
-    }
-    if (sessionJson(sess) === before) {
-      unchanged = true;
-      return end.apply(this, args);
-    }
-    req.session.save((err?: unknown) => {
-      if (!err) {
-        end.apply(this, args);
-        return;
-      }
-      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
-      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
-      delete (req as { session?: unknown }).session;
-      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
-      const body = JSON.stringify(error.toJSON());
-      setErrorHead(res, error);
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      end.call(this, body);
-    });
-    return this;
-  } as Response['end'];
-}
-
 const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
   rotated: 'SESSION_ROTATED',
   logout: 'SESSION_LOGGED_OUT',
@@ -189,7 +126,8 @@ const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
 
 /**
  * Answers 401 unless the session is authenticated, with a code that says why the client's
- * session ended (`SESSION_EXPIRED_IDLE`, `SESSION_EVICTED`, …).
+ * session ended (`SESSION_EXPIRED_IDLE`, `SESSION_EVICTED`, …). Under `errorResponse: 'next'`
+ * the 401 goes to `next(err)` as a `SessionGuardError`.
  *
  * @example
  * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard!.principal }));
@@ -197,11 +135,13 @@ const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
 export function requireAuth(): RequestHandler {
   return function requireAuthMiddleware(req, res, next) {
     const api = req.sessionGuard;
-    if (!api) return next(new SessionGuardError('SESSION_NOT_AVAILABLE', 500, 'requireAuth: sessionGuard() is not mounted before this route.'));
+    if (!api) return next(new SessionGuardError('SESSION_NOT_MOUNTED', 'requireAuth: sessionGuard() is not mounted before this route.'));
     if (api.authenticated) return next();
     const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
-    res.status(401).setHeader('Cache-Control', 'no-store');
-    res.json({ error: { code, message: 'Authentication required.' } });
+    // The tripwire's code is for the app's logs; a client is simply not authenticated.
+    const error = new SessionGuardError(code === 'SESSION_FIXATION_TRIPWIRE' ? 'UNAUTHENTICATED' : code, 'Authentication required.');
+    if (api.errorResponse === 'next') return next(error);
+    respondError(res, error);
   };
 }
 
@@ -218,17 +158,22 @@ export function requireAuth(): RequestHandler {
  *   idleTimeout: '30m', absoluteTimeout: '4h', maxSessionsPerUser: 5,
  *   audit: jsonlSink('/var/log/app/session-audit.jsonl'),
  * }));
- * app.post('/login', async (req, res) => { … await req.login(user.id); res.json({ user: user.id }); });
+ * app.post('/login', async (req, res) => { … await req.sessionGuard!.login(user.id); res.json({ user: user.id }); });
  */
 export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddleware {
   const resolved = resolveOptions(options);
-  const ctx = resolved.context;
+  const ctx: GuardContext = resolved.context;
   const { store, auditor } = ctx;
+  store.useWriteGate(createWriteGate(ctx));
   for (const warning of resolved.warnings) {
     auditor.emit('insecure_configuration', { reason: warning });
     if (!warned) process.emitWarning(`fixation-guard: ${warning}`, { code: 'FIXATION_GUARD_INSECURE' });
   }
   if (resolved.warnings.length) warned = true;
+  if (!noticed && resolved.notices.length) {
+    noticed = true;
+    for (const notice of resolved.notices) process.emitWarning(`fixation-guard: ${notice}`, { code: 'FIXATION_GUARD_NOTICE' });
+  }
 
   const urlCheck = resolved.urlSessionIds === false ? undefined : rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor });
   const tossingCheck =
@@ -244,47 +189,64 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     next(err);
   }
 
-  /** After express-session: synchronous unless the lifecycle has work to do. */
-  function afterSession(req: Request, res: Response, reading: SessionCookieReading, presentedId: string | undefined): Promise<void> | undefined {
+  /** After express-session: synchronous unless the lifecycle (or a rare presented-id case) has work to do. */
+  function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> | undefined {
     if (!req.session) throw new SessionStoreUnavailableError();
-    const api = new SessionGuardRequestApi(ctx, req, res);
-    req.sessionGuard = api;
-    if (resolved.requestMethods) {
-      api.requestMethods = true;
-      installRequestMethods(req);
+    const state = createRequestState(req, ctx);
+    req.sessionGuard = new SessionGuardRequestApi(ctx, req, res, state, resolved.requestMethods);
+    if (resolved.requestMethods) installRequestMethods(req);
+    const sess = req.session as unknown as Record<string, unknown>;
+    if (reading.unverifiedId !== undefined && reading.unverifiedId === req.sessionID) {
+      // express-session verified the signature and loaded this id from the store.
+      state.loadedId = req.sessionID;
+      markStored(state, req.sessionID, sess);
+      // A loaded record that may not be authenticated under this id (written before the guard
+      // was adopted, by another writer, or bound to someone else) is never served.
+      const reason = tripReason(sess, req.sessionID, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: false, boundNow: false });
+      if (reason !== undefined) return tripAtLoad(req, state, reason).then(() => continueAfterLoad(req, res, state));
+      return continueAfterLoad(req, res, state);
     }
-    if (presentedId !== undefined) {
-      if (presentedId !== req.sessionID) api.endedReason = store.takeEndReason(presentedId);
-      else {
-        // A loaded record that may not be authenticated under this id (written before the guard
-        // was adopted, by another writer, or bound to someone else) is never served.
-        const reason = store.tripReason(req.session as unknown as Record<string, unknown>, req.sessionID);
-        if (reason !== undefined) return tripAtLoad(req, api, reason).then(() => continueAfterLoad(req, res, api));
-      }
-    } else if (reading.status !== 'absent' && reading.count === 1) {
-      // A cookie express-session did not accept: its signature (or its form) is not ours.
-      // (Two copies are cookie tossing, audited as such.)
-      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status === 'signed' ? 'tampered' : reading.status });
+    markGenerated(state, req.sessionID, sess);
+    if (reading.count === 1 && reading.status !== 'absent') {
+      if (reading.status === 'signed' && reading.unverifiedId !== undefined) return presentedButNotLoaded(req, state, reading.unverifiedId).then(() => continueAfterLoad(req, res, state));
+      // Two copies are cookie tossing, audited as such.
+      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status });
     }
-    return continueAfterLoad(req, res, api);
+    return continueAfterLoad(req, res, state);
   }
 
-  function continueAfterLoad(req: Request, res: Response, api: SessionGuardRequestApi): Promise<void> | undefined {
-    const pending = enforceLifecycle(ctx, req, api);
-    if (pending) return pending.then(() => finishRequestSetup(req, res));
-    finishRequestSetup(req, res);
+  /**
+   * The client presented a signed-looking id that loaded no session (rare): a bad signature,
+   * an id the server never issued, or one that ended — or one rotated a moment ago by a
+   * parallel request of the same page, which resolves to its successor within the grace.
+   */
+  async function presentedButNotLoaded(req: Request, state: RequestState, candidate: string): Promise<void> {
+    const verified = readSessionCookie(req.headers.cookie, ctx.cookieName, ctx.secrets);
+    if (verified.status !== 'valid' || verified.id !== candidate) {
+      auditor.emit('session_cookie_tampered', { ip: req.ip, reason: 'tampered' });
+      return;
+    }
+    const tombstone = await endedRecord(ctx, candidate);
+    if (!tombstone) {
+      state.endedReason = 'unknown';
+      auditor.emit('unknown_session_id', { sessionId: candidate, ip: req.ip });
+      return;
+    }
+    if (await adoptSuccessor(ctx, req, state, tombstone, candidate)) return;
+    state.endedReason = tombstone.fixationGuardTombstone.reason;
+    auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: tombstone.fixationGuardTombstone.reason });
+  }
+
+  function continueAfterLoad(req: Request, res: Response, state: RequestState): Promise<void> | undefined {
+    const pending = enforceLifecycle(ctx, req, state);
+    if (pending) return pending.then(() => guardResponse(ctx, req, res, state));
+    guardResponse(ctx, req, res, state);
     return undefined;
   }
 
-  async function tripAtLoad(req: Request, api: SessionGuardRequestApi, reason: string): Promise<void> {
-    const sess = req.session as unknown as Record<string, unknown>;
-    await store.destroyTripped(req.sessionID, sess, store.principalOf(sess), reason, req.ip);
-    req.sessionStore.generate(req);
-    api.endedReason = 'tripwire';
-  }
-
-  function finishRequestSetup(req: Request, res: Response): void {
-    if (req.session) guardResponse(ctx, req, res);
+  async function tripAtLoad(req: Request, state: RequestState, reason: string): Promise<void> {
+    await tripSession(ctx, state, req.sessionID, req.session as unknown as object, reason, req.ip);
+    replaceWithFresh(req, state, 'tripwire');
   }
 
   function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
@@ -293,17 +255,11 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
       if (!proxyWarningGiven) auditor.emit('config_error', { reason: 'secure cookie behind an untrusted proxy' });
       proxyWarningGiven = true;
-      return fail(req, res, next, new SessionGuardError('SESSION_CONFIG', 500,
+      return fail(req, res, next, new SessionGuardError('SESSION_CONFIG',
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }
     let passed = false;
-    // express-session calls store.get synchronously, and only for a cookie whose signature it
-    // verified: the id it asked for, read before anything else can run, is the presented id.
-    let presentedId: string | undefined;
-    let synchronous = true;
-    store.lastRequestedId = undefined;
     expressSession(req, res, function afterExpressSession(err?: unknown) {
-      if (synchronous) presentedId = store.lastRequestedId;
       if (passed) {
         // A late save error (the response is already on its way): audited by the store. The
         // tripwire's explanation would be lost with it, and in development it is the point.
@@ -314,7 +270,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       if (err) return fail(req, res, next, err);
       let pending: Promise<void> | undefined;
       try {
-        pending = afterSession(req, res, reading, presentedId);
+        pending = afterSession(req, res, reading);
       } catch (error) {
         return fail(req, res, next, error);
       }
@@ -324,8 +280,6 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
         (error: unknown) => fail(req, res, next, error),
       );
     });
-    if (synchronous) presentedId ??= store.lastRequestedId;
-    synchronous = false;
   }
 
   /** After the URL check: the duplicate-cookie check (only when the name appears twice), then the session. */
@@ -367,7 +321,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       const record = records[i];
       if (record && !isTombstone(record)) live.push(entry);
       else if (isTombstone(record) || ctx.clock.now() - entry.lastSeenAt > PENDING_LOGIN_GRACE_MS) dead.push(entry.sessionId);
-      // else: admitted by a login still in flight (admit comes before the record is written).
+      // else: reserved by a login still in flight (reserve comes before the record is written).
     }
     await settleAll(dead, (id) => store.index('index', (index) => index.remove(principal, id)));
     return live;
@@ -379,22 +333,17 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     auditor: { value: auditor, enumerable: true },
     revokeSessions: {
       value: async function revokeSessions(principal: string): Promise<number> {
-        const ids = await store.index('index', (index) => index.removeAll(principal));
-        // Concurrent (pipelined on Redis): one at a time, 1,000 sessions took ~0.5 s of round
-        // trips. Every id is attempted even if one fails: the index no longer lists them.
-        await settleAll(ids, async (id) => {
-          await store.endSession(id, 'revoked', principal, { indexed: false });
-          auditor.emit('session_revoked', { sessionId: id, principal });
-        });
-        return ids.length;
+        const ended = await store.endAll(principal, 'revoked');
+        for (const id of ended) auditor.emit('session_revoked', { sessionId: id, principal });
+        return ended.length;
       },
     },
     revokeSession: {
       value: async function revokeSession(principal: string, handle: string): Promise<boolean> {
         for (const entry of await liveEntries(principal)) {
           if (shortHash(handleKey, entry.sessionId) !== handle) continue;
-          await store.endSession(entry.sessionId, 'revoked', principal);
-          auditor.emit('session_revoked', { sessionId: entry.sessionId, principal });
+          const ended = await store.endLineages(principal, [entry.sessionId], 'revoked');
+          for (const id of ended) auditor.emit('session_revoked', { sessionId: id, principal });
           return true;
         }
         return false;
@@ -413,5 +362,3 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   });
   return middleware;
 }
-
-export { resolveOptions, type SessionGuardOptions } from './options.js';

@@ -1,11 +1,12 @@
 import type { Request } from 'express';
 import type { AuditEventType } from '../audit/index.js';
+import { SessionConflictError } from '../errors/index.js';
+import { stateOf } from '../policy/state.js';
+import { lifecycleDue } from '../policy/timeouts.js';
 import type { EndReason } from '../store/contracts.js';
-import type { GuardState } from '../types.js';
 import type { GuardContext } from './context.js';
-import type { SessionGuardRequestApi } from './request-api.js';
-
-type Record_ = Record<string, unknown>;
+import type { RequestState } from './request-state.js';
+import { adoptSuccessor, endedRecord, replaceWithFresh, rotateSession } from './rotation.js';
 
 const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
   idle_timeout: 'session_expired',
@@ -15,54 +16,56 @@ const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
 
 /**
  * Idle and absolute timeouts, credential binding and periodic rotation, read from the
- * injected clock on every request that carries a session. A session past its time is
- * tombstoned and the request continues with a fresh anonymous one, its `endedReason` set.
+ * injected clock on every request that carries a stored session. A session past its time is
+ * ended and the request continues with a fresh anonymous one, its `endedReason` set.
  */
-export function enforceLifecycle(ctx: GuardContext, req: Request, api: SessionGuardRequestApi): Promise<void> | undefined {
-  const sess = req.session as unknown as Record_;
-  const state = sess.fixationGuard as GuardState | undefined;
-  if (!state) return undefined;
+export function enforceLifecycle(ctx: GuardContext, req: Request, state: RequestState): Promise<void> | undefined {
+  const guard = stateOf(req.session as unknown as object);
+  if (!guard || !state.storedIds.has(req.sessionID)) return undefined;
   const now = ctx.clock.now();
-  let reason: EndReason | undefined;
-  if (now - state.lastSeenAt > ctx.idleTimeoutMs) reason = 'idle_timeout';
-  else if (now - (state.authAt ?? state.createdAt) > ctx.absoluteTimeoutMs) reason = 'absolute_timeout';
+  let due = lifecycleDue(guard, now, ctx.timeouts);
+  if (due?.step === 'rotate' && ctx.strategy === 'none') due = now - guard.lastSeenAt >= ctx.timeouts.lastSeenGranularityMs ? { step: 'touch' } : undefined;
   // The common case (nothing due) stays synchronous: no promise on the hot path.
-  if (!reason && !(state.principal !== undefined && ctx.credentialVersion)) {
-    const rotationDue = ctx.rotateEveryMs !== undefined && ctx.strategy !== 'none' && now - state.rotatedAt > ctx.rotateEveryMs;
-    if (!rotationDue && now - state.lastSeenAt < ctx.lastSeenGranularityMs) return undefined;
-  }
-  return lifecycleSteps(ctx, req, api, state, now, reason);
+  if (!due && !(guard.principal !== undefined && ctx.credentialVersion)) return undefined;
+  return lifecycleSteps(ctx, req, state, now, due);
 }
 
-async function lifecycleSteps(ctx: GuardContext, req: Request, api: SessionGuardRequestApi, state: GuardState, now: number, due: EndReason | undefined): Promise<void> {
-  let reason = due;
-  if (!reason && state.principal !== undefined && ctx.credentialVersion) {
-    const current = String(await ctx.credentialVersion(state.principal));
-    if (current !== state.credentialVersion) reason = 'credentials_changed';
+async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestState, now: number, due: ReturnType<typeof lifecycleDue>): Promise<void> {
+  const guard = stateOf(req.session as unknown as object)!;
+  let reason: EndReason | undefined = due?.step === 'end' ? due.reason : undefined;
+  if (!reason && guard.principal !== undefined && ctx.credentialVersion) {
+    const current = String(await ctx.credentialVersion(guard.principal));
+    if (current !== guard.credentialVersion) reason = 'credentials_changed';
   }
   if (reason) {
-    await ctx.store.endSession(req.sessionID, reason, state.principal);
+    await ctx.store.endSession(req.sessionID, reason, guard.principal);
     ctx.auditor.emit(END_EVENTS[reason] ?? 'session_expired', {
       sessionId: req.sessionID,
-      principal: state.principal,
+      principal: guard.principal,
       ip: req.ip,
       reason,
-      detail: { idleMs: now - state.lastSeenAt, ageMs: now - (state.authAt ?? state.createdAt) },
+      detail: { idleMs: now - guard.lastSeenAt, ageMs: now - (guard.authAt ?? guard.createdAt) },
     });
-    req.sessionStore.generate(req);
-    api.endedReason = reason;
+    replaceWithFresh(req, state, reason);
     return;
   }
-  if (ctx.rotateEveryMs !== undefined && ctx.strategy !== 'none' && now - state.rotatedAt > ctx.rotateEveryMs) {
-    // Periodic renewal keeps everything: it is the same session under a new id.
-    await api.rotate('periodic', 'changeSessionId', ctx.keep, (base) => ({ ...base, lastSeenAt: now }));
-    return;
-  }
-  if (now - state.lastSeenAt >= ctx.lastSeenGranularityMs) {
-    state.lastSeenAt = now;
-    const principal = state.principal;
-    if (principal !== undefined) {
-      await ctx.store.index('index', (index) => index.touch(principal, req.sessionID, now));
+  if (due?.step === 'rotate') {
+    const oldId = req.sessionID;
+    try {
+      // Periodic renewal keeps everything: it is the same session under a new id.
+      await rotateSession(ctx, req, state, 'periodic', 'changeSessionId', ctx.keep, (base) => ({ ...base, lastSeenAt: now }));
+    } catch (err) {
+      if (!(err instanceof SessionConflictError)) throw err;
+      // Another request of the same page rotated it first: follow it within the grace.
+      const tombstone = await endedRecord(ctx, oldId);
+      if (tombstone && (await adoptSuccessor(ctx, req, state, tombstone, oldId))) return;
+      replaceWithFresh(req, state, tombstone?.fixationGuardTombstone.reason ?? 'unknown');
     }
+    return;
+  }
+  if (due?.step === 'touch') {
+    guard.lastSeenAt = now;
+    const principal = guard.principal;
+    if (principal !== undefined) await ctx.store.index('index', (index) => index.touch(principal, req.sessionID, now));
   }
 }

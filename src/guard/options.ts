@@ -8,13 +8,17 @@ import { MemorySessionIndex } from '../session-index/memory.js';
 import type { SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
-import { deriveKey } from '../util/hash.js';
+import { Binding } from '../policy/binding.js';
+import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
+
+export { DEFAULT_AUTH_KEYS };
 
 export const MIN_SECRET_BYTES = 32;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
-export const DEFAULT_AUTH_KEYS: readonly string[] = Object.freeze(['user', 'userId', 'passport.user']);
+/** How long a periodically rotated id still resolves to its successor (parallel requests of one page). */
+export const DEFAULT_ROTATION_GRACE_MS = 10_000;
 /** lastSeenAt is written at most this often, so a read-only request does not rewrite the record. */
 export const MAX_LAST_SEEN_GRANULARITY_MS = 60_000;
 
@@ -44,13 +48,20 @@ export interface SessionGuardOptions {
   absoluteTimeout?: number | string;
   /** Periodic id renewal. The default value is `false` (off). */
   rotateEvery?: number | string | false;
+  /**
+   * After a periodic rotation, how long the old id still resolves to its one successor, so
+   * that the parallel requests of one page that all carry it succeed (never after a login or
+   * elevation). `false` = none: those requests find their session rotated (401
+   * `SESSION_ROTATED`, retriable). The default value is `'10s'`.
+   */
+  rotationGrace?: number | string | false;
   /** The default value is `false` (no limit). */
   maxSessionsPerUser?: number | false;
   /** The default value is `'evictOldest'`. */
   onSessionLimit?: 'evictOldest' | 'rejectLogin';
   /** Returns the principal's current credential version (password hash epoch, disabled flag…). */
   credentialVersion?: (principal: string) => unknown;
-  /** Session keys whose presence means "authenticated" to the tripwire. The default value is `['user', 'userId', 'passport.user']`. */
+  /** Session keys whose presence means "authenticated" to the tripwire. The default value is `DEFAULT_AUTH_KEYS` (`user`, `userId`, `username`, `uid`, `loggedIn`, `passport.user`, …). */
   authKeys?: string[];
   /** Where audit events go: an `Auditor`, a sink, or sinks. The default value is no sink. */
   audit?: Auditor | AuditSink | AuditSink[];
@@ -74,7 +85,7 @@ export interface SessionGuardOptions {
 
 const KNOWN_OPTIONS = new Set([
   'secret', 'store', 'index', 'strategy', 'dangerouslyAllowSessionFixation', 'keep', 'drop', 'cookie',
-  'plainHttpDevelopment', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rotateEvery', 'maxSessionsPerUser',
+  'plainHttpDevelopment', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rotateEvery', 'rotationGrace', 'maxSessionsPerUser',
   'onSessionLimit', 'credentialVersion', 'authKeys', 'audit', 'clock', 'tombstoneTtl', 'storeTimeout',
   'urlSessionIds', 'cookieTossing', 'requestMethods', 'errorResponse', 'env',
 ]);
@@ -176,6 +187,8 @@ export interface ResolvedGuard {
   requestMethods: boolean;
   errorResponse: 'json' | 'next';
   warnings: string[];
+  /** Development-only information (not a weakness): what the tripwire watches. */
+  notices: string[];
 }
 
 /** Validates everything at construction; the request path only does per-request work. */
@@ -198,6 +211,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   const env = o.env ?? process.env.NODE_ENV ?? 'development';
   const production = env === 'production';
   const warnings: string[] = [];
+  const notices: string[] = [];
   const secrets = secretsOf(o.secret);
 
   const clock = o.clock ?? systemClock;
@@ -234,6 +248,13 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new Error(`${NAME}: \`absoluteTimeout\` (${absoluteTimeoutMs} ms) is shorter than \`idleTimeout\` (${idleTimeoutMs} ms); make it at least as long.`);
   }
   const rotateEveryMs = o.rotateEvery === undefined || o.rotateEvery === false ? undefined : duration(o.rotateEvery, 'rotateEvery', 0);
+  const rotationGraceMs = o.rotationGrace === false ? 0 : duration(o.rotationGrace, 'rotationGrace', DEFAULT_ROTATION_GRACE_MS);
+  if (o.rotationGrace !== undefined && o.rotationGrace !== false && rotateEveryMs === undefined) {
+    throw new Error(`${NAME}: \`rotationGrace\` only applies to periodic rotation; set \`rotateEvery\` too, or remove it.`);
+  }
+  if (rotateEveryMs !== undefined && rotationGraceMs >= rotateEveryMs) {
+    throw new Error(`${NAME}: \`rotationGrace\` (${rotationGraceMs} ms) must be shorter than \`rotateEvery\` (${rotateEveryMs} ms).`);
+  }
   const tombstoneTtlMs = duration(o.tombstoneTtl, 'tombstoneTtl', absoluteTimeoutMs);
   const storeTimeoutMs = duration(o.storeTimeout, 'storeTimeout', DEFAULT_STORE_TIMEOUT_MS);
 
@@ -282,7 +303,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     }
     index = new MemorySessionIndex();
   }
-  for (const method of ['admit', 'remove', 'rename', 'touch', 'list', 'removeAll'] as const) {
+  for (const method of ['admit', 'remove', 'rename', 'touch', 'list'] as const) {
     if (typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(`${NAME}: \`index\` must implement SessionIndex (missing ${method}()); got ${show(o.index)}`);
     }
@@ -290,6 +311,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
 
   const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAgeMs: absoluteTimeoutMs, where: NAME });
   const authKeys = stringArray(o.authKeys, 'authKeys', DEFAULT_AUTH_KEYS);
+  if (!production) notices.push(`the fixation tripwire watches the session keys ${authKeys.join(', ')}: a session marked authenticated under any of them without req.sessionGuard.login() is destroyed. Set \`authKeys\` if your app marks logins under another key.`);
   const keep = stringArray(o.keep, 'keep', []);
   const drop = stringArray(o.drop, 'drop', []);
   if (o.keep !== undefined && strategy !== 'newSession') {
@@ -320,14 +342,10 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   const guardedStore = new GuardedStore(store, {
     auditor,
     clock: clockUsed,
-    bindingKeys: secrets.map((secret) => deriveKey(secret, 'session-binding')),
     index,
     tombstoneTtlMs,
-    authKeys,
     operationTimeoutMs: storeTimeoutMs,
     sessionLimit,
-    credentialVersion: o.credentialVersion,
-    development,
   });
   const genid = () => randomBytes(32).toString('base64url');
 
@@ -335,18 +353,24 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     store: guardedStore,
     auditor,
     clock: clockUsed,
+    binding: new Binding(secrets),
+    authKeys,
     strategy,
     keep,
     drop,
     cookieName: cookie.name,
     cookieOptions: cookie.options,
     secrets,
-    idleTimeoutMs,
-    absoluteTimeoutMs,
-    rotateEveryMs,
-    lastSeenGranularityMs: Math.min(MAX_LAST_SEEN_GRANULARITY_MS, Math.floor(idleTimeoutMs / 10)),
+    timeouts: {
+      idleTimeoutMs,
+      absoluteTimeoutMs,
+      rotateEveryMs,
+      lastSeenGranularityMs: Math.min(MAX_LAST_SEEN_GRANULARITY_MS, Math.floor(idleTimeoutMs / 10)),
+    },
+    rotationGraceMs: rotateEveryMs === undefined ? 0 : rotationGraceMs,
     sessionLimit,
     credentialVersion: o.credentialVersion,
+    errorResponse,
     development,
     genid,
   };
@@ -370,5 +394,6 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     requestMethods: o.requestMethods ?? true,
     errorResponse,
     warnings,
+    notices,
   };
 }

@@ -1,24 +1,19 @@
-import { SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
+import { SessionConflictError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { SCRIPT_ERROR_PREFIX } from './scripts.js';
 
 /** Why `RedisSessionStore#rename` refused to move a record. */
 export type RenameConflictReason = 'old_missing' | 'old_dead' | 'new_exists';
 
-const RENAME_MESSAGES: Record<RenameConflictReason, string> = {
-  old_missing: 'the old id holds no record (expired or destroyed)',
-  old_dead: 'the old id holds a tombstone (already rotated or ended)',
-  new_exists: 'the new id is already taken',
-};
-
 /**
  * `rename` changed nothing because its preconditions did not hold: another request of the
- * fleet rotated or ended the session first. Not an outage, so not a 503.
+ * fleet rotated or ended the session first. Not an outage, so not a 503: a 409
+ * `SESSION_CONFLICT` whose body names nothing internal (the `reason` is for logs).
  */
-export class SessionRenameConflictError extends SessionGuardError {
-  readonly reason: RenameConflictReason;
+export class SessionRenameConflictError extends SessionConflictError {
+  override readonly reason: RenameConflictReason;
 
   constructor(reason: RenameConflictReason) {
-    super('SESSION_NOT_AVAILABLE', 409, `RedisSessionStore: cannot rename the session: ${RENAME_MESSAGES[reason]}`);
+    super(reason);
     this.reason = reason;
   }
 }

@@ -149,12 +149,18 @@ return 1
 `,
 );
 
-/** KEYS: session. ARGV: tombstone JSON, ttlMs. */
+/**
+ * KEYS: session. ARGV: tombstone JSON, ttlMs, ifExists ('1' = write nothing for a missing key).
+ * Returns the tombstone it replaced (a revocation follows its successor), or false.
+ */
 export const TOMBSTONE = new LuaScript(
   'tombstone',
   String.raw`
+local v = redis.call('GET', KEYS[1])
+if not v and ARGV[3] == '1' then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'ok'
+if is_tombstone(v) then return v end
+return false
 `,
 );
 
@@ -249,8 +255,11 @@ end
 /**
  * KEYS: index, meta, session of the new entry, sessions of the current members.
  * ARGV: sessionId, createdAt, lastSeenAt, metaJSON, max (0 = no limit), onLimit, graceMs,
- * member ids (aligned with KEYS[4..]).
- * Returns {admitted (0|1), evicted ids…}.
+ * phase ('reserve' | 'confirm'), replacing id ('' = none), member ids (aligned with KEYS[4..]).
+ * reserve: adds a pending entry; under rejectLogin refuses at the limit (pending entries
+ * count, `replacing` does not). confirm: marks the entry live and, under evictOldest, names
+ * the oldest live entries beyond the limit (still listed: the caller tombstones, then
+ * removes them). Returns {admitted (0|1), evicted ids…}.
  */
 export const INDEX_ADMIT = new LuaScript(
   'indexAdmit',
@@ -258,56 +267,95 @@ export const INDEX_ADMIT = new LuaScript(
     String.raw`
 local now = now_micros()
 local grace = tonumber(ARGV[7])
-local ttl = prune(4, 8, grace, now)
+local phase = ARGV[8]
+local replacing = ARGV[9]
+local ttl = prune(4, 10, grace, now)
 local own = redis.call('PTTL', KEYS[3])
 local state = 'l'
 if own == -2 then
   own = math.max(grace, 1)
   state = 'p'
 end
+if phase == 'reserve' then state = 'p' end
 ttl = longer(ttl, own)
 local sid = ARGV[1]
-if redis.call('ZSCORE', KEYS[1], sid) then
+local max = tonumber(ARGV[5])
+local listed = redis.call('ZSCORE', KEYS[1], sid)
+if phase == 'reserve' and not listed and max > 0 and ARGV[6] == 'rejectLogin' then
+  local count = redis.call('ZCARD', KEYS[1])
+  if replacing ~= '' and redis.call('ZSCORE', KEYS[1], replacing) then count = count - 1 end
+  if count >= max then return {0} end
+end
+if listed then
   local c, l, a, s, m = parse_entry(redis.call('HGET', KEYS[2], sid))
   if c then
     if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
-    if state == 'l' then s = 'l' end
+    if phase == 'confirm' then s = 'l' end
     redis.call('HSET', KEYS[2], sid, format_entry(c, l, a, s, m))
+  else
+    redis.call('HSET', KEYS[2], sid, format_entry(listed, ARGV[3], now, state, ARGV[4]))
   end
-  cover_index(KEYS[1], KEYS[2], ttl)
-  return {1}
+else
+  redis.call('ZADD', KEYS[1], ARGV[2], sid)
+  redis.call('HSET', KEYS[2], sid, format_entry(ARGV[2], ARGV[3], now, state, ARGV[4]))
 end
-local max = tonumber(ARGV[5])
-local evicted = {}
-if max > 0 then
-  local count = redis.call('ZCARD', KEYS[1])
-  if count >= max then
-    if ARGV[6] == 'rejectLogin' then return {0} end
-    -- Oldest first: createdAt, then order of admission.
-    local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    local entries = {}
-    for j = 1, #all, 2 do
-      local _, _, a = parse_entry(redis.call('HGET', KEYS[2], all[j]))
-      table.insert(entries, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
-    end
-    table.sort(entries, function(x, y)
-      if x.c ~= y.c then return x.c < y.c end
-      if x.a ~= y.a then return x.a < y.a end
-      return x.id < y.id
-    end)
-    for j = 1, count - max + 1 do
-      local victim = entries[j].id
-      redis.call('ZREM', KEYS[1], victim)
-      redis.call('HDEL', KEYS[2], victim)
-      table.insert(evicted, victim)
-    end
-  end
-end
-redis.call('ZADD', KEYS[1], ARGV[2], sid)
-redis.call('HSET', KEYS[2], sid, format_entry(ARGV[2], ARGV[3], now, state, ARGV[4]))
 cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
-for _, id in ipairs(evicted) do table.insert(reply, id) end
+if phase == 'confirm' and max > 0 and ARGV[6] == 'evictOldest' then
+  -- Oldest live first: createdAt, then order of admission. Pending entries (logins in
+  -- flight) are never evicted by another login; the confirmed one never by itself.
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local live = {}
+  for j = 1, #all, 2 do
+    local _, _, a, st = parse_entry(redis.call('HGET', KEYS[2], all[j]))
+    if st ~= 'p' then
+      table.insert(live, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
+    end
+  end
+  table.sort(live, function(x, y)
+    if x.c ~= y.c then return x.c < y.c end
+    if x.a ~= y.a then return x.a < y.a end
+    return x.id < y.id
+  end)
+  local excess = #live - max
+  for _, e in ipairs(live) do
+    if excess <= 0 then break end
+    if e.id ~= sid then
+      table.insert(reply, e.id)
+      excess = excess - 1
+    end
+  end
+end
+return reply
+`,
+);
+
+/**
+ * KEYS: index, meta, sessions of the current members. ARGV: tombstone JSON, ttlMs, member ids.
+ * Ends a principal's every session in one step: tombstones each member's session key and
+ * deletes the index. Returns {'retry'} when the members changed since the caller read them
+ * (the keys it passed would miss one), else {'ok', ids…}.
+ */
+export const INDEX_END_ALL = new LuaScript(
+  'indexEndAll',
+  String.raw`
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local given = {}
+local n = 0
+for i = 3, #ARGV do
+  given[ARGV[i]] = true
+  n = n + 1
+end
+if #members ~= n then return {'retry'} end
+for _, id in ipairs(members) do
+  if not given[id] then return {'retry'} end
+end
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+local reply = {'ok'}
+for _, id in ipairs(members) do table.insert(reply, id) end
 return reply
 `,
 );

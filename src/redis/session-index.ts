@@ -1,9 +1,12 @@
-import type { AdmitResult, SessionIndex, SessionIndexEntry, SessionLimit } from '../store/contracts.js';
+import { makeTombstone, type AdmitOptions, type AdmitResult, type EndReason, type SessionIndex, type SessionIndexEntry, type SessionLimit } from '../store/contracts.js';
+import { SessionStoreUnavailableError } from '../errors/index.js';
+import { RedisSessionStore } from './store.js';
 import { withDeadline } from './errors.js';
 import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
 import {
   INDEX_ADMIT,
+  INDEX_END_ALL,
   INDEX_LIST,
   INDEX_MEMBERS,
   INDEX_REMOVE,
@@ -14,6 +17,8 @@ import {
 } from './scripts.js';
 
 const WHO = 'RedisSessionIndex';
+/** How often `endAll` re-reads the members when a login or rotation changed them meanwhile. */
+const END_ALL_ATTEMPTS = 8;
 
 export interface RedisSessionIndexOptions {
   /** A connected node-redis client (`createClient()` or `createCluster()`). */
@@ -60,11 +65,11 @@ export class RedisSessionIndex implements SessionIndex {
   }
 
   /**
-   * Adds `entry` for `principal`. With `limit`, at most `limit.max` entries remain:
-   * `evictOldest` removes the oldest (by createdAt) and returns their ids, `rejectLogin`
-   * admits nothing. Admitting an id that is already listed only refreshes its lastSeenAt.
+   * Reserves (`phase: 'reserve'`) or confirms (`'confirm'`, the default) `entry` for
+   * `principal`; see `AdmitOptions`. Under `rejectLogin` a reservation at the limit admits
+   * nothing; under `evictOldest` a confirmation names the oldest live entries beyond the limit.
    */
-  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit): Promise<AdmitResult> {
+  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options: AdmitOptions = { phase: 'confirm' }): Promise<AdmitResult> {
     checkPrincipal(principal, 'admit');
     checkId(entry?.sessionId, 'admit', 'entry.sessionId');
     const max = checkLimit(limit);
@@ -84,12 +89,42 @@ export class RedisSessionIndex implements SessionIndex {
         String(max),
         limit?.onLimit ?? 'evictOldest',
         String(Math.ceil(this.pendingGraceMs)),
+        options.phase,
+        options.replacing ?? '',
         ...members,
       ];
       const reply = (await INDEX_ADMIT.run(this.#scripting, keys, args)) as unknown[];
       const [admitted, ...evicted] = reply;
       return { admitted: Number(admitted) === 1, evicted: evicted.map(String) };
     });
+  }
+
+  /**
+   * Ends every session of `principal` in one script: each listed session key becomes a
+   * tombstone and the index is deleted, so no rotation can slip between the two (one that
+   * lands after it finds its source dead; one that landed before moved its entry into the
+   * list). Resolves to the ids ended.
+   */
+  async endAll(principal: string, reason: EndReason, now: number, ttlMs: number): Promise<string[]> {
+    checkPrincipal(principal, 'endAll');
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const tombstone = JSON.stringify(makeTombstone(reason, now, ttl));
+    return await this.#deadline('endAll', async () => {
+      // The members are read first (a script may only touch the keys it is given); the script
+      // refuses when they changed meanwhile, and the read is repeated.
+      for (let attempt = 0; attempt < END_ALL_ATTEMPTS; attempt++) {
+        const members = await this.#members(principal);
+        const keys = [this.keys.index(principal), this.keys.meta(principal), ...members.map((id) => this.keys.session(id))];
+        const reply = ((await INDEX_END_ALL.run(this.#scripting, keys, [tombstone, String(ttl), ...members])) as unknown[]).map(String);
+        if (reply[0] === 'ok') return reply.slice(1);
+      }
+      throw new SessionStoreUnavailableError('The session index kept changing; try again.');
+    });
+  }
+
+  /** `endAll` writes tombstones under this index's prefix: only a store with the same prefix can use it. */
+  ownsSessionsOf(store: unknown): boolean {
+    return store instanceof RedisSessionStore && store.keys.sessionPrefix === this.keys.sessionPrefix;
   }
 
   async remove(principal: string, sessionId: string): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type EndReason,
   type GuardedSetResult,
   type GuardStoreExtensions,
+  type TombstoneRecord,
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
 import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
@@ -136,23 +137,29 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     return reply === 'tombstoned' ? 'tombstoned' : 'written';
   }
 
-  /** Replaces whatever is under `sid` by a tombstone that lives `ttlMs`. */
-  async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number): Promise<void> {
+  /**
+   * Replaces whatever is under `sid` by a tombstone that lives `ttlMs` (with `ifExists`, only
+   * when `sid` holds something). Resolves to the tombstone it replaced, if any.
+   */
+  async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number, options: { ifExists?: boolean } = {}): Promise<TombstoneRecord | undefined> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
     const value = JSON.stringify(makeTombstone(reason, now, ttl));
-    await this.#deadline('tombstone', TOMBSTONE.run(this.#scripting, [this.keys.session(sid)], [value, String(ttl)]));
+    const reply = await this.#deadline('tombstone', TOMBSTONE.run(this.#scripting, [this.keys.session(sid)], [value, String(ttl), options.ifExists ? '1' : '0']));
+    if (typeof reply !== 'string') return undefined;
+    const previous: unknown = JSON.parse(reply);
+    return isTombstone(previous) ? previous : undefined;
   }
 
   /**
    * Atomically: `sess` under `newId` with the old record's remaining TTL, a tombstone
-   * (reason `rotated`) under `oldId`, and the principal's index entry moved to `newId`.
-   * Rejects with `SessionRenameConflictError` (and changes nothing) when `oldId` holds no
-   * live record or `newId` exists.
+   * (reason `rotated`, naming `newId`, with `graceUntil` when given) under `oldId`, and the
+   * principal's index entry moved to `newId`. Rejects with `SessionRenameConflictError` (and
+   * changes nothing) when `oldId` holds no live record or `newId` exists.
    */
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
     if (oldId === newId) throw new SessionRenameConflictError('new_exists');
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
-    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl));
+    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil }));
     const principal = principalOf(sess);
     const keys = [this.keys.session(oldId), this.keys.session(newId)];
     if (principal !== undefined) keys.push(this.keys.index(principal), this.keys.meta(principal));

@@ -1,4 +1,19 @@
-import type { AdmitResult, SessionIndex, SessionIndexEntry, SessionLimit } from '../store/contracts.js';
+import type { AdmitOptions, AdmitResult, SessionIndex, SessionIndexEntry, SessionLimit } from '../store/contracts.js';
+
+interface Held extends SessionIndexEntry {
+  /** Reserved by a login that has not written its record yet. */
+  pending: boolean;
+  /** Order of admission, to break createdAt ties. */
+  seq: number;
+}
+
+function oldestFirst(a: Held, b: Held): number {
+  return a.createdAt - b.createdAt || a.seq - b.seq;
+}
+
+function publicEntry({ pending: _p, seq: _s, ...entry }: Held): SessionIndexEntry {
+  return { ...entry };
+}
 
 /**
  * A per-process session index: principal → sessions. Right for one instance on MemoryStore;
@@ -8,27 +23,38 @@ import type { AdmitResult, SessionIndex, SessionIndexEntry, SessionLimit } from 
  * app.use(sessionGuard({ secret, index: new MemorySessionIndex(), maxSessionsPerUser: 3 }));
  */
 export class MemorySessionIndex implements SessionIndex {
-  readonly #byPrincipal = new Map<string, Map<string, SessionIndexEntry>>();
+  readonly #byPrincipal = new Map<string, Map<string, Held>>();
+  #seq = 0;
 
-  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit): Promise<AdmitResult> {
+  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options: AdmitOptions = { phase: 'confirm' }): Promise<AdmitResult> {
     let sessions = this.#byPrincipal.get(principal);
     if (!sessions) {
       sessions = new Map();
       this.#byPrincipal.set(principal, sessions);
     }
     const evicted: string[] = [];
-    if (limit && !sessions.has(entry.sessionId)) {
-      const room = limit.max - 1;
-      if (sessions.size > room) {
-        if (limit.onLimit === 'rejectLogin') return { admitted: false, evicted };
-        const oldest = [...sessions.values()].sort((a, b) => a.createdAt - b.createdAt);
-        for (const old of oldest.slice(0, sessions.size - room)) {
-          sessions.delete(old.sessionId);
-          evicted.push(old.sessionId);
+    const existing = sessions.get(entry.sessionId);
+    if (options.phase === 'reserve') {
+      if (limit?.onLimit === 'rejectLogin' && !existing) {
+        let count = 0;
+        for (const id of sessions.keys()) if (id !== options.replacing) count++;
+        if (count >= limit.max) {
+          if (sessions.size === 0) this.#byPrincipal.delete(principal);
+          return { admitted: false, evicted };
         }
       }
+      sessions.set(entry.sessionId, { ...entry, pending: true, seq: existing?.seq ?? this.#seq++ });
+      return { admitted: true, evicted };
     }
-    sessions.set(entry.sessionId, { ...entry });
+    sessions.set(entry.sessionId, { ...(existing ?? entry), lastSeenAt: Math.max(entry.lastSeenAt, existing?.lastSeenAt ?? 0), sessionId: entry.sessionId, pending: false, seq: existing?.seq ?? this.#seq++ });
+    if (limit?.onLimit === 'evictOldest') {
+      const live = [...sessions.values()].filter((held) => !held.pending).sort(oldestFirst);
+      for (const old of live.slice(0, Math.max(0, live.length - limit.max))) {
+        if (old.sessionId === entry.sessionId) continue;
+        sessions.delete(old.sessionId);
+        evicted.push(old.sessionId);
+      }
+    }
     return { admitted: true, evicted };
   }
 
@@ -44,20 +70,21 @@ export class MemorySessionIndex implements SessionIndex {
     const entry = sessions?.get(oldId);
     if (!sessions || !entry) return;
     sessions.delete(oldId);
-    sessions.set(newId, { ...entry, sessionId: newId, lastSeenAt });
+    sessions.set(newId, { ...entry, sessionId: newId, lastSeenAt: Math.max(lastSeenAt, entry.lastSeenAt) });
   }
 
   async touch(principal: string, sessionId: string, lastSeenAt: number): Promise<void> {
     const entry = this.#byPrincipal.get(principal)?.get(sessionId);
-    if (entry) entry.lastSeenAt = lastSeenAt;
+    if (entry && lastSeenAt > entry.lastSeenAt) entry.lastSeenAt = lastSeenAt;
   }
 
   async list(principal: string): Promise<SessionIndexEntry[]> {
     const sessions = this.#byPrincipal.get(principal);
     if (!sessions) return [];
-    return [...sessions.values()].map((e) => ({ ...e })).sort((a, b) => a.createdAt - b.createdAt);
+    return [...sessions.values()].sort(oldestFirst).map(publicEntry);
   }
 
+  /** Removes and returns every id of `principal`. */
   async removeAll(principal: string): Promise<string[]> {
     const sessions = this.#byPrincipal.get(principal);
     this.#byPrincipal.delete(principal);

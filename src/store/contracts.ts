@@ -16,7 +16,19 @@ export type EndReason =
 /** The record left under a dead id: a late `set` under it is refused while it lives. */
 export interface TombstoneRecord {
   cookie: { originalMaxAge: number; expires: string; httpOnly: true; path: '/' };
-  fixationGuardTombstone: { reason: EndReason; at: number };
+  fixationGuardTombstone: {
+    reason: EndReason;
+    at: number;
+    /** A rotated id: the id it was rotated to (a revocation follows it; the grace resolves it). */
+    successor?: string;
+    /** A periodic rotation: until when the old id still resolves to `successor` (parallel requests of one page). */
+    graceUntil?: number;
+  };
+}
+
+export interface TombstoneOptions {
+  successor?: string | undefined;
+  graceUntil?: number | undefined;
 }
 
 export function isTombstone(record: unknown): record is TombstoneRecord {
@@ -27,11 +39,14 @@ export function isTombstone(record: unknown): record is TombstoneRecord {
   );
 }
 
-export function makeTombstone(reason: EndReason, now: number, ttlMs: number): TombstoneRecord {
+export function makeTombstone(reason: EndReason, now: number, ttlMs: number, options: TombstoneOptions = {}): TombstoneRecord {
+  const mark: TombstoneRecord['fixationGuardTombstone'] = { reason, at: now };
+  if (options.successor !== undefined) mark.successor = options.successor;
+  if (options.graceUntil !== undefined) mark.graceUntil = options.graceUntil;
   return {
     // Real expiry: MemoryStore and connect-redis both derive the record's TTL from it.
     cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs).toISOString(), httpOnly: true, path: '/' },
-    fixationGuardTombstone: { reason, at: now },
+    fixationGuardTombstone: mark,
   };
 }
 
@@ -40,21 +55,29 @@ export type GuardedSetResult = 'written' | 'tombstoned';
 
 /**
  * Optional atomic operations a Store may offer. `GuardedStore` feature-detects each one
- * (`typeof store.rename === 'function'`) and falls back to get-then-set on the plain
- * express-session Store contract when it is absent. The Redis store implements all of them
- * in single Lua scripts so that no instance of a fleet ever sees a half-done step.
+ * (`typeof store.rename === 'function'`) and falls back to the plain express-session Store
+ * contract (get/set/destroy) under a per-id lock when it is absent. The Redis store
+ * implements all of them in single Lua scripts so that no instance of a fleet ever sees a
+ * half-done step.
  */
 export interface GuardStoreExtensions {
   /** Writes `sess` under `sid` unless `sid` holds a tombstone. */
   guardedSet?(sid: string, sess: SessionData): Promise<GuardedSetResult>;
-  /** Replaces whatever is under `sid` by a tombstone living `ttlMs`. */
-  tombstone?(sid: string, reason: EndReason, now: number, ttlMs: number): Promise<void>;
   /**
-   * Atomically: writes `sess` under `newId` keeping the old record's remaining TTL, and
-   * replaces `oldId` by a tombstone. Rejects (and changes nothing) when `oldId` holds no
-   * live record or `newId` already exists.
+   * Replaces whatever is under `sid` by a tombstone living `ttlMs`. With `ifExists`, writes
+   * nothing when `sid` holds no record (an id that never existed needs no tombstone).
+   * Resolves to the tombstone that was replaced, if `sid` held one (a revocation follows its
+   * successor).
    */
-  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number): Promise<void>;
+  tombstone?(sid: string, reason: EndReason, now: number, ttlMs: number, options?: { ifExists?: boolean }): Promise<TombstoneRecord | undefined>;
+  /**
+   * Atomically: writes `sess` under `newId` keeping the old record's remaining TTL, replaces
+   * `oldId` by a `rotated` tombstone naming `newId` (with `graceUntil` when given), and moves
+   * `oldId`'s index entry to `newId` where the store keeps the index. Rejects with a
+   * `SessionConflictError` (and changes nothing) when `oldId` holds no live record or `newId`
+   * already exists: a lost race, not an outage.
+   */
+  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined }): Promise<void>;
 }
 
 /** One entry of a principal's session index ("your devices"). */
@@ -78,19 +101,40 @@ export interface AdmitResult {
 }
 
 /**
+ * How a login enters a principal's index, in two steps around the rotation:
+ * - `reserve` (before): adds a pending entry. Under `rejectLogin` it refuses when the
+ *   principal already holds `max` entries (pending ones count: concurrent logins cannot slip
+ *   past the limit), not counting `replacing`.
+ * - `confirm` (after the record is written): marks the entry live and, under `evictOldest`,
+ *   removes the oldest *live* entries beyond `max` (never the confirmed one, never a pending
+ *   one: a login in flight is not evicted before it answered), returning them in `evicted`.
+ */
+export interface AdmitOptions {
+  phase: 'reserve' | 'confirm';
+  /** The id this login rotates away from (re-login on the same session): it does not count. */
+  replacing?: string | undefined;
+}
+
+/**
  * principal → session ids. connect-redis can only SCAN every session; a "log out everywhere"
  * or a per-user limit needs this index (Spring Session keeps a set per principal the same way).
  * Implementations: `MemorySessionIndex` (one process) and `RedisSessionIndex` (a fleet).
  */
 export interface SessionIndex {
-  /** Adds `entry` for `principal`, enforcing `limit` atomically when given. */
-  admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit): Promise<AdmitResult>;
+  /** Adds or confirms `entry` for `principal`, enforcing `limit` (see `AdmitOptions`). */
+  admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options?: AdmitOptions): Promise<AdmitResult>;
   remove(principal: string, sessionId: string): Promise<void>;
   /** Moves an entry to a new id, keeping createdAt. */
   rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void>;
   touch(principal: string, sessionId: string, lastSeenAt: number): Promise<void>;
   /** Oldest first. */
   list(principal: string): Promise<SessionIndexEntry[]>;
-  /** Removes and returns every id of `principal`. */
-  removeAll(principal: string): Promise<string[]>;
+  /**
+   * Optional, atomic: tombstones every session listed for `principal` (with `tombstone`,
+   * living `ttlMs`) and empties the index in one step, so a rotation cannot slip between the
+   * two. Resolves to the ids ended. `RedisSessionIndex` implements it as one script.
+   */
+  endAll?(principal: string, reason: EndReason, now: number, ttlMs: number): Promise<string[]>;
+  /** Whether this index can write tombstones into `store`'s records (required for `endAll` to be used). */
+  ownsSessionsOf?(store: unknown): boolean;
 }

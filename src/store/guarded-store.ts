@@ -1,10 +1,9 @@
 import session, { type SessionData, type Store } from 'express-session';
-import type { Request } from 'express';
 import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
-import { FixationTripwireError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
-import type { GuardState } from '../types.js';
-import { shortHash } from '../util/hash.js';
+import { SessionConflictError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
+import { stateOf } from '../policy/state.js';
+import { settleEach } from '../util/concurrency.js';
 import {
   isTombstone,
   makeTombstone,
@@ -14,6 +13,7 @@ import {
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,
+  type TombstoneRecord,
 } from './contracts.js';
 
 /** A Store that may offer the guard's atomic extensions. */
@@ -23,96 +23,68 @@ type Callback = (err?: unknown) => void;
 type Record_ = Record<string, unknown>;
 
 export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
-const MAX_PENDING_END_REASONS = 10_000;
-const MAX_VERIFIED_BINDINGS = 10_000;
+/** A revocation follows rotations that were in flight for at most this many rounds. */
+const MAX_REVOCATION_ROUNDS = 8;
+
+/**
+ * Decides, for the layer above, whether express-session may persist a record: it may bind
+ * it (mutate), refuse it (throw), or say it is already persisted as is (`'skip'`).
+ */
+export interface WriteGate {
+  beforeSet(sid: string, sess: Record_): 'write' | 'skip' | Promise<'write' | 'skip'>;
+  /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
+  afterSet?(sid: string, sess: Record_): void | Promise<void>;
+}
 
 export interface GuardedStoreOptions {
   auditor: Auditor;
   clock: Clock;
-  /**
-   * Keys for the binding hash written into authenticated records: the first binds, all are
-   * accepted (one per secret, so rotating `secret` logs nobody out).
-   */
-  bindingKeys: readonly Buffer[];
   index: SessionIndex;
   /** How long a dead id stays refused. */
   tombstoneTtlMs: number;
-  /** Session keys whose presence means "authenticated" (dotted paths). */
-  authKeys: readonly string[];
   /** Every store call fails (503) after this long; 0 disables. */
   operationTimeoutMs: number;
   sessionLimit?: SessionLimit | undefined;
-  /** The guard's `credentialVersion`: recorded when a regenerated session (passport) is bound. */
-  credentialVersion?: ((principal: string) => unknown) | undefined;
-  development: boolean;
 }
 
-function getPath(record: Record_, path: string): unknown {
-  let value: unknown = record;
-  for (const part of path.split('.')) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record_)[part];
-  }
-  return value;
-}
-
-/**
- * Who an `authKeys` value names: itself, or an object's id / username / email / sub. An object
- * with none of those names nobody in particular (`'(object)'`): editing it (a theme, a display
- * name) is not a change of principal. Point `authKeys` at an id-like path (`user.uid`) to have
- * such objects checked.
- */
-function principalString(value: unknown): string {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'object' && value !== null) {
-    for (const key of ['id', 'username', 'email', 'sub']) {
-      const v = (value as Record_)[key];
-      if (typeof v === 'string' || typeof v === 'number') return String(v);
-    }
-    return '(object)';
-  }
-  return String(value);
-}
-
-/** The guard state of a session that is not (or no longer) authenticated. */
-function withoutAuthentication(state: GuardState): GuardState {
-  const { principal: _p, boundTo: _b, authAt: _a, authPrincipal: _ap, authNames: _an, elevatedAt: _e, privilege: _pr, credentialVersion: _c, ...rest } = state;
-  return rest;
-}
-
-export function newGuardState(now: number): GuardState {
-  return { v: 1, createdAt: now, lastSeenAt: now, rotatedAt: now };
+export interface RotateOptions {
+  /** The principal the new record is authenticated as, if any. */
+  principal?: string | undefined;
+  /** The principal the old record was authenticated as, if any. */
+  oldPrincipal?: string | undefined;
+  /** Whether the old id is in the store (false: generated in this request, never saved). */
+  oldStored: boolean;
+  /** Periodic rotation: the old id resolves to the new one until then. */
+  graceUntil?: number | undefined;
 }
 
 /**
- * Wraps any express-session `Store` and makes it fail closed:
+ * The persistence layer under express-session: wraps any `Store` and makes it fail closed.
+ * It knows records, tombstones, the index and deadlines — never requests or login rules
+ * (those reach it through a `WriteGate` the Express layer installs).
  *
- * - **tombstones**: a destroyed or rotated id is replaced by a tombstone, so a late `set` from
- *   a request that loaded the old id before the rotation cannot bring it back;
- * - **strict ids**: an unknown or dead id presented by a client is audited (express-session
- *   silently replaces it) and its reason is kept for the request to read;
- * - **tripwire**: an authenticated record is persisted only under the id `req.login` bound it
- *   to; anything else destroys the session;
+ * - **tombstones**: an ended or rotated id is replaced by a tombstone, so a late `set` from a
+ *   request that loaded the old id cannot bring it back; `get` answers no session for it.
+ * - **rotation**: `rotate` moves a record to a new id only while its source is live (checked
+ *   under a per-id lock on plain stores, inside one script on Redis): an ended id never gets
+ *   a successor. The index entry is moved, never removed-then-renamed.
+ * - **revocation**: `endAll` tombstones first, then unindexes, and follows rotations that were
+ *   in flight; ids it could not end stay indexed so that a retry ends them.
  * - **fail closed**: store errors and time-outs become `SessionStoreUnavailableError` (503), and
  *   the store never tells express-session it "disconnected" (which makes it serve requests
  *   with no session at all).
  *
- * Optional atomic methods of the inner store (`guardedSet`, `tombstone`, `rename`) are used
- * when present; otherwise the plain Store contract is used with get-then-set.
+ * Optional atomic methods of the inner store (`guardedSet`, `tombstone`, `rename`) and of the
+ * index (`endAll`) are used when present; otherwise the plain Store contract is used under a
+ * per-id lock (atomic within this process).
  */
 export class GuardedStore extends session.Store {
   readonly inner: ExtensibleStore;
   readonly options: GuardedStoreOptions;
-  readonly #fresh = new WeakSet<object>();
-  readonly #tripped = new WeakSet<object>();
-  /** Sessions whose authentication was (re)bound in this request by req.login & co. */
-  readonly #boundNow = new WeakSet<object>();
-  readonly #verifiedBindings = new Map<string, string>();
   /** Per-id queues serialising read-then-write on stores without atomic extensions. */
   readonly #locks = new Map<string, Promise<void>>();
-  readonly #pendingEnds = new Map<string, EndReason | 'unknown'>();
+  #gate: WriteGate | undefined;
   #available = true;
-  #expressSessionGenerate: ((req: Request) => void) | undefined;
 
   constructor(inner: Store, options: GuardedStoreOptions) {
     super();
@@ -124,113 +96,20 @@ export class GuardedStore extends session.Store {
     inner.on?.('connect', () => this.#markUp());
   }
 
-  // express-session installs `store.generate`; wrapping it lets the tripwire tell a session
-  // created in this very request (an id no attacker can know) from one loaded from a cookie.
-  get generate(): (req: Request) => void {
-    return this.#generate;
+  /** Installs the layer above's decision on what express-session may persist (once). */
+  useWriteGate(gate: WriteGate): void {
+    if (this.#gate) throw new Error('GuardedStore: a write gate is already installed; give each sessionGuard() its own store.');
+    this.#gate = gate;
   }
-
-  set generate(fn: (req: Request) => void) {
-    this.#expressSessionGenerate = fn;
-  }
-
-  readonly #generate = (req: Request): void => {
-    if (!this.#expressSessionGenerate) throw new Error('GuardedStore: used before express-session installed `generate`');
-    this.#expressSessionGenerate(req);
-    this.#fresh.add(req.session);
-  };
 
   /** Whether the last store call succeeded. */
   get available(): boolean {
     return this.#available;
   }
 
-  /** Keyed hash binding an authenticated record to its id (under the first key). */
-  bindingHash(sessionId: string): string {
-    return shortHash(this.options.bindingKeys[0] as Buffer, sessionId);
-  }
-
-  /** Whether `state` was bound to `sessionId` under any of the binding keys. */
-  isBound(state: GuardState | undefined, sessionId: string): boolean {
-    const boundTo = state?.boundTo;
-    if (boundTo === undefined) return false;
-    // Verified bindings are remembered (bounded), so a logged-in request costs no HMAC.
-    if (this.#verifiedBindings.get(sessionId) === boundTo) return true;
-    const bound = this.options.bindingKeys.some((key) => shortHash(key, sessionId) === boundTo);
-    if (bound) {
-      if (this.#verifiedBindings.size >= MAX_VERIFIED_BINDINGS) this.#verifiedBindings.clear();
-      this.#verifiedBindings.set(sessionId, boundTo);
-    }
-    return bound;
-  }
-
-  /** Marks a session whose authentication req.login / elevate / rotation just bound. */
-  markBound(sess: object): void {
-    this.#boundNow.add(sess);
-  }
-
-  /**
-   * Why persisting `sess` under `sessionId` must trip the wire, or undefined when it may be
-   * persisted: an authenticated record under an id it was not bound to, or a bound record
-   * whose app-level identity (`authKeys`) changed to someone else without a new req.login.
-   */
-  tripReason(sess: Record_, sessionId: string): string | undefined {
-    if (this.#fresh.has(sess)) return undefined; // bound when saved: nobody can know its id
-    if (this.#boundNow.has(sess)) return undefined; // bound by req.login & co. in this request
-    const principal = this.principalOf(sess);
-    if (principal === undefined) return undefined;
-    const state = sess.fixationGuard as GuardState | undefined;
-    if (!this.isBound(state, sessionId)) return 'authenticated record under an unbound id';
-    // Every app key must still name whom it named when the authentication was bound (or the
-    // bound principal itself, for a key set later, e.g. a user object loaded lazily).
-    const recorded = state?.authNames;
-    for (const [key, named] of Object.entries(this.#authKeyNames(sess))) {
-      if (named === state?.principal) continue;
-      const expected = recorded ? recorded[key] : state?.authPrincipal;
-      if (named !== expected) return 'authentication changed to another principal without req.login()';
-    }
-    return undefined;
-  }
-
-  /** What each present `authKeys` path names. */
-  #authKeyNames(record: Record_): Record<string, string> {
-    const names: Record<string, string> = {};
-    for (const key of this.options.authKeys) {
-      const value = getPath(record, key);
-      if (value !== undefined && value !== null && value !== false && value !== '') names[key] = principalString(value);
-    }
-    return names;
-  }
-
-  /** Why a presented id yielded no session (consumed once). */
-  takeEndReason(sessionId: string): EndReason | 'unknown' | undefined {
-    const reason = this.#pendingEnds.get(sessionId);
-    if (reason !== undefined) this.#pendingEnds.delete(sessionId);
-    return reason;
-  }
-
-  /** The principal a record is authenticated as, if any. */
-  principalOf(record: Record_): string | undefined {
-    const state = record.fixationGuard as GuardState | undefined;
-    if (state?.principal) return state.principal;
-    return this.#authKeyPrincipal(record);
-  }
-
-  /** The principal the app's own keys (`authKeys`, e.g. passport's) name, ignoring the guard's state. */
-  #authKeyPrincipal(record: Record_): string | undefined {
-    return Object.values(this.#authKeyNames(record))[0];
-  }
-
-  isFresh(sess: object): boolean {
-    return this.#fresh.has(sess);
-  }
-
-  isTripped(sess: object): boolean {
-    return this.#tripped.has(sess);
-  }
-
-  markTripped(sess: object): void {
-    this.#tripped.add(sess);
+  /** Whether the inner store writes atomically (then no per-id lock is needed). */
+  get atomic(): boolean {
+    return typeof this.inner.guardedSet === 'function' && typeof this.inner.tombstone === 'function';
   }
 
   // ---- plumbing -------------------------------------------------------------------------
@@ -303,25 +182,12 @@ export class GuardedStore extends session.Store {
     }) as Promise<T>;
   }
 
-  #rememberEnd(sessionId: string, reason: EndReason | 'unknown'): void {
-    if (this.#pendingEnds.size >= MAX_PENDING_END_REASONS) this.#pendingEnds.clear();
-    this.#pendingEnds.set(sessionId, reason);
-  }
-
-  // ---- promise API used by the guard ------------------------------------------------------
-
-  /** The raw record under `sid`: a session, a tombstone, or undefined. */
-  readRaw(sid: string): Promise<Record_ | undefined> {
-    return this.#call<Record_>('get', (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void)).then((v) => v ?? undefined);
-  }
-
   /**
-   * Runs `work` alone for `sid` in this process. Without atomic store extensions, the
-   * tombstone check and the write are two calls: a late save racing a logout would read
+   * Runs `work` alone for `sid` in this process. Without atomic store extensions, a check and
+   * the write that depends on it are two calls: a late save racing a logout would read
    * "live", the logout would write its tombstone, and the save would overwrite it.
    */
   async #exclusive<T>(sid: string, work: () => Promise<T>): Promise<T> {
-    if (typeof this.inner.guardedSet === 'function') return await work();
     const previous = this.#locks.get(sid);
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
@@ -336,6 +202,17 @@ export class GuardedStore extends session.Store {
     }
   }
 
+  #set(sid: string, record: object): Promise<unknown> {
+    return this.#call('set', (cb) => this.inner.set(sid, record as SessionData, cb));
+  }
+
+  // ---- records and tombstones ---------------------------------------------------------------
+
+  /** The raw record under `sid`: a session, a tombstone, or undefined. */
+  readRaw(sid: string): Promise<Record_ | undefined> {
+    return this.#call<Record_>('get', (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void)).then((v) => v ?? undefined);
+  }
+
   /** Writes under `sid` unless it is tombstoned. */
   async writeUnlessTombstoned(sid: string, record: Record_): Promise<GuardedSetResult> {
     const inner = this.inner;
@@ -343,112 +220,188 @@ export class GuardedStore extends session.Store {
       return (await this.#promise('set', () => inner.guardedSet!(sid, record as unknown as SessionData))) ?? 'written';
     }
     return await this.#exclusive(sid, async () => {
-      const current = await this.readRaw(sid);
-      if (isTombstone(current)) return 'tombstoned';
-      await this.#call('set', (cb) => inner.set(sid, record as unknown as SessionData, cb));
+      if (isTombstone(await this.readRaw(sid))) return 'tombstoned';
+      await this.#set(sid, record);
       return 'written';
     });
   }
 
   /**
-   * Replaces `sid` by a tombstone and drops it from `principal`'s index. `indexed: false` says
-   * the id is already out of the index (`removeAll`, an eviction by `admit`): one round trip
-   * fewer per session, which is what makes revoking a thousand sessions fast.
+   * Replaces `sid` by a tombstone. With `ifExists`, writes nothing for an id without a record:
+   * a request without a stored session must not be able to make the store write (an
+   * anonymous `POST /logout` would otherwise store one tombstone per request). Resolves to the
+   * tombstone that was there before, if any.
    */
-  async endSession(sid: string, reason: EndReason, principal?: string, options: { indexed?: boolean } = {}): Promise<void> {
-    const { clock, tombstoneTtlMs, index } = this.options;
-    const indexed = options.indexed ?? true;
-    let owner = principal;
-    if (owner === undefined && indexed) {
-      const current = await this.readRaw(sid);
-      if (current && !isTombstone(current)) owner = this.principalOf(current);
-    }
+  async #tombstone(sid: string, reason: EndReason, options: { ifExists?: boolean } = {}): Promise<TombstoneRecord | undefined> {
+    const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
     if (typeof inner.tombstone === 'function') {
-      await this.#promise('tombstone', () => inner.tombstone!(sid, reason, clock.now(), tombstoneTtlMs));
-    } else {
-      const tombstone = makeTombstone(reason, clock.now(), tombstoneTtlMs);
-      await this.#exclusive(sid, () => this.#call('set', (cb) => inner.set(sid, tombstone as unknown as SessionData, cb)));
+      return await this.#promise('tombstone', () => inner.tombstone!(sid, reason, clock.now(), tombstoneTtlMs, { ifExists: options.ifExists ?? false }));
     }
-    if (owner !== undefined && indexed) await this.#promise('index', () => index.remove(owner, sid));
+    return await this.#exclusive(sid, async () => {
+      const current = await this.readRaw(sid);
+      if (!current && options.ifExists) return undefined;
+      await this.#set(sid, makeTombstone(reason, clock.now(), tombstoneTtlMs));
+      return isTombstone(current) ? current : undefined;
+    });
   }
 
   /**
-   * Moves a record to a new id: atomically where the store offers `rename`, otherwise write
-   * the new record, then tombstone the old id (so no moment exists with neither).
-   * `oldMayBeUnsaved`: the old session was generated in this request and may never have been
-   * stored; `rename` refuses a missing old record, and no one else can know that id anyway.
+   * Ends one session: tombstone first, then out of `principal`'s index (a failure in between
+   * leaves a listed tombstone, which listing prunes — never a live, unlisted session).
+   * Nothing is written for an id that holds no record.
    */
-  async moveSession(oldId: string, newId: string, record: Record_, principal: string | undefined, oldMayBeUnsaved = false): Promise<void> {
-    const { clock, tombstoneTtlMs, index } = this.options;
+  async endSession(sid: string, reason: EndReason, principal?: string): Promise<void> {
+    await this.#tombstone(sid, reason, { ifExists: true });
+    if (principal !== undefined) await this.index('index', (index) => index.remove(principal, sid));
+  }
+
+  /**
+   * Ends every session of `principal` that exists when it starts, including one whose
+   * rotation is in flight (its successor is followed), and resolves to how many ids it
+   * ended. Tombstones first, then unindexes each; an id that could not be ended stays in the
+   * index and the call rejects, so a retry ends it.
+   */
+  async endAll(principal: string, reason: EndReason): Promise<string[]> {
+    const { clock, tombstoneTtlMs } = this.options;
+    const index = this.options.index;
+    if (typeof index.endAll === 'function' && index.ownsSessionsOf?.(this.inner) === true) {
+      return await this.#promise('index', () => index.endAll!(principal, reason, clock.now(), tombstoneTtlMs));
+    }
+    const entries = await this.index('index', (i) => i.list(principal));
+    return await this.endLineages(principal, entries.map((entry) => entry.sessionId), reason);
+  }
+
+  /**
+   * Ends `ids` of `principal` and every successor a rotation in flight gave them (an admin
+   * revoking one device, or `endAll` on a store without the atomic extension).
+   */
+  async endLineages(principal: string, ids: readonly string[], reason: EndReason): Promise<string[]> {
+    const ended: string[] = [];
+    const seen = new Set<string>();
+    let failure: unknown;
+    let queue = [...ids];
+    for (let round = 0; queue.length > 0 && round < MAX_REVOCATION_ROUNDS; round++) {
+      for (const id of queue) seen.add(id);
+      // Not `ifExists`: a listed id without a record is a login in flight; its tombstone
+      // makes that login's write fail instead of surviving the revocation.
+      const outcomes = await settleEach(queue, (id) => this.#tombstone(id, reason));
+      const next: string[] = [];
+      const done: string[] = [];
+      for (const [i, outcome] of outcomes.entries()) {
+        const id = queue[i] as string;
+        if (!outcome.ok) {
+          failure ??= outcome.error;
+          continue;
+        }
+        done.push(id);
+        // Rotated while we waited for its lock: the session lives on under its successor.
+        const successor = outcome.value?.fixationGuardTombstone.successor;
+        if (successor !== undefined && !seen.has(successor)) next.push(successor);
+      }
+      const removed = await settleEach(done, (id) => this.index('index', (i) => i.remove(principal, id)));
+      for (const [i, outcome] of removed.entries()) {
+        if (outcome.ok) ended.push(done[i] as string);
+        else failure ??= outcome.error;
+      }
+      queue = next;
+    }
+    if (failure !== undefined) throw failure;
+    return ended;
+  }
+
+  /**
+   * Moves a record to `newId` (a login, an elevation, a periodic rotation): the new record is
+   * written, the index entry moved (same principal), and the old id tombstoned naming its
+   * successor — atomically where the store offers `rename`, otherwise under the old id's lock
+   * after checking that it is still live. Rejects with `SessionConflictError` (changing
+   * nothing) when the old id was already rotated or ended: an ended id never gets a successor.
+   */
+  async rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
+    const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
-    if (typeof inner.rename === 'function' && !oldMayBeUnsaved) {
-      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs));
-    } else {
-      const written = await this.writeUnlessTombstoned(newId, record);
-      if (written === 'tombstoned') throw new SessionStoreUnavailableError('A freshly generated session id was already taken; try again.');
+    const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
+    if (!options.oldStored) {
+      // The old id was generated in this request and never saved: nobody can know it.
+      if ((await this.writeUnlessTombstoned(newId, record)) === 'tombstoned') throw new SessionConflictError('revoked');
+      return;
+    }
+    if (typeof inner.rename === 'function') {
+      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil }));
+      // A store's rename may move the entry of its own index (Redis does, in the same script);
+      // the index in use is told too (idempotent), whatever store it belongs to.
+      const principal = options.principal;
+      if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
+      return;
+    }
+    await this.#exclusive(oldId, async () => {
+      const current = await this.readRaw(oldId);
+      if (!current) throw new SessionConflictError('missing');
+      if (isTombstone(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
+      if ((await this.writeUnlessTombstoned(newId, record)) === 'tombstoned') throw new SessionConflictError('revoked');
+      const principal = options.principal;
+      if (samePrincipal && principal !== undefined) {
+        try {
+          await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
+        } catch (err) {
+          await this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
+          throw err;
+        }
+      }
       try {
-        await this.endSession(oldId, 'rotated', undefined);
+        await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
       } catch (err) {
-        // Never leave both ids alive: undo the new record, keep the old one.
-        await this.endSession(newId, 'destroyed', undefined).catch(() => undefined);
+        // Never leave both ids alive: put the entry back and end the new record.
+        if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, newId, oldId, clock.now())).catch(() => undefined);
+        await this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
         throw err;
       }
-    }
-    if (principal !== undefined) await this.#promise('index', () => index.rename(principal, oldId, newId, clock.now()));
+    });
   }
 
-  /**
-   * Admits a login to `principal`'s index under the session limit: refused → audited
-   * `login_rejected` and `SessionLimitError`; admitted → the sessions the limit pushed out are
-   * tombstoned (`evicted`) and audited. Shared by `req.login` and passport-style logins.
-   */
-  async admitLogin(principal: string, entry: SessionIndexEntry, request: { sessionId?: string; ip?: string | undefined } = {}): Promise<void> {
-    const { auditor, sessionLimit } = this.options;
-    const ip = request.ip;
-    const admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit));
-    if (!admitted.admitted) {
-      auditor.emit('login_rejected', { sessionId: request.sessionId ?? entry.sessionId, principal, ip, reason: 'session_limit' });
-      throw new SessionLimitError(`${principal} already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
-    }
-    for (const evicted of admitted.evicted) {
-      await this.endSession(evicted, 'evicted', principal, { indexed: false });
-      auditor.emit('session_evicted', { sessionId: evicted, principal, ip, reason: 'session_limit' });
-    }
-  }
+  // ---- the index -----------------------------------------------------------------------------
 
   /** Index operations, with the same time-out and 503 mapping as store calls. */
   index<T>(operation: string, run: (index: SessionIndex) => Promise<T>): Promise<T> {
     return this.#promise(operation, () => run(this.options.index));
   }
 
-  // ---- the express-session Store contract -------------------------------------------------
+  /**
+   * Reserves a login's place in `principal`'s index before its rotation. Refused under
+   * `rejectLogin` at the limit: audited `login_rejected`, `SessionLimitError`, nothing changed.
+   */
+  async reserveLogin(principal: string, entry: SessionIndexEntry, request: { replacing?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
+    const { auditor, sessionLimit } = this.options;
+    const admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
+    if (!admitted.admitted) {
+      auditor.emit('login_rejected', { sessionId: request.replacing ?? entry.sessionId, principal, ip: request.ip, reason: 'session_limit' });
+      throw new SessionLimitError(`This account already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
+    }
+  }
 
   /**
-   * The id express-session last asked for. express-session calls `get` synchronously from its
-   * middleware, only for a cookie whose signature it verified: the guard reads this right
-   * after calling it, instead of verifying the signature a second time.
+   * Confirms a login whose record is written, and ends the sessions the limit pushes out
+   * (`evictOldest`): each is tombstoned, then unindexed.
    */
-  lastRequestedId: string | undefined;
+  async confirmLogin(principal: string, entry: SessionIndexEntry, ip?: string): Promise<void> {
+    const { auditor, sessionLimit } = this.options;
+    const result = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'confirm' }));
+    for (const evicted of result.evicted) {
+      await this.endSession(evicted, 'evicted', principal);
+      auditor.emit('session_evicted', { sessionId: evicted, principal, ip, reason: 'session_limit' });
+    }
+  }
 
+  // ---- the express-session Store contract ---------------------------------------------------
+
+  /** A live record, or no session for a missing or tombstoned id. */
   get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    this.lastRequestedId = sid;
     this.#invoke<Record_>(
       'get',
       (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void),
       (err, record) => {
         if (err) return callback(err);
-        if (!record) {
-          this.#rememberEnd(sid, 'unknown');
-          this.options.auditor.emit('unknown_session_id', { sessionId: sid });
-          return callback(null, null);
-        }
-        if (isTombstone(record)) {
-          const reason = record.fixationGuardTombstone.reason;
-          this.#rememberEnd(sid, reason);
-          this.options.auditor.emit('rotated_session_id_presented', { sessionId: sid, reason });
-          return callback(null, null);
-        }
+        if (!record || isTombstone(record)) return callback(null, null);
         callback(null, record as unknown as SessionData);
       },
     );
@@ -462,95 +415,34 @@ export class GuardedStore extends session.Store {
   }
 
   async #save(sid: string, sess: Record_): Promise<void> {
-    if (this.#tripped.has(sess)) throw new FixationTripwireError('This session was destroyed by the fixation tripwire.');
-    const { auditor, clock } = this.options;
-    const now = clock.now();
-    let principal = this.principalOf(sess);
-    let state = sess.fixationGuard as GuardState | undefined;
-    if (principal !== undefined && this.#fresh.has(sess) && !this.isBound(state, sid) && this.#authKeyPrincipal(sess) === undefined) {
-      // A fresh session whose only claim to a login is a guard state copied from the old one
-      // (passport's logout/login with keepSessionInfo merges it in): nobody logged in here.
-      sess.fixationGuard = state = withoutAuthentication(state as GuardState);
-      principal = undefined;
-    }
-    if (principal !== undefined) {
-      const reason = this.tripReason(sess, sid);
-      if (reason) return this.#trip(sid, sess, principal, reason);
-      if (this.#fresh.has(sess) && !this.isBound(state, sid)) {
-        // A session generated in this request that became authenticated (passport's
-        // regenerate-then-login): the app's own keys say who logged in.
-        await this.#bindFresh(sid, sess, this.#authKeyPrincipal(sess) ?? principal, now);
-      }
-      const bound = sess.fixationGuard as GuardState;
-      if (this.#boundNow.has(sess) || this.#fresh.has(sess)) {
-        // The request that authenticated fixes whom each of the app's own keys may name.
-        const names = this.#authKeyNames(sess);
-        const first = Object.values(names)[0];
-        if (first !== undefined) bound.authPrincipal = first;
-        else delete bound.authPrincipal;
-        bound.authNames = names;
-      }
-      // Bound under a retired secret: re-bind under the current one.
-      bound.boundTo = this.bindingHash(sid);
-    }
-    const record = sess.fixationGuard ? sess : { ...sess, fixationGuard: newGuardState(now) };
-    const result = await this.writeUnlessTombstoned(sid, record);
+    if (this.#gate && (await this.#gate.beforeSet(sid, sess)) === 'skip') return;
+    const result = await this.writeUnlessTombstoned(sid, sess);
     if (result === 'tombstoned') {
-      auditor.emit('resurrection_blocked', { sessionId: sid, principal });
-      return;
+      // A late save of an id that ended meanwhile: it stays dead, and the request is told.
+      this.options.auditor.emit('resurrection_blocked', { sessionId: sid, principal: stateOf(sess)?.principal });
+      throw new SessionConflictError('ended');
     }
-    if (this.#fresh.has(sess) && !state) auditor.emit('session_created', { sessionId: sid });
-  }
-
-  /**
-   * A session generated in this request (`req.session.regenerate()`, as passport ≥0.6 does at
-   * login) that became authenticated: its id was never seen by anyone, so it is bound here.
-   */
-  async #bindFresh(sid: string, sess: Record_, principal: string, now: number): Promise<void> {
-    const { auditor, credentialVersion } = this.options;
-    const previous = sess.fixationGuard as GuardState | undefined;
-    const state: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: this.bindingHash(sid), authAt: now, lastSeenAt: now, rotatedAt: now };
-    // A new authentication, as in req.login: no privilege survives it, and the credential
-    // version is the principal's current one (without it, the next request would end the session).
-    delete state.elevatedAt;
-    delete state.privilege;
-    if (credentialVersion) state.credentialVersion = String(await credentialVersion(principal));
-    else delete state.credentialVersion;
-    await this.admitLogin(principal, { sessionId: sid, createdAt: state.createdAt, lastSeenAt: now });
-    sess.fixationGuard = state;
-    auditor.emit('login', { sessionId: sid, principal, detail: { via: 'regenerated-session' } });
-  }
-
-  /**
-   * The tripwire fires: `sess` is never persisted again, the event is audited and the id is
-   * tombstoned. Shared by the store (a refused save), the load-time check and the response hook.
-   */
-  async destroyTripped(sid: string, sess: object, principal: string | undefined, reason: string, ip?: string): Promise<void> {
-    this.#tripped.add(sess);
-    this.options.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip, reason });
-    await this.endSession(sid, 'tripwire', principal);
-  }
-
-  async #trip(sid: string, sess: Record_, principal: string, reason: string): Promise<never> {
-    await this.destroyTripped(sid, sess, principal, reason).catch(() => undefined);
-    throw new FixationTripwireError(
-      this.options.development
-        ? `fixation-guard tripwire: the session was marked authenticated (as ${principal}) without req.login(), so its id — which may have been planted by an attacker — was never rotated. The session has been destroyed. Authenticate with \`await req.login(userId)\` instead of writing \`req.session.user\` directly.`
-        : 'The session was destroyed by the session-fixation tripwire.',
-    );
+    await this.#gate?.afterSet?.(sid, sess);
   }
 
   destroy(sid: string, callback?: Callback): void {
-    this.endSession(sid, 'destroyed').then(
+    this.#destroy(sid, 'destroyed').then(
       () => callback?.(),
       (err: unknown) => callback?.(err),
     );
   }
 
-  override regenerate(req: Request, callback: (err?: unknown) => unknown): void {
-    this.endSession(req.sessionID, 'rotated').then(
+  async #destroy(sid: string, reason: EndReason): Promise<void> {
+    const current = await this.readRaw(sid);
+    if (!current || isTombstone(current)) return;
+    await this.endSession(sid, reason, stateOf(current)?.principal);
+  }
+
+  /** express-session's `req.session.regenerate()` (passport's login and logout): the old id ends. */
+  override regenerate(req: Parameters<Store['regenerate']>[0], callback: (err?: unknown) => unknown): void {
+    this.#destroy(req.sessionID, 'rotated').then(
       () => {
-        this.generate(req);
+        (this as unknown as { generate(r: typeof req): void }).generate(req);
         callback();
       },
       (err: unknown) => callback(err),

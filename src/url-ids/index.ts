@@ -108,7 +108,7 @@ export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
       detail: { params, location: inPath.length ? 'path' : 'query', method: req.method },
     });
     if (action === 'reject') {
-      return next(new SessionGuardError('SESSION_ID_IN_URL', 400, `Session ids are only accepted from the session cookie, not from the URL (parameter: ${params}).`));
+      return next(new SessionGuardError('SESSION_ID_IN_URL', `Session ids are only accepted from the session cookie, not from the URL (parameter: ${params}).`));
     }
     const cleanPath = inPath.length ? path.replace(/;([^=;/?#]+)=[^;/?#]*/g, (whole, name: string) => (names.has(decodeName(name)) ? '' : whole)) : rawPath;
     const cleanQuery = query

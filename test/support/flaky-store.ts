@@ -3,7 +3,7 @@
  * and which emits 'disconnect' / 'connect' like connect-redis does when its client drops.
  */
 import session, { type SessionData } from 'express-session';
-import { isTombstone, makeTombstone, type EndReason, type GuardedSetResult, type GuardStoreExtensions } from '../../src/index.js';
+import { isTombstone, makeTombstone, type EndReason, type GuardedSetResult, type GuardStoreExtensions, type TombstoneRecord, SessionConflictError } from '../../src/index.js';
 
 export type FlakyMode = 'ok' | 'fail' | 'hang';
 export type FlakyOperation = 'get' | 'set' | 'destroy' | 'touch';
@@ -125,18 +125,21 @@ export class AtomicStore extends FlakyStore implements GuardStoreExtensions {
     return 'written';
   }
 
-  async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number): Promise<void> {
+  async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number, options: { ifExists?: boolean } = {}): Promise<TombstoneRecord | undefined> {
     this.used.tombstone++;
+    const previous = this.#read(sid);
+    if (previous === undefined && options.ifExists) return undefined;
     this.#sessions[sid] = JSON.stringify(makeTombstone(reason, now, ttlMs));
+    return isTombstone(previous) ? previous : undefined;
   }
 
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
     this.used.rename++;
     const old = this.#read(oldId);
-    if (old === undefined) throw new Error('rename refused: old_missing');
-    if (isTombstone(old)) throw new Error('rename refused: old_dead');
-    if (this.#read(newId) !== undefined) throw new Error('rename refused: new_exists');
+    if (old === undefined) throw new SessionConflictError('missing');
+    if (isTombstone(old)) throw new SessionConflictError('rotated');
+    if (this.#read(newId) !== undefined) throw new SessionConflictError('new_exists');
     this.#sessions[newId] = JSON.stringify(sess);
-    this.#sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs));
+    this.#sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
   }
 }

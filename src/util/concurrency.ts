@@ -29,3 +29,20 @@ export async function settleAll<T, R>(items: readonly T[], fn: (item: T) => Prom
   if (failure) throw failure.error;
   return results;
 }
+
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/** Like `settleAll`, but never throws: each item's outcome, in order. */
+export async function settleEach<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = BULK_CONCURRENCY): Promise<Settled<R>[]> {
+  return await settleAll(
+    items,
+    async (item): Promise<Settled<R>> => {
+      try {
+        return { ok: true, value: await fn(item) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    },
+    limit,
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * The way out of a request that has a session.
+ *
+ * - express-session saves a modified session inside res.end after the headers are already
+ *   out, and a failed save only reaches next(err) once the response is gone: the client is
+ *   told "done" for a write that was lost (fail open). The guard saves first — whatever
+ *   session the request ends with, including one `req.login` or a regenerate put there —
+ *   while the answer can still be changed, and answers the error instead when the save fails.
+ * - The tripwire's last line, for responses whose headers go out before res.end (streams):
+ *   an authenticated session that may not be persisted is destroyed before they leave.
+ */
+import type { Request, Response } from 'express';
+import onHeaders from 'on-headers';
+import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
+import { principalOf } from '../policy/principal.js';
+import { tripReason } from '../policy/tripwire.js';
+import type { GuardContext } from './context.js';
+import { clearSessionCookie } from './request-api.js';
+import { unchanged, type RequestState } from './request-state.js';
+import { isFresh, tripSession } from './write-gate.js';
+
+/** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
+export function setErrorHead(res: Response, err: SessionGuardError): void {
+  res.statusCode = err.status;
+  res.setHeader('Cache-Control', 'no-store');
+  if (err.status === 503) res.setHeader('Retry-After', '5');
+}
+
+export function respondError(res: Response, err: SessionGuardError): void {
+  if (res.headersSent) return;
+  setErrorHead(res, err);
+  res.json(err.toJSON());
+}
+
+export function guardResponse(ctx: GuardContext, req: Request, res: Response, state: RequestState): void {
+  onHeaders(res, function fixationTripwireOnHeaders() {
+    const sess = req.session as unknown as Record<string, unknown> | undefined;
+    if (!sess || unchanged(state, sess)) return;
+    const sid = req.sessionID;
+    const reason = tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: state.boundIds.has(sid) });
+    if (reason === undefined) return;
+    const alreadyTripped = state.tripped.has(sess);
+    delete (req as { session?: unknown }).session;
+    clearSessionCookie(ctx, res);
+    if (alreadyTripped) return; // the write gate refused the save a moment ago and audited it
+    tripSession(ctx, state, sid, sess, reason, req.ip).catch(() => undefined);
+    if (ctx.development) {
+      console.error(
+        `fixation-guard tripwire: ${req.method} ${req.path} marked the session authenticated (as ${principalOf(sess, ctx.authKeys)}) without req.login(). ` +
+          'The id may have been planted by an attacker and was never rotated, so the session was destroyed. Use `await req.sessionGuard.login(userId)`.',
+      );
+    }
+  });
+
+  const end = res.end as (...args: unknown[]) => Response;
+  res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
+    const sess = req.session as unknown as object | undefined;
+    if (!sess || res.headersSent) return end.apply(this, args);
+    if (state.tripped.has(sess)) {
+      // The tripwire already refused this session and the app answered that error: let it through.
+      delete (req as { session?: unknown }).session;
+      return end.apply(this, args);
+    }
+    if (unchanged(state, sess)) return end.apply(this, args);
+    req.session.save((err?: unknown) => {
+      if (!err) {
+        end.apply(this, args);
+        return;
+      }
+      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
+      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
+      delete (req as { session?: unknown }).session;
+      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+      const body = JSON.stringify(error.toJSON());
+      setErrorHead(res, error);
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      end.call(this, body);
+    });
+    return this;
+  } as Response['end'];
+}

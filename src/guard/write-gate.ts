@@ -1,0 +1,126 @@
+/**
+ * What express-session may persist, decided per request: the tripwire (an authenticated
+ * record only under the id it was bound to), binding a login made through a regenerated
+ * session (passport ≥0.6), and skipping a save of what the store already holds.
+ */
+import type { Request } from 'express';
+import { FixationTripwireError } from '../errors/index.js';
+import { authKeyNames, authKeyPrincipal, principalOf } from '../policy/principal.js';
+import { newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
+import { tripReason } from '../policy/tripwire.js';
+import type { WriteGate } from '../store/guarded-store.js';
+import type { GuardContext } from './context.js';
+import { markStored, requestStateOf, sessionJson, type RequestState } from './request-state.js';
+
+type Record_ = Record<string, unknown>;
+
+/** The request express-session attached to a Session object (non-enumerable `req`). */
+function requestOf(sess: Record_): Request | undefined {
+  return (sess as { req?: Request }).req;
+}
+
+/** Whether `sid` was made in this request (express-session's generate, regenerate): nobody else knows it. */
+export function isFresh(state: RequestState, sid: string): boolean {
+  return sid !== state.loadedId && !state.boundIds.has(sid) && !state.storedIds.has(sid);
+}
+
+/**
+ * The tripwire fires: `sess` is never persisted again, the event is audited and the id is
+ * ended. Shared by the write gate, the load-time check and the response hook.
+ */
+export async function tripSession(ctx: GuardContext, state: RequestState | undefined, sid: string, sess: object, reason: string, ip?: string): Promise<void> {
+  state?.tripped.add(sess);
+  const principal = principalOf(sess as Record_, ctx.authKeys);
+  ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip, reason });
+  await ctx.store.endSession(sid, 'tripwire', stateOf(sess)?.principal);
+}
+
+export function tripwireMessage(ctx: GuardContext, principal: string | undefined): string {
+  return ctx.development
+    ? `fixation-guard tripwire: the session was marked authenticated (as ${principal}) without req.login(), so its id — which may have been planted by an attacker — was never rotated. The session has been destroyed. Authenticate with \`await req.sessionGuard.login(userId)\` instead of writing the session directly (watched keys: ${ctx.authKeys.join(', ')}).`
+    : 'The session was destroyed by the session-fixation tripwire.';
+}
+
+export function createWriteGate(ctx: GuardContext): WriteGate {
+  return {
+    async beforeSet(sid, sess) {
+      const req = requestOf(sess);
+      const state = requestStateOf(req);
+      if (!state || state.ctx !== ctx) return 'write';
+      if (state.tripped.has(sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
+      const baseline = state.baseline;
+      // express-session saves after the guard already did (a rotated session it never loaded).
+      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && baseline.json === sessionJson(sess)) return 'skip';
+      const now = ctx.clock.now();
+      const fresh = isFresh(state, sid);
+      let guard = stateOf(sess);
+      let principal = principalOf(sess, ctx.authKeys);
+      const appPrincipal = authKeyPrincipal(sess, ctx.authKeys);
+      if (principal !== undefined && fresh && !ctx.binding.isBound(guard, sid) && appPrincipal === undefined) {
+        // A fresh session whose only claim to a login is a guard state copied from the old one
+        // (passport's logout/login with keepSessionInfo merges it in): nobody logged in here.
+        sess.fixationGuard = guard = withoutAuthentication(guard as GuardState);
+        principal = undefined;
+      }
+      if (principal !== undefined) {
+        const reason = tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh, boundNow: state.boundIds.has(sid) });
+        if (reason !== undefined) {
+          await tripSession(ctx, state, sid, sess, reason, req?.ip).catch(() => undefined);
+          throw new FixationTripwireError(tripwireMessage(ctx, principal));
+        }
+        if (fresh && !ctx.binding.isBound(guard, sid)) {
+          guard = await bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip);
+        }
+        const bound = guard as GuardState;
+        if (state.boundIds.has(sid)) {
+          // The request that authenticated fixes whom each of the app's own keys may name.
+          const names = authKeyNames(sess, ctx.authKeys);
+          const first = Object.values(names)[0];
+          if (first !== undefined) bound.authPrincipal = first;
+          else delete bound.authPrincipal;
+          bound.authNames = names;
+        }
+        // Bound under a retired secret: re-bind under the current one.
+        bound.boundTo = ctx.binding.hash(sid);
+      }
+      if (!sess.fixationGuard) {
+        sess.fixationGuard = newGuardState(now);
+        if (fresh) ctx.auditor.emit('session_created', { sessionId: sid, ip: req?.ip });
+      }
+      return 'write';
+    },
+
+    async afterSet(sid, sess) {
+      const state = requestStateOf(requestOf(sess));
+      if (!state || state.ctx !== ctx) return;
+      markStored(state, sid, sess);
+      const pending = state.pendingConfirm;
+      if (pending && pending.sid === sid) {
+        state.pendingConfirm = undefined;
+        await ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, requestOf(sess)?.ip);
+      }
+    },
+  };
+}
+
+/**
+ * A session generated in this request (`req.session.regenerate()`, as passport ≥0.6 does at
+ * login) that became authenticated: its id was never seen by anyone, so it is bound here and
+ * admitted to the index before its first write (confirmed after it).
+ */
+async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: string, sess: Record_, principal: string, now: number, ip: string | undefined): Promise<GuardState> {
+  const previous = stateOf(sess);
+  const guard: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: ctx.binding.hash(sid), authAt: now, lastSeenAt: now, rotatedAt: now };
+  // A new authentication, as in req.login: no privilege survives it, and the credential
+  // version is the principal's current one (without it, the next request would end the session).
+  delete guard.elevatedAt;
+  delete guard.privilege;
+  if (ctx.credentialVersion) guard.credentialVersion = String(await ctx.credentialVersion(principal));
+  else delete guard.credentialVersion;
+  await ctx.store.reserveLogin(principal, { sessionId: sid, createdAt: guard.createdAt, lastSeenAt: now }, { ip });
+  state.pendingConfirm = { sid, principal, createdAt: guard.createdAt };
+  state.boundIds.add(sid);
+  sess.fixationGuard = guard;
+  ctx.auditor.emit('login', { sessionId: sid, principal, ip, detail: { via: 'regenerated-session' } });
+  return guard;
+}
