@@ -153,3 +153,79 @@ export function loginWith(app: express.Express, cookie: string | undefined, user
 }
 
 export { request };
+
+/** A promise whose resolve the test holds: opened when the test chooses, never by time. */
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * A gate for test-only routes: a request calls `await gate.pass()` at the point where it must
+ * wait (e.g. after its session was loaded, before it rotates); the test awaits
+ * `gate.arrived(n)` to know that `n` requests are held there, then calls `open()`.
+ */
+export class Gate {
+  #arrivals = 0;
+  readonly #waiters: Array<{ count: number; resolve: () => void }> = [];
+  readonly #opened = deferred();
+
+  /** How many requests have reached the gate so far. */
+  get arrivals(): number {
+    return this.#arrivals;
+  }
+
+  pass(): Promise<void> {
+    this.#arrivals++;
+    for (const waiter of this.#waiters.filter((w) => w.count <= this.#arrivals)) {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+    return this.#opened.promise;
+  }
+
+  /** Resolves once `count` requests wait at (or went through) the gate. */
+  arrived(count = 1): Promise<void> {
+    if (this.#arrivals >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+
+  open(): void {
+    this.#opened.resolve();
+  }
+}
+
+/**
+ * Test-only routes that hold a request at `gate` after its session was loaded: POST
+ * /elevate-held (authenticated; then `req.elevate()`) and POST /login-held (then
+ * `req.login(username)`). Pass as `buildApp`'s `extra`.
+ */
+export function heldRoutes(gate: Gate): (app: express.Express) => void {
+  return function installHeldRoutes(app) {
+    app.post('/elevate-held', requireAuth(), async (req, res, next) => {
+      try {
+        await gate.pass();
+        await req.elevate({ privilege: 'admin' });
+        res.json({ ok: true });
+      } catch (err) {
+        next(err);
+      }
+    });
+    app.post('/login-held', async (req, res, next) => {
+      try {
+        const { username } = req.body as { username: string };
+        await gate.pass();
+        await req.login(username);
+        res.json({ user: username });
+      } catch (err) {
+        next(err);
+      }
+    });
+  };
+}
