@@ -262,7 +262,9 @@ describe('sessionGuard: an in-flight request cannot resurrect a rotated id', () 
     const victim = setCookie(await loginWith(app, planted).expect(200)) as string;
     release();
     const late = await inFlight;
-    assert.equal(late.status, 200, 'the in-flight request itself completes normally');
+    // Its write was refused (the id ended under it): it is told so, never 200 for a lost write.
+    assert.equal(late.status, 409, 'the in-flight request is told its session changed');
+    assert.equal(late.body.error.code, 'SESSION_CONFLICT');
     assert.ok(isTombstone(await guard.store.readRaw(idOf(planted))));
     assert.equal(audit.of('resurrection_blocked').length, 1);
     await https(request(app).get('/me')).set('Cookie', planted).expect(401);

@@ -123,6 +123,11 @@ describe('lifecycle', () => {
       assert.notEqual(idOf(renewed), idOf(cookie));
       const data = await https(request(app).get('/session-data')).set('Cookie', renewed).expect(200);
       assert.deepEqual(data.body.cart, ['book']);
+      // Within the grace the old id still resolves to its successor (parallel requests of one page)…
+      const parallel = await me(app, cookie).expect(200);
+      assert.equal(idOf(setCookie(parallel) as string), idOf(renewed), 'the old id resolves to the one successor');
+      // …and past it, it is dead.
+      clock.advance('11s');
       await expectEnded(app, cookie, 'SESSION_ROTATED');
       const periodic = audit.of('session_rotated').filter((e) => e.reason === 'periodic');
       assert.equal(periodic.length, 1);

@@ -49,7 +49,7 @@ describe('RedisSessionIndex', () => {
     assert.deepEqual(ids(await a.index.list('user')), ['c2']);
   });
 
-  it('evictOldest admits the new session and returns the oldest ids to tombstone', async () => {
+  it('evictOldest confirms the new session and names the oldest live ids to end (still listed until the caller removes them)', async () => {
     const limit = { max: 2, onLimit: 'evictOldest' } as const;
     await a.store.guardedSet('e1', record(60_000));
     await a.store.guardedSet('e2', record(60_000));
@@ -57,6 +57,9 @@ describe('RedisSessionIndex', () => {
     assert.deepEqual(await a.index.admit('evict-user', { sessionId: 'e1', createdAt: 10, lastSeenAt: 10 }, limit), { admitted: true, evicted: [] });
     assert.deepEqual(await b.index.admit('evict-user', { sessionId: 'e2', createdAt: 20, lastSeenAt: 20 }, limit), { admitted: true, evicted: [] });
     assert.deepEqual(await a.index.admit('evict-user', { sessionId: 'e3', createdAt: 30, lastSeenAt: 30 }, limit), { admitted: true, evicted: ['e1'] });
+    // Tombstone first, then unindex: the caller removes the victim once it is ended.
+    assert.deepEqual(ids(await a.index.list('evict-user')), ['e1', 'e2', 'e3']);
+    await a.index.remove('evict-user', 'e1');
     assert.deepEqual(ids(await a.index.list('evict-user')), ['e2', 'e3']);
   });
 
@@ -68,12 +71,18 @@ describe('RedisSessionIndex', () => {
     assert.deepEqual(result, { admitted: true, evicted: ['zz'] });
   });
 
-  it('rejectLogin admits nothing and evicts nothing at the limit', async () => {
+  it('rejectLogin refuses a reservation at the limit, admitting and evicting nothing', async () => {
     const limit = { max: 1, onLimit: 'rejectLogin' } as const;
     await login('reject-user', 'r1', 1);
-    await a.store.guardedSet('r2', record(60_000));
-    assert.deepEqual(await b.index.admit('reject-user', { sessionId: 'r2', createdAt: 2, lastSeenAt: 2 }, limit), { admitted: false, evicted: [] });
+    assert.deepEqual(await b.index.admit('reject-user', { sessionId: 'r2', createdAt: 2, lastSeenAt: 2 }, limit, { phase: 'reserve' }), { admitted: false, evicted: [] });
     assert.deepEqual(ids(await a.index.list('reject-user')), ['r1']);
+  });
+
+  it('rejectLogin does not count the session a re-login replaces, and counts logins in flight', async () => {
+    const limit = { max: 1, onLimit: 'rejectLogin' } as const;
+    await login('again-reject', 'q1', 1);
+    assert.deepEqual(await a.index.admit('again-reject', { sessionId: 'q2', createdAt: 2, lastSeenAt: 2 }, limit, { phase: 'reserve', replacing: 'q1' }), { admitted: true, evicted: [] });
+    assert.deepEqual(await b.index.admit('again-reject', { sessionId: 'q3', createdAt: 3, lastSeenAt: 3 }, limit, { phase: 'reserve', replacing: 'q1' }), { admitted: false, evicted: [] });
   });
 
   it('admitting an id already listed only refreshes it and never counts against the limit', async () => {
@@ -90,7 +99,8 @@ describe('RedisSessionIndex', () => {
     const results = await Promise.all(
       sessions.map((id, i) => (i % 2 ? a : b).index.admit('race-user', { sessionId: id, createdAt: i, lastSeenAt: i }, limit)),
     );
-    const evicted = results.flatMap((result) => result.evicted);
+    const evicted = [...new Set(results.flatMap((result) => result.evicted))];
+    for (const id of evicted) await a.index.remove('race-user', id);
     const listed = ids(await a.index.list('race-user'));
     assert.equal(listed.length, 3);
     assert.equal(evicted.length, 9);

@@ -234,9 +234,10 @@ describe('GuardedStore', () => {
       const before = await anonymousCookie(app);
       assert.ok(store.used.guardedSet >= 1);
       const after = setCookie(await loginWith(app, before).expect(200)) as string;
-      await new Promise<void>((resolve, reject) =>
-        guard.store.set(idOf(before), { cookie: { originalMaxAge: 1000 }, visits: 7 } as never, (err) => (err ? reject(err) : resolve())),
+      const refused = await new Promise<unknown>((resolve) =>
+        guard.store.set(idOf(before), { cookie: { originalMaxAge: 1000 }, visits: 7 } as never, (err) => resolve(err)),
       );
+      assert.equal((refused as { code?: string } | undefined)?.code, 'SESSION_CONFLICT', 'the late save is refused with a conflict');
       assert.ok(isTombstone(await guard.store.readRaw(idOf(before))));
       assert.equal(audit.of('resurrection_blocked').length, 1);
       await https(request(app).post('/logout')).set('Cookie', after).expect(204);
@@ -250,9 +251,10 @@ describe('GuardedStore', () => {
       const before = await anonymousCookie(app);
       await loginWith(app, before).expect(200);
       const old = idOf(before);
-      await new Promise<void>((resolve, reject) =>
-        guard.store.set(old, { cookie: { originalMaxAge: 1000 }, visits: 99 } as never, (err) => (err ? reject(err) : resolve())),
+      const refused = await new Promise<unknown>((resolve) =>
+        guard.store.set(old, { cookie: { originalMaxAge: 1000 }, visits: 99 } as never, (err) => resolve(err)),
       );
+      assert.equal((refused as { code?: string } | undefined)?.code, 'SESSION_CONFLICT', 'the late save is refused with a conflict');
       assert.ok(isTombstone(await guard.store.readRaw(old)));
       assert.equal(audit.of('resurrection_blocked').length, 1);
     });
