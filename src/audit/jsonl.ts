@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 import type { AuditSink } from './auditor.js';
 
 export interface JsonlSinkOptions {
@@ -9,6 +10,14 @@ export interface JsonlSinkOptions {
   sync?: boolean;
   /** Create the log file's folder when missing. The default value is `true`. */
   mkdir?: boolean;
+}
+
+type Pino = typeof import('pino');
+let loaded: Pino | undefined;
+
+/** pino is loaded on first use: `import 'fixation-guard'` stays light for apps that never write JSONL. */
+function pinoModule(): Pino {
+  return (loaded ??= createRequire(import.meta.url)('pino') as Pino);
 }
 
 /**
@@ -22,6 +31,7 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): AuditSi
   if (typeof path !== 'string' || path.length === 0) {
     throw new TypeError(`jsonlSink: \`path\` must be a non-empty string; got ${JSON.stringify(path)}`);
   }
+  const { pino } = pinoModule();
   const destination = pino.destination({ dest: path, sync: options.sync ?? true, mkdir: options.mkdir ?? true });
   const logger = pino(
     {

@@ -412,7 +412,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       if (others.length >= maxSessionsPerUser) {
         if (onSessionLimit === 'rejectLogin') {
           audit('mcp_session_limit', record, { principal: identity.principal, reason: 'rejectLogin', detail: { limit: maxSessionsPerUser } });
-          throw new McpGuardError('SESSION_LIMIT_REACHED', 429, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
+          throw new McpGuardError('SESSION_LIMIT_REACHED', 409, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
         }
         const oldest = others.sort((a, b) => (a.authorizedAt ?? a.createdAt) - (b.authorizedAt ?? b.createdAt)).slice(0, others.length - maxSessionsPerUser + 1);
         for (const victim of oldest) {

@@ -77,4 +77,28 @@ console.log('guard ok');\n`,
     );
     assert.match(run(process.execPath, ['guard.mjs'], scratch), /guard ok/);
   });
+
+  it('keeps the root import light: neither pino nor zod is loaded until a JSONL sink or the MCP config is used', () => {
+    const heavy = /node_modules[\\/](pino|zod)[\\/]/;
+    writeFileSync(join(scratch, 'light.cjs'), `require('fixation-guard');
+console.log(JSON.stringify(Object.keys(require.cache).filter((k) => ${heavy}.test(k))));\n`);
+    assert.deepEqual(JSON.parse(run(process.execPath, ['light.cjs'], scratch)), []);
+    // ESM: a resolve hook records every module the import resolves.
+    writeFileSync(join(scratch, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(${JSON.stringify(join(scratch, 'resolved.log'))}, result.url + '\\n');
+  return result;
+}\n`);
+    writeFileSync(join(scratch, 'light.mjs'), `import { register } from 'node:module';
+register('./hooks.mjs', import.meta.url);
+await import('fixation-guard');
+const { jsonlSink } = await import('fixation-guard');
+if (typeof jsonlSink !== 'function') throw new Error('no jsonlSink');
+console.log('imported');\n`);
+    assert.match(run(process.execPath, ['light.mjs'], scratch), /imported/);
+    const resolved = readFileSync(join(scratch, 'resolved.log'), 'utf8').split('\n');
+    assert.ok(resolved.some((url) => url.includes('fixation-guard')), 'the hook saw the import');
+    assert.deepEqual(resolved.filter((url) => heavy.test(url)), []);
+  });
 });
