@@ -134,16 +134,19 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
         const login: number[] = [];
         for (let r = 0; r < settings.reps; r++) {
           const id = randomBytes(32).toString('base64url');
+          // The login's own record (unmeasured: its cost does not depend on the index).
+          const written = Date.now();
+          await redis.store.set(id, JSON.parse(recordTemplate(written).replace('__PRINCIPAL__', user)) as never);
           login.push(
             await time(async () => {
               const now = Date.now();
-              const admitted = await redis.index.admit(user, { sessionId: id, createdAt: now, lastSeenAt: now }, { max: n, onLimit: 'evictOldest' });
-              for (const evicted of admitted.evicted) await guard.store.endSession(evicted, 'evicted', user);
+              const entry = { sessionId: id, createdAt: now, lastSeenAt: now };
+              const limit = { max: n, onLimit: 'evictOldest' } as const;
+              await redis.index.admit(user, entry, limit, { phase: 'reserve' });
+              const confirmed = await redis.index.admit(user, entry, limit, { phase: 'confirm' });
+              for (const evicted of confirmed.evicted) await guard.store.endSession(evicted, 'evicted', user);
             }),
           );
-          // The login's own record (unmeasured: its cost does not depend on the index).
-          const now = Date.now();
-          await redis.store.set(id, JSON.parse(recordTemplate(now).replace('__PRINCIPAL__', user)) as never);
         }
         const list: number[] = [];
         for (let r = 0; r < settings.reps; r++) {
