@@ -1,0 +1,554 @@
+/**
+ * Attacks on the lifecycle invariants (DESIGN.md, "Lifecycle invariants"), each a real express
+ * app over HTTP with a ManualClock and test gates, on the MemoryStore, on a plain
+ * get/set/destroy store and, where the race exists there too, on real Redis.
+ *
+ * The first group states behaviour the guard promises and that a concrete interleaving broke
+ * when these tests were written; the second group keeps attacks that did not get through, as
+ * regression tests.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import session, { type SessionData } from 'express-session';
+import {
+  ManualClock,
+  MemorySessionIndex,
+  isTombstone,
+  requireAuth,
+  type AdmitOptions,
+  type AdmitResult,
+  type EndReason,
+  type SessionGuardOptions,
+  type SessionIndex,
+  type SessionIndexEntry,
+  type SessionLimit,
+} from '../../src/index.js';
+import type { RedisSessionStores } from '../../src/redis/index.js';
+import { connectionError } from '../support/flaky-store.js';
+import { PlainStore } from '../support/plain-store.js';
+import { connectedStores, uniquePrefix } from '../redis/support.js';
+import {
+  Gate,
+  SECRET,
+  anonymousCookie,
+  buildApp,
+  https,
+  idOf,
+  loginWith,
+  request,
+  setCookie,
+  signedCookie,
+  type TestApp,
+} from '../helpers.js';
+
+type App = TestApp['app'];
+type Record_ = Record<string, unknown>;
+
+// ---- instruments ------------------------------------------------------------------------------
+
+/** A MemoryStore whose next `set` matching a predicate fails once with a connection error. */
+class FailingMemoryStore extends session.MemoryStore {
+  #when: ((sid: string, record: Record_) => boolean) | undefined;
+  /** Calls of `set` and `destroy` that reached the store. */
+  writes = 0;
+
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.writes++;
+    super.destroy(sid, callback);
+  }
+
+  failNextSetWhere(when: (sid: string, record: Record_) => boolean): void {
+    this.#when = when;
+  }
+
+  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
+    this.writes++;
+    const when = this.#when;
+    if (when && when(sid, JSON.parse(JSON.stringify(sess)) as Record_)) {
+      this.#when = undefined;
+      setImmediate(() => callback?.(connectionError()));
+      return;
+    }
+    super.set(sid, sess, callback);
+  }
+}
+
+/**
+ * A session index that forwards to a real one (memory or Redis) and can hold one call at a
+ * gate: the next confirmation of a login (before or after the real admit), or the next list.
+ * It stands for a slower index, or simply for a request that the event loop parks there.
+ */
+class HeldIndex implements SessionIndex {
+  readonly inner: SessionIndex;
+  holdConfirm: { gate: Gate; when: 'before' | 'after' } | undefined;
+  holdList: Gate | undefined;
+  endAll?: SessionIndex['endAll'];
+  ownsSessionsOf?: SessionIndex['ownsSessionsOf'];
+
+  constructor(inner: SessionIndex) {
+    this.inner = inner;
+    if (inner.endAll) this.endAll = inner.endAll.bind(inner);
+    if (inner.ownsSessionsOf) this.ownsSessionsOf = inner.ownsSessionsOf.bind(inner);
+  }
+
+  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options?: AdmitOptions): Promise<AdmitResult> {
+    const hold = options?.phase === 'confirm' ? this.holdConfirm : undefined;
+    if (hold) this.holdConfirm = undefined;
+    if (hold?.when === 'before') await hold.gate.pass();
+    const result = await this.inner.admit(principal, entry, limit, options);
+    if (hold?.when === 'after') await hold.gate.pass();
+    return result;
+  }
+
+  remove(principal: string, sessionId: string): Promise<void> {
+    return this.inner.remove(principal, sessionId);
+  }
+
+  rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void> {
+    return this.inner.rename(principal, oldId, newId, lastSeenAt);
+  }
+
+  touch(principal: string, sessionId: string, lastSeenAt: number): Promise<void> {
+    return this.inner.touch(principal, sessionId, lastSeenAt);
+  }
+
+  async list(principal: string): Promise<SessionIndexEntry[]> {
+    const entries = await this.inner.list(principal);
+    const gate = this.holdList;
+    if (gate) {
+      this.holdList = undefined;
+      await gate.pass();
+    }
+    return entries;
+  }
+}
+
+// ---- backends ---------------------------------------------------------------------------------
+
+interface Backend {
+  name: string;
+  /** Guard options (store and a held index over the backend's own), and a one-shot set failure. */
+  create(): {
+    options: Partial<SessionGuardOptions>;
+    index: HeldIndex;
+    failNextSetWhere(when: (sid: string, record: Record_) => boolean): void;
+    /** Writes (set, destroy) that reached the store so far. */
+    writes(): number;
+  };
+}
+
+const MEMORY: Backend = {
+  name: 'the MemoryStore',
+  create() {
+    const store = new FailingMemoryStore();
+    const index = new HeldIndex(new MemorySessionIndex());
+    return { options: { store, index }, index, failNextSetWhere: (when) => store.failNextSetWhere(when), writes: () => store.writes };
+  },
+};
+
+const PLAIN: Backend = {
+  name: 'a plain get/set/destroy store',
+  create() {
+    const store = new PlainStore();
+    const index = new HeldIndex(new MemorySessionIndex());
+    return {
+      options: { store, index },
+      index,
+      failNextSetWhere: (when) => store.failNext('set', { when: (sid, record) => record !== undefined && when(sid, record) }),
+      writes: () => store.calls.set + store.calls.destroy,
+    };
+  },
+};
+
+const BACKENDS = [MEMORY, PLAIN];
+
+// ---- the app ----------------------------------------------------------------------------------
+
+/** buildApp's routes plus a held logout and routes whose response goes out before res.end. */
+function attackApp(options: Partial<SessionGuardOptions>, gate = new Gate()) {
+  const built = buildApp(options, (app) => {
+    app.post('/logout-held', async (req, res, next) => {
+      try {
+        await gate.pass();
+        await req.logout();
+        res.status(204).end();
+      } catch (err) {
+        next(err);
+      }
+    });
+    // A response streamed in parts (res.write, then res.end), as res.sendFile or SSE do.
+    app.post('/cart-streamed', requireAuth(), (req, res) => {
+      req.session.cart = ['streamed'];
+      res.setHeader('Content-Type', 'application/json');
+      res.write('{"ok":');
+      res.end('true}');
+    });
+    // Headers written explicitly before the body.
+    app.post('/cart-writehead', requireAuth(), (req, res) => {
+      req.session.cart = ['writehead'];
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+  });
+  return { ...built, gate };
+}
+
+async function login(app: App, username = 'alice', cookie?: string): Promise<string> {
+  const res = await loginWith(app, cookie, username);
+  assert.equal(res.status, 200, `login answered ${res.status} ${JSON.stringify(res.body)}`);
+  const set = setCookie(res);
+  assert.ok(set, 'login sets a cookie');
+  return set;
+}
+
+function me(app: App, cookie: string) {
+  return https(request(app).get('/me')).set('Cookie', cookie);
+}
+
+function post(app: App, path: string, cookie?: string) {
+  const test = https(request(app).post(path));
+  return cookie ? test.set('Cookie', cookie) : test;
+}
+
+async function alive(app: App, cookies: readonly string[]): Promise<string[]> {
+  const live: string[] = [];
+  for (const cookie of cookies) if ((await me(app, cookie)).status === 200) live.push(cookie);
+  return live;
+}
+
+function short(cookies: readonly string[]): string {
+  return cookies.map((c) => idOf(c).slice(0, 8)).join(', ');
+}
+
+function tombstoneOf(reason: EndReason, sid: string) {
+  return (id: string, record: Record_) => id === sid && isTombstone(record) && record.fixationGuardTombstone.reason === reason;
+}
+
+// ---- Redis ------------------------------------------------------------------------------------
+
+const prefix = uniquePrefix('lifecycle-attacks');
+let redis: RedisSessionStores | undefined;
+let users = 0;
+function freshUser(): string {
+  return `mallory-victim-${++users}`;
+}
+
+before(async () => {
+  redis = await connectedStores(prefix);
+});
+
+after(async () => {
+  await redis?.close();
+});
+
+function redisBackend(): { options: Partial<SessionGuardOptions>; index: HeldIndex } {
+  assert.ok(redis, 'Redis is connected');
+  const index = new HeldIndex(redis.index);
+  return { options: { store: redis.store, index, clock: new ManualClock() }, index };
+}
+
+// ================================================================================================
+
+describe('lifecycle attacks that broke an invariant', () => {
+  describe('an eviction whose tombstone write fails leaves the evicted session listed (invariants 1 and 3)', () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, a login over maxSessionsPerUser whose eviction fails answers 503, and the session it failed to evict stays listed and revocable`, async () => {
+        const { options, failNextSetWhere } = backend.create();
+        const { app, guard, clock } = attackApp({ ...options, maxSessionsPerUser: 1 });
+        const first = await login(app);
+        clock.advance('1m');
+        // The store drops exactly the write that would end the first session.
+        failNextSetWhere(tombstoneOf('evicted', idOf(first)));
+        const second = await loginWith(app, undefined, 'alice');
+        assert.equal(second.status, 503, `the login answered ${second.status} ${JSON.stringify(second.body)}`);
+        const live = await alive(app, [first]);
+        const listed = await guard.listSessions('alice');
+        assert.equal(
+          listed.length,
+          live.length,
+          `${live.length} session(s) of alice still answer 200 (${short(live)}) but ${listed.length} are listed: the failed eviction unindexed a live session`,
+        );
+        await guard.revokeSessions('alice');
+        assert.deepEqual(await alive(app, [first]), [], 'revokeSessions("alice") reported success but the session survives it');
+      });
+    }
+  });
+
+  describe('an eviction racing a rotation of the evicted session (invariants 1 and 3)', () => {
+    async function evictWhileElevating(app: App, index: HeldIndex, principal: string, clock: ManualClock) {
+      const oldest = await login(app, principal);
+      clock.advance('1m');
+      const gate = new Gate();
+      // The eviction has chosen its victim (the oldest session) but not yet ended it …
+      index.holdConfirm = { gate, when: 'after' };
+      const evicting = loginWith(app, undefined, principal).then((res) => res);
+      await gate.arrived(1);
+      // … when the victim's own tab elevates (or renews its id periodically).
+      const elevated = setCookie(await post(app, '/elevate', oldest).expect(200));
+      assert.ok(elevated, 'the elevation issued a new id');
+      gate.open();
+      const newest = await evicting;
+      assert.equal(newest.status, 200, `the evicting login answered ${newest.status} ${JSON.stringify(newest.body)}`);
+      return { oldest, elevated, newest: setCookie(newest) as string };
+    }
+
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, with maxSessionsPerUser 1 the evicted session does not live on under the id its elevation gave it`, async () => {
+        const { options, index } = backend.create();
+        const { app, guard, clock } = attackApp({ ...options, maxSessionsPerUser: 1 });
+        const { elevated, newest } = await evictWhileElevating(app, index, 'alice', clock);
+        const live = await alive(app, [elevated, newest]);
+        const listed = await guard.listSessions('alice');
+        assert.equal(listed.length, live.length, `${live.length} live (${short(live)}) but ${listed.length} listed`);
+        assert.deepEqual(await alive(app, [elevated]), [], 'the evicted session answers 200 under its elevated id');
+      });
+    }
+
+    it('on Redis, with maxSessionsPerUser 1 the evicted session does not live on under the id its elevation gave it', async () => {
+      const { options, index } = redisBackend();
+      const { app, guard, clock } = attackApp({ ...options, maxSessionsPerUser: 1 });
+      const principal = freshUser();
+      const { elevated, newest } = await evictWhileElevating(app, index, principal, clock);
+      const live = await alive(app, [elevated, newest]);
+      assert.deepEqual(await alive(app, [elevated]), [], `the evicted session answers 200 under its elevated id; ${live.length} sessions alive with a limit of 1`);
+      await guard.revokeSessions(principal);
+    });
+  });
+
+  describe('concurrent logins over maxSessionsPerUser (evictOldest)', () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, evictOldest with a limit of 1: two logins whose confirmations cross leave one session, not two`, async () => {
+        const { options, index } = backend.create();
+        const { app, guard } = attackApp({ ...options, maxSessionsPerUser: 1 });
+        const gate = new Gate();
+        // The first login has reserved its entry (it is the older one) and written its record;
+        // its confirmation waits while a second login of the same user completes.
+        index.holdConfirm = { gate, when: 'before' };
+        const first = loginWith(app, undefined, 'alice').then((res) => res);
+        await gate.arrived(1);
+        const second = await loginWith(app, undefined, 'alice').expect(200);
+        gate.open();
+        const firstRes = await first;
+        assert.equal(firstRes.status, 200);
+        const cookies = [setCookie(firstRes) as string, setCookie(second) as string];
+        const live = await alive(app, cookies);
+        assert.equal(live.length, 1, `${live.length} sessions of alice answer 200 with maxSessionsPerUser 1 (${short(live)})`);
+        assert.ok((await guard.listSessions('alice')).length <= 1);
+      });
+    }
+    it('on Redis, evictOldest with a limit of 1: two logins whose confirmations cross both answer 200 and leave exactly one working session', async () => {
+      const { options, index } = redisBackend();
+      const { app, guard, audit } = attackApp({ ...options, maxSessionsPerUser: 1 });
+      const principal = freshUser();
+      const gate = new Gate();
+      index.holdConfirm = { gate, when: 'before' };
+      const first = loginWith(app, undefined, principal).then((res) => res);
+      await gate.arrived(1);
+      const second = await loginWith(app, undefined, principal).expect(200);
+      gate.open();
+      const firstRes = await first;
+      assert.equal(firstRes.status, 200);
+      const live = await alive(app, [setCookie(firstRes) as string, setCookie(second) as string]);
+      const listed = await guard.listSessions(principal);
+      assert.equal(
+        live.length,
+        1,
+        `${live.length} of the two sessions whose logins answered 200 work with maxSessionsPerUser 1 (${listed.length} listed, ${audit.of('session_evicted').length} evictions): the login in flight was evicted before it answered, and its confirmation then evicted the other`,
+      );
+      await guard.revokeSessions(principal);
+    });
+  });
+
+  describe('a logout racing a rotation of the same session (invariant 2)', () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, a logout that loaded the session before a parallel request renewed its id ends the renewed id too`, async () => {
+        const { options } = backend.create();
+        const gate = new Gate();
+        const { app, clock } = attackApp({ ...options, rotateEvery: '1m' }, gate);
+        const cookie = await login(app);
+        clock.advance('50s'); // not yet due for renewal
+        const loggingOut = post(app, '/logout-held', cookie).then((res) => res);
+        await gate.arrived(1); // the logout loaded the session
+        clock.advance('11s'); // now due: a parallel request of the page renews the id
+        const renewed = setCookie(await me(app, cookie).expect(200));
+        assert.ok(renewed, 'the parallel request renewed the id');
+        gate.open();
+        assert.equal((await loggingOut).status, 204, 'the logout reported success');
+        const after = await me(app, renewed);
+        assert.equal(after.status, 401, `after a successful logout the renewed id answers ${after.status} ${JSON.stringify(after.body)}`);
+      });
+
+      it(`on ${backend.name}, a logout that loaded the session before another tab elevated it ends the elevated id too`, async () => {
+        const { options } = backend.create();
+        const gate = new Gate();
+        const { app } = attackApp(options, gate);
+        const cookie = await login(app);
+        const loggingOut = post(app, '/logout-held', cookie).then((res) => res);
+        await gate.arrived(1);
+        const elevated = setCookie(await post(app, '/elevate', cookie).expect(200));
+        assert.ok(elevated);
+        gate.open();
+        assert.equal((await loggingOut).status, 204, 'the logout reported success');
+        const after = await me(app, elevated);
+        assert.equal(after.status, 401, `after a successful logout the elevated id answers ${after.status} ${JSON.stringify(after.body)}`);
+      });
+    }
+
+    it('on Redis, a logout that loaded the session before another tab elevated it ends the elevated id too', async () => {
+      const { options } = redisBackend();
+      const gate = new Gate();
+      const { app, guard } = attackApp(options, gate);
+      const principal = freshUser();
+      const cookie = await login(app, principal);
+      const loggingOut = post(app, '/logout-held', cookie).then((res) => res);
+      await gate.arrived(1);
+      const elevated = setCookie(await post(app, '/elevate', cookie).expect(200));
+      assert.ok(elevated);
+      gate.open();
+      assert.equal((await loggingOut).status, 204, 'the logout reported success');
+      const after = await me(app, elevated);
+      await guard.revokeSessions(principal);
+      assert.equal(after.status, 401, `after a successful logout the elevated id answers ${after.status} ${JSON.stringify(after.body)}`);
+    });
+  });
+
+  describe('a revocation that follows successors gives up after a fixed number of rounds (invariant 3)', () => {
+    it('on a plain store, revokeSessions does not report success while the last id of a rotation chain is alive', async () => {
+      const { options, index } = PLAIN.create();
+      const { app, guard } = attackApp(options);
+      let cookie = await login(app);
+      const gate = new Gate();
+      // A slow index (a remote one): the revocation has listed the session, then waits.
+      index.holdList = gate;
+      const revoking = guard.revokeSessions('alice').then(
+        (n) => ({ ok: true as const, n }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      await gate.arrived(1);
+      // Meanwhile the session rotates eight times (elevations): a chain of eight successors.
+      for (let i = 0; i < 8; i++) cookie = setCookie(await post(app, '/elevate', cookie).expect(200)) as string;
+      gate.open();
+      const outcome = await revoking;
+      const live = await alive(app, [cookie]);
+      assert.ok(
+        !outcome.ok || live.length === 0,
+        `revokeSessions resolved ${outcome.ok ? outcome.n : ''} (success) while the session answers 200 under ${short(live)}`,
+      );
+    });
+  });
+
+  describe('every write of a request is saved before its response (invariant 5)', () => {
+    for (const backend of BACKENDS) {
+      for (const route of ['/cart-streamed', '/cart-writehead']) {
+        it(`on ${backend.name}, a session write whose save fails never answers 200, even when the route sends headers before res.end (${route})`, async () => {
+          const { options, failNextSetWhere } = backend.create();
+          const { app } = attackApp(options);
+          const cookie = await login(app);
+          failNextSetWhere((_sid, record) => Array.isArray(record.cart));
+          const res = await post(app, route, cookie);
+          const saved = await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+          assert.ok(
+            res.status !== 200 || saved.body.cart !== null,
+            `answered ${res.status} ${JSON.stringify(res.text)} although the session write was lost (cart is ${JSON.stringify(saved.body.cart)})`,
+          );
+        });
+      }
+    }
+  });
+});
+
+// ================================================================================================
+
+describe('lifecycle attacks that did not get through (regression)', () => {
+  for (const backend of BACKENDS) {
+    describe(`on ${backend.name}`, () => {
+      it('a periodically renewed id whose successor was revoked within the grace answers 401 and resolves to nothing', async () => {
+        const { options } = backend.create();
+        const { app, guard, clock } = attackApp({ ...options, rotateEvery: '1m' });
+        const cookie = await login(app);
+        clock.advance('61s');
+        const renewed = setCookie(await me(app, cookie).expect(200));
+        assert.ok(renewed);
+        assert.ok((await guard.revokeSessions('alice')) >= 1);
+        const old = await me(app, cookie);
+        assert.equal(old.status, 401);
+        assert.equal(setCookie(old), undefined, 'no cookie for the revoked successor');
+        await me(app, renewed).expect(401);
+      });
+
+      it('a periodically renewed id whose successor logged out within the grace answers 401', async () => {
+        const { options } = backend.create();
+        const { app, clock } = attackApp({ ...options, rotateEvery: '1m' });
+        const cookie = await login(app);
+        clock.advance('61s');
+        const renewed = setCookie(await me(app, cookie).expect(200)) as string;
+        await post(app, '/logout', renewed).expect(204);
+        await me(app, cookie).expect(401);
+        await me(app, renewed).expect(401);
+      });
+
+      it('a pre-login id renewed periodically never resolves, within the grace, to the session the victim then logged in on', async () => {
+        const { options } = backend.create();
+        const { app, clock } = attackApp({ ...options, rotateEvery: '1m' });
+        const planted = await anonymousCookie(app);
+        clock.advance('61s');
+        // The victim's request renews the planted id; the victim logs in on the successor.
+        const renewed = setCookie(await https(request(app).get('/')).set('Cookie', planted).expect(200)) as string;
+        assert.notEqual(idOf(renewed), idOf(planted));
+        const victim = await login(app, 'alice', renewed);
+        // The attacker, still within the grace, presents the planted id and the renewed one.
+        for (const cookie of [planted, renewed]) {
+          const res = await me(app, cookie);
+          assert.equal(res.status, 401);
+          const issued = setCookie(res);
+          assert.ok(issued === undefined || idOf(issued) !== idOf(victim));
+        }
+        await me(app, victim).expect(200);
+      });
+
+      it('a logged-in request held open across logout-everywhere cannot write, rotate or log in on the dead id', async () => {
+        const { options } = backend.create();
+        const gate = new Gate();
+        const { app } = buildApp(options, (a) => {
+          a.post('/held-write-then-login', requireAuth(), async (req, res, next) => {
+            try {
+              await gate.pass();
+              req.session.cart = ['late'];
+              await req.login('alice');
+              res.json({ ok: true });
+            } catch (err) {
+              next(err);
+            }
+          });
+        });
+        const a = await login(app);
+        const b = await login(app);
+        const held = post(app, '/held-write-then-login', a).then((res) => res);
+        await gate.arrived(1);
+        await post(app, '/logout-all', b).expect(200);
+        gate.open();
+        const res = await held;
+        assert.equal(res.status, 409, `${res.status} ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'SESSION_CONFLICT');
+        const issued = setCookie(res);
+        assert.deepEqual(await alive(app, [a, b, ...(issued ? [issued] : [])]), []);
+      });
+
+      it('a correctly signed cookie for a logged-out id, and a badly signed one, write nothing and authenticate nothing', async () => {
+        const { options, writes } = backend.create();
+        const { app } = attackApp(options);
+        const cookie = await login(app);
+        await post(app, '/logout', cookie).expect(204);
+        const writesBefore = writes();
+        const forgedBadSig = `__Host-sid=${encodeURIComponent(`s:${idOf(cookie)}.AAAA`)}`;
+        for (const presented of [cookie, signedCookie(idOf(cookie), '__Host-sid', SECRET), forgedBadSig]) {
+          const res = await me(app, presented);
+          assert.equal(res.status, 401);
+          assert.equal(setCookie(res), undefined);
+          await post(app, '/logout', presented).expect(204);
+        }
+        assert.equal(writes(), writesBefore, 'requests presenting a dead id wrote to the store');
+      });
+    });
+  }
+});
