@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as PinoModule from 'pino';
 import type { Logger } from 'pino';
 import type { AuditSink } from './auditor.js';
 
@@ -12,7 +13,7 @@ export interface JsonlSinkOptions {
   mkdir?: boolean;
 }
 
-type Pino = typeof import('pino');
+type Pino = typeof PinoModule;
 let loaded: Pino | undefined;
 
 /** pino is loaded on first use: `import 'fixation-guard'` stays light for apps that never write JSONL. */
