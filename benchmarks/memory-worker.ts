@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       const oldId = randomBytes(32).toString('base64url');
       const id = randomBytes(32).toString('base64url');
       const now = Date.now();
-      await guarded.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }, undefined, { phase: 'confirm' }));
+      await guarded.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
       const sess = { ...record, fixationGuard: { ...state, principal, boundTo: binding.hash(id), createdAt: now, lastSeenAt: now, rotatedAt: now, authAt: now } };
       await new Promise<void>((resolve, reject) => guarded.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
       if (kind === 'guard-tombstones') await guarded.endSession(oldId, 'rotated');

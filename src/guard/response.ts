@@ -6,6 +6,7 @@
  *   told "done" for a write that was lost (fail open). The guard saves first — whatever
  *   session the request ends with, including one `req.login` or a regenerate put there —
  *   while the answer can still be changed, and answers the error instead when the save fails.
+ *   A response whose headers already went out (a stream) is cut off when that save fails.
  * - The tripwire's last line, for responses whose headers go out before res.end (streams):
  *   an authenticated session that may not be persisted is destroyed before they leave.
  */
@@ -55,7 +56,23 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   const end = res.end as (...args: unknown[]) => Response;
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
     const sess = req.session as unknown as object | undefined;
-    if (!sess || res.headersSent) return end.apply(this, args);
+    if (!sess) return end.apply(this, args);
+    if (res.headersSent) {
+      // The status is already on the wire (res.write, writeHead, sendFile): it cannot become an
+      // error any more. The guard still saves before the response completes, and when the save
+      // fails the response is cut off instead of completed — the client sees a failed request,
+      // never a finished 200 for a write that was lost.
+      if (state.tripped.has(sess) || unchanged(state, sess)) return end.apply(this, args);
+      req.session.save((err?: unknown) => {
+        if (!err) {
+          end.apply(this, args);
+          return;
+        }
+        delete (req as { session?: unknown }).session;
+        res.destroy();
+      });
+      return this;
+    }
     if (state.tripped.has(sess)) {
       // The tripwire already refused this session and the app answered that error: let it through.
       delete (req as { session?: unknown }).session;

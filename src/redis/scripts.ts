@@ -79,23 +79,26 @@ local function cover_index(idx, meta, ttl)
   cover(meta, ttl)
 end
 
--- An index entry: "createdAt:lastSeenAt:admittedAtMicros:state:metaJSON", state 'p' while
--- its session record has never been seen (a login between admit and save), 'l' after.
+-- An index entry: "createdAt:lastSeenAt:admittedAtMicros:state:metaJSON", state 'r' while a
+-- login reserved it and has not confirmed it (never evicted by another login), 'p' while its
+-- session record has never been seen, 'l' (live) after.
 local function parse_entry(v)
   if not v then return nil end
-  return string.match(v, '^(%-?[%d.]+):(%-?[%d.]+):(%d+):([pl]):(.*)$')
+  return string.match(v, '^(%-?[%d.]+):(%-?[%d.]+):(%d+):([plr]):(.*)$')
 end
 
 local function format_entry(c, l, a, s, m)
   return c .. ':' .. l .. ':' .. a .. ':' .. s .. ':' .. m
 end
 
--- Records that the entry's session exists, and lastSeenAt when given (never backwards).
+-- Records that the entry's session exists, and lastSeenAt when given (never backwards). A
+-- reservation stays one until its login confirms it.
 local function mark_live(meta, sid, last_seen)
   local c, l, a, s, m = parse_entry(redis.call('HGET', meta, sid))
   if not c then return end
   if last_seen and tonumber(last_seen) > tonumber(l) then l = last_seen end
-  redis.call('HSET', meta, sid, format_entry(c, l, a, 'l', m))
+  if s == 'p' then s = 'l' end
+  redis.call('HSET', meta, sid, format_entry(c, l, a, s, m))
 end
 
 local function now_micros()
@@ -239,7 +242,7 @@ local function prune(first_key, first_arg, grace_ms, now)
       else
         local _, _, admitted, state = parse_entry(redis.call('HGET', KEYS[2], sid))
         local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
-        if state ~= 'p' or left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
+        if (state ~= 'p' and state ~= 'r') or left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
       end
       if dead then
         redis.call('ZREM', KEYS[1], sid)
@@ -255,7 +258,8 @@ end
 /**
  * KEYS: index, meta, session of the new entry, sessions of the current members.
  * ARGV: sessionId, createdAt, lastSeenAt, metaJSON, max (0 = no limit), onLimit, graceMs,
- * phase ('reserve' | 'confirm'), replacing id ('' = none), member ids (aligned with KEYS[4..]).
+ * phase ('reserve' | 'confirm' | 'admit' = both at once), replacing id ('' = none), member ids
+ * (aligned with KEYS[4..]).
  * reserve: adds a pending entry; under rejectLogin refuses at the limit (pending entries
  * count, `replacing` does not). confirm: marks the entry live and, under evictOldest, names
  * the oldest live entries beyond the limit (still listed: the caller tombstones, then
@@ -270,17 +274,26 @@ local grace = tonumber(ARGV[7])
 local phase = ARGV[8]
 local replacing = ARGV[9]
 local ttl = prune(4, 10, grace, now)
+local sid = ARGV[1]
+local max = tonumber(ARGV[5])
+local listed = redis.call('ZSCORE', KEYS[1], sid)
+if phase == 'confirm' then
+  -- Evicted or revoked while in flight: the login is not brought back.
+  if not listed then return {0} end
+  if is_tombstone(redis.call('GET', KEYS[3])) then
+    redis.call('ZREM', KEYS[1], sid)
+    redis.call('HDEL', KEYS[2], sid)
+    return {0}
+  end
+end
 local own = redis.call('PTTL', KEYS[3])
 local state = 'l'
 if own == -2 then
   own = math.max(grace, 1)
   state = 'p'
 end
-if phase == 'reserve' then state = 'p' end
+if phase == 'reserve' then state = 'r' end
 ttl = longer(ttl, own)
-local sid = ARGV[1]
-local max = tonumber(ARGV[5])
-local listed = redis.call('ZSCORE', KEYS[1], sid)
 if phase == 'reserve' and not listed and max > 0 and ARGV[6] == 'rejectLogin' then
   local count = redis.call('ZCARD', KEYS[1])
   if replacing ~= '' and redis.call('ZSCORE', KEYS[1], replacing) then count = count - 1 end
@@ -290,7 +303,8 @@ if listed then
   local c, l, a, s, m = parse_entry(redis.call('HGET', KEYS[2], sid))
   if c then
     if tonumber(ARGV[3]) > tonumber(l) then l = ARGV[3] end
-    if phase == 'confirm' then s = 'l' end
+    if phase ~= 'reserve' and state == 'l' then s = 'l' end
+    if phase == 'reserve' and s == 'p' then s = 'r' end
     redis.call('HSET', KEYS[2], sid, format_entry(c, l, a, s, m))
   else
     redis.call('HSET', KEYS[2], sid, format_entry(listed, ARGV[3], now, state, ARGV[4]))
@@ -301,14 +315,14 @@ else
 end
 cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
-if phase == 'confirm' and max > 0 and ARGV[6] == 'evictOldest' then
+if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' then
   -- Oldest live first: createdAt, then order of admission. Pending entries (logins in
   -- flight) are never evicted by another login; the confirmed one never by itself.
   local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
   local live = {}
   for j = 1, #all, 2 do
     local _, _, a, st = parse_entry(redis.call('HGET', KEYS[2], all[j]))
-    if st ~= 'p' then
+    if st == 'l' then
       table.insert(live, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
     end
   end

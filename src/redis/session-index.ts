@@ -65,11 +65,11 @@ export class RedisSessionIndex implements SessionIndex {
   }
 
   /**
-   * Reserves (`phase: 'reserve'`) or confirms (`'confirm'`, the default) `entry` for
-   * `principal`; see `AdmitOptions`. Under `rejectLogin` a reservation at the limit admits
+   * Reserves (`phase: 'reserve'`) or confirms (`'confirm'`) `entry` for `principal`; see
+   * `AdmitOptions`. Without options, adds and confirms in one step. Under `rejectLogin` a reservation at the limit admits
    * nothing; under `evictOldest` a confirmation names the oldest live entries beyond the limit.
    */
-  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options: AdmitOptions = { phase: 'confirm' }): Promise<AdmitResult> {
+  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options?: AdmitOptions): Promise<AdmitResult> {
     checkPrincipal(principal, 'admit');
     checkId(entry?.sessionId, 'admit', 'entry.sessionId');
     const max = checkLimit(limit);
@@ -89,8 +89,8 @@ export class RedisSessionIndex implements SessionIndex {
         String(max),
         limit?.onLimit ?? 'evictOldest',
         String(Math.ceil(this.pendingGraceMs)),
-        options.phase,
-        options.replacing ?? '',
+        options?.phase ?? 'admit',
+        options?.replacing ?? '',
         ...members,
       ];
       const reply = (await INDEX_ADMIT.run(this.#scripting, keys, args)) as unknown[];
@@ -197,7 +197,7 @@ interface ParsedEntry extends SessionIndexEntry {
   admittedAtMicros: bigint;
 }
 
-const ENTRY_RE = /^(-?[\d.]+):(-?[\d.]+):(\d+):[pl]:(.*)$/s;
+const ENTRY_RE = /^(-?[\d.]+):(-?[\d.]+):(\d+):[plr]:(.*)$/s;
 
 function parseEntry(sessionId: string, value: string): ParsedEntry | undefined {
   const match = ENTRY_RE.exec(value);

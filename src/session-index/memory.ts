@@ -26,7 +26,12 @@ export class MemorySessionIndex implements SessionIndex {
   readonly #byPrincipal = new Map<string, Map<string, Held>>();
   #seq = 0;
 
-  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options: AdmitOptions = { phase: 'confirm' }): Promise<AdmitResult> {
+  async admit(principal: string, entry: SessionIndexEntry, limit?: SessionLimit, options?: AdmitOptions): Promise<AdmitResult> {
+    // Without options: reserve and confirm in one step.
+    if (!options) {
+      const reserved = await this.admit(principal, entry, limit, { phase: 'reserve' });
+      return reserved.admitted ? await this.admit(principal, entry, limit, { phase: 'confirm' }) : reserved;
+    }
     let sessions = this.#byPrincipal.get(principal);
     if (!sessions) {
       sessions = new Map();
@@ -46,14 +51,16 @@ export class MemorySessionIndex implements SessionIndex {
       sessions.set(entry.sessionId, { ...entry, pending: true, seq: existing?.seq ?? this.#seq++ });
       return { admitted: true, evicted };
     }
-    sessions.set(entry.sessionId, { ...(existing ?? entry), lastSeenAt: Math.max(entry.lastSeenAt, existing?.lastSeenAt ?? 0), sessionId: entry.sessionId, pending: false, seq: existing?.seq ?? this.#seq++ });
+    // Confirming an entry that is no longer listed: the login was ended (evicted, revoked)
+    // while in flight. It is not brought back.
+    if (!existing) return { admitted: false, evicted };
+    existing.pending = false;
+    existing.lastSeenAt = Math.max(entry.lastSeenAt, existing.lastSeenAt);
     if (limit?.onLimit === 'evictOldest') {
-      const live = [...sessions.values()].filter((held) => !held.pending).sort(oldestFirst);
-      for (const old of live.slice(0, Math.max(0, live.length - limit.max))) {
-        if (old.sessionId === entry.sessionId) continue;
-        sessions.delete(old.sessionId);
-        evicted.push(old.sessionId);
-      }
+      // Victims stay listed: the caller tombstones each, then removes it.
+      const live = [...sessions.values()].filter((held) => !held.pending && held.sessionId !== entry.sessionId).sort(oldestFirst);
+      const excess = live.length + 1 - limit.max;
+      for (const old of live.slice(0, Math.max(0, excess))) evicted.push(old.sessionId);
     }
     return { admitted: true, evicted };
   }

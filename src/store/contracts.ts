@@ -106,8 +106,10 @@ export interface AdmitResult {
  *   principal already holds `max` entries (pending ones count: concurrent logins cannot slip
  *   past the limit), not counting `replacing`.
  * - `confirm` (after the record is written): marks the entry live and, under `evictOldest`,
- *   removes the oldest *live* entries beyond `max` (never the confirmed one, never a pending
- *   one: a login in flight is not evicted before it answered), returning them in `evicted`.
+ *   names the oldest *live* entries beyond `max` in `evicted` (never the confirmed one, never
+ *   a reserved one: a login in flight is not evicted before it answered). They stay listed:
+ *   the caller tombstones each, then removes it. A confirmation of an entry no longer listed
+ *   (the login was evicted or revoked in flight) admits nothing (`admitted: false`).
  */
 export interface AdmitOptions {
   phase: 'reserve' | 'confirm';

@@ -252,8 +252,19 @@ export class GuardedStore extends session.Store {
    * Nothing is written for an id that holds no record.
    */
   async endSession(sid: string, reason: EndReason, principal?: string): Promise<void> {
-    await this.#tombstone(sid, reason, { ifExists: true });
-    if (principal !== undefined) await this.index('index', (index) => index.remove(principal, sid));
+    // A session rotated by a parallel request (a periodic renewal, another tab's elevation)
+    // lives on under its successor: ending it follows the successor too.
+    let id: string | undefined = sid;
+    for (let hop = 0; id !== undefined && hop < MAX_REVOCATION_ROUNDS; hop++) {
+      const previous = await this.#tombstone(id, reason, { ifExists: true });
+      if (principal !== undefined) {
+        const ended = id;
+        await this.index('index', (index) => index.remove(principal, ended));
+      }
+      const successor = previous?.fixationGuardTombstone.reason === 'rotated' ? previous.fixationGuardTombstone.successor : undefined;
+      id = successor;
+    }
+    if (id !== undefined) throw new SessionStoreUnavailableError('The session kept being rotated while it was ended; try again.');
   }
 
   /**
@@ -306,6 +317,7 @@ export class GuardedStore extends session.Store {
       }
       queue = next;
     }
+    if (failure === undefined && queue.length > 0) failure = new SessionStoreUnavailableError('The sessions kept being rotated while they were ended; try again.');
     if (failure !== undefined) throw failure;
     return ended;
   }
@@ -386,10 +398,12 @@ export class GuardedStore extends session.Store {
   async confirmLogin(principal: string, entry: SessionIndexEntry, ip?: string): Promise<void> {
     const { auditor, sessionLimit } = this.options;
     const result = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'confirm' }));
-    for (const evicted of result.evicted) {
-      await this.endSession(evicted, 'evicted', principal);
-      auditor.emit('session_evicted', { sessionId: evicted, principal, ip, reason: 'session_limit' });
-    }
+    // Lost in flight (evicted or revoked before it was confirmed): the login did not happen.
+    if (!result.admitted) throw new SessionConflictError('evicted');
+    if (result.evicted.length === 0) return;
+    // Tombstone first, then unindex — following a victim's rotation in flight.
+    const ended = await this.endLineages(principal, result.evicted, 'evicted');
+    for (const id of ended) auditor.emit('session_evicted', { sessionId: id, principal, ip, reason: 'session_limit' });
   }
 
   // ---- the express-session Store contract ---------------------------------------------------
@@ -434,8 +448,8 @@ export class GuardedStore extends session.Store {
 
   async #destroy(sid: string, reason: EndReason): Promise<void> {
     const current = await this.readRaw(sid);
-    if (!current || isTombstone(current)) return;
-    await this.endSession(sid, reason, stateOf(current)?.principal);
+    if (!current) return;
+    await this.endSession(sid, reason, isTombstone(current) ? undefined : stateOf(current)?.principal);
   }
 
   /** express-session's `req.session.regenerate()` (passport's login and logout): the old id ends. */

@@ -249,7 +249,7 @@ function redisBackend(): { options: Partial<SessionGuardOptions>; index: HeldInd
 
 // ================================================================================================
 
-describe('lifecycle attacks that broke an invariant', () => {
+describe('lifecycle attacks that once broke an invariant', () => {
   describe('an eviction whose tombstone write fails leaves the evicted session listed (invariants 1 and 3)', () => {
     for (const backend of BACKENDS) {
       it(`on ${backend.name}, a login over maxSessionsPerUser whose eviction fails answers 503, and the session it failed to evict stays listed and revocable`, async () => {
@@ -445,7 +445,11 @@ describe('lifecycle attacks that broke an invariant', () => {
           const { app } = attackApp(options);
           const cookie = await login(app);
           failNextSetWhere((_sid, record) => Array.isArray(record.cart));
-          const res = await post(app, route, cookie);
+          // The headers are out: the guard cuts the response off instead of completing it.
+          const res = await post(app, route, cookie).then(
+            (r) => r,
+            () => ({ status: 0, text: '(connection cut off)' }),
+          );
           const saved = await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
           assert.ok(
             res.status !== 200 || saved.body.cart !== null,
