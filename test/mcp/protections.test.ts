@@ -140,7 +140,7 @@ describe('MCP session limits and lifecycle', () => {
     const first = await connectClient(strict.endpoint);
     await login(strict, first);
     const second = await connectClient(strict.endpoint);
-    await assert.rejects(login(strict, second), /429/);
+    await assert.rejects(login(strict, second), /409/);
     assert.equal(strict.audit.of('mcp_session_limit').at(-1)?.reason, 'rejectLogin');
     assert.equal(toolText(await first.client.callTool({ name: 'whoami', arguments: {} })), 'alice');
     await Promise.all([first.close(), second.close()]);
