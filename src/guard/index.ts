@@ -4,7 +4,6 @@ import type { Auditor } from '../audit/index.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
-import { tripReason } from '../policy/tripwire.js';
 import type { GuardedStore } from '../store/guarded-store.js';
 import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
 import { rejectUrlSessionIds } from '../url-ids/index.js';
@@ -17,7 +16,7 @@ import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from '
 import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
 import { guardResponse, respondError } from './response.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh } from './rotation.js';
-import { createWriteGate, tripSession } from './write-gate.js';
+import { createWriteGate, requestTripReason, tripSession } from './write-gate.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -185,7 +184,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   let proxyWarningGiven = false;
 
   function fail(req: Request, res: Response, next: NextFunction, err: unknown): void {
-    if (err instanceof SessionGuardError && resolved.errorResponse === 'json') return respondError(res, err);
+    if (err instanceof SessionGuardError && ctx.errorResponse === 'json') return respondError(res, err);
     next(err);
   }
 
@@ -202,7 +201,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       markStored(state, req.sessionID, sess);
       // A loaded record that may not be authenticated under this id (written before the guard
       // was adopted, by another writer, or bound to someone else) is never served.
-      const reason = tripReason(sess, req.sessionID, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: false, boundNow: false });
+      const reason = requestTripReason(ctx, state, req.sessionID, sess);
       if (reason !== undefined) return tripAtLoad(req, state, reason).then(() => continueAfterLoad(req, res, state));
       return continueAfterLoad(req, res, state);
     }

@@ -185,7 +185,6 @@ export interface ResolvedGuard {
   urlSessionIds: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   cookieTossing: false | { action?: 'reject' | 'ignore' };
   requestMethods: boolean;
-  errorResponse: 'json' | 'next';
   warnings: string[];
   /** Development-only information (not a weakness): what the tripwire watches. */
   notices: string[];
@@ -392,7 +391,6 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     urlSessionIds,
     cookieTossing,
     requestMethods: o.requestMethods ?? true,
-    errorResponse,
     warnings,
     notices,
   };

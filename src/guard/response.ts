@@ -14,11 +14,10 @@ import type { Request, Response } from 'express';
 import onHeaders from 'on-headers';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
-import { tripReason } from '../policy/tripwire.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie } from './request-api.js';
 import { unchanged, type RequestState } from './request-state.js';
-import { isFresh, tripSession } from './write-gate.js';
+import { requestTripReason, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
 export function setErrorHead(res: Response, err: SessionGuardError): void {
@@ -38,7 +37,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     const sess = req.session as unknown as Record<string, unknown> | undefined;
     if (!sess || unchanged(state, sess)) return;
     const sid = req.sessionID;
-    const reason = tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: state.boundIds.has(sid) });
+    const reason = requestTripReason(ctx, state, sid, sess);
     if (reason === undefined) return;
     const alreadyTripped = state.tripped.has(sess);
     delete (req as { session?: unknown }).session;
@@ -57,31 +56,23 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
     const sess = req.session as unknown as object | undefined;
     if (!sess) return end.apply(this, args);
-    if (res.headersSent) {
-      // The status is already on the wire (res.write, writeHead, sendFile): it cannot become an
-      // error any more. The guard still saves before the response completes, and when the save
-      // fails the response is cut off instead of completed — the client sees a failed request,
-      // never a finished 200 for a write that was lost.
-      if (state.tripped.has(sess) || unchanged(state, sess)) return end.apply(this, args);
-      req.session.save((err?: unknown) => {
-        if (!err) {
-          end.apply(this, args);
-          return;
-        }
-        delete (req as { session?: unknown }).session;
-        res.destroy();
-      });
-      return this;
-    }
     if (state.tripped.has(sess)) {
       // The tripwire already refused this session and the app answered that error: let it through.
-      delete (req as { session?: unknown }).session;
+      if (!res.headersSent) delete (req as { session?: unknown }).session;
       return end.apply(this, args);
     }
     if (unchanged(state, sess)) return end.apply(this, args);
     req.session.save((err?: unknown) => {
       if (!err) {
         end.apply(this, args);
+        return;
+      }
+      if (res.headersSent) {
+        // The status is already on the wire (res.write, writeHead, sendFile): it cannot become
+        // an error any more, so the response is cut off instead of completed — the client sees
+        // a failed request, never a finished 200 for a write that was lost.
+        delete (req as { session?: unknown }).session;
+        res.destroy();
         return;
       }
       const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });

@@ -24,6 +24,11 @@ export function isFresh(state: RequestState, sid: string): boolean {
   return sid !== state.loadedId && !state.boundIds.has(sid) && !state.storedIds.has(sid);
 }
 
+/** The tripwire's verdict on persisting (or serving) `sess` under `sid` in this request. */
+export function requestTripReason(ctx: GuardContext, state: RequestState, sid: string, sess: Record_): string | undefined {
+  return tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: state.boundIds.has(sid) });
+}
+
 /**
  * The tripwire fires: `sess` is never persisted again, the event is audited and the id is
  * ended. Shared by the write gate, the load-time check and the response hook.
@@ -63,7 +68,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
         principal = undefined;
       }
       if (principal !== undefined) {
-        const reason = tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh, boundNow: state.boundIds.has(sid) });
+        const reason = requestTripReason(ctx, state, sid, sess);
         if (reason !== undefined) {
           await tripSession(ctx, state, sid, sess, reason, req?.ip).catch(() => undefined);
           throw new FixationTripwireError(tripwireMessage(ctx, principal));

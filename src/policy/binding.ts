@@ -35,9 +35,4 @@ export class Binding {
     }
     return bound;
   }
-
-  /** Whether the binding was made under a retired key (then it is re-bound on the next save). */
-  isCurrent(state: GuardState | undefined, sessionId: string): boolean {
-    return state?.boundTo === this.hash(sessionId);
-  }
 }

@@ -56,21 +56,26 @@ function principalString(value: unknown): string {
   return String(value);
 }
 
-/** What each present `authKeys` path names (absent, null, false and '' name nobody). */
+/** Whether an `authKeys` value names someone: absent, null, false and '' name nobody. */
+function namesSomeone(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== false && value !== '';
+}
+
+/** What each present `authKeys` path names. */
 export function authKeyNames(record: Record_, authKeys: readonly string[]): Record<string, string> {
   const names: Record<string, string> = {};
   for (const key of authKeys) {
     const value = getPath(record, key);
-    if (value !== undefined && value !== null && value !== false && value !== '') names[key] = principalString(value);
+    if (namesSomeone(value)) names[key] = principalString(value);
   }
   return names;
 }
 
-/** The principal the app's own keys name, ignoring the guard's state. */
+/** The principal the app's own keys name (the first present key), ignoring the guard's state. */
 export function authKeyPrincipal(record: Record_, authKeys: readonly string[]): string | undefined {
   for (const key of authKeys) {
     const value = getPath(record, key);
-    if (value !== undefined && value !== null && value !== false && value !== '') return principalString(value);
+    if (namesSomeone(value)) return principalString(value);
   }
   return undefined;
 }

@@ -248,23 +248,12 @@ export class GuardedStore extends session.Store {
 
   /**
    * Ends one session: tombstone first, then out of `principal`'s index (a failure in between
-   * leaves a listed tombstone, which listing prunes — never a live, unlisted session).
-   * Nothing is written for an id that holds no record.
+   * leaves a listed tombstone, which listing prunes — never a live, unlisted session). A
+   * session rotated by a parallel request (a periodic renewal, another tab's elevation) lives
+   * on under its successor: that is ended too. Nothing is written for an id without a record.
    */
   async endSession(sid: string, reason: EndReason, principal?: string): Promise<void> {
-    // A session rotated by a parallel request (a periodic renewal, another tab's elevation)
-    // lives on under its successor: ending it follows the successor too.
-    let id: string | undefined = sid;
-    for (let hop = 0; id !== undefined && hop < MAX_REVOCATION_ROUNDS; hop++) {
-      const previous = await this.#tombstone(id, reason, { ifExists: true });
-      if (principal !== undefined) {
-        const ended = id;
-        await this.index('index', (index) => index.remove(principal, ended));
-      }
-      const successor = previous?.fixationGuardTombstone.reason === 'rotated' ? previous.fixationGuardTombstone.successor : undefined;
-      id = successor;
-    }
-    if (id !== undefined) throw new SessionStoreUnavailableError('The session kept being rotated while it was ended; try again.');
+    await this.#endLineages([sid], reason, principal, true);
   }
 
   /**
@@ -285,35 +274,46 @@ export class GuardedStore extends session.Store {
 
   /**
    * Ends `ids` of `principal` and every successor a rotation in flight gave them (an admin
-   * revoking one device, or `endAll` on a store without the atomic extension).
+   * revoking one device, an eviction, or `endAll` on a store without the atomic extension).
    */
   async endLineages(principal: string, ids: readonly string[], reason: EndReason): Promise<string[]> {
+    // Not `ifExists`: a listed id without a record is a login in flight; its tombstone makes
+    // that login's write fail instead of surviving the revocation.
+    return await this.#endLineages(ids, reason, principal, false);
+  }
+
+  /**
+   * The one way sessions end: each id is tombstoned, then removed from `principal`'s index
+   * (when given); a tombstone that was already there and names a successor (the id was rotated
+   * while we waited for its lock) sends us on to the successor. Every id is attempted; ids
+   * that failed stay indexed and the first failure is thrown, so a retry ends them.
+   */
+  async #endLineages(ids: readonly string[], reason: EndReason, principal: string | undefined, ifExists: boolean): Promise<string[]> {
     const ended: string[] = [];
     const seen = new Set<string>();
     let failure: unknown;
     let queue = [...ids];
     for (let round = 0; queue.length > 0 && round < MAX_REVOCATION_ROUNDS; round++) {
       for (const id of queue) seen.add(id);
-      // Not `ifExists`: a listed id without a record is a login in flight; its tombstone
-      // makes that login's write fail instead of surviving the revocation.
-      const outcomes = await settleEach(queue, (id) => this.#tombstone(id, reason));
+      const outcomes = await settleEach(queue, (id) => this.#tombstone(id, reason, { ifExists }));
       const next: string[] = [];
       const done: string[] = [];
       for (const [i, outcome] of outcomes.entries()) {
-        const id = queue[i] as string;
         if (!outcome.ok) {
           failure ??= outcome.error;
           continue;
         }
-        done.push(id);
-        // Rotated while we waited for its lock: the session lives on under its successor.
+        done.push(queue[i] as string);
         const successor = outcome.value?.fixationGuardTombstone.successor;
         if (successor !== undefined && !seen.has(successor)) next.push(successor);
       }
-      const removed = await settleEach(done, (id) => this.index('index', (i) => i.remove(principal, id)));
-      for (const [i, outcome] of removed.entries()) {
-        if (outcome.ok) ended.push(done[i] as string);
-        else failure ??= outcome.error;
+      if (principal === undefined) ended.push(...done);
+      else {
+        const removed = await settleEach(done, (id) => this.index('index', (index) => index.remove(principal, id)));
+        for (const [i, outcome] of removed.entries()) {
+          if (outcome.ok) ended.push(done[i] as string);
+          else failure ??= outcome.error;
+        }
       }
       queue = next;
     }
@@ -346,6 +346,7 @@ export class GuardedStore extends session.Store {
       if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
       return;
     }
+    const endNew = () => this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
     await this.#exclusive(oldId, async () => {
       const current = await this.readRaw(oldId);
       if (!current) throw new SessionConflictError('missing');
@@ -356,7 +357,7 @@ export class GuardedStore extends session.Store {
         try {
           await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
         } catch (err) {
-          await this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
+          await endNew();
           throw err;
         }
       }
@@ -365,7 +366,7 @@ export class GuardedStore extends session.Store {
       } catch (err) {
         // Never leave both ids alive: put the entry back and end the new record.
         if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, newId, oldId, clock.now())).catch(() => undefined);
-        await this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
+        await endNew();
         throw err;
       }
     });
