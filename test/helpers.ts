@@ -2,6 +2,7 @@
  * Small helpers shared by the tests: an app with the guard and the example-style routes,
  * cookie capture/replay, and id extraction. Every request goes through supertest over real HTTP.
  */
+import assert from 'node:assert/strict';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import signature from 'cookie-signature';
 import request from 'supertest';
@@ -153,6 +154,36 @@ export function loginWith(app: express.Express, cookie: string | undefined, user
 }
 
 export { request };
+
+/** Logs `username` in (on `cookie`, if given) and returns the session cookie the login set. */
+export async function login(app: express.Express, username = 'alice', cookie?: string): Promise<string> {
+  const res = await loginWith(app, cookie, username);
+  assert.equal(res.status, 200, `login answered ${res.status} ${JSON.stringify(res.body)}`);
+  const set = setCookie(res);
+  assert.ok(set, 'login sets a cookie');
+  return set;
+}
+
+export function me(app: express.Express, cookie: string): Test {
+  return https(request(app).get('/me')).set('Cookie', cookie);
+}
+
+export function post(app: express.Express, path: string, cookie?: string): Test {
+  const test = https(request(app).post(path));
+  return cookie ? test.set('Cookie', cookie) : test;
+}
+
+/** The cookies (of those given) that still get 200 on /me. */
+export async function alive(app: express.Express, cookies: readonly string[]): Promise<string[]> {
+  const live: string[] = [];
+  for (const cookie of cookies) if ((await me(app, cookie)).status === 200) live.push(cookie);
+  return live;
+}
+
+/** The first characters of each cookie's id, for a failure message (never a whole id). */
+export function shortIds(cookies: readonly string[]): string {
+  return cookies.map((c) => idOf(c).slice(0, 8)).join(', ');
+}
 
 /** A promise whose resolve the test holds: opened when the test chooses, never by time. */
 export interface Deferred<T = void> {

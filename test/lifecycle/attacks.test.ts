@@ -39,6 +39,11 @@ import {
   setCookie,
   signedCookie,
   type TestApp,
+  alive,
+  login,
+  me,
+  post,
+  shortIds,
 } from '../helpers.js';
 
 type App = TestApp['app'];
@@ -193,33 +198,6 @@ function attackApp(options: Partial<SessionGuardOptions>, gate = new Gate()) {
   return { ...built, gate };
 }
 
-async function login(app: App, username = 'alice', cookie?: string): Promise<string> {
-  const res = await loginWith(app, cookie, username);
-  assert.equal(res.status, 200, `login answered ${res.status} ${JSON.stringify(res.body)}`);
-  const set = setCookie(res);
-  assert.ok(set, 'login sets a cookie');
-  return set;
-}
-
-function me(app: App, cookie: string) {
-  return https(request(app).get('/me')).set('Cookie', cookie);
-}
-
-function post(app: App, path: string, cookie?: string) {
-  const test = https(request(app).post(path));
-  return cookie ? test.set('Cookie', cookie) : test;
-}
-
-async function alive(app: App, cookies: readonly string[]): Promise<string[]> {
-  const live: string[] = [];
-  for (const cookie of cookies) if ((await me(app, cookie)).status === 200) live.push(cookie);
-  return live;
-}
-
-function short(cookies: readonly string[]): string {
-  return cookies.map((c) => idOf(c).slice(0, 8)).join(', ');
-}
-
 function tombstoneOf(reason: EndReason, sid: string) {
   return (id: string, record: Record_) => id === sid && isTombstone(record) && record.fixationGuardTombstone.reason === reason;
 }
@@ -266,7 +244,7 @@ describe('lifecycle attacks that once broke an invariant', () => {
         assert.equal(
           listed.length,
           live.length,
-          `${live.length} session(s) of alice still answer 200 (${short(live)}) but ${listed.length} are listed: the failed eviction unindexed a live session`,
+          `${live.length} session(s) of alice still answer 200 (${shortIds(live)}) but ${listed.length} are listed: the failed eviction unindexed a live session`,
         );
         await guard.revokeSessions('alice');
         assert.deepEqual(await alive(app, [first]), [], 'revokeSessions("alice") reported success but the session survives it');
@@ -299,7 +277,7 @@ describe('lifecycle attacks that once broke an invariant', () => {
         const { elevated, newest } = await evictWhileElevating(app, index, 'alice', clock);
         const live = await alive(app, [elevated, newest]);
         const listed = await guard.listSessions('alice');
-        assert.equal(listed.length, live.length, `${live.length} live (${short(live)}) but ${listed.length} listed`);
+        assert.equal(listed.length, live.length, `${live.length} live (${shortIds(live)}) but ${listed.length} listed`);
         assert.deepEqual(await alive(app, [elevated]), [], 'the evicted session answers 200 under its elevated id');
       });
     }
@@ -332,7 +310,7 @@ describe('lifecycle attacks that once broke an invariant', () => {
         assert.equal(firstRes.status, 200);
         const cookies = [setCookie(firstRes) as string, setCookie(second) as string];
         const live = await alive(app, cookies);
-        assert.equal(live.length, 1, `${live.length} sessions of alice answer 200 with maxSessionsPerUser 1 (${short(live)})`);
+        assert.equal(live.length, 1, `${live.length} sessions of alice answer 200 with maxSessionsPerUser 1 (${shortIds(live)})`);
         assert.ok((await guard.listSessions('alice')).length <= 1);
       });
     }
@@ -432,7 +410,7 @@ describe('lifecycle attacks that once broke an invariant', () => {
       const live = await alive(app, [cookie]);
       assert.ok(
         !outcome.ok || live.length === 0,
-        `revokeSessions resolved ${outcome.ok ? outcome.n : ''} (success) while the session answers 200 under ${short(live)}`,
+        `revokeSessions resolved ${outcome.ok ? outcome.n : ''} (success) while the session answers 200 under ${shortIds(live)}`,
       );
     });
   });

@@ -28,11 +28,15 @@ import {
   heldRoutes,
   https,
   idOf,
-  loginWith,
   request,
   setCookie,
   signedCookie,
   type TestApp,
+  alive,
+  login,
+  me,
+  post,
+  shortIds,
 } from '../helpers.js';
 
 declare module 'express-session' {
@@ -99,35 +103,6 @@ const PLAIN: Backend = {
 };
 
 const BACKENDS = [MEMORY, PLAIN];
-
-async function login(app: App, username = 'alice', cookie?: string): Promise<string> {
-  const res = await loginWith(app, cookie, username);
-  assert.equal(res.status, 200, `login answered ${res.status} ${JSON.stringify(res.body)}`);
-  const set = setCookie(res);
-  assert.ok(set, 'login sets a cookie');
-  return set;
-}
-
-function me(app: App, cookie: string) {
-  return https(request(app).get('/me')).set('Cookie', cookie);
-}
-
-function post(app: App, path: string, cookie?: string) {
-  const test = https(request(app).post(path));
-  return cookie ? test.set('Cookie', cookie) : test;
-}
-
-/** The cookies (of those given) that still get 200 on /me. */
-async function alive(app: App, cookies: readonly string[]): Promise<string[]> {
-  const live: string[] = [];
-  for (const cookie of cookies) if ((await me(app, cookie)).status === 200) live.push(cookie);
-  return live;
-}
-
-/** Names the ids of the cookies that are still alive, for a failure message. */
-function describeAlive(cookies: readonly string[]): string {
-  return cookies.map((c) => idOf(c).slice(0, 8)).join(', ');
-}
 
 /**
  * An app with the held routes, legacy login routes, a login followed by a write, and (with
@@ -348,7 +323,7 @@ describe('lifecycle defects (MemoryStore and a plain store)', () => {
         assert.deepEqual(
           live,
           [],
-          `still alive after logout-everywhere and revokeSessions: ${describeAlive(live)}`,
+          `still alive after logout-everywhere and revokeSessions: ${shortIds(live)}`,
         );
         if (res.status === 409)
           assert.equal(
@@ -484,12 +459,12 @@ describe('lifecycle defects (MemoryStore and a plain store)', () => {
         assert.equal(
           listed.length,
           survivors.length,
-          `${survivors.length} sessions still alive (${describeAlive(survivors)}) but ${listed.length} listed`,
+          `${survivors.length} sessions still alive (${shortIds(survivors)}) but ${listed.length} listed`,
         );
         if (survivors.includes(a)) await post(app, '/logout-all', a).expect(200);
         else await guard.revokeSessions('alice');
         const live = await alive(app, [a, b, c]);
-        assert.deepEqual(live, [], `still alive after the retry: ${describeAlive(live)}`);
+        assert.deepEqual(live, [], `still alive after the retry: ${shortIds(live)}`);
         assert.deepEqual(await guard.listSessions('alice'), []);
       });
     }

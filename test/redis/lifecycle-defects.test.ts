@@ -13,13 +13,15 @@ import {
   anonymousCookie,
   buildApp,
   heldRoutes,
-  https,
   idOf,
   loginWith,
-  request,
   setCookie,
   signedCookie,
   type TestApp,
+  alive,
+  login,
+  me,
+  post,
 } from '../helpers.js';
 import { connectedStores, redisUrl, uniquePrefix } from './support.js';
 
@@ -59,29 +61,6 @@ function redisApp(options: Partial<SessionGuardOptions> = {}, gate = new Gate())
     heldRoutes(gate),
   );
   return { ...built, gate };
-}
-
-async function login(app: App, username: string, cookie?: string): Promise<string> {
-  const res = await loginWith(app, cookie, username);
-  assert.equal(res.status, 200, `login answered ${res.status} ${JSON.stringify(res.body)}`);
-  const set = setCookie(res);
-  assert.ok(set, 'login sets a cookie');
-  return set;
-}
-
-function me(app: App, cookie: string) {
-  return https(request(app).get('/me')).set('Cookie', cookie);
-}
-
-function post(app: App, path: string, cookie?: string) {
-  const test = https(request(app).post(path));
-  return cookie ? test.set('Cookie', cookie) : test;
-}
-
-async function alive(app: App, cookies: readonly string[]): Promise<string[]> {
-  const live: string[] = [];
-  for (const cookie of cookies) if ((await me(app, cookie)).status === 200) live.push(cookie);
-  return live;
 }
 
 /** Words that name the implementation, not the problem: never in a response body. */
