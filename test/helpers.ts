@@ -180,6 +180,20 @@ export async function alive(app: express.Express, cookies: readonly string[]): P
   return live;
 }
 
+/** The session behind `cookie` is listed for `principal`, and revoking the principal ends it (401). */
+export async function expectListedAndRevocable(
+  guard: TestApp['guard'],
+  app: express.Express,
+  principal: string,
+  cookie: string,
+  what: string,
+): Promise<void> {
+  assert.equal((await guard.listSessions(principal)).length, 1, `listSessions lists the ${what} session`);
+  assert.ok((await guard.revokeSessions(principal)) >= 1, `revokeSessions finds the ${what} session`);
+  const res = await me(app, cookie);
+  assert.equal(res.status, 401, `the ${what} cookie still answers ${res.status} after revokeSessions`);
+}
+
 /** The first characters of each cookie's id, for a failure message (never a whole id). */
 export function shortIds(cookies: readonly string[]): string {
   return cookies.map((c) => idOf(c).slice(0, 8)).join(', ');
