@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import type { AuditEventType } from '../audit/index.js';
 import { SessionConflictError } from '../errors/index.js';
-import { stateOf } from '../policy/state.js';
-import { lifecycleDue } from '../policy/timeouts.js';
+import { stateOf, type GuardState } from '../policy/state.js';
+import { lifecycleDue, type LifecycleDue } from '../policy/timeouts.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 import type { RequestState } from './request-state.js';
@@ -23,15 +23,13 @@ export function enforceLifecycle(ctx: GuardContext, req: Request, state: Request
   const guard = stateOf(req.session as unknown as object);
   if (!guard || !state.storedIds.has(req.sessionID)) return undefined;
   const now = ctx.clock.now();
-  let due = lifecycleDue(guard, now, ctx.timeouts);
-  if (due?.step === 'rotate' && ctx.strategy === 'none') due = now - guard.lastSeenAt >= ctx.timeouts.lastSeenGranularityMs ? { step: 'touch' } : undefined;
+  const due = lifecycleDue(guard, now, ctx.timeouts);
   // The common case (nothing due) stays synchronous: no promise on the hot path.
   if (!due && !(guard.principal !== undefined && ctx.credentialVersion)) return undefined;
-  return lifecycleSteps(ctx, req, state, now, due);
+  return lifecycleSteps(ctx, req, state, guard, now, due);
 }
 
-async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestState, now: number, due: ReturnType<typeof lifecycleDue>): Promise<void> {
-  const guard = stateOf(req.session as unknown as object)!;
+async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestState, guard: GuardState, now: number, due: LifecycleDue): Promise<void> {
   let reason: EndReason | undefined = due?.step === 'end' ? due.reason : undefined;
   if (!reason && guard.principal !== undefined && ctx.credentialVersion) {
     const current = String(await ctx.credentialVersion(guard.principal));

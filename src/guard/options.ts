@@ -363,7 +363,8 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     timeouts: {
       idleTimeoutMs,
       absoluteTimeoutMs,
-      rotateEveryMs,
+      // Strategy 'none' never changes an id, periodically or otherwise.
+      rotateEveryMs: strategy === 'none' ? undefined : rotateEveryMs,
       lastSeenGranularityMs: Math.min(MAX_LAST_SEEN_GRANULARITY_MS, Math.floor(idleTimeoutMs / 10)),
     },
     rotationGraceMs: rotateEveryMs === undefined ? 0 : rotationGraceMs,
