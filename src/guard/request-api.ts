@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { SessionConflictError, SessionGuardError } from '../errors/index.js';
+import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
@@ -235,4 +235,3 @@ export class SessionGuardRequestApi {
   }
 }
 
-export { SessionConflictError };
