@@ -191,7 +191,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   /** After express-session: synchronous unless the lifecycle (or a rare presented-id case) has work to do. */
   function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> | undefined {
     if (!req.session) throw new SessionStoreUnavailableError();
-    const state = createRequestState(req, ctx);
+    const state = createRequestState(ctx);
     req.sessionGuard = new SessionGuardRequestApi(ctx, req, res, state, resolved.requestMethods);
     if (resolved.requestMethods) installRequestMethods(req);
     const sess = req.session as unknown as Record<string, unknown>;

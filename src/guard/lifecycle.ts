@@ -5,7 +5,7 @@ import { stateOf, type GuardState } from '../policy/state.js';
 import { lifecycleDue, type LifecycleDue } from '../policy/timeouts.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
-import type { RequestState } from './request-state.js';
+import { isStored, type RequestState } from './request-state.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh, rotateSession } from './rotation.js';
 
 const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
@@ -21,7 +21,7 @@ const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
  */
 export function enforceLifecycle(ctx: GuardContext, req: Request, state: RequestState): Promise<void> | undefined {
   const guard = stateOf(req.session as unknown as object);
-  if (!guard || !state.storedIds.has(req.sessionID)) return undefined;
+  if (!guard || !isStored(state, req.sessionID)) return undefined;
   const now = ctx.clock.now();
   const due = lifecycleDue(guard, now, ctx.timeouts);
   // The common case (nothing due) stays synchronous: no promise on the hot path.

@@ -3,7 +3,7 @@ import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
-import type { RequestState } from './request-state.js';
+import { isStored, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
 type Record_ = Record<string, unknown>;
@@ -38,6 +38,8 @@ export class SessionGuardRequestApi {
   readonly #req: Request;
   readonly #res: Response;
   readonly #state: RequestState;
+  /** For the guard's own layers (the write gate); not API. */
+  readonly [REQUEST_STATE]: RequestState;
   readonly #requestMethods: boolean;
 
   constructor(ctx: GuardContext, req: Request, res: Response, state: RequestState, requestMethods: boolean) {
@@ -45,6 +47,7 @@ export class SessionGuardRequestApi {
     this.#req = req;
     this.#res = res;
     this.#state = state;
+    this[REQUEST_STATE] = state;
     this.#requestMethods = requestMethods;
   }
 
@@ -202,7 +205,7 @@ export class SessionGuardRequestApi {
     const ctx = this.#ctx;
     const req = this.#req;
     const sess = req.session as unknown as Record_ | undefined;
-    if (sess && this.#state.storedIds.has(req.sessionID)) {
+    if (sess && isStored(this.#state, req.sessionID)) {
       const principal = stateOf(sess)?.principal;
       await ctx.store.endSession(req.sessionID, 'logout', principal);
       ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: req.ip });

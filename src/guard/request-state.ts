@@ -7,7 +7,12 @@ import type { Request } from 'express';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 
-const REQUEST_STATE = Symbol('fixation-guard.request');
+/**
+ * Where the request API (`req.sessionGuard`) keeps the request's state. Kept on the API object
+ * rather than as a second property of the request: every extra own property reshapes the
+ * request objects of the hot path.
+ */
+export const REQUEST_STATE = Symbol('fixation-guard.request');
 
 export interface Baseline {
   /** The session object this describes (`req.session` may be replaced by a rotation). */
@@ -23,12 +28,14 @@ export interface RequestState {
   ctx: GuardContext;
   /** The id the client's cookie loaded from the store, if any. */
   loadedId: string | undefined;
-  /** Ids known to hold a record: the loaded one and those written in this request. */
-  storedIds: Set<string>;
+  // The three below are made on first use: most requests never need them, and a collection
+  // per request is garbage-collector work on the hot path.
+  /** Ids written in this request (with `loadedId`, the ids known to hold a record). */
+  writtenIds: Set<string> | undefined;
   /** Ids whose authentication `req.login` & co. bound in this request. */
-  boundIds: Set<string>;
+  boundIds: Set<string> | undefined;
   /** Session objects the tripwire refused: never persisted again. */
-  tripped: WeakSet<object>;
+  tripped: object[] | undefined;
   baseline: Baseline | undefined;
   /** Why the session the client presented is not in use. */
   endedReason: EndReason | 'unknown' | undefined;
@@ -36,23 +43,21 @@ export interface RequestState {
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined;
 }
 
-export function createRequestState(req: Request, ctx: GuardContext): RequestState {
-  const state: RequestState = {
+export function createRequestState(ctx: GuardContext): RequestState {
+  return {
     ctx,
     loadedId: undefined,
-    storedIds: new Set(),
-    boundIds: new Set(),
-    tripped: new WeakSet(),
+    writtenIds: undefined,
+    boundIds: undefined,
+    tripped: undefined,
     baseline: undefined,
     endedReason: undefined,
     pendingConfirm: undefined,
   };
-  (req as unknown as Record<symbol, RequestState>)[REQUEST_STATE] = state;
-  return state;
 }
 
 export function requestStateOf(req: Request | undefined): RequestState | undefined {
-  return req ? (req as unknown as Record<symbol, RequestState | undefined>)[REQUEST_STATE] : undefined;
+  return (req?.sessionGuard as unknown as Record<symbol, RequestState | undefined> | undefined)?.[REQUEST_STATE];
 }
 
 /** The session as express-session hashes it (without the cookie), to tell whether it changed. */
@@ -62,9 +67,31 @@ export function sessionJson(sess: object): string {
   });
 }
 
+/** Whether `sid` holds a record: loaded from the cookie, or written in this request. */
+export function isStored(state: RequestState, sid: string): boolean {
+  return sid === state.loadedId || state.writtenIds?.has(sid) === true;
+}
+
+/** Whether `req.login` & co. bound `sid` in this request. */
+export function isBoundNow(state: RequestState, sid: string): boolean {
+  return state.boundIds?.has(sid) === true;
+}
+
+export function markBoundNow(state: RequestState, sid: string): void {
+  (state.boundIds ??= new Set()).add(sid);
+}
+
+export function isTripped(state: RequestState, sess: object): boolean {
+  return state.tripped?.includes(sess) === true;
+}
+
+export function markTripped(state: RequestState, sess: object): void {
+  (state.tripped ??= []).push(sess);
+}
+
 /** Records that the store holds `sess` as it is now under `sid`. */
 export function markStored(state: RequestState, sid: string, sess: object): void {
-  state.storedIds.add(sid);
+  if (sid !== state.loadedId) (state.writtenIds ??= new Set()).add(sid);
   state.baseline = { session: sess, sid, json: sessionJson(sess), stored: true };
 }
 

@@ -16,7 +16,7 @@ import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError 
 import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie } from './request-api.js';
-import { unchanged, type RequestState } from './request-state.js';
+import { isTripped, unchanged, type RequestState } from './request-state.js';
 import { requestTripReason, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -33,13 +33,17 @@ export function respondError(res: Response, err: SessionGuardError): void {
 }
 
 export function guardResponse(ctx: GuardContext, req: Request, res: Response, state: RequestState): void {
+  // The session res.end found unchanged or just saved (through the write gate): the headers
+  // hook need not serialise it again — once per request is the hot path's whole cost.
+  let settled: object | undefined;
+
   onHeaders(res, function fixationTripwireOnHeaders() {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
-    if (!sess || unchanged(state, sess)) return;
+    if (!sess || sess === settled || unchanged(state, sess)) return;
     const sid = req.sessionID;
     const reason = requestTripReason(ctx, state, sid, sess);
     if (reason === undefined) return;
-    const alreadyTripped = state.tripped.has(sess);
+    const alreadyTripped = isTripped(state, sess);
     delete (req as { session?: unknown }).session;
     clearSessionCookie(ctx, res);
     if (alreadyTripped) return; // the write gate refused the save a moment ago and audited it
@@ -56,14 +60,18 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
     const sess = req.session as unknown as object | undefined;
     if (!sess) return end.apply(this, args);
-    if (state.tripped.has(sess)) {
+    if (isTripped(state, sess)) {
       // The tripwire already refused this session and the app answered that error: let it through.
       if (!res.headersSent) delete (req as { session?: unknown }).session;
       return end.apply(this, args);
     }
-    if (unchanged(state, sess)) return end.apply(this, args);
+    if (unchanged(state, sess)) {
+      settled = sess;
+      return end.apply(this, args);
+    }
     req.session.save((err?: unknown) => {
       if (!err) {
+        settled = sess;
         end.apply(this, args);
         return;
       }

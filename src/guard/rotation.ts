@@ -9,7 +9,7 @@ import { newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
 import { carryOver, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
-import { markGenerated, markStored, type RequestState } from './request-state.js';
+import { isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -47,7 +47,7 @@ export async function rotateSession(
     if (next.principal !== undefined) next.boundTo = ctx.binding.hash(oldId);
     else delete next.boundTo;
     old.fixationGuard = next;
-    state.boundIds.add(oldId);
+    markBoundNow(state, oldId);
     await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
     return { oldId, newId: oldId };
   }
@@ -69,7 +69,7 @@ export async function rotateSession(
     await ctx.store.rotate(oldId, newId, { ...created } as Record_, {
       principal: next.principal,
       oldPrincipal,
-      oldStored: state.storedIds.has(oldId),
+      oldStored: isStored(state, oldId),
       graceUntil: cause === 'periodic' && ctx.rotationGraceMs > 0 ? now + ctx.rotationGraceMs : undefined,
     });
   } catch (err) {
@@ -77,7 +77,7 @@ export async function rotateSession(
     req.sessionID = oldId;
     throw err;
   }
-  state.boundIds.add(newId);
+  markBoundNow(state, newId);
   markStored(state, newId, created);
   if (oldPrincipal !== undefined && oldPrincipal !== next.principal) {
     // A login switching principals on one session: the old principal's entry goes (its id is

@@ -10,7 +10,7 @@ import { newGuardState, stateOf, withoutAuthentication, type GuardState } from '
 import { tripReason } from '../policy/tripwire.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
-import { markStored, requestStateOf, sessionJson, type RequestState } from './request-state.js';
+import { isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -21,12 +21,12 @@ function requestOf(sess: Record_): Request | undefined {
 
 /** Whether `sid` was made in this request (express-session's generate, regenerate): nobody else knows it. */
 export function isFresh(state: RequestState, sid: string): boolean {
-  return sid !== state.loadedId && !state.boundIds.has(sid) && !state.storedIds.has(sid);
+  return !isStored(state, sid) && !isBoundNow(state, sid);
 }
 
 /** The tripwire's verdict on persisting (or serving) `sess` under `sid` in this request. */
 export function requestTripReason(ctx: GuardContext, state: RequestState, sid: string, sess: Record_): string | undefined {
-  return tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: state.boundIds.has(sid) });
+  return tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: isBoundNow(state, sid) });
 }
 
 /**
@@ -34,7 +34,7 @@ export function requestTripReason(ctx: GuardContext, state: RequestState, sid: s
  * ended. Shared by the write gate, the load-time check and the response hook.
  */
 export async function tripSession(ctx: GuardContext, state: RequestState | undefined, sid: string, sess: object, reason: string, ip?: string): Promise<void> {
-  state?.tripped.add(sess);
+  if (state) markTripped(state, sess);
   const principal = principalOf(sess as Record_, ctx.authKeys);
   ctx.auditor.emit('fixation_tripwire', { sessionId: sid, principal, ip, reason });
   await ctx.store.endSession(sid, 'tripwire', stateOf(sess)?.principal);
@@ -52,7 +52,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return 'write';
-      if (state.tripped.has(sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
+      if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
       // express-session saves after the guard already did (a rotated session it never loaded).
       if (baseline?.stored && baseline.sid === sid && baseline.session === sess && baseline.json === sessionJson(sess)) return 'skip';
@@ -77,7 +77,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
           guard = await bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip);
         }
         const bound = guard as GuardState;
-        if (state.boundIds.has(sid)) {
+        if (isBoundNow(state, sid)) {
           // The request that authenticated fixes whom each of the app's own keys may name.
           const names = authKeyNames(sess, ctx.authKeys);
           const first = Object.values(names)[0];
@@ -124,7 +124,7 @@ async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: stri
   else delete guard.credentialVersion;
   await ctx.store.reserveLogin(principal, { sessionId: sid, createdAt: guard.createdAt, lastSeenAt: now }, { ip });
   state.pendingConfirm = { sid, principal, createdAt: guard.createdAt };
-  state.boundIds.add(sid);
+  markBoundNow(state, sid);
   sess.fixationGuard = guard;
   ctx.auditor.emit('login', { sessionId: sid, principal, ip, detail: { via: 'regenerated-session' } });
   return guard;
