@@ -3,7 +3,8 @@ import { FixationAttackSetupError } from '../context.js';
 import { formatReport } from '../format.js';
 import { TargetUnreachableError } from '../http.js';
 import { runFixationAttacks } from '../run.js';
-import type { FixationAttackId, FixationAttackOptions } from '../types.js';
+import type { FailOn, FixationAttackId, FixationAttackOptions } from '../types.js';
+import { exitCodeOf, FAIL_ON_VALUES } from '../verdict.js';
 import type { CliCommand } from './commands.js';
 import { errorDocument, EXIT, UsageError } from './exit.js';
 
@@ -31,6 +32,7 @@ Options:
   --skip <id,id,…>           leave these attacks out
   --samples <n>              fresh ids sampled by id-entropy (default 64)
   --timeout <ms>             per-request timeout (default 10000)
+  --fail-on <class>          fixation (default), hardening or all: which findings exit 1
   --json                     print the report as JSON
   --no-color                 no ANSI colours (also NO_COLOR=1)
   -h, --help                 this help
@@ -62,6 +64,7 @@ function parseCommandLine(argv: string[]) {
         samples: { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
+        'fail-on': { type: 'string' },
         'no-color': { type: 'boolean' },
       },
     });
@@ -122,6 +125,11 @@ function optionsFrom(values: ReturnType<typeof parseCommandLine>['values']): Fix
   set('skip', ids(values.skip));
   set('entropySamples', number(values.samples, '--samples'));
   set('requestTimeoutMs', number(values.timeout, '--timeout'));
+  const failOn = values['fail-on'];
+  if (failOn !== undefined && !FAIL_ON_VALUES.includes(failOn as FailOn)) {
+    throw new UsageError(`--fail-on must be one of ${FAIL_ON_VALUES.join(', ')}; got ${JSON.stringify(failOn)}`);
+  }
+  set('failOn', failOn as FailOn | undefined);
   return options;
 }
 
@@ -147,6 +155,6 @@ export const command: CliCommand = {
     }
     const color = !values['no-color'] && !io.env.NO_COLOR && io.stdoutIsTTY;
     io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report, { color }));
-    return report.summary.secure ? EXIT.pass : EXIT.findings;
+    return exitCodeOf(report.summary.verdict);
   },
 };
