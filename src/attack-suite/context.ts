@@ -181,7 +181,7 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
   if (isSuccess(open.response.status)) {
     setup(`GET ${options.protectedPath} answered ${open.response.status} without any session; ${name('protectedPath')} must name a path that needs a login (not 2xx without one).`);
   }
-  let anonymous = facts.cookieName ? sessionCookieOf(first.response.setCookies, facts.cookieName) : undefined;
+  const anonymous = facts.cookieName ? sessionCookieOf(first.response.setCookies, facts.cookieName) : undefined;
   if (options.csrf === 'auto') {
     const page = await ctx.send('probe: login page (CSRF token?)', { method: 'GET', path: options.loginPath, cookies: anonymous ? [anonymous] : [] });
     if (!facts.cookieName) facts.cookieName = guessSessionCookieName(page.response.setCookies) ?? '';

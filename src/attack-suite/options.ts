@@ -95,8 +95,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const CSRF_FROM = /^(input|meta|cookie|header):([!#$%&'*+\-.^_`|~0-9A-Za-z:\[\]]+)$/;
-const CSRF_TO = /^(field|header):([!#$%&'*+\-.^_`|~0-9A-Za-z\[\]]+)$/;
+const CSRF_FROM = /^(input|meta|cookie|header):([!#$%&'*+\-.^_`|~0-9A-Za-z:[\]]+)$/;
+const CSRF_TO = /^(field|header):([!#$%&'*+\-.^_`|~0-9A-Za-z[\]]+)$/;
 
 /** Where a token read from `from` goes by default (the conventions of csurf, csrf-csrf, Angular, Rails, Spring). */
 export function defaultCsrfTo(from: ResolvedCsrf['from']): ResolvedCsrf['to'] {
