@@ -34,7 +34,7 @@ export const NAME_FLAGS: unique symbol = Symbol.for('fixation-guard.attack-suite
 
 /** The flag of every option, for messages printed by the CLI. */
 export const OPTION_FLAGS: Readonly<Record<string, string>> = Object.freeze({
-  loginBody: '--login-field (or --username/--password, --login-body)',
+  loginBody: '--login-field',
   loginEncoding: '--login-encoding',
   loginPath: '--login-path',
   startPath: '--start-path',
