@@ -121,6 +121,6 @@ describe('attack suite: the fixation-guard CLI', () => {
   it('lists the catalogue with its standards', async () => {
     const run = await cli(['list']);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^planted-id-survives-login\n {2}A session id planted before login does not become authenticated at login\.\n {2}ASVS4 3\.2\.1 · ASVS5 7\.2\.4$/m);
+    assert.match(run.stdout, /^planted-id-survives-login\n {2}A session id planted before login does not become authenticated at login\.\n {2}fixation · critical · core · ASVS4 3\.2\.1 · ASVS5 7\.2\.4$/m);
   });
 });
