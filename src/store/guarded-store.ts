@@ -34,6 +34,12 @@ export interface WriteGate {
   beforeSet(sid: string, sess: Record_): 'write' | 'skip' | Promise<'write' | 'skip'>;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
   afterSet?(sid: string, sess: Record_): void | Promise<void>;
+  /**
+   * `req.session.regenerate()` is about to end the request's id: why (a logout when the app
+   * dropped the identity first, as passport's logout does; a rotation otherwise), and what to do
+   * once it ended.
+   */
+  beforeRegenerate?(req: unknown): { reason: EndReason; ended?(): void };
 }
 
 export interface GuardedStoreOptions {
@@ -455,8 +461,10 @@ export class GuardedStore extends session.Store {
 
   /** express-session's `req.session.regenerate()` (passport's login and logout): the old id ends. */
   override regenerate(req: Parameters<Store['regenerate']>[0], callback: (err?: unknown) => unknown): void {
-    this.#destroy(req.sessionID, 'rotated').then(
+    const ending = this.#gate?.beforeRegenerate?.(req);
+    this.#destroy(req.sessionID, ending?.reason ?? 'rotated').then(
       () => {
+        ending?.ended?.();
         (this as unknown as { generate(r: typeof req): void }).generate(req);
         callback();
       },
