@@ -96,10 +96,41 @@ export class GuardedStore extends session.Store {
     super();
     this.inner = inner as ExtensibleStore;
     this.options = options;
-    // Infrastructure events are ours to interpret: forwarding 'disconnect' would make
-    // express-session serve requests with no session (fail open).
-    inner.on?.('disconnect', () => this.#markDown('disconnect'));
-    inner.on?.('connect', () => this.#markUp());
+    GuardedStore.#watch(inner, this);
+  }
+
+  /** The guards wrapping each inner store: one pair of listeners per store, however many guards share it. */
+  static readonly #watchers = new WeakMap<Store, Set<WeakRef<GuardedStore>>>();
+
+  /**
+   * Infrastructure events are ours to interpret: forwarding 'disconnect' would make
+   * express-session serve requests with no session (fail open). A listener per guard would
+   * exceed the emitter's limit of 10 (MaxListenersExceededWarning) with several guards on one
+   * store, and would keep every guard ever made alive: the store holds one listener that
+   * reaches the live guards through weak references.
+   */
+  static #watch(inner: Store, guarded: GuardedStore): void {
+    if (typeof inner.on !== 'function') return;
+    let guards = GuardedStore.#watchers.get(inner);
+    if (!guards) {
+      const set = new Set<WeakRef<GuardedStore>>();
+      guards = set;
+      GuardedStore.#watchers.set(inner, set);
+      const each = (fn: (store: GuardedStore) => void) => {
+        for (const ref of set) {
+          const store = ref.deref();
+          if (store) fn(store);
+          else set.delete(ref);
+        }
+      };
+      inner.on('disconnect', function guardedStoresOnDisconnect() {
+        each((store) => store.#markDown('disconnect'));
+      });
+      inner.on('connect', function guardedStoresOnConnect() {
+        each((store) => store.#markUp());
+      });
+    }
+    guards.add(new WeakRef(guarded));
   }
 
   /** Installs the layer above's decision on what express-session may persist (once). */
