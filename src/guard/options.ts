@@ -333,7 +333,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     }
   }
 
-  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAgeMs: absoluteTimeoutMs, where: NAME });
+  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAge: absoluteTimeoutMs, where: NAME });
   const authKeys = stringArray(o.authKeys, 'authKeys', DEFAULT_AUTH_KEYS);
   if (!production) notices.push(`the fixation tripwire watches the session keys ${authKeys.join(', ')}: a session marked authenticated under any of them without req.sessionGuard.login() is destroyed. Set \`authKeys\` if your app marks logins under another key.`);
   const keep = stringArray(o.keep, 'keep', []);

@@ -1,7 +1,8 @@
 import type { SessionData } from 'express-session';
 import { createClient } from 'redis';
 import { DEFAULT_PREFIX } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkOptionsObject, positiveMs } from './options.js';
+import { refuseRenamedDurations } from '../clock/index.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkOptionsObject, durationMs } from './options.js';
 import { RedisSessionIndex } from './session-index.js';
 import { RedisSessionStore } from './store.js';
 
@@ -27,18 +28,21 @@ export interface CreateRedisSessionStoresOptions {
   client?: unknown;
   /** Key prefix with a Redis Cluster hash tag. Default `'fg:{fg}:'`. */
   prefix?: string;
-  /** Seconds a record lives when its cookie has no `expires`. Default 86400. */
-  ttl?: number | ((sess: SessionData) => number);
+  /**
+   * How long a record lives when its cookie has no `expires` (`'1d'` or milliseconds).
+   * connect-redis's `ttl` (seconds) is refused with a hint. Default `'1d'`.
+   */
+  sessionTtl?: number | string | ((sess: SessionData) => number | string);
   /** Do not lengthen a record's TTL on `touch`. Default false. */
   disableTouch?: boolean;
-  /** Milliseconds one Redis operation may take before the request gets a 503. Default 2000. */
-  operationTimeoutMs?: number;
-  /** Milliseconds one connection attempt may take. Default 2000. */
-  connectTimeoutMs?: number;
-  /** Longest pause between reconnection attempts, in milliseconds. Default 2000. */
-  reconnectMaxDelayMs?: number;
-  /** How long an index entry whose session was never saved survives pruning. Default 60000. */
-  pendingGraceMs?: number;
+  /** How long one Redis operation may take before the request gets a 503 (`'2s'` or ms). Default `'2s'`. */
+  operationTimeout?: number | string;
+  /** How long one connection attempt may take. Default `'2s'`. */
+  connectTimeout?: number | string;
+  /** Longest pause between reconnection attempts. Default `'2s'`. */
+  reconnectMaxDelay?: number | string;
+  /** How long an index entry whose session was never saved survives pruning. Default `'1m'`. */
+  pendingGrace?: number | string;
   /**
    * Called with every connection error of the client (Redis down, reset connections…).
    * Requests already get 503s and `store_unavailable` audit events. Default: ignored.
@@ -90,9 +94,10 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new TypeError(`${WHO}: \`onError\` must be a function; got ${typeof options.onError}`);
   }
-  const operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
-  const connectTimeoutMs = positiveMs(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeoutMs');
-  const maxDelay = positiveMs(options.reconnectMaxDelayMs, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelayMs');
+  refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
+  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
+  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeout');
+  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelay');
   const onError = options.onError ?? ignoreError;
 
   const owned = options.client === undefined;
@@ -127,15 +132,15 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   const store = new RedisSessionStore({
     client,
     prefix,
-    ...(options.ttl !== undefined && { ttl: options.ttl }),
+    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
-    operationTimeoutMs,
+    operationTimeout: operationTimeoutMs,
   });
   const index = new RedisSessionIndex({
     client,
     prefix,
-    operationTimeoutMs,
-    ...(options.pendingGraceMs !== undefined && { pendingGraceMs: options.pendingGraceMs }),
+    operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
 
   const ready = owned ? client.connect().then(noop) : whenReady(client);
