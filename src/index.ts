@@ -50,6 +50,8 @@ export {
   callbackSink,
   memorySink,
   jsonlSink,
+  consoleSink,
+  type ConsoleSinkOptions,
   type AuditEvent,
   type AuditEventType,
   type AuditSink,

@@ -45,7 +45,9 @@ export interface CreateRedisSessionStoresOptions {
   pendingGrace?: number | string;
   /**
    * Called with every connection error of the client (Redis down, reset connections…).
-   * Requests already get 503s and `store_unavailable` audit events. Default: ignored.
+   * Requests already get 503s and `store_unavailable` audit events. Default: outside
+   * production (and `NODE_ENV=test`), the first error of each outage and its end on the
+   * console; in production, ignored.
    */
   onError?: (error: Error) => void;
 }
@@ -98,7 +100,9 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeout');
   const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelay');
-  const onError = options.onError ?? ignoreError;
+  const env = process.env.NODE_ENV;
+  const quiet = env === 'production' || env === 'test';
+  const onError = options.onError ?? (quiet ? ignoreError : undefined);
 
   const owned = options.client === undefined;
   const client = (options.client ??
@@ -123,8 +127,10 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
 
   // Without a listener, node-redis's 'error' event would crash the process on the first outage.
   if (owned || client.listenerCount('error') === 0) {
+    // Outside production, an outage is said on the console once (and its end), not ignored.
+    const report = onError ?? reportOutages(client);
     client.on('error', function onRedisError(error: Error) {
-      onError(error);
+      report(error);
     });
   }
 
@@ -168,5 +174,33 @@ function whenReady(client: FleetRedisClient): Promise<void> {
 }
 
 function ignoreError(): void {}
+
+/** A connection error's text without credentials a URL in it might carry. */
+function describeError(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`.replace(/\/\/[^/@\s]*@/g, '//***@');
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * The default `onError` outside production: the first error of an outage on the console,
+ * then silence until the client is ready again (it retries every few seconds, for ever).
+ */
+function reportOutages(client: FleetRedisClient): (error: Error) => void {
+  let down = false;
+  client.on('ready', function redisOutageOver() {
+    if (!down) return;
+    down = false;
+    console.error('fixation-guard/redis: Redis is reachable again; sessions are served.');
+  });
+  return function reportRedisOutage(error: Error) {
+    if (down) return;
+    down = true;
+    console.error(
+      `fixation-guard/redis: Redis connection error (${describeError(error)}). Requests answer 503 SESSION_STORE_UNAVAILABLE until it is back; ` +
+        'reconnecting. Further errors of this outage are not printed; pass `onError` to handle them yourself.',
+    );
+  };
+}
 
 function noop(): void {}
