@@ -19,7 +19,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session, { type Store } from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
-import { requireAuth, sessionGuard, type RotationStrategy } from '../src/index.js';
+import { requireAuth, sessionGuard, type RotationStrategy, guarded } from '../src/index.js';
 import { createRedisSessionStores } from '../src/redis/index.js';
 import type { ServerVariant, ServerMessage, RunnerMessage, CpuSample } from './lib/protocol.js';
 
@@ -143,7 +143,7 @@ async function guardApp(): Promise<void> {
         res.status(401).json({ error: { code: 'BAD_CREDENTIALS' } });
         return;
       }
-      await req.login(username);
+      await guarded(req).login(username);
       res.json({ user: username });
     } catch (err) {
       next(err);
