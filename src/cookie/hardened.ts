@@ -97,3 +97,18 @@ export function hardenedCookie(
   if (opts.partitioned) options.partitioned = true;
   return { name, options };
 }
+
+/**
+ * The cookie a plain-HTTP request from this machine gets in development (see
+ * `plainHttpDevelopment: 'loopback'`): the same cookie without what plain HTTP cannot carry.
+ * Browsers refuse a `__Host-`/`__Secure-` name without Secure, so the prefix goes (`__Host-sid`
+ * becomes `sid`), and with it `SameSite=None` (requires Secure; `Lax` instead) and `Partitioned`.
+ * A distinct name also keeps the two cookies apart on a host reached both ways.
+ */
+export function plainHttpCookie(secureCookie: ResolvedCookie): ResolvedCookie {
+  const name = secureCookie.name.replace(/^__(?:host|secure)-/i, '') || DEFAULT_PLAIN_HTTP_COOKIE_NAME;
+  const { partitioned: _partitioned, ...rest } = secureCookie.options;
+  const options: CookieOptions = { ...rest, secure: false };
+  if (options.sameSite === 'none') options.sameSite = 'lax';
+  return { name, options };
+}

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Auditor } from '../audit/index.js';
+import type { ResolvedCookie } from '../cookie/hardened.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
@@ -14,6 +15,7 @@ import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
 import { RequestApi, type AuthenticatedRequestApi, type SessionGuardRequestApi } from './request-api.js';
 import { installRequestMethods, requestMethodsEnabled } from './request-methods.js';
+import { isPlainLoopbackRequest, isSecureRequest, loopbackWarning } from './plain-http.js';
 import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
 import { guardResponse, respondError } from './response.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh } from './rotation.js';
@@ -55,6 +57,15 @@ export interface SessionGuardMiddleware extends RequestHandler {
 }
 
 const NO_SECRETS: readonly string[] = Object.freeze([]);
+
+/** The cookie a request gets, and the pieces that read that name. */
+interface CookieProfile {
+  cookie: ResolvedCookie;
+  /** The plain-HTTP twin of a request from this machine in development. */
+  loopback: boolean;
+  session: RequestHandler;
+  tossing: ReturnType<typeof rejectCookieTossing> | undefined;
+}
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
@@ -168,12 +179,41 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     for (const notice of resolved.notices) process.emitWarning(`fixation-guard: ${notice}`, { code: 'FIXATION_GUARD_NOTICE' });
   }
 
-  const urlCheck = resolved.urlSessionIds === false ? undefined : rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor });
-  const tossingCheck =
-    resolved.cookieTossing === false
+  const urlCheck =
+    resolved.urlSessionIds === false
       ? undefined
-      : rejectCookieTossing({ ...resolved.cookieTossing, cookieName: ctx.cookieName, secure: ctx.cookieOptions.secure === true, audit: auditor });
-  const expressSession = session(resolved.sessionOptions);
+      : rejectUrlSessionIds({
+          ...resolved.urlSessionIds,
+          // The plain-HTTP twin's name is refused in URLs too.
+          names: [...(resolved.urlSessionIds.names ?? []), ...(ctx.loopbackCookie ? [ctx.loopbackCookie.name] : [])],
+          cookieName: ctx.cookieName,
+          audit: auditor,
+        });
+  /** One express-session (and duplicate-cookie check) per cookie name: express-session reads one name. */
+  function profileFor(cookie: ResolvedCookie, loopback: boolean): CookieProfile {
+    return {
+      cookie,
+      loopback,
+      session: session(cookie === ctx.cookie ? resolved.sessionOptions : { ...resolved.sessionOptions, name: cookie.name }),
+      tossing:
+        resolved.cookieTossing === false
+          ? undefined
+          : rejectCookieTossing({ ...resolved.cookieTossing, cookieName: cookie.name, secure: cookie.options.secure === true, audit: auditor }),
+    };
+  }
+  const configuredProfile = profileFor(ctx.cookie, false);
+  // Made on the first plain-HTTP request from this machine: most guards never need it.
+  let loopbackProfile: CookieProfile | undefined;
+  function profileOf(req: Request): CookieProfile {
+    if (ctx.loopbackCookie === undefined || !isPlainLoopbackRequest(req)) return configuredProfile;
+    loopbackProfile ??= profileFor(ctx.loopbackCookie, true);
+    if (!ctx.plainHttpReports.loopbackWarned) {
+      ctx.plainHttpReports.loopbackWarned = true;
+      auditor.emit('insecure_configuration', { ip: req.ip, reason: 'plain-HTTP development cookie on loopback' });
+      process.emitWarning(loopbackWarning(req.method, ctx.loopbackCookie.name, ctx.cookieName), { code: 'FIXATION_GUARD_PLAIN_HTTP' });
+    }
+    return loopbackProfile;
+  }
   const handleKey = deriveKey(ctx.secrets[0] as string, 'session-handle');
   let proxyWarningGiven = false;
 
@@ -183,9 +223,12 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   /** After express-session: synchronous unless the lifecycle (or a rare presented-id case) has work to do. */
-  function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> | undefined {
+  function afterSession(req: Request, res: Response, reading: SessionCookieReading, profile: CookieProfile): Promise<void> | undefined {
     if (!req.session) throw new SessionStoreUnavailableError();
-    const state = createRequestState(ctx);
+    const cookie = profile.cookie;
+    const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
+    // A record written under the other cookie keeps its own Secure flag; this request's decides.
+    if (req.session.cookie.secure !== cookie.options.secure) req.session.cookie.secure = cookie.options.secure;
     const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
     if (requestMethods) installRequestMethods(req);
@@ -215,7 +258,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
    * parallel request of the same page, which resolves to its successor within the grace.
    */
   async function presentedButNotLoaded(req: Request, state: RequestState, candidate: string): Promise<void> {
-    const verified = readSessionCookie(req.headers.cookie, ctx.cookieName, ctx.secrets);
+    const verified = readSessionCookie(req.headers.cookie, state.cookie.name, ctx.secrets);
     if (verified.status !== 'valid' || verified.id !== candidate) {
       auditor.emit('session_cookie_tampered', { ip: req.ip, reason: 'tampered' });
       return;
@@ -243,7 +286,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     replaceWithFresh(req, state, 'tripwire');
   }
 
-  function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
+  function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading, profile: CookieProfile): void {
     // Refused on every such request (audited once): letting later ones through would make the
     // missing Secure cookie silent again.
     if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
@@ -253,7 +296,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }
     let passed = false;
-    expressSession(req, res, function afterExpressSession(err?: unknown) {
+    profile.session(req, res, function afterExpressSession(err?: unknown) {
       if (passed) {
         // A late save error (the response is already on its way): audited by the store. The
         // tripwire's explanation would be lost with it, and in development it is the point.
@@ -264,7 +307,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       if (err) return fail(req, res, next, err);
       let pending: Promise<void> | undefined;
       try {
-        pending = afterSession(req, res, reading);
+        pending = afterSession(req, res, reading, profile);
       } catch (error) {
         return fail(req, res, next, error);
       }
@@ -277,29 +320,32 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   /** After the URL check: the duplicate-cookie check (only when the name appears twice), then the session. */
-  function afterUrlCheck(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
+  function afterUrlCheck(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading, profile: CookieProfile): void {
+    const tossingCheck = profile.tossing;
     if (tossingCheck && reading.count > 1) {
-      return tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
+      tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
         if (err) return fail(req, res, next, err);
-        runSession(req, res, next, reading);
+        runSession(req, res, next, reading, profile);
       });
+      return;
     }
-    runSession(req, res, next, reading);
+    runSession(req, res, next, reading, profile);
   }
 
   const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.sessionGuard) return next();
     try {
       // No secrets: express-session verifies the signature; the guard only needs the shape and count.
-      const reading = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
+      const profile = profileOf(req);
+      const reading = readSessionCookie(req.headers.cookie, profile.cookie.name, NO_SECRETS);
       const url = req.url;
       if (urlCheck && (url.indexOf('?') !== -1 || url.indexOf(';') !== -1 || url.indexOf('%') !== -1)) {
         return urlCheck(req, res, function afterUrlSessionIdCheck(err?: unknown) {
           if (err) return fail(req, res, next, err);
-          afterUrlCheck(req, res, next, reading);
+          afterUrlCheck(req, res, next, reading, profile);
         });
       }
-      afterUrlCheck(req, res, next, reading);
+      afterUrlCheck(req, res, next, reading, profile);
     } catch (error) {
       fail(req, res, next, error);
     }

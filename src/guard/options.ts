@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, type AuditSink } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
-import { hardenedCookie, type HardenedCookieOptions } from '../cookie/hardened.js';
+import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
 import type { SessionIndex, SessionLimit } from '../store/contracts.js';
@@ -11,6 +12,7 @@ import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '..
 import { Binding } from '../policy/binding.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
+import { createPlainHttpReports, isPlainLoopbackRequest, type PlainHttpMode } from './plain-http.js';
 
 export { DEFAULT_AUTH_KEYS };
 
@@ -38,8 +40,15 @@ export interface SessionGuardOptions {
   /** `migrateSession`: session keys never carried across login. The default value is `[]`. */
   drop?: string[];
   cookie?: HardenedCookieOptions;
-  /** Serve a non-Secure cookie over plain HTTP; refused in production. The default value is `false`. */
-  plainHttpDevelopment?: boolean;
+  /**
+   * Plain-HTTP development. `'loopback'`: a plain-HTTP request from this machine (socket and
+   * Host both loopback, no proxy headers) gets a non-Secure cookie named without the `__Host-`
+   * prefix (`sid`), with one warning; every other request keeps the Secure cookie. `true`: the
+   * cookie is never Secure (a container or VM reached by address). `false`: always Secure.
+   * `'loopback'` and `true` are refused in production. The default value is `'loopback'`, or
+   * `false` when `env` is `'production'`.
+   */
+  plainHttpDevelopment?: boolean | 'loopback';
   /** Trust `X-Forwarded-Proto` for the Secure cookie (express-session's `proxy`). The default value is Express's `trust proxy` setting. */
   trustProxy?: boolean;
   /** The default value is `'30m'`. */
@@ -191,6 +200,17 @@ export interface ResolvedGuard {
   notices: string[];
 }
 
+/**
+ * express-session generates a session's cookie from these options (one `store.generate` per
+ * store, whichever express-session instance runs): the plain-HTTP twin for a request from this
+ * machine, the configured cookie for every other.
+ */
+function plainHttpAwareCookie(cookie: ResolvedCookie, loopback: ResolvedCookie): (req: Request) => session.CookieOptions {
+  return function sessionCookieFor(req) {
+    return isPlainLoopbackRequest(req) ? loopback.options : cookie.options;
+  };
+}
+
 /** Validates everything at construction; the request path only does per-request work. */
 export function resolveOptions(input: unknown): ResolvedGuard {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -219,15 +239,20 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new TypeError(`${NAME}: \`clock\` must be an object with a now() method; got ${show(o.clock)}`);
   }
 
-  for (const flag of ['plainHttpDevelopment', 'dangerouslyAllowSessionFixation', 'trustProxy', 'requestMethods'] as const) {
+  for (const flag of ['dangerouslyAllowSessionFixation', 'trustProxy', 'requestMethods'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new TypeError(`${NAME}: \`${flag}\` must be a boolean; got ${show(o[flag])}`);
     }
   }
-  const plainHttpDevelopment = o.plainHttpDevelopment === true;
-  if (plainHttpDevelopment && production) {
-    throw new Error(`${NAME}: \`plainHttpDevelopment\` is true in production; serve HTTPS (set \`trust proxy\` behind a TLS proxy) and remove the option.`);
+  if (o.plainHttpDevelopment !== undefined && typeof o.plainHttpDevelopment !== 'boolean' && o.plainHttpDevelopment !== 'loopback') {
+    throw new TypeError(`${NAME}: \`plainHttpDevelopment\` must be 'loopback', true or false; got ${show(o.plainHttpDevelopment)}`);
   }
+  if (production && (o.plainHttpDevelopment === true || o.plainHttpDevelopment === 'loopback')) {
+    throw new Error(`${NAME}: \`plainHttpDevelopment\` is ${show(o.plainHttpDevelopment)} in production; serve HTTPS (behind a TLS proxy set app.set('trust proxy', 1)) and remove the option.`);
+  }
+  const plainHttp: PlainHttpMode =
+    o.plainHttpDevelopment === true ? 'always' : o.plainHttpDevelopment === false || production ? 'never' : 'loopback';
+  const plainHttpDevelopment = plainHttp === 'always';
   if (plainHttpDevelopment) warnings.push('plainHttpDevelopment: the session cookie is not Secure and has no __Host- prefix. Never use this in production.');
 
   const strategy = o.strategy ?? DEFAULT_STRATEGY;
@@ -360,6 +385,13 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     drop,
     cookieName: cookie.name,
     cookieOptions: cookie.options,
+    cookie,
+    // Only a Secure cookie needs a plain-HTTP twin; one already non-Secure serves every request.
+    loopbackCookie: plainHttp === 'loopback' && cookie.options.secure === true ? plainHttpCookie(cookie) : undefined,
+    plainHttp,
+    trustProxy: o.trustProxy,
+    production,
+    plainHttpReports: createPlainHttpReports(),
     secrets,
     timeouts: {
       idleTimeoutMs,
@@ -379,7 +411,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     secret: secrets,
     name: cookie.name,
     store: guardedStore,
-    cookie: cookie.options,
+    cookie: context.loopbackCookie === undefined ? cookie.options : plainHttpAwareCookie(cookie, context.loopbackCookie),
     genid,
     resave: false,
     saveUninitialized: false,

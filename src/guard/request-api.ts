@@ -1,8 +1,10 @@
 import type { Request, Response } from 'express';
+import type { ResolvedCookie } from '../cookie/hardened.js';
 import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
+import { unsendableCookieError } from './plain-http.js';
 import { isStored, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
@@ -24,9 +26,9 @@ export interface ElevateOptions {
 const MAX_PRINCIPAL_LENGTH = 512;
 
 /** Tells the browser to drop the session cookie (same attributes, so the right one goes). */
-export function clearSessionCookie(ctx: GuardContext, res: Response): void {
-  const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
-  res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+export function clearSessionCookie(cookie: ResolvedCookie, res: Response): void {
+  const { maxAge: _maxAge, ...attributes } = cookie.options;
+  res.clearCookie(cookie.name, attributes as Parameters<Response['clearCookie']>[1]);
 }
 
 /**
@@ -147,6 +149,7 @@ export class RequestApi implements SessionGuardRequestApi {
     if (options.keep !== undefined && (!Array.isArray(options.keep) || options.keep.some((k) => typeof k !== 'string'))) {
       throw new SessionGuardError('INVALID_ARGUMENT', 'req.login: `keep` must be an array of session keys');
     }
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, req.ip, 'this login');
     const old = requireSession(req);
     const store = ctx.store;
     const now = ctx.clock.now();
@@ -186,7 +189,7 @@ export class RequestApi implements SessionGuardRequestApi {
         // Logged in but not confirmed (the index failed): no half-logged-in session survives.
         await store.endSession(newId, 'destroyed', principal).catch(() => undefined);
         delete (req as { session?: unknown }).session;
-        clearSessionCookie(ctx, this.#res);
+        clearSessionCookie(this.#state.cookie, this.#res);
       }
       throw err;
     }
@@ -215,6 +218,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const ctx = this.#ctx;
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'req.elevate: the session is not authenticated.');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this privilege change');
     const now = ctx.clock.now();
     await rotateSession(ctx, this.#req, this.#state, 'elevate', ctx.strategy, ctx.keep, (base, previous) => ({
       ...base,
@@ -236,6 +240,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'refreshCredentials: the session is not authenticated.');
     if (!ctx.credentialVersion) throw new SessionGuardError('SESSION_CONFIG', 'refreshCredentials: the guard has no `credentialVersion` option.');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this credential refresh');
     const version = String(await ctx.credentialVersion(principal));
     await rotateSession(ctx, this.#req, this.#state, 'credentials', ctx.strategy === 'none' ? 'none' : 'changeSessionId', ctx.keep, (base) => ({ ...base, credentialVersion: version }));
   }
@@ -276,7 +281,7 @@ export class RequestApi implements SessionGuardRequestApi {
   /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
   #dropSession(): void {
     delete (this.#req as { session?: unknown }).session;
-    clearSessionCookie(this.#ctx, this.#res);
+    clearSessionCookie(this.#state.cookie, this.#res);
     (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT] = true;
   }
 }

@@ -10,6 +10,7 @@ import { newGuardState, stateOf, withoutAuthentication, type GuardState } from '
 import { tripReason } from '../policy/tripwire.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
+import { unsendableCookieError } from './plain-http.js';
 import { isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
@@ -74,6 +75,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
           throw new FixationTripwireError(tripwireMessage(ctx, principal));
         }
         if (fresh && !ctx.binding.isBound(guard, sid)) {
+          // passport's login (regenerate, then save) over plain HTTP: the new cookie could never be sent.
+          if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, req?.ip, 'this login');
           guard = await bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip);
         }
         const bound = guard as GuardState;
