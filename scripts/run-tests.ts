@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
+import { knownSecrets, scanForSecrets } from './secrets-scan.js';
 
 function findTests(dir: string): string[] {
   const found: string[] = [];
@@ -60,18 +61,28 @@ if (!env.REDIS_URL) {
   console.log('run-tests: using the Redis named by REDIS_URL');
 }
 
+/** One node:test run; everything it prints is also kept for the secrets scan below. */
 function runPass(label: string, preload: string[], passFiles: string[]): Promise<number> {
   console.log(`run-tests: ${label}: ${passFiles.length} file(s)`);
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', ...preload.flatMap((file) => ['--import', file]), '--test', '--test-concurrency=2', '--test-reporter=spec', ...passFiles],
-    { stdio: 'inherit', env },
+    { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stdout.write(chunk);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stderr.write(chunk);
+  });
   return new Promise((resolve) => {
-    child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+    child.on('close', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
   });
 }
 
+const output: Buffer[] = [];
 const express4Files = files.filter((file) => EXPRESS4_TESTS.some((prefix) => file.replaceAll('\\', '/').startsWith(prefix)));
 let code = 0;
 try {
@@ -79,5 +90,14 @@ try {
   if (only !== '5' && express4Files.length > 0) code = (await runPass('Express 4', ['./test/support/express4.mjs'], express4Files)) || code;
 } finally {
   await redis?.stop();
+}
+
+const findings = scanForSecrets(Buffer.concat(output).toString('utf8'), knownSecrets(['test', 'examples']));
+if (findings.length > 0) {
+  console.error(`\nrun-tests: the secrets scan found ${findings.length} secret(s) in what the tests printed:`);
+  for (const f of findings.slice(0, 20)) console.error(`  output line ${f.line}: ${f.kind} ${f.excerpt}`);
+  if (code === 0) code = 1;
+} else {
+  console.log('run-tests: secrets scan: no session id, signed cookie, token or test secret in the output');
 }
 process.exit(code);
