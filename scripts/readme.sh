@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README.md is assembled from one Markdown file per capability in docs/readme/; its table of
-# contents (at the `<!-- contents -->` line of core.md) is generated from the headings.
+# contents (at the `<!-- contents -->` line of intro.md) is generated from the headings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(core migrating troubleshooting attack-suite redis mcp benchmarks layout)
+parts=(intro migrating troubleshooting core attack-suite redis mcp benchmarks layout)
 {
   for part in "${parts[@]}"; do
     [ -f "docs/readme/$part.md" ] || continue

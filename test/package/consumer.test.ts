@@ -74,12 +74,17 @@ function project(name: string, pkg: Record<string, unknown>, extra: string[]): s
   return dir;
 }
 
-/** The README's first ```ts block, from the parts it is assembled from. */
-function readmeFirstSnippet(): string {
-  const core = readFileSync(join(root, 'docs', 'readme', 'core.md'), 'utf8');
-  const match = /^```ts\n([\s\S]*?)^```/m.exec(core);
-  assert.ok(match, 'docs/readme/core.md has a ts snippet');
+function firstTsBlock(markdown: string, name: string): string {
+  const match = /^```ts\n([\s\S]*?)^```/m.exec(markdown);
+  assert.ok(match, `${name} has a ts snippet`);
   return match[1] as string;
+}
+
+/** The README's first ```ts block, taken from the part it is assembled from (docs/readme/intro.md). */
+function readmeFirstSnippet(): string {
+  const snippet = firstTsBlock(readFileSync(join(root, 'docs', 'readme', 'intro.md'), 'utf8'), 'docs/readme/intro.md');
+  assert.equal(firstTsBlock(readFileSync(join(root, 'README.md'), 'utf8'), 'README.md'), snippet, "it is the README's first snippet");
+  return snippet;
 }
 
 interface Started {
