@@ -103,7 +103,7 @@ export class AttackSession {
       await client.close();
       if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
         throw new FixationAttackSetupError(
-          `fixation attack suite: ${err.message} while probing the app, and the suite cannot run without that route; check the path, or raise ${options.name('requestTimeoutMs')}.`,
+          `fixation attack suite: ${err.message} while probing the app, and the suite cannot run without that route; check the path, or raise ${options.name('requestTimeout')}.`,
         );
       }
       throw err;

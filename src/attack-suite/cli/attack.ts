@@ -53,8 +53,8 @@ The run:
   --only <id,id,…>            run only these attacks (fixation-guard list names them)
   --skip <id,id,…>            leave these attacks out, with the requests only they need
   --samples <n>               fresh ids sampled by id-entropy (default 64)
-  --timeout <ms>              per-request timeout; a route that hangs aborts only the
-                              attacks that need it (default 10000)
+  --timeout <duration>        per-request timeout (ms, or 10s); a route that hangs aborts only the
+                              attacks that need it (default 10s)
   --fail-on <class>           fixation (default), hardening or all: which findings exit 1
 
 Output:
@@ -211,7 +211,7 @@ function optionsFrom(values: Values): FixationAttackOptions {
   set('only', ids(values.only));
   set('skip', ids(values.skip));
   set('entropySamples', number(values.samples, '--samples'));
-  set('requestTimeoutMs', number(values.timeout, '--timeout'));
+  set('requestTimeout', duration(values.timeout));
   set('headers', headersFrom(values.header));
   const failOn = values['fail-on'];
   if (failOn !== undefined && !FAIL_ON_VALUES.includes(failOn as FailOn)) {
