@@ -54,6 +54,8 @@ export {
   verifyAuditChain,
   type ChainReport,
   type ChainProblem,
+  consoleSink,
+  type ConsoleSinkOptions,
   type AuditEvent,
   type AuditEventType,
   type AuditSink,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import session, { type Store } from 'express-session';
-import { Auditor, type AuditSink } from '../audit/index.js';
+import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
 import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
@@ -72,7 +72,10 @@ export interface SessionGuardOptions {
   credentialVersion?: (principal: string) => unknown;
   /** Session keys whose presence means "authenticated" to the tripwire. The default value is `DEFAULT_AUTH_KEYS` (`user`, `userId`, `username`, `uid`, `loggedIn`, `passport.user`, …). */
   authKeys?: string[];
-  /** Where audit events go: an `Auditor`, a sink, or sinks. The default value is no sink. */
+  /**
+   * Where audit events go: an `Auditor`, a sink, or sinks (`[]` for none). The default value is
+   * `consoleSink()` outside production (and outside `NODE_ENV=test`), no sink in production.
+   */
   audit?: Auditor | AuditSink | AuditSink[];
   /** The default value is the system clock. */
   clock?: Clock;
@@ -178,9 +181,14 @@ function secretsOf(value: unknown): string[] {
   return list as string[];
 }
 
-function auditorOf(value: unknown, secret: string, clock: Clock): Auditor {
+/**
+ * Without an `audit` option: outside production (and outside test runners' NODE_ENV=test), the
+ * events go to the console, so that an outage or a refused cookie is never silent while an app
+ * is being built; in production, nowhere until a sink is configured. `audit: []` is silence.
+ */
+function auditorOf(value: unknown, secret: string, clock: Clock, env: string): Auditor {
   if (value instanceof Auditor) return value;
-  if (value === undefined) return new Auditor({ hashSecret: secret, clock });
+  if (value === undefined) return new Auditor({ hashSecret: secret, clock, sinks: env === 'production' || env === 'test' ? [] : [consoleSink()] });
   if (typeof value === 'function') return new Auditor({ sinks: [value as AuditSink], hashSecret: secret, clock });
   if (Array.isArray(value) && value.every((s) => typeof s === 'function')) {
     return new Auditor({ sinks: value as AuditSink[], hashSecret: secret, clock });
@@ -334,7 +342,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     }
   }
 
-  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAgeMs: absoluteTimeoutMs, where: NAME });
+  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAge: absoluteTimeoutMs, where: NAME });
   const authKeys = stringArray(o.authKeys, 'authKeys', DEFAULT_AUTH_KEYS);
   if (!production) notices.push(`the fixation tripwire watches the session keys ${authKeys.join(', ')}: a session marked authenticated under any of them without req.sessionGuard.login() is destroyed. Set \`authKeys\` if your app marks logins under another key.`);
   const keep = stringArray(o.keep, 'keep', []);
@@ -362,7 +370,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
 
   const first = secrets[0] as string;
   const clockUsed = clock;
-  const auditor = auditorOf(o.audit, first, clockUsed);
+  const auditor = auditorOf(o.audit, first, clockUsed, env);
   const development = !production;
   const guardedStore = new GuardedStore(store, {
     auditor,

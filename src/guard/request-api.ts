@@ -193,6 +193,8 @@ export class RequestApi implements SessionGuardRequestApi {
       }
       throw err;
     }
+    // A logout earlier in this request (a switch of user) clears no cookie of this login.
+    delete (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT];
     ctx.auditor.emit('login', {
       sessionId: req.sessionID,
       previousSessionId: oldId,
