@@ -31,4 +31,9 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'list the attack catalogue with its classes, severities and standards',
     load: async () => (await import('./list.js')).command,
   },
+  {
+    name: 'audit',
+    summary: 'verify the chain of a JSONL audit trail (audit verify FILE)',
+    load: async () => (await import('./audit.js')).command,
+  },
 ];

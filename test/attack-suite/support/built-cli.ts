@@ -43,9 +43,9 @@ export interface CliRun {
 }
 
 /** Runs the built binary (never in a TTY: stdout and stderr are pipes). */
-export function runCli(cli: BuiltCli, args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+export function runCli(cli: BuiltCli, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [cli.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: '' } });
+    const child = spawn(process.execPath, [cli.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: '', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
