@@ -13,7 +13,8 @@ import { deriveKey, shortHash } from '../util/hash.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
-import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
+import { RequestApi, type AuthenticatedRequestApi, type SessionGuardRequestApi } from './request-api.js';
+import { installRequestMethods, requestMethodsEnabled } from './request-methods.js';
 import { isPlainLoopbackRequest, isSecureRequest, loopbackWarning } from './plain-http.js';
 import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
 import { guardResponse, respondError } from './response.js';
@@ -24,20 +25,11 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** The guard's per-request API; always present after `sessionGuard()`. */
-      sessionGuard?: SessionGuardRequestApi;
       /**
-       * Authenticates `principal` on this session: rotates the id per the strategy, binds, indexes
-       * and saves before resolving. Installed by `sessionGuard()` unless `requestMethods: false`
-       * (passport installs its own `req.login`; use `req.sessionGuard.login` beside it).
+       * The guard's per-request API, present on every request a `sessionGuard()` handled.
+       * `guarded(req)` / `authenticated(req)` read it without a non-null assertion.
        */
-      login(principal: string, options?: LoginOptions): Promise<void>;
-      /** Ends this session server-side and clears the cookie. */
-      logout(): Promise<void>;
-      /** A privilege change: rotates the id, keeps the authentication. */
-      elevate(options?: ElevateOptions): Promise<void>;
-      /** Ends every session of the current principal, this one included. */
-      logoutEverywhere(): Promise<number>;
+      sessionGuard?: SessionGuardRequestApi;
     }
   }
 }
@@ -79,47 +71,6 @@ const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
 let noticed = false;
 
-/** The guard that handled this request, if it installs request methods. */
-function apiFor(req: Request, method: string): SessionGuardRequestApi {
-  const api = req.sessionGuard;
-  if (!api?.requestMethods) {
-    throw new TypeError(`req.${method}() is not enabled here: the sessionGuard() handling this request has \`requestMethods: false\` (or none is mounted). Use req.sessionGuard.${method}().`);
-  }
-  return api;
-}
-function login(this: Request, principal: string, options?: LoginOptions): Promise<void> {
-  return apiFor(this, 'login').login(principal, options);
-}
-function logout(this: Request): Promise<void> {
-  return apiFor(this, 'logout').logout();
-}
-function elevate(this: Request, options?: ElevateOptions): Promise<void> {
-  return apiFor(this, 'elevate').elevate(options);
-}
-function logoutEverywhere(this: Request): Promise<number> {
-  return apiFor(this, 'logoutEverywhere').logoutEverywhere();
-}
-
-const patchedPrototypes = new WeakSet<object>();
-
-/**
- * `req.login` & co. live on the app's request prototype (Express's `app.request`), installed
- * once: per-request own properties would reshape every request object on the hot path. They
- * read `this.sessionGuard`, which is per request. passport owns `req.login` / `req.logout`:
- * its initialize() sets them as own properties, which shadow these, whichever is mounted
- * first; a prototype that already has them (old passport patching IncomingMessage) keeps them.
- */
-function installRequestMethods(req: Request): void {
-  const proto = Object.getPrototypeOf(req) as Record<string, unknown> | null;
-  if (!proto || patchedPrototypes.has(proto)) return;
-  patchedPrototypes.add(proto);
-  const methods: Record<string, unknown> = { login, logout, elevate, logoutEverywhere };
-  for (const [name, fn] of Object.entries(methods)) {
-    if (name in proto) continue;
-    Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true, enumerable: false });
-  }
-}
-
 const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
   rotated: 'SESSION_ROTATED',
   logout: 'SESSION_LOGGED_OUT',
@@ -134,22 +85,65 @@ const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
   unknown: 'UNAUTHENTICATED',
 };
 
+/** What `guarded()` / `authenticated()` accept: any request type (Express 4 or 5) a guard may have handled. */
+export interface GuardableRequest {
+  sessionGuard?: SessionGuardRequestApi | undefined;
+}
+
+/**
+ * `req.sessionGuard`, typed as present: for handlers mounted after `sessionGuard()`. Throws
+ * `SessionGuardError('SESSION_NOT_MOUNTED')` (500) when no guard handled the request, so a
+ * route mounted before the guard fails loudly instead of reading `undefined`.
+ *
+ * @example
+ * app.post('/login', async (req, res) => {
+ *   const user = await users.verify(req.body.username, req.body.password);
+ *   if (!user) return res.status(401).json({ error: 'bad credentials' });
+ *   await guarded(req).login(user.id);
+ *   res.json({ user: user.id });
+ * });
+ */
+export function guarded(req: GuardableRequest): SessionGuardRequestApi {
+  const api = req.sessionGuard;
+  if (!api) throw new SessionGuardError('SESSION_NOT_MOUNTED', 'guarded(req): no sessionGuard() handled this request; mount it before this route.');
+  return api;
+}
+
+function unauthenticated(api: SessionGuardRequestApi): SessionGuardError {
+  const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
+  // The tripwire's code is for the app's logs; a client is simply not authenticated.
+  return new SessionGuardError(code === 'SESSION_FIXATION_TRIPWIRE' ? 'UNAUTHENTICATED' : code, 'Authentication required.');
+}
+
+/**
+ * `req.sessionGuard` of an authenticated session, with `principal` typed as a string: for
+ * routes behind `requireAuth()`. Throws the 401 `requireAuth()` would have answered (with the
+ * code that says why the session ended) when the session is not authenticated, and
+ * `SESSION_NOT_MOUNTED` when no guard handled the request.
+ *
+ * @example
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
+ */
+export function authenticated(req: GuardableRequest): AuthenticatedRequestApi {
+  const api = guarded(req);
+  if (!api.authenticated) throw unauthenticated(api);
+  return api as AuthenticatedRequestApi;
+}
+
 /**
  * Answers 401 unless the session is authenticated, with a code that says why the client's
  * session ended (`SESSION_EXPIRED_IDLE`, `SESSION_EVICTED`, …). Under `errorResponse: 'next'`
  * the 401 goes to `next(err)` as a `SessionGuardError`.
  *
  * @example
- * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard!.principal }));
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
  */
 export function requireAuth(): RequestHandler {
   return function requireAuthMiddleware(req, res, next) {
     const api = req.sessionGuard;
     if (!api) return next(new SessionGuardError('SESSION_NOT_MOUNTED', 'requireAuth: sessionGuard() is not mounted before this route.'));
     if (api.authenticated) return next();
-    const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
-    // The tripwire's code is for the app's logs; a client is simply not authenticated.
-    const error = new SessionGuardError(code === 'SESSION_FIXATION_TRIPWIRE' ? 'UNAUTHENTICATED' : code, 'Authentication required.');
+    const error = unauthenticated(api);
     if (api.errorResponse === 'next') return next(error);
     respondError(res, error);
   };
@@ -168,7 +162,7 @@ export function requireAuth(): RequestHandler {
  *   idleTimeout: '30m', absoluteTimeout: '4h', maxSessionsPerUser: 5,
  *   audit: jsonlSink('/var/log/app/session-audit.jsonl'),
  * }));
- * app.post('/login', async (req, res) => { … await req.sessionGuard!.login(user.id); res.json({ user: user.id }); });
+ * app.post('/login', async (req, res) => { … await guarded(req).login(user.id); res.json({ user: user.id }); });
  */
 export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddleware {
   const resolved = resolveOptions(options);
@@ -235,8 +229,9 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
     // A record written under the other cookie keeps its own Secure flag; this request's decides.
     if (req.session.cookie.secure !== cookie.options.secure) req.session.cookie.secure = cookie.options.secure;
-    req.sessionGuard = new SessionGuardRequestApi(ctx, req, res, state, resolved.requestMethods);
-    if (resolved.requestMethods) installRequestMethods(req);
+    const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
+    req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
+    if (requestMethods) installRequestMethods(req);
     const sess = req.session as unknown as Record<string, unknown>;
     if (reading.unverifiedId !== undefined && reading.unverifiedId === req.sessionID) {
       // express-session verified the signature and loaded this id from the store.

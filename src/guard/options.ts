@@ -87,7 +87,7 @@ export interface SessionGuardOptions {
   urlSessionIds?: boolean | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   /** `false` turns the duplicate-cookie check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
   cookieTossing?: boolean | { action?: 'reject' | 'ignore' };
-  /** Install `req.login` & co. (skipped when passport's `req.logIn` is present). The default value is `true`. */
+  /** Install `req.login` & co. (passport's own stay in place). The default value is on when `fixation-guard/request-methods` was imported, off otherwise. */
   requestMethods?: boolean;
   /** Guard errors answer JSON (`'json'`) or go to `next(err)` (`'next'`). The default value is `'json'`. */
   errorResponse?: 'json' | 'next';
@@ -201,7 +201,8 @@ export interface ResolvedGuard {
   sessionOptions: session.SessionOptions;
   urlSessionIds: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   cookieTossing: false | { action?: 'reject' | 'ignore' };
-  requestMethods: boolean;
+  /** Undefined: follow `fixation-guard/request-methods` (read per request). */
+  requestMethods: boolean | undefined;
   warnings: string[];
   /** Development-only information (not a weakness): what the tripwire watches. */
   notices: string[];
@@ -336,7 +337,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     index = new MemorySessionIndex();
   }
   for (const method of ['admit', 'remove', 'rename', 'touch', 'list'] as const) {
-    if (typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
+    if (typeof index !== 'object' || index === null || typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(`${NAME}: \`index\` must implement SessionIndex (missing ${method}()); got ${show(o.index)}`);
     }
   }
@@ -431,7 +432,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     sessionOptions,
     urlSessionIds,
     cookieTossing,
-    requestMethods: o.requestMethods ?? true,
+    requestMethods: o.requestMethods,
     warnings,
     notices,
   };

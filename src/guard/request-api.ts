@@ -32,10 +32,53 @@ export function clearSessionCookie(cookie: ResolvedCookie, res: Response): void 
 }
 
 /**
- * The guard's per-request API, at `req.sessionGuard` (and, unless `requestMethods: false`,
- * as `req.login` / `req.logout` / `req.elevate` / `req.logoutEverywhere`).
+ * The guard's per-request API, at `req.sessionGuard` (read it with `guarded(req)` or, on a
+ * route behind `requireAuth()`, `authenticated(req)`). With
+ * `import 'fixation-guard/request-methods'` the same calls are also `req.login` & co.
+ *
+ * An interface (the class behind it is internal): the ESM and CommonJS declarations of the
+ * package then describe one and the same type, so a project that loads both (`.ts` and `.cts`
+ * files) can merge `req.sessionGuard` twice without TS2717.
  */
-export class SessionGuardRequestApi {
+export interface SessionGuardRequestApi {
+  /** The authenticated principal, or undefined. */
+  readonly principal: string | undefined;
+  readonly authenticated: boolean;
+  /** The guard's state of this session (times, privilege). */
+  readonly state: Readonly<GuardState> | undefined;
+  /** Why the session the client presented is not in use (idle timeout, evicted, rotated, …). */
+  readonly endedReason: EndReason | 'unknown' | undefined;
+  /** Whether `req.login` & co. are installed for this request (`requestMethods`). */
+  readonly requestMethods: boolean;
+  /** How guard errors are answered (`errorResponse`): `requireAuth()` follows it too. */
+  readonly errorResponse: 'json' | 'next';
+  /**
+   * Authenticates `principal`: rotates the id per the strategy, binds, indexes and saves
+   * before resolving.
+   *
+   * @example
+   * await guarded(req).login(user.id, { keep: ['returnTo'] });
+   */
+  login(principal: string, options?: LoginOptions): Promise<void>;
+  /** A privilege change: rotates the id, keeps the authentication. */
+  elevate(options?: ElevateOptions): Promise<void>;
+  /** Accepts a new `credentialVersion` for this session only (the other sessions end). */
+  refreshCredentials(): Promise<void>;
+  /** Ends this session server-side and clears the cookie. */
+  logout(): Promise<void>;
+  /** Ends every session of the current principal, this one included. Resolves to how many. */
+  logoutEverywhere(): Promise<number>;
+}
+
+/** The API on a route behind `requireAuth()`: the principal is known. */
+export interface AuthenticatedRequestApi extends SessionGuardRequestApi {
+  readonly principal: string;
+  readonly authenticated: true;
+  readonly state: Readonly<GuardState>;
+}
+
+/** The implementation of `req.sessionGuard`; one per request. */
+export class RequestApi implements SessionGuardRequestApi {
   readonly #ctx: GuardContext;
   readonly #req: Request;
   readonly #res: Response;
@@ -93,7 +136,7 @@ export class SessionGuardRequestApi {
    * app.post('/login', async (req, res) => {
    *   const user = await users.verify(req.body.username, req.body.password);
    *   if (!user) return res.status(401).json({ error: 'bad credentials' });
-   *   await req.sessionGuard!.login(user.id, { keep: ['returnTo'] });
+   *   await guarded(req).login(user.id, { keep: ['returnTo'] });
    *   res.json({ user: user.id });
    * });
    */
@@ -169,7 +212,7 @@ export class SessionGuardRequestApi {
    * @example
    * app.post('/admin/step-up', requireAuth(), async (req, res) => {
    *   await verifySecondFactor(req);
-   *   await req.sessionGuard!.elevate({ privilege: 'admin' });
+   *   await authenticated(req).elevate({ privilege: 'admin' });
    *   res.sendStatus(204);
    * });
    */

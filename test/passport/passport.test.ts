@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { isTombstone, ManualClock, memorySink, requireAuth, secureHeaders, sessionGuard, type GuardState, type SessionGuardOptions } from '../../src/index.js';
+import { guarded, isTombstone, ManualClock, memorySink, requireAuth, secureHeaders, sessionGuard, type GuardState, type SessionGuardOptions } from '../../src/index.js';
 import { https, idOf, request, SECRET, setCookie } from '../helpers.js';
 
 const USERS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password' };
@@ -67,7 +67,7 @@ function passportApp(order: Order, options: Partial<SessionGuardOptions> & { kee
   });
   app.post('/elevate', async (req, res, next) => {
     try {
-      await req.elevate({ privilege: 'admin' });
+      await guarded(req).elevate({ privilege: 'admin' });
       res.json({ ok: true });
     } catch (err) {
       next(err);
@@ -221,7 +221,7 @@ describe('passport beside the guard', () => {
         await https(request(app).get('/me')).set('Cookie', cookie).expect(401);
       });
 
-      it('req.elevate() is available beside passport and rotates the passport session', async () => {
+      it('guarded(req).elevate() works beside passport and rotates the passport session', async () => {
         const { app } = passportApp(order);
         const cookie = setCookie(await passportLogin(app, undefined).expect(200)) as string;
         const res = await https(request(app).post('/elevate')).set('Cookie', cookie).expect(200);
