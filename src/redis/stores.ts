@@ -113,7 +113,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
       disableOfflineQueue: true,
       // No per-command `commandOptions.timeout`: it costs an AbortSignal per command on the
       // hot path, and every store and index operation already has its own deadline
-      // (`operationTimeoutMs`), which also covers commands already written.
+      // (`operationTimeout`), which also covers commands already written.
       socket: {
         connectTimeout: connectTimeoutMs,
         reconnectStrategy: function reconnectForEver(retries: number): number {

@@ -40,7 +40,8 @@ function legacyApp() {
   app.use(express.json());
   app.use(session({ name: 'sid', secret: SECRET, store: new RedisStore({ client }), resave: false, saveUninitialized: false }));
   app.post('/cart', (req, res) => {
-    req.session.cart = ['book', 'lamp'];
+    const item = (req.body as { item?: string } | undefined)?.item;
+    req.session.cart = item ? [item] : ['book', 'lamp'];
     res.json({ ok: true });
   });
   app.post('/login', (req, res) => {
@@ -80,6 +81,24 @@ describe('migrateSessionPrefix (connect-redis `sess:` records to the guard)', ()
     const { app } = guardedApp();
     for (const cookie of carts.slice(0, 3)) {
       assert.deepEqual((await https(request(app).get('/cart')).set('Cookie', cookie).expect(200)).body, { cart: ['book', 'lamp'] });
+    }
+  });
+
+  it('runs beside live traffic: a request racing the move sees its own session or none, and nothing is lost', async () => {
+    const legacy = legacyApp();
+    const cookies: string[] = [];
+    for (let i = 0; i < 20; i++) cookies.push(setCookie(await request(legacy).post('/cart').send({ item: `item-${i}` }).expect(200), 'sid') as string);
+    const { app } = guardedApp();
+    const [, ...during] = await Promise.all([
+      migrateSessionPrefix({ client, prefix, count: 2 }),
+      ...cookies.map((cookie) => https(request(app).get('/cart')).set('Cookie', cookie).expect(200)),
+    ]);
+    for (const [i, res] of during.entries()) {
+      const cart = (res.body as { cart: string[] | null }).cart;
+      assert.ok(cart === null || cart[0] === `item-${i}`, `request ${i} saw ${JSON.stringify(cart)}`);
+    }
+    for (const [i, cookie] of cookies.entries()) {
+      assert.deepEqual((await https(request(app).get('/cart')).set('Cookie', cookie).expect(200)).body, { cart: [`item-${i}`] });
     }
   });
 
