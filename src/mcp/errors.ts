@@ -19,6 +19,7 @@ export type McpGuardErrorCode =
   | 'PERMISSION_DENIED'
   | 'CREDENTIAL_NOT_FOUND'
   | 'PARSE_ERROR'
+  | 'UNSUPPORTED_ENCODING'
   | 'INTERNAL_ERROR';
 
 /** JSON-RPC codes, aligned with the SDK's transport (-32001 is its "Session not found"). */

@@ -12,7 +12,7 @@ import { parseDuration, systemClock, type Clock } from '../clock/index.js';
 import { deriveKey } from '../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from './acl.js';
 import { DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_SESSION_LIMIT_POLICY, type SessionLimitPolicy } from './config.js';
-import { JSON_RPC_PARSE_ERROR, JSON_RPC_SERVER_ERROR, McpGuardError, PermissionError, jsonRpcErrorBody } from './errors.js';
+import { JSON_RPC_SERVER_ERROR, McpGuardError, PermissionError } from './errors.js';
 import {
   DEFAULT_FINGERPRINT_INPUTS,
   DEFAULT_FINGERPRINT_POLICY,
@@ -21,6 +21,7 @@ import {
   type FingerprintInput,
   type FingerprintPolicy,
 } from './fingerprint.js';
+import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
 import { identityFromAuthInfo } from './identity.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
 import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
@@ -32,7 +33,6 @@ export const DEFAULT_MCP_PATH = '/mcp';
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
 export const DEFAULT_MAX_SESSIONS = 10_000;
-export const DEFAULT_MAX_BODY_SIZE = '1mb';
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 export const SESSION_TOKEN_HEADER = 'X-Session-Token';
 
@@ -581,11 +581,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
 
   // ---- request pipeline -------------------------------------------------------------------
 
-  function send(res: Response, error: McpGuardError, headers: Record<string, string> = {}): void {
-    if (res.headersSent) return;
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.status(error.status).json(jsonRpcErrorBody(error.jsonRpcCode, error.message));
-  }
+  const send = sendMcpError;
 
   function reject(res: Response, record: Pick<SessionRecord, 'id' | 'principal'> | undefined, check: Check & { ok: false }, ip: string | undefined): void {
     if (check.event) audit(check.event, record, { ip, reason: check.reason });
@@ -841,7 +837,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   const router = express.Router();
-  const jsonParser = express.json({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
+  const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
   router.all(path, async function mcpSessionGuardOrigin(req: Request, res: Response, next: NextFunction) {
     const origin = req.headers.origin;
@@ -890,15 +886,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       next(err);
     }
   });
-  router.use(path, function mcpSessionGuardErrors(err: unknown, req: Request, res: Response, next: NextFunction) {
-    if (res.headersSent) return next(err);
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.parse.failed') return send(res, new McpGuardError('PARSE_ERROR', 400, 'Parse error', { jsonRpcCode: JSON_RPC_PARSE_ERROR }));
-    if (type === 'entity.too.large') return send(res, new McpGuardError('PARSE_ERROR', 413, 'Payload too large'));
-    if (err instanceof McpGuardError) return send(res, err);
-    process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
-    return send(res, new McpGuardError('INTERNAL_ERROR', 500, 'Internal server error'));
-  });
+  router.use(path, mcpErrorHandler());
 
   const sweepTimer =
     options.sweepInterval === false ? undefined : setInterval(sweepExpiredSessions, options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS);
