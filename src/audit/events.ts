@@ -46,6 +46,7 @@ export const AUDIT_EVENTS = {
   credential_stored: 'info',
   rate_limit_exceeded: 'warn',
   origin_rejected: 'warn',
+  host_rejected: 'warn',
   bearer_identity_rejected: 'warn',
   emergency_disable_session_reuse: 'warn',
 } as const;

@@ -5,6 +5,7 @@
  */
 export type McpGuardErrorCode =
   | 'ORIGIN_REJECTED'
+  | 'HOST_REJECTED'
   | 'RATE_LIMITED'
   | 'SESSION_ID_REQUIRED'
   | 'SESSION_NOT_FOUND'

@@ -22,6 +22,7 @@ import {
   type FingerprintPolicy,
 } from './fingerprint.js';
 import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
+import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
 import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
@@ -136,6 +137,12 @@ export interface McpSessionGuardOptions {
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
+  /**
+   * Hostnames (without port) the `Host` header may name, against DNS rebinding; `false` turns
+   * the check off. The default value is `['localhost', '127.0.0.1', '[::1]']`, as the SDK's
+   * `localhostHostValidation()`: a server reached under a public name must list that name.
+   */
+  allowedHosts?: readonly string[] | false;
   /** Per-IP and per-principal limits, or `false`. The default value is 300 requests per minute for each. */
   rateLimit?: McpRateLimitOptions | false;
   /** Authenticate with `Authorization: Bearer` through the SDK's `requireBearerAuth`. The default value is `undefined`. */
@@ -288,15 +295,6 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   if (fingerprintPolicy !== 'reject' && fingerprintPolicy !== 'audit') {
     throw new TypeError(`createMcpSessionGuard: \`fingerprint.policy\` must be 'reject' or 'audit'; got ${JSON.stringify(fingerprintPolicy)}`);
   }
-  const allowedOrigins = new Set(
-    (options.allowedOrigins ?? []).map(function normalizeOrigin(origin) {
-      try {
-        return new URL(origin).origin;
-      } catch {
-        throw new TypeError(`createMcpSessionGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got ${JSON.stringify(origin)}`);
-      }
-    }),
-  );
   const path = options.path ?? DEFAULT_MCP_PATH;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new TypeError(`createMcpSessionGuard: \`path\` must start with '/'; got ${JSON.stringify(path)}`);
@@ -839,13 +837,8 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const router = express.Router();
   const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
-  router.all(path, async function mcpSessionGuardOrigin(req: Request, res: Response, next: NextFunction) {
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      // The SDK validates Host only; a page on another origin must not drive a local MCP server.
-      auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
-    }
+  router.all(path, mcpHostOriginCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? [], auditor }));
+  router.all(path, async function mcpSessionGuardIpRate(req: Request, res: Response, next: NextFunction) {
     try {
       const rate = await checkRate('ip', req.ip ?? 'unknown', undefined, req.ip);
       if (!rate.ok) return sendRateLimited(res, rate);
