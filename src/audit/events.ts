@@ -47,6 +47,7 @@ export const AUDIT_EVENTS = {
   rate_limit_exceeded: 'warn',
   origin_rejected: 'warn',
   host_rejected: 'warn',
+  batch_rejected: 'warn',
   bearer_identity_rejected: 'warn',
   emergency_disable_session_reuse: 'warn',
 } as const;

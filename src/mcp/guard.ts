@@ -25,7 +25,8 @@ import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } fro
 import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
-import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { createMcpRateLimiter, mcpIpRateLimit, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { mcpBatchPolicy, messageCount } from './batch.js';
 import { registerSessionTools } from './session-tools.js';
 import { SESSION_TOKEN_VERSION, SessionTokenSigner, readSessionToken, type SessionTokenPayload } from './token.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from './vault.js';
@@ -157,6 +158,11 @@ export interface McpSessionGuardOptions {
   sessionTools?: boolean;
   /** The default value is `'1mb'`. */
   maxBodySize?: string | number;
+  /**
+   * JSON-RPC messages one batch may carry (protocol revisions before 2025-06-18; later ones
+   * have no batches and a batch is refused). Rate limits charge every message. The default value is `20`.
+   */
+  maxBatchSize?: number;
   /** How often expired sessions are swept (ms, or `false`). The default value is `60000`. */
   sweepInterval?: number | false;
 }
@@ -640,9 +646,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     return checkFingerprint(record, payload.fp, fingerprint, ip);
   }
 
-  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined): Promise<Check> {
+  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined, points = 1): Promise<Check> {
     if (!limiter || key === undefined) return OK;
-    const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
+    const outcome = kind === 'ip' ? await limiter.consumeIp(key, points) : await limiter.consumePrincipal(key, points);
     if (outcome.allowed) return OK;
     audit('rate_limit_exceeded', record, { ip, reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
     const error = new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.');
@@ -751,7 +757,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         if (err instanceof McpGuardError) return send(res, err);
         throw err;
       }
-      const checked = await checkRate('principal', record.principal, record, ip);
+      const checked = await checkRate('principal', record.principal, record, ip, messageCount(req));
       if (!checked.ok) return sendRateLimited(res, checked);
     }
     const server = await options.createServer(handleFor(record));
@@ -828,7 +834,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (!check.ok) return reject(res, record, check, ip);
     // What this request proved, before anything awaits: a later authorization does not extend to it.
     const proved = { principal: record.principal, generation: record.generation };
-    const rate = await checkRate('principal', record.principal, record, ip);
+    const rate = await checkRate('principal', record.principal, record, ip, messageCount(req));
     if (!rate.ok) return sendRateLimited(res, rate);
     record.lastSeenAt = clock.now();
     await dispatch(record, req, res, proved);
@@ -838,16 +844,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
   router.all(path, mcpHostOriginCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? [], auditor }));
-  router.all(path, async function mcpSessionGuardIpRate(req: Request, res: Response, next: NextFunction) {
-    try {
-      const rate = await checkRate('ip', req.ip ?? 'unknown', undefined, req.ip);
-      if (!rate.ok) return sendRateLimited(res, rate);
-    } catch (err) {
-      return next(err);
-    }
-    next();
-  });
   router.all(path, jsonParser);
+  router.all(path, mcpBatchPolicy({ ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}), auditor }));
+  if (limiter) router.all(path, mcpIpRateLimit({ limiter, auditor }));
   router.all(path, async function mcpSessionGuardMiddleware(req: Request, res: Response, next: NextFunction) {
     try {
       if (!['POST', 'GET', 'DELETE'].includes(req.method)) {
