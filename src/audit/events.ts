@@ -44,6 +44,7 @@ export const AUDIT_EVENTS = {
   unauthorized_credential_access: 'error',
   credential_access_granted: 'info',
   credential_stored: 'info',
+  credential_store_failed: 'error',
   rate_limit_exceeded: 'warn',
   origin_rejected: 'warn',
   host_rejected: 'warn',

@@ -480,12 +480,21 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         throw new TypeError(`authorizeSession: \`identity.credentials\` has an account that is not in \`identity.emails\`: ${JSON.stringify(email)}`);
       }
     }
-    bind(record, identity, 'callback');
-    for (const [email, credential] of Object.entries(identity.credentials ?? {})) {
-      authorizeCredentialAccess(auditor, subjectOf(record), email, 'write');
-      await vault.set(email, credential);
-      audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
+    if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
+      throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
+    if (record.principal !== undefined && record.principal !== identity.principal) bind(record, identity, 'callback'); // refuses, audited
+    // Credentials are written before the session is bound: a vault that fails leaves the session
+    // as it was (unauthenticated, no token), never bound without the token its client needs.
+    try {
+      for (const [email, credential] of Object.entries(identity.credentials ?? {})) await vault.set(identity.principal, email, credential);
+    } catch (err) {
+      audit('credential_store_failed', record, { principal: identity.principal, reason: 'vault_write_failed' });
+      throw new McpGuardError('CREDENTIAL_STORE_UNAVAILABLE', 503, 'The credential store is unavailable; the session was not authorized. Try again.', { cause: err });
+    }
+    if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // revoked while the vault was written
+    bind(record, identity, 'callback');
+    for (const email of Object.keys(identity.credentials ?? {})) audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
     return issueToken(record);
   }
 
@@ -557,8 +566,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         return requireCredential({ vault, auditor }, callerSubject(record, email, 'read'), email);
       },
       async storeCredential(email, credential) {
-        authorizeCredentialAccess(auditor, callerSubject(record, email, 'write'), email, 'write');
-        await vault.set(email as string, credential);
+        const subject = callerSubject(record, email, 'write');
+        authorizeCredentialAccess(auditor, subject, email, 'write');
+        await vault.set(subject.principal as string, email as string, credential);
         audit('credential_stored', record, { detail: { email: normalizeEmail(email as string) } });
       },
       status() {
