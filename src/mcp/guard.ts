@@ -226,6 +226,7 @@ interface RequestProof {
   requestIds: Set<RequestId>;
 }
 
+const REVOKED_REQUEST_MESSAGE = 'Request cancelled: the session was revoked; reconnect and authenticate again.';
 const SUPERSEDED_REQUEST_MESSAGE = 'Request cancelled: the session was authorized again while it ran; retry with the current session token.';
 
 type Check = { ok: true } | { ok: false; error: McpGuardError; event?: AuditEventType; reason?: string };
@@ -348,7 +349,18 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     record.retired = true;
     sessions.delete(record.id);
     audit(event, record, { reason, ip });
-    if (record.inflight === 0) closeRecord(record);
+    // Cut every channel at once: a GET stream or a running call must not outlive the revocation
+    // (nor carry what the server sends after it). Only the request that revoked its own session
+    // (revoke_current_session) keeps its answer; the session closes when it is sent.
+    const current = requestContext.getStore();
+    const spared = current?.record === record ? current : undefined;
+    const answered = cancelRequests(record, (proof) => proof !== spared, REVOKED_REQUEST_MESSAGE, 'session_revoked');
+    record.transport?.closeStandaloneSSEStream();
+    if (spared === undefined || record.inflight === 0) {
+      void Promise.allSettled(answered).then(function closeRevoked() {
+        closeRecord(record);
+      });
+    }
   }
 
   function closeRecord(record: SessionRecord): void {
@@ -439,25 +451,38 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   function supersedeChannels(record: SessionRecord): void {
     const transport = record.transport;
     if (!transport) return;
-    let cancelled = 0;
-    for (const proof of record.requests) {
-      if (proof.generation === record.generation) continue;
-      for (const id of proof.requestIds) {
-        cancelled += 1;
-        // As if the client had cancelled it: the SDK aborts the handler and sends no result of its own.
-        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'session_reauthorized' } });
-        answerSuperseded(transport, id);
-      }
-      proof.requestIds.clear();
-    }
+    const cancelled = cancelRequests(record, (proof) => proof.generation !== record.generation, SUPERSEDED_REQUEST_MESSAGE, 'session_reauthorized').length;
     // Server-initiated traffic (list_changed, …) of the new owner must not reach an old listener.
     transport.closeStandaloneSSEStream();
     if (cancelled > 0) audit('session_token_mismatch', record, { reason: 'request_superseded', detail: { cancelled } });
   }
 
-  /** Ends a JSON-RPC request with an error; in SSE and JSON modes alike this also ends its HTTP response. */
+  /**
+   * Cancels the running JSON-RPC requests of the proofs `which` selects: as if the client had
+   * cancelled each (the SDK aborts the handler and sends no result of its own), then answers it
+   * with an error, which in SSE and JSON modes alike also ends its HTTP response.
+   */
+  function cancelRequests(record: SessionRecord, which: (proof: RequestProof) => boolean, message: string, reason: string): Promise<void>[] {
+    const transport = record.transport;
+    if (!transport) return [];
+    const answers: Promise<void>[] = [];
+    for (const proof of record.requests) {
+      if (!which(proof)) continue;
+      for (const id of proof.requestIds) {
+        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+        answers.push(answerWithError(transport, id, message));
+      }
+      proof.requestIds.clear();
+    }
+    return answers;
+  }
+
   function answerSuperseded(transport: StreamableHTTPServerTransport, id: RequestId): void {
-    transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message: SUPERSEDED_REQUEST_MESSAGE } }).catch(function alreadyAnswered() {
+    void answerWithError(transport, id, SUPERSEDED_REQUEST_MESSAGE);
+  }
+
+  function answerWithError(transport: StreamableHTTPServerTransport, id: RequestId, message: string): Promise<void> {
+    return transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message } }).catch(function alreadyAnswered() {
       // The request finished meanwhile; there is nothing left to answer.
     });
   }
