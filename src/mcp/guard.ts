@@ -134,6 +134,13 @@ export interface McpSessionGuardOptions {
   onSessionLimit?: SessionLimitPolicy;
   /** All sessions of this instance, authenticated or not (memory bound). The default value is `10000`. */
   maxSessions?: number;
+  /**
+   * Separate, small limits for sessions that never authenticated (what a flood creates): how
+   * many one IP may hold, how many all IPs may hold, and a short idle timeout; `false` leaves
+   * them under `maxSessions` and `idleTimeout` only. The default value is
+   * `{ maxPerIp: 20, maxSessions: 1000, idleTimeout: '5m' }`.
+   */
+  preAuth?: PreAuthLimits | false;
   /** The default value is `{ inputs: ['userAgent', 'clientInfo'], policy: 'reject' }`. */
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
@@ -166,6 +173,19 @@ export interface McpSessionGuardOptions {
   /** How often expired sessions are swept (ms, or `false`). The default value is `60000`. */
   sweepInterval?: number | false;
 }
+
+export interface PreAuthLimits {
+  /** The default value is `20`. */
+  maxPerIp?: number;
+  /** The default value is `1000`. */
+  maxSessions?: number;
+  /** The default value is `'5m'`. */
+  idleTimeout?: number | string;
+}
+
+export const DEFAULT_PREAUTH_MAX_PER_IP = 20;
+export const DEFAULT_PREAUTH_MAX_SESSIONS = 1000;
+export const DEFAULT_PREAUTH_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** The guard `createMcpSessionGuard` returns. */
 export interface McpSessionGuard {
@@ -288,6 +308,15 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const tokenTtlMs = options.tokenTtl === undefined ? absoluteTimeoutMs : parseDuration(options.tokenTtl, 'createMcpSessionGuard: `tokenTtl`');
   const maxSessionsPerUser = validatePositiveInteger(options.maxSessionsPerUser, 'maxSessionsPerUser', DEFAULT_MAX_SESSIONS_PER_USER);
   const maxSessions = validatePositiveInteger(options.maxSessions, 'maxSessions', DEFAULT_MAX_SESSIONS);
+  const preAuth =
+    options.preAuth === false
+      ? undefined
+      : {
+          maxPerIp: validatePositiveInteger(options.preAuth?.maxPerIp, 'preAuth.maxPerIp', DEFAULT_PREAUTH_MAX_PER_IP),
+          maxSessions: validatePositiveInteger(options.preAuth?.maxSessions, 'preAuth.maxSessions', DEFAULT_PREAUTH_MAX_SESSIONS),
+          idleTimeoutMs:
+            options.preAuth?.idleTimeout === undefined ? DEFAULT_PREAUTH_IDLE_TIMEOUT_MS : parseDuration(options.preAuth.idleTimeout, 'createMcpSessionGuard: `preAuth.idleTimeout`'),
+        };
   const onSessionLimit = options.onSessionLimit ?? DEFAULT_SESSION_LIMIT_POLICY;
   if (onSessionLimit !== 'evictOldest' && onSessionLimit !== 'rejectLogin') {
     throw new TypeError(`createMcpSessionGuard: \`onSessionLimit\` must be 'evictOldest' or 'rejectLogin'; got ${JSON.stringify(onSessionLimit)}`);
@@ -332,7 +361,39 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   function expiryOf(record: SessionRecord): { idle: number; absolute: number } {
-    return { idle: record.lastSeenAt + idleTimeoutMs, absolute: (record.authorizedAt ?? record.createdAt) + absoluteTimeoutMs };
+    // A session that never authenticated lives on the short pre-auth idle timeout.
+    const idle = record.principal === undefined && preAuth ? Math.min(idleTimeoutMs, preAuth.idleTimeoutMs) : idleTimeoutMs;
+    return { idle: record.lastSeenAt + idle, absolute: (record.authorizedAt ?? record.createdAt) + absoluteTimeoutMs };
+  }
+
+  /** Never-authenticated sessions by IP: what the pre-auth limits count. */
+  const preAuthByIp = new Map<string, Set<SessionRecord>>();
+  let preAuthCount = 0;
+
+  function trackPreAuth(record: SessionRecord): void {
+    const key = record.ip ?? 'unknown';
+    let held = preAuthByIp.get(key);
+    if (!held) preAuthByIp.set(key, (held = new Set()));
+    if (!held.has(record)) {
+      held.add(record);
+      preAuthCount += 1;
+    }
+  }
+
+  function untrackPreAuth(record: SessionRecord): void {
+    const key = record.ip ?? 'unknown';
+    const held = preAuthByIp.get(key);
+    if (!held?.delete(record)) return;
+    preAuthCount -= 1;
+    if (held.size === 0) preAuthByIp.delete(key);
+  }
+
+  /** Why a new unauthenticated session from `ip` is refused, after expired ones were swept. */
+  function preAuthRefusal(ip: string | undefined): { reason: 'preauth_per_ip' | 'preauth_total'; limit: number } | undefined {
+    if (!preAuth) return undefined;
+    if ((preAuthByIp.get(ip ?? 'unknown')?.size ?? 0) >= preAuth.maxPerIp) return { reason: 'preauth_per_ip', limit: preAuth.maxPerIp };
+    if (preAuthCount >= preAuth.maxSessions) return { reason: 'preauth_total', limit: preAuth.maxSessions };
+    return undefined;
   }
 
   function expiredReason(record: SessionRecord): 'idle_timeout' | 'absolute_timeout' | undefined {
@@ -348,6 +409,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (record.retired) return;
     record.retired = true;
     sessions.delete(record.id);
+    untrackPreAuth(record);
     audit(event, record, { reason, ip });
     // Cut every channel at once: a GET stream or a running call must not outlive the revocation
     // (nor carry what the server sends after it). Only the request that revoked its own session
@@ -433,6 +495,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         }
       }
       record.principal = identity.principal;
+      untrackPreAuth(record);
       record.issuer = identity.issuer;
       record.authorizedAt = clock.now();
       record.authMethod = method;
@@ -763,6 +826,16 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       send(res, new McpGuardError('SERVER_BUSY', 503, 'Server busy: too many sessions; try again later.'), { 'Retry-After': '60' });
       return;
     }
+    const refusal = bearer ? undefined : preAuthRefusal(ip);
+    if (refusal) {
+      // A flood of never-authenticated sessions fills only its own small pool, and drains on a short idle timeout.
+      audit('mcp_session_limit', undefined, { ip, reason: refusal.reason, detail: { limit: refusal.limit } });
+      const retry = String(Math.ceil((preAuth?.idleTimeoutMs ?? 60_000) / 1000));
+      if (refusal.reason === 'preauth_per_ip') {
+        return send(res, new McpGuardError('RATE_LIMITED', 429, 'Too many unauthenticated sessions from this address; authenticate or close one.'), { 'Retry-After': retry });
+      }
+      return send(res, new McpGuardError('SERVER_BUSY', 503, 'Server busy: too many unauthenticated sessions; try again later.'), { 'Retry-After': retry });
+    }
     const now = clock.now();
     const clientInfo = `${body.params.clientInfo.name}/${body.params.clientInfo.version}`;
     const record: SessionRecord = {
@@ -795,29 +868,35 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       const checked = await checkRate('principal', record.principal, record, ip, messageCount(req));
       if (!checked.ok) return sendRateLimited(res, checked);
     }
-    const server = await options.createServer(handleFor(record));
-    if (sessionTools) registerSessionTools(server, handleFor(record));
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => record.id,
-      enableJsonResponse: options.jsonResponse === true,
-      onsessioninitialized: function sessionInitialized() {
-        record.initialized = true;
-        sessions.set(record.id, record);
-        audit('mcp_session_created', record, { ip, detail: { authenticated: record.principal !== undefined } });
-      },
-      onsessionclosed: function sessionClosedByClient() {
-        retire(record, 'mcp_session_revoked', 'client_terminated', ip);
-      },
-    });
-    record.server = server;
-    record.transport = transport;
-    await server.connect(transport);
-    guardMessages(record, transport);
-    if (record.principal !== undefined) res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
-    await dispatch(record, req, res, { principal: record.principal, generation: record.generation });
-    if (!record.initialized) {
-      record.retired = true;
-      if (record.inflight === 0) closeRecord(record);
+    // Counted at once, not when initialized: concurrent floods cannot all slip under the cap.
+    if (record.principal === undefined) trackPreAuth(record);
+    try {
+      const server = await options.createServer(handleFor(record));
+      if (sessionTools) registerSessionTools(server, handleFor(record));
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => record.id,
+        enableJsonResponse: options.jsonResponse === true,
+        onsessioninitialized: function sessionInitialized() {
+          record.initialized = true;
+          sessions.set(record.id, record);
+          audit('mcp_session_created', record, { ip, detail: { authenticated: record.principal !== undefined } });
+        },
+        onsessionclosed: function sessionClosedByClient() {
+          retire(record, 'mcp_session_revoked', 'client_terminated', ip);
+        },
+      });
+      record.server = server;
+      record.transport = transport;
+      await server.connect(transport);
+      guardMessages(record, transport);
+      if (record.principal !== undefined) res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
+      await dispatch(record, req, res, { principal: record.principal, generation: record.generation });
+    } finally {
+      if (!record.initialized) {
+        record.retired = true;
+        untrackPreAuth(record);
+        if (record.inflight === 0) closeRecord(record);
+      }
     }
   }
 

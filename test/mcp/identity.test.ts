@@ -113,3 +113,44 @@ describe('MCP bearer identity over HTTP', () => {
     await server.close();
   });
 });
+
+describe('MCP users of one OAuth client', () => {
+  const CLIENT_ID = 'one-desktop-app';
+  const subjects: Record<string, string> = { 'token-a': 'user-a', 'token-b': 'user-b' };
+  const verifier = {
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      const sub = subjects[token];
+      if (!sub) throw new InvalidTokenError('Unknown token');
+      return { token, clientId: CLIENT_ID, scopes: [], expiresAt: Math.floor(Date.now() / 1000) + 3600, extra: { sub } };
+    },
+  };
+  const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+
+  it('do not evict each other under maxSessionsPerUser', async () => {
+    const server = await startGuardedServer({ bearer: { verifier }, maxSessionsPerUser: 1 });
+    try {
+      const a = await connectClient(server.endpoint, { headers: { authorization: 'Bearer token-a' } });
+      const b = await connectClient(server.endpoint, { headers: { authorization: 'Bearer token-b' } });
+      assert.equal(toolText(await a.client.callTool({ name: 'whoami', arguments: {} })), 'user-a', 'a’s session survived b’s');
+      assert.equal(server.audit.of('mcp_session_limit').length, 0);
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('do not share a rate limit: one user at the limit does not lock out the other', async () => {
+    const server = await startGuardedServer({ bearer: { verifier }, rateLimit: { perIp: false, perPrincipal: { points: 3, duration: 60 } } });
+    try {
+      const a = await rawPost(server.endpoint, { authorization: 'Bearer token-a' }, INITIALIZE);
+      const sid = a.headers.get('mcp-session-id') as string;
+      const headers = { ...PROTOCOL, authorization: 'Bearer token-a', 'mcp-session-id': sid };
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 200);
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 200);
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 429, 'user-a is at the limit');
+      assert.equal((await rawPost(server.endpoint, { authorization: 'Bearer token-b' }, INITIALIZE)).status, 200, 'user-b is not');
+    } finally {
+      await server.close();
+    }
+  });
+});
