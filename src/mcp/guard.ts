@@ -24,6 +24,8 @@ import {
 import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
 import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
+import type { McpFleet, McpFleetEvent } from './fleet.js';
+import { MemorySessionIndex, type SessionIndex } from '../session-index/index.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
 import { createMcpRateLimiter, mcpIpRateLimit, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
 import { mcpBatchPolicy, messageCount } from './batch.js';
@@ -141,6 +143,13 @@ export interface McpSessionGuardOptions {
    * `{ maxPerIp: 20, maxSessions: 1000, idleTimeout: '5m' }`.
    */
   preAuth?: PreAuthLimits | false;
+  /**
+   * What the instances of a fleet share: the per-principal session index that enforces
+   * `maxSessionsPerUser` (the core's `SessionIndex`) and the signals that carry revocations and
+   * the emergency switch (`createRedisMcpFleet` from `fixation-guard/redis` builds both). The
+   * default value is a `MemorySessionIndex` and no signals: one process.
+   */
+  fleet?: McpFleet;
   /** The default value is `{ inputs: ['userAgent', 'clientInfo'], policy: 'reject' }`. */
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
@@ -208,6 +217,12 @@ export interface McpSessionGuard {
   sweepExpiredSessions(): number;
   /** Number of live sessions. */
   readonly size: number;
+  /**
+   * Resolves once what revocations told the fleet (tombstones, the switch, index removals) is
+   * written. Revocation acts locally at once; this is for callers that must know the other
+   * instances can see it too. Rejects when a fleet write failed.
+   */
+  settled(): Promise<void>;
   /** Closes every session and stops the sweep timer. */
   close(): Promise<void>;
 }
@@ -353,6 +368,40 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const sessionTools = options.sessionTools !== false;
 
   const sessions = new Map<string, SessionRecord>();
+  const index: SessionIndex = options.fleet?.index ?? new MemorySessionIndex();
+  const signals = options.fleet?.signals;
+  const limit = { max: maxSessionsPerUser, onLimit: onSessionLimit };
+  /** Fleet writes started by revocations, so `settled()` can wait for them. */
+  const fleetWrites = new Set<Promise<unknown>>();
+  const fleetFailures: unknown[] = [];
+
+  function toFleet(write: () => Promise<unknown>): void {
+    const running = Promise.resolve()
+      .then(write)
+      .catch(function fleetWriteFailed(err: unknown) {
+        fleetFailures.push(err);
+        auditor.emit('config_error', { reason: 'fleet_write_failed' });
+        process.emitWarning(`fixation-guard/mcp: a revocation could not be shared with the fleet: ${(err as Error)?.message ?? String(err)}`);
+      })
+      .finally(() => fleetWrites.delete(running));
+    fleetWrites.add(running);
+  }
+
+  function onFleetEvent(event: McpFleetEvent): void {
+    if (event.type === 'ended') {
+      const record = sessions.get(event.sessionId);
+      if (record) retire(record, 'mcp_session_revoked', 'ended_by_fleet', undefined, true);
+      return;
+    }
+    for (const record of [...sessions.values()]) {
+      if (record.createdAt <= event.at) retire(record, 'mcp_session_revoked', 'emergency_disable_session_reuse', undefined, true);
+    }
+  }
+  const subscription = signals?.subscribe(onFleetEvent);
+  subscription?.catch(function subscribeFailed(err: unknown) {
+    fleetFailures.push(err);
+    process.emitWarning(`fixation-guard/mcp: could not subscribe to the fleet's revocations: ${(err as Error)?.message ?? String(err)}`);
+  });
   /** The proof of the request whose handler is running (tool calls, and whatever they start). */
   const requestContext = new AsyncLocalStorage<RequestProof>();
 
@@ -405,12 +454,20 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   /** Removes a session at once (its id answers 404 from now on) and closes it when no request is using it. */
-  function retire(record: SessionRecord, event: 'mcp_session_revoked' | 'mcp_session_expired', reason: string, ip?: string): void {
+  function retire(record: SessionRecord, event: 'mcp_session_revoked' | 'mcp_session_expired', reason: string, ip?: string, fromFleet = false): void {
     if (record.retired) return;
     record.retired = true;
     sessions.delete(record.id);
     untrackPreAuth(record);
     audit(event, record, { reason, ip });
+    const principal = record.principal;
+    if (principal !== undefined) {
+      // Tombstone first, then unindex: no instance may still serve an id the index no longer counts.
+      toFleet(async function endEverywhere() {
+        if (signals && !fromFleet) await signals.end(record.id, absoluteTimeoutMs);
+        await index.remove(principal, record.id);
+      });
+    }
     // Cut every channel at once: a GET stream or a running call must not outlive the revocation
     // (nor carry what the server sends after it). Only the request that revoked its own session
     // (revoke_current_session) keeps its answer; the session closes when it is sent.
@@ -469,40 +526,69 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   /** Binds a session to a principal: the limit is enforced here, before anything is granted. */
-  function bind(record: SessionRecord, identity: SessionIdentity, method: 'callback' | 'bearer'): void {
+  /** Binds a session to a principal: the limit is enforced here (through the shared index), before anything is granted. */
+  async function bind(record: SessionRecord, identity: SessionIdentity, method: 'callback' | 'bearer'): Promise<void> {
     if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
       throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
-    if (record.principal !== undefined && record.principal !== identity.principal) {
+    const refuseOtherOwner = () => {
       audit('session_owner_mismatch', record, { reason: 'reauthorization_by_other_principal', detail: { attempted: identity.principal } });
-      throw new McpGuardError('SESSION_OWNER_MISMATCH', 403, 'This session belongs to another principal; start a new session.');
-    }
+      return new McpGuardError('SESSION_OWNER_MISMATCH', 403, 'This session belongs to another principal; start a new session.');
+    };
+    if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
     const emails = [...(identity.emails ?? []), ...(identity.email ? [identity.email] : [])].map((email) => {
       if (typeof email !== 'string' || !email.includes('@')) throw new TypeError(`authorizeSession: \`identity.emails\` must hold email addresses; got ${JSON.stringify(email)}`);
       return normalizeEmail(email);
     });
     if (record.principal === undefined) {
-      const others = principalSessions(identity.principal).filter((other) => other !== record);
-      if (others.length >= maxSessionsPerUser) {
-        if (onSessionLimit === 'rejectLogin') {
-          audit('mcp_session_limit', record, { principal: identity.principal, reason: 'rejectLogin', detail: { limit: maxSessionsPerUser } });
-          throw new McpGuardError('SESSION_LIMIT_REACHED', 409, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
-        }
-        const oldest = others.sort((a, b) => (a.authorizedAt ?? a.createdAt) - (b.authorizedAt ?? b.createdAt)).slice(0, others.length - maxSessionsPerUser + 1);
-        for (const victim of oldest) {
-          audit('mcp_session_limit', victim, { reason: 'evictOldest', detail: { limit: maxSessionsPerUser } });
-          retire(victim, 'mcp_session_revoked', 'session_limit_evicted');
-        }
+      await admit(record, identity.principal);
+      // Two bindings of one session may race through the awaits above: the first one wins.
+      if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found');
+      if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
+      if (record.principal === undefined) {
+        record.principal = identity.principal;
+        untrackPreAuth(record);
+        record.issuer = identity.issuer;
+        record.authorizedAt = clock.now();
+        record.authMethod = method;
       }
-      record.principal = identity.principal;
-      untrackPreAuth(record);
-      record.issuer = identity.issuer;
-      record.authorizedAt = clock.now();
-      record.authMethod = method;
     }
     for (const email of emails) record.emails.add(email);
     record.generation += 1;
     supersedeChannels(record);
+  }
+
+  /**
+   * Enters the session in the principal's index (shared by the fleet): reserve (refused at the
+   * limit under `rejectLogin`), mark live, confirm (naming the oldest beyond the limit under
+   * `evictOldest`), then end each evicted session wherever it lives.
+   */
+  async function admit(record: SessionRecord, principal: string): Promise<void> {
+    const now = clock.now();
+    const entry = { sessionId: record.id, createdAt: now, lastSeenAt: now };
+    const reserved = await index.admit(principal, entry, limit, { phase: 'reserve' });
+    if (!reserved.admitted) {
+      audit('mcp_session_limit', record, { principal, reason: 'rejectLogin', detail: { limit: maxSessionsPerUser } });
+      throw new McpGuardError('SESSION_LIMIT_REACHED', 409, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
+    }
+    try {
+      await signals?.markLive(record.id, absoluteTimeoutMs);
+      const confirmed = await index.admit(principal, entry, limit, { phase: 'confirm' });
+      if (!confirmed.admitted) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // ended while it was admitted
+      for (const victim of confirmed.evicted) {
+        const local = sessions.get(victim);
+        audit('mcp_session_limit', local ?? { id: victim, principal }, { reason: 'evictOldest', detail: { limit: maxSessionsPerUser } });
+        if (local) retire(local, 'mcp_session_revoked', 'session_limit_evicted');
+        else {
+          // Another instance's session: its tombstone ends it there (and its next request finds it).
+          await signals?.end(victim, absoluteTimeoutMs);
+          await index.remove(principal, victim);
+        }
+      }
+    } catch (err) {
+      await index.remove(principal, record.id).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -571,7 +657,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
       throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
-    if (record.principal !== undefined && record.principal !== identity.principal) bind(record, identity, 'callback'); // refuses, audited
+    if (record.principal !== undefined && record.principal !== identity.principal) await bind(record, identity, 'callback'); // refuses, audited
     // Credentials are written before the session is bound: a vault that fails leaves the session
     // as it was (unauthenticated, no token), never bound without the token its client needs.
     try {
@@ -581,7 +667,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       throw new McpGuardError('CREDENTIAL_STORE_UNAVAILABLE', 503, 'The credential store is unavailable; the session was not authorized. Try again.', { cause: err });
     }
     if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // revoked while the vault was written
-    bind(record, identity, 'callback');
+    await bind(record, identity, 'callback');
     for (const email of Object.keys(identity.credentials ?? {})) audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
     return issueToken(record);
   }
@@ -860,7 +946,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     };
     if (bearer) {
       try {
-        bind(record, bearer, 'bearer');
+        await bind(record, bearer, 'bearer');
       } catch (err) {
         if (err instanceof McpGuardError) return send(res, err);
         throw err;
@@ -895,6 +981,8 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       if (!record.initialized) {
         record.retired = true;
         untrackPreAuth(record);
+        const principal = record.principal;
+        if (principal !== undefined) toFleet(() => index.remove(principal, record.id));
         if (record.inflight === 0) closeRecord(record);
       }
     }
@@ -911,6 +999,19 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       retire(record, 'mcp_session_expired', expired, ip);
       return send(res, new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'));
     }
+    if (signals) {
+      let ended: boolean;
+      try {
+        ended = await signals.isEnded(record.id, record.createdAt);
+      } catch {
+        // Fail closed: without the fleet's word, a revoked session could still be served.
+        return send(res, new McpGuardError('SERVER_BUSY', 503, 'The shared session registry is unavailable; try again shortly.'), { 'Retry-After': '5' });
+      }
+      if (ended || record.retired) {
+        retire(record, 'mcp_session_revoked', 'ended_by_fleet', ip, true);
+        return send(res, new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'));
+      }
+    }
     const fingerprint = currentFingerprint(req, record.clientInfo);
     const token = readSessionToken(req.headers);
     let check: Check = OK;
@@ -926,7 +1027,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       }
       if (check.ok && bearer) {
         try {
-          bind(record, bearer, 'bearer');
+          await bind(record, bearer, 'bearer');
           res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
         } catch (err) {
           if (!(err instanceof McpGuardError)) throw err;
@@ -1012,6 +1113,15 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     revokePrincipalSessions(principal, reason = 'revoked_by_app') {
       const records = principalSessions(principal);
       for (const record of records) retire(record, 'mcp_session_revoked', reason);
+      if (signals) {
+        // The principal's sessions on other instances: each gets a tombstone, then leaves the index.
+        toFleet(async function endPrincipalEverywhere() {
+          for (const entry of await index.list(principal)) {
+            await signals.end(entry.sessionId, absoluteTimeoutMs);
+            await index.remove(principal, entry.sessionId);
+          }
+        });
+      }
       return records.length;
     },
     emergencyDisableSessionReuse(reason = 'emergency') {
@@ -1019,14 +1129,22 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       const records = [...sessions.values()];
       auditor.emit('emergency_disable_session_reuse', { reason, detail: { revoked: records.length } });
       for (const record of records) retire(record, 'mcp_session_revoked', 'emergency_disable_session_reuse');
+      const at = clock.now();
+      if (signals) toFleet(() => signals.endAllBefore(at));
       return records.length;
     },
     sweepExpiredSessions,
     get size() {
       return sessions.size;
     },
+    async settled() {
+      while (fleetWrites.size > 0) await Promise.allSettled([...fleetWrites]);
+      if (fleetFailures.length > 0) throw new Error(`fixation-guard/mcp: ${fleetFailures.length} fleet write(s) failed`, { cause: fleetFailures[0] });
+    },
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
+      const unsubscribe = await subscription?.catch(() => undefined);
+      await unsubscribe?.().catch(() => undefined);
       const records = [...sessions.values()];
       sessions.clear();
       await Promise.allSettled(records.map((record) => record.server?.close()));
