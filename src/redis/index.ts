@@ -14,3 +14,5 @@ export type { RenameConflictReason } from './errors.js';
 export { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS } from './options.js';
 export type { RedisScriptingClient } from './scripts.js';
+export { createRedisMcpFleet } from './mcp-fleet.js';
+export type { RedisMcpFleetOptions } from './mcp-fleet.js';
