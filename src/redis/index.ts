@@ -16,3 +16,5 @@ export { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS } from './option
 export type { RedisScriptingClient } from './scripts.js';
 export { createRedisMcpFleet } from './mcp-fleet.js';
 export type { RedisMcpFleetOptions } from './mcp-fleet.js';
+export { redisCredentialVault } from './credential-vault.js';
+export type { RedisCredentialVaultOptions } from './credential-vault.js';
