@@ -24,6 +24,7 @@ import {
 import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
 import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
+import { PreAuthPool, sessionDeadlines, sessionExpiry } from './registry.js';
 import type { McpFleet, McpFleetEvent } from './fleet.js';
 import { MemorySessionIndex, type SessionIndex } from '../session-index/index.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
@@ -409,49 +410,13 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     auditor.emit(type, { sessionId: record?.id, principal: record?.principal, ...fields });
   }
 
-  function expiryOf(record: SessionRecord): { idle: number; absolute: number } {
-    // A session that never authenticated lives on the short pre-auth idle timeout.
-    const idle = record.principal === undefined && preAuth ? Math.min(idleTimeoutMs, preAuth.idleTimeoutMs) : idleTimeoutMs;
-    return { idle: record.lastSeenAt + idle, absolute: (record.authorizedAt ?? record.createdAt) + absoluteTimeoutMs };
-  }
-
-  /** Never-authenticated sessions by IP: what the pre-auth limits count. */
-  const preAuthByIp = new Map<string, Set<SessionRecord>>();
-  let preAuthCount = 0;
-
-  function trackPreAuth(record: SessionRecord): void {
-    const key = record.ip ?? 'unknown';
-    let held = preAuthByIp.get(key);
-    if (!held) preAuthByIp.set(key, (held = new Set()));
-    if (!held.has(record)) {
-      held.add(record);
-      preAuthCount += 1;
-    }
-  }
-
-  function untrackPreAuth(record: SessionRecord): void {
-    const key = record.ip ?? 'unknown';
-    const held = preAuthByIp.get(key);
-    if (!held?.delete(record)) return;
-    preAuthCount -= 1;
-    if (held.size === 0) preAuthByIp.delete(key);
-  }
-
-  /** Why a new unauthenticated session from `ip` is refused, after expired ones were swept. */
-  function preAuthRefusal(ip: string | undefined): { reason: 'preauth_per_ip' | 'preauth_total'; limit: number } | undefined {
-    if (!preAuth) return undefined;
-    if ((preAuthByIp.get(ip ?? 'unknown')?.size ?? 0) >= preAuth.maxPerIp) return { reason: 'preauth_per_ip', limit: preAuth.maxPerIp };
-    if (preAuthCount >= preAuth.maxSessions) return { reason: 'preauth_total', limit: preAuth.maxSessions };
-    return undefined;
-  }
-
-  function expiredReason(record: SessionRecord): 'idle_timeout' | 'absolute_timeout' | undefined {
-    const now = clock.now();
-    const { idle, absolute } = expiryOf(record);
-    if (now >= absolute) return 'absolute_timeout';
-    if (now >= idle) return 'idle_timeout';
-    return undefined;
-  }
+  const timeouts = { idleTimeoutMs, absoluteTimeoutMs, preAuthIdleTimeoutMs: preAuth?.idleTimeoutMs };
+  const expiryOf = (record: SessionRecord) => sessionDeadlines(record, timeouts);
+  const expiredReason = (record: SessionRecord) => sessionExpiry(record, timeouts, clock);
+  const preAuthPool = preAuth ? new PreAuthPool<SessionRecord>(preAuth) : undefined;
+  const trackPreAuth = (record: SessionRecord) => preAuthPool?.add(record, record.ip);
+  const untrackPreAuth = (record: SessionRecord) => preAuthPool?.remove(record, record.ip);
+  const preAuthRefusal = (ip: string | undefined) => preAuthPool?.refusal(ip);
 
   /** Removes a session at once (its id answers 404 from now on) and closes it when no request is using it. */
   function retire(record: SessionRecord, event: 'mcp_session_revoked' | 'mcp_session_expired', reason: string, ip?: string, fromFleet = false): void {
