@@ -2,7 +2,7 @@ import { decodeKeyList, type KeyInput } from '../mcp/keys.js';
 import { credentialKey, openEnvelope, sealEnvelope, vaultKeyRing, type CredentialVault, type SealedEnvelope, type StoredCredential } from '../mcp/vault.js';
 import { withDeadline } from './errors.js';
 import { DEFAULT_PREFIX, validatePrefix } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { LuaScript, type RedisScriptingClient } from './scripts.js';
 
 const WHO = 'redisCredentialVault';
@@ -18,8 +18,8 @@ export interface RedisCredentialVaultOptions {
   encryptionKey: KeyInput | readonly KeyInput[];
   /** The deployment's prefix, with a hash tag. The default value is `'fg:{fg}:'`. */
   prefix?: string;
-  /** The default value is `2000`. */
-  operationTimeoutMs?: number;
+  /** The default value is `'2s'`. */
+  operationTimeout?: number | string;
 }
 
 /**
@@ -38,7 +38,7 @@ export function redisCredentialVault(options: RedisCredentialVaultOptions): Cred
   const scripting: RedisScriptingClient = checkClient(options.client, WHO);
   const ring = vaultKeyRing(decodeKeyList(options.encryptionKey, `${WHO}: ENCRYPTION_KEY (\`encryptionKey\`)`, { exactBytes: 32 }));
   const hash = `${validatePrefix(options.prefix ?? DEFAULT_PREFIX, WHO)}mcp:vault`;
-  const timeout = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
+  const timeout = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   const run = (name: string, script: LuaScript, args: string[]) => withDeadline(WHO, name, timeout, script.run(scripting, [hash], args));
   return {
     mode: 'REDIS_ENCRYPTED',

@@ -5,7 +5,7 @@
  */
 export { createRedisSessionStores, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_REDIS_URL } from './stores.js';
 export type { CreateRedisSessionStoresOptions, FleetRedisClient, RedisSessionStores } from './stores.js';
-export { RedisSessionStore, DEFAULT_TTL_SECONDS, principalOf } from './store.js';
+export { RedisSessionStore, DEFAULT_SESSION_TTL_MS, principalOf } from './store.js';
 export type { RedisSessionStoreOptions } from './store.js';
 export { RedisSessionIndex } from './session-index.js';
 export type { RedisSessionIndexOptions } from './session-index.js';
@@ -18,3 +18,5 @@ export { createRedisMcpFleet } from './mcp-fleet.js';
 export type { RedisMcpFleetOptions } from './mcp-fleet.js';
 export { redisCredentialVault } from './credential-vault.js';
 export type { RedisCredentialVaultOptions } from './credential-vault.js';
+export { migrateSessionPrefix, CONNECT_REDIS_DEFAULT_PREFIX } from './migrate.js';
+export type { MigrateSessionPrefixOptions, MigrateSessionPrefixResult } from './migrate.js';

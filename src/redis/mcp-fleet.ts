@@ -3,7 +3,7 @@ import type { McpFleet, McpFleetEvent, McpFleetSignals } from '../mcp/fleet.js';
 import { RedisSessionIndex } from './session-index.js';
 import { withDeadline } from './errors.js';
 import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { LuaScript, type RedisScriptingClient } from './scripts.js';
 
 const WHO = 'createRedisMcpFleet';
@@ -42,8 +42,8 @@ export interface RedisMcpFleetOptions {
   client: unknown;
   /** The deployment's prefix, with a hash tag; the same as the core's store and index. The default value is `'fg:{fg}:'`. */
   prefix?: string;
-  /** The default value is `2000`. */
-  operationTimeoutMs?: number;
+  /** The default value is `'2s'`. */
+  operationTimeout?: number | string;
 }
 
 /**
@@ -62,10 +62,10 @@ export function createRedisMcpFleet(options: RedisMcpFleetOptions): McpFleet {
   const scripting: RedisScriptingClient = checkClient(options.client, WHO);
   const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX, WHO);
   const keys = new KeyLayout(prefix);
-  const timeout = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
+  const timeout = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   const epochKey = `${prefix}mcp:epoch`;
   const channel = `${prefix}mcp:events`;
-  const index = new RedisSessionIndex({ client: options.client, prefix, operationTimeoutMs: timeout });
+  const index = new RedisSessionIndex({ client: options.client, prefix, operationTimeout: timeout });
   const deadline = <T>(operation: string, run: Promise<T>) => withDeadline(WHO, operation, timeout, run);
 
   const signals: McpFleetSignals = {
