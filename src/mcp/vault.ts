@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import { decodeKeyList, type KeyInput } from './keys.js';
 
 /** Where credentials live. There is deliberately no plaintext mode. */
-export type CredentialStorageMode = 'FILE_ENCRYPTED' | 'MEMORY_ONLY' | 'MEMORY_WITH_BACKUP';
-export const CREDENTIAL_STORAGE_MODES: readonly CredentialStorageMode[] = Object.freeze(['FILE_ENCRYPTED', 'MEMORY_ONLY', 'MEMORY_WITH_BACKUP']);
+/** `REDIS_ENCRYPTED` is `redisCredentialVault` from `fixation-guard/redis` (a fleet); it is not an environment setting. */
+export type CredentialStorageMode = 'FILE_ENCRYPTED' | 'MEMORY_ONLY' | 'MEMORY_WITH_BACKUP' | 'REDIS_ENCRYPTED';
+export const CREDENTIAL_STORAGE_MODES: readonly CredentialStorageMode[] = Object.freeze(['FILE_ENCRYPTED', 'MEMORY_ONLY', 'MEMORY_WITH_BACKUP'] as const);
 export const DEFAULT_CREDENTIAL_STORAGE_MODE: CredentialStorageMode = 'FILE_ENCRYPTED';
 export const DEFAULT_CREDENTIAL_STORAGE_PATH = '.fixation-guard/credentials.enc';
 
@@ -13,14 +14,30 @@ export const DEFAULT_CREDENTIAL_STORAGE_PATH = '.fixation-guard/credentials.enc'
 export type StoredCredential = { [key: string]: unknown };
 
 /**
- * The credential store. Apps reach it through a session (`session.getCredential(email)`),
- * which applies the session's ACL; the vault itself does no access control.
+ * The credential store, keyed by principal **and** account: Alice's `alice@example.com` and
+ * a credential another principal stored for an account of the same name are two entries, so
+ * a token that merely claims `alice@example.com` addresses nothing of Alice's. Apps reach it
+ * through a session (`session.getCredential(email)`), which applies the session's ACL; the
+ * vault itself does no access control.
  */
 export interface CredentialVault {
   readonly mode: CredentialStorageMode;
-  get(email: string): Promise<StoredCredential | undefined>;
-  set(email: string, credential: StoredCredential): Promise<void>;
-  delete(email: string): Promise<boolean>;
+  get(principal: string, account: string): Promise<StoredCredential | undefined>;
+  set(principal: string, account: string, credential: StoredCredential): Promise<void>;
+  delete(principal: string, account: string): Promise<boolean>;
+}
+
+/**
+ * The entry key of (principal, account): length-prefixed, so no principal containing the
+ * separator can pose as another (`a|b` + `c` vs `a` + `b|c`).
+ *
+ * @example
+ * credentialKey('alice', 'Alice@Example.com'); // '5:alice|alice@example.com'
+ */
+export function credentialKey(principal: string, account: string): string {
+  if (typeof principal !== 'string' || principal.length === 0) throw new TypeError('CredentialVault: `principal` must be a non-empty string');
+  if (typeof account !== 'string' || account.trim().length === 0) throw new TypeError('CredentialVault: `account` must be a non-empty string');
+  return `${principal.length}:${principal}|${normalizeEmail(account)}`;
 }
 
 export interface CredentialVaultOptions {
@@ -90,18 +107,18 @@ class MemoryVault implements CredentialVault {
     private readonly backup?: EncryptedFile,
   ) {}
 
-  async get(email: string): Promise<StoredCredential | undefined> {
-    const found = this.entries.get(normalizeEmail(email));
+  async get(principal: string, account: string): Promise<StoredCredential | undefined> {
+    const found = this.entries.get(credentialKey(principal, account));
     return found === undefined ? undefined : structuredClone(found);
   }
 
-  async set(email: string, credential: StoredCredential): Promise<void> {
-    this.entries.set(normalizeEmail(email), structuredClone(credential));
+  async set(principal: string, account: string, credential: StoredCredential): Promise<void> {
+    this.entries.set(credentialKey(principal, account), structuredClone(credential));
     await this.#persist();
   }
 
-  async delete(email: string): Promise<boolean> {
-    const existed = this.entries.delete(normalizeEmail(email));
+  async delete(principal: string, account: string): Promise<boolean> {
+    const existed = this.entries.delete(credentialKey(principal, account));
     if (existed) await this.#persist();
     return existed;
   }
@@ -122,21 +139,23 @@ class FileVault implements CredentialVault {
 
   constructor(private readonly file: EncryptedFile) {}
 
-  async get(email: string): Promise<StoredCredential | undefined> {
+  async get(principal: string, account: string): Promise<StoredCredential | undefined> {
+    const key = credentialKey(principal, account);
     await this.#queue;
-    return (await this.file.read())[normalizeEmail(email)];
+    return (await this.file.read())[key];
   }
 
-  set(email: string, credential: StoredCredential): Promise<void> {
+  set(principal: string, account: string, credential: StoredCredential): Promise<void> {
+    const key = credentialKey(principal, account);
     return this.#update(function setEntry(all) {
-      all[normalizeEmail(email)] = structuredClone(credential);
+      all[key] = structuredClone(credential);
       return true;
     }).then(() => undefined);
   }
 
-  delete(email: string): Promise<boolean> {
+  delete(principal: string, account: string): Promise<boolean> {
+    const key = credentialKey(principal, account);
     return this.#update(function deleteEntry(all) {
-      const key = normalizeEmail(email);
       if (!(key in all)) return false;
       delete all[key];
       return true;
@@ -238,8 +257,9 @@ function keyId(key: Buffer): string {
   return createHmac('sha256', key).update('fixation-guard/credential-vault key id').digest('base64url').slice(0, 12);
 }
 
-function aad(kid: string): Buffer {
-  return Buffer.from(`${FILE_FORMAT}:v${FILE_VERSION}:${kid}`);
+function aad(kid: string, context = ''): Buffer {
+  // The file's envelope has no context: its AAD is what it always was.
+  return Buffer.from(context === '' ? `${FILE_FORMAT}:v${FILE_VERSION}:${kid}` : `${FILE_FORMAT}:v${FILE_VERSION}:${kid}:${context}`);
 }
 
 /**
@@ -250,4 +270,45 @@ function aad(kid: string): Buffer {
  */
 export function memoryCredentialVault(): CredentialVault {
   return new MemoryVault('MEMORY_ONLY');
+}
+
+/** One AES-256-GCM envelope: the vault file's format, also what `redisCredentialVault` stores per entry. */
+export interface SealedEnvelope {
+  format: typeof FILE_FORMAT;
+  version: typeof FILE_VERSION;
+  kid: string;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/** Vault keys with their key ids, the first encrypting. */
+export type VaultKeyRing = readonly { kid: string; key: Buffer }[];
+
+export function vaultKeyRing(keys: readonly Buffer[]): VaultKeyRing {
+  return keys.map((key) => ({ kid: keyId(key), key }));
+}
+
+/**
+ * Encrypts `plain` under the ring's first key. `context` is authenticated with it (AAD): an
+ * envelope moved to another entry (another principal's) fails to open.
+ */
+export function sealEnvelope(ring: VaultKeyRing, plain: string, context = ''): SealedEnvelope {
+  const { kid, key } = ring[0] as { kid: string; key: Buffer };
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad(kid, context));
+  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return { format: FILE_FORMAT, version: FILE_VERSION, kid, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+}
+
+/** Decrypts an envelope, or throws: wrong format, unknown key id, or failed authentication. */
+export function openEnvelope(ring: VaultKeyRing, envelope: SealedEnvelope, context = ''): string {
+  if (envelope?.format !== FILE_FORMAT || envelope.version !== FILE_VERSION) throw new Error('not a credential envelope');
+  const entry = ring.find((candidate) => candidate.kid === envelope.kid);
+  if (!entry) throw new Error('unknown key id');
+  const decipher = createDecipheriv('aes-256-gcm', entry.key, Buffer.from(envelope.iv, 'base64'));
+  decipher.setAAD(aad(envelope.kid, context));
+  decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
+  return Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]).toString('utf8');
 }

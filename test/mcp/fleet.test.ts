@@ -1,0 +1,130 @@
+/**
+ * Two adapter instances on one real redis-server: the per-user limit, revocations and the
+ * emergency switch hold across them (sticky routing keeps each session on its instance).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { startRedisServer } from '../../scripts/redis-server.js';
+import { createRedisMcpFleet } from '../../src/redis/index.js';
+import { connectClient, login, rawPost, startGuardedServer, type GuardedServer, type TestClient } from './helpers.js';
+
+type Redis = ReturnType<typeof createClient>;
+const PROTOCOL = { 'mcp-protocol-version': '2025-06-18' };
+
+async function alive(server: GuardedServer, client: TestClient): Promise<number> {
+  const answer = await rawPost(server.endpoint, { ...PROTOCOL, 'mcp-session-id': client.sessionId as string, 'x-session-token': client.token as string });
+  return answer.status;
+}
+
+describe('MCP fleet on one Redis', () => {
+  let ownServer: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+  let redis: Redis;
+  before(async () => {
+    ownServer = process.env.REDIS_URL ? undefined : await startRedisServer();
+    redis = createClient({ url: process.env.REDIS_URL ?? ownServer?.url });
+    await redis.connect();
+  });
+  after(async () => {
+    await redis.quit();
+    await ownServer?.stop();
+  });
+
+  /** Two instances; `shared` false gives each its own memory registry (the old, per-process behaviour). */
+  async function twoInstances(shared: boolean, overrides = {}): Promise<[GuardedServer, GuardedServer]> {
+    const prefix = `fg:{mcp-${randomBytes(4).toString('hex')}}:`;
+    const fleet = () => (shared ? { fleet: createRedisMcpFleet({ client: redis, prefix }) } : {});
+    return [await startGuardedServer({ maxSessionsPerUser: 2, ...fleet(), ...overrides }), await startGuardedServer({ maxSessionsPerUser: 2, ...fleet(), ...overrides })];
+  }
+
+  async function aliceEverywhere(a: GuardedServer, b: GuardedServer): Promise<TestClient[]> {
+    const clients: TestClient[] = [];
+    for (const server of [a, b, a, b]) {
+      const client = await connectClient(server.endpoint);
+      await login(server, client);
+      clients.push(client);
+    }
+    await Promise.all([a.guard.settled(), b.guard.settled()]);
+    return clients;
+  }
+
+  it('lets a user hold 4 sessions under MAX_SESSIONS_PER_USER=2 across two instances with per-process registries (the attack)', async () => {
+    const [a, b] = await twoInstances(false);
+    try {
+      const clients = await aliceEverywhere(a, b);
+      const statuses = [await alive(a, clients[0]!), await alive(b, clients[1]!), await alive(a, clients[2]!), await alive(b, clients[3]!)];
+      assert.deepEqual(statuses, [200, 200, 200, 200]);
+      await Promise.all(clients.map((c) => c.close()));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('allows 2 across both instances with the shared registry: the oldest are ended where they live', async () => {
+    const [a, b] = await twoInstances(true);
+    try {
+      const clients = await aliceEverywhere(a, b);
+      const statuses = [await alive(a, clients[0]!), await alive(b, clients[1]!), await alive(a, clients[2]!), await alive(b, clients[3]!)];
+      assert.deepEqual(statuses, [404, 404, 200, 200]);
+      await Promise.all(clients.map((c) => c.close()));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('refuses the third login anywhere under rejectLogin', async () => {
+    const [a, b] = await twoInstances(true, { onSessionLimit: 'rejectLogin' });
+    try {
+      const one = await connectClient(a.endpoint);
+      await login(a, one);
+      const two = await connectClient(b.endpoint);
+      await login(b, two);
+      const three = await connectClient(a.endpoint);
+      await assert.rejects(login(a, three), /login failed: 409/);
+      await Promise.all([one.close(), two.close(), three.close()]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('ends B’s sessions when the emergency switch is thrown on A, open streams included', async () => {
+    const [a, b] = await twoInstances(true);
+    try {
+      const onB = await connectClient(b.endpoint);
+      await login(b, onB);
+      const stream = await fetch(b.endpoint, { headers: { ...PROTOCOL, accept: 'text/event-stream', 'user-agent': 'test-agent/1.0', 'mcp-session-id': onB.sessionId as string, 'x-session-token': onB.token as string } });
+      assert.equal(stream.status, 200);
+      const ended = (async () => {
+        const reader = stream.body!.getReader();
+        while (!(await reader.read()).done);
+      })();
+      a.guard.emergencyDisableSessionReuse();
+      await a.guard.settled();
+      await ended; // B cut its stream on A's message
+      assert.equal(b.guard.size, 0);
+      assert.equal(await alive(b, onB), 404);
+      assert.equal(b.audit.of('mcp_session_revoked').at(-1)?.reason, 'emergency_disable_session_reuse');
+      await onB.close();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('ends a principal’s sessions on every instance', async () => {
+    const [a, b] = await twoInstances(true);
+    try {
+      const onA = await connectClient(a.endpoint);
+      await login(a, onA);
+      const onB = await connectClient(b.endpoint);
+      await login(b, onB);
+      a.guard.revokePrincipalSessions('alice');
+      await a.guard.settled();
+      assert.equal(await alive(a, onA), 404);
+      assert.equal(await alive(b, onB), 404);
+      await Promise.all([onA.close(), onB.close()]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
