@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Auditor } from '../../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../../clock/index.js';
 import { decodeKey, KEY_GENERATION_COMMAND, type KeyInput } from '../keys.js';
@@ -161,6 +161,21 @@ function checkKeys(keys: readonly RequestStateKey[]): DerivedKey[] {
     const secret = decodeKey(key.secret);
     if (typeof secret === 'string') throw new Error(`createRequestStateCodec: \`keys[${index}].secret\` (id ${JSON.stringify(key.id)}) ${secret}; generate one with: ${KEY_GENERATION_COMMAND}`);
     return { id: key.id, mac: subKey(secret, 'mac', key.id), enc: subKey(secret, 'enc', key.id), bind: subKey(secret, 'bind', key.id) };
+  });
+}
+
+/**
+ * A key ring from plain secrets (e.g. `REQUEST_STATE_KEYS=new,old`), each named by a short hash
+ * of itself: ids stay the same when the list is reordered during a rotation, and name no secret.
+ *
+ * @example
+ * const codec = createRequestStateCodec({ keys: requestStateKeyRing(process.env.REQUEST_STATE_KEYS!.split(',')) });
+ */
+export function requestStateKeyRing(secrets: readonly KeyInput[]): RequestStateKey[] {
+  return secrets.map(function nameKey(secret, index) {
+    const bytes = decodeKey(secret);
+    if (typeof bytes === 'string') throw new Error(`requestStateKeyRing: secret ${index + 1} of ${secrets.length} ${bytes}; generate one with: ${KEY_GENERATION_COMMAND}`);
+    return { id: createHash('sha256').update('fixation-guard/mcp requestState key id\0').update(bytes).digest('base64url').slice(0, 11), secret: bytes };
   });
 }
 

@@ -16,6 +16,7 @@ export {
 export { type StatelessBearerOptions } from './bearer.js';
 export {
   createRequestStateCodec,
+  requestStateKeyRing,
   DEFAULT_REQUEST_STATE_TTL_MS,
   MAX_REQUEST_STATE_CHARS,
   type SealedRequestStateCodec,
