@@ -68,11 +68,8 @@ export function createModernMcp(options: { config: McpConfig; legacy: McpSession
   const guard = createMcpStatelessGuard({
     resourceServerUrl: `${base}/mcp`,
     oauthMetadata: { issuer: `${base}/`, authorization_endpoint: `${base}/oauth/authorize`, token_endpoint: `${base}/oauth/token`, response_types_supported: ['code'] },
-    bearer: {
-      verifier: demoVerifier,
-      // Accounts only from verified email claims.
-      emails: (info) => (info.extra?.email_verified === true && typeof info.extra.email === 'string' ? [info.extra.email] : []),
-    },
+    // The principal is the token's `sub`; accounts come only from verified email claims.
+    bearer: { verifier: demoVerifier },
     requestState: { keys: requestStateKeyRing(secrets), singleUse: 'memory' },
     createServer: createModernServer,
     legacy: options.legacy.router,

@@ -20,7 +20,8 @@ import { Auditor } from '../../audit/index.js';
 import { systemClock, type Clock } from '../../clock/index.js';
 import { ephemeralKey } from '../../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from '../acl.js';
-import { JSON_RPC_PARSE_ERROR, McpGuardError, jsonRpcErrorBody } from '../errors.js';
+import { McpGuardError } from '../errors.js';
+import { mcpErrorHandler, mcpJsonBody, sendMcpError } from '../http.js';
 import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from '../vault.js';
 import { createBearerIdentity, type StatelessBearerOptions } from './bearer.js';
@@ -224,11 +225,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
   const identify = createBearerIdentity({ ...options.bearer, resourceMetadataUrl, auditor });
   const scopes = new AsyncLocalStorage<RequestScope>();
 
-  function send(res: Response, error: McpGuardError, headers: Record<string, string> = {}): void {
-    if (res.headersSent) return;
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.status(error.status).json(jsonRpcErrorBody(error.jsonRpcCode, error.message));
-  }
+  const send = sendMcpError;
 
   function subjectOf(scope: RequestScope): CredentialAccessSubject {
     return { sessionId: scope.id, principal: scope.principal, emails: scope.emails, ip: scope.ip };
@@ -341,7 +338,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     }
     next();
   });
-  router.all(path, express.json({ limit: options.maxBodySize ?? '1mb' }));
+  router.all(path, mcpJsonBody(options.maxBodySize === undefined ? {} : { limit: options.maxBodySize }));
   router.all(path, async function mcpStatelessDispatch(req: Request, res: Response, next: NextFunction) {
     try {
       const probe = await toWebRequest(req, req.body);
@@ -353,15 +350,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       next(err);
     }
   });
-  router.use(path, function mcpStatelessErrors(err: unknown, _req: Request, res: Response, next: NextFunction) {
-    if (res.headersSent) return next(err);
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.parse.failed') return send(res, new McpGuardError('PARSE_ERROR', 400, 'Parse error', { jsonRpcCode: JSON_RPC_PARSE_ERROR }));
-    if (type === 'entity.too.large') return send(res, new McpGuardError('PARSE_ERROR', 413, 'Payload too large'));
-    if (err instanceof McpGuardError) return send(res, err);
-    process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
-    return send(res, new McpGuardError('INTERNAL_ERROR', 500, 'Internal server error'));
-  });
+  router.use(path, mcpErrorHandler());
 
   return {
     router,

@@ -50,8 +50,10 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
 
   it('refuses a token that names no user, although its OAuth client id is valid (no fallback to the client id)', async () => {
     const answer = await rawPost(server.endpoint, { authorization: 'Bearer no-subject-token', 'mcp-protocol-version': '2026-07-28' }, MODERN_LIST);
-    assert.equal(answer.status, 401);
-    assert.equal(server.audit.events.at(-1)?.reason, 'no_principal');
+    assert.equal(answer.status, 403);
+    assert.match(answer.body.error.message, /does not identify a user/);
+    assert.equal(server.audit.events.at(-1)?.type, 'bearer_identity_rejected');
+    assert.equal(server.audit.events.at(-1)?.reason, 'no_subject');
   });
 
   it('serves each principal as itself, per request, with the credential ACL of both eras', async () => {
@@ -64,7 +66,9 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     assert.match((own as { text: string }).text, /ALICE-SECRET-ACCESS/);
     assert.deepEqual(await call(alice, 'get_credentials', { email: BOB.email }), { kind: 'result', text: 'Permission denied: this session is not authorized for that account.', isError: true });
     assert.ok(server.audit.events.some((event) => event.type === 'unauthorized_credential_access' && event.principal === 'alice'));
-    await Promise.all([alice.close(), bob.close()]);
+    const mallory = await modernClient(server.endpoint, 'mallory-token');
+    assert.deepEqual(await call(mallory, 'get_credentials', { email: ALICE.email }), { kind: 'result', text: 'Permission denied: this session is not authorized for that account.', isError: true }, 'an unverified email claim grants nothing');
+    await Promise.all([alice.close(), bob.close(), mallory.close()]);
   });
 
   it("completes alice's two-round call with her requestState, and refuses it replayed under bob's token", async () => {
@@ -102,6 +106,18 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     assert.equal(server.audit.events.at(-1)?.type, 'state_handle_cross_principal');
     assert.deepEqual(await call(alice, 'load_draft', { handle }), { kind: 'result', text: 'ALICE-DRAFT', isError: false });
     await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('answers bad bodies and foreign origins with 4xx before any identity work, never 500', async () => {
+    const base = { accept: 'application/json, text/event-stream', authorization: 'Bearer alice-token' };
+    const post = (headers: Record<string, string>, body: BodyInit) => fetch(server.endpoint, { method: 'POST', headers: { ...base, ...headers }, body });
+    assert.equal((await post({ 'content-type': 'text/plain' }, '{}')).status, 415);
+    assert.equal((await post({ 'content-type': 'application/json' }, '{"jsonrpc":')).status, 400);
+    assert.equal((await post({ 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip at all')).status, 400);
+    assert.equal((await post({ 'content-type': 'application/json', 'content-encoding': 'compress' }, '{}')).status, 415);
+    const foreign = await post({ 'content-type': 'application/json', origin: 'https://evil.example.com' }, JSON.stringify(MODERN_LIST));
+    assert.equal(foreign.status, 403);
+    assert.equal(server.audit.events.at(-1)?.type, 'origin_rejected');
   });
 
   it('serves a 2025 sessionful client on the same endpoint through the session guard (isLegacyRequest)', async () => {

@@ -18,9 +18,11 @@ export const STATE_KEY = 'c3RhdGUta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI='; // 32 b
 export const NEXT_STATE_KEY = 'bmV4dC1zdGF0ZS1rZXktZm9yLXRlc3RzLTAxMjM0NTY='; // 32 bytes, tests only
 
 /** Demo tokens: one OAuth client shared by every user, so only `sub` tells users apart. */
-export const TOKENS: Record<string, { sub?: string; email?: string }> = {
-  'alice-token': { sub: 'alice', email: ALICE.email },
-  'bob-token': { sub: 'bob', email: BOB.email },
+export const TOKENS: Record<string, { sub?: string; email?: string; email_verified?: boolean }> = {
+  'alice-token': { sub: 'alice', email: ALICE.email, email_verified: true },
+  'bob-token': { sub: 'bob', email: BOB.email, email_verified: true },
+  // Claims alice's address without the issuer vouching for it.
+  'mallory-token': { sub: 'mallory', email: ALICE.email },
   'no-subject-token': {},
 };
 
@@ -80,7 +82,7 @@ export async function startStatelessServer(overrides: Partial<McpStatelessGuardO
   const guard = createMcpStatelessGuard({
     resourceServerUrl: 'http://127.0.0.1/mcp',
     oauthMetadata: { issuer: 'http://127.0.0.1/', authorization_endpoint: 'http://127.0.0.1/authorize', token_endpoint: 'http://127.0.0.1/token', response_types_supported: ['code'] },
-    bearer: { verifier: demoVerifier, emails: (info) => (typeof info.extra?.email === 'string' ? [info.extra.email] : []) },
+    bearer: { verifier: demoVerifier },
     requestState: { keys: [{ id: 'k1', secret: STATE_KEY }] },
     createServer: statelessServerFactory,
     legacy: sessions.router,
