@@ -300,7 +300,11 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     if (!identity.ok) return;
     if (!(await checkRate('principal', identity.principal, ip, res))) return;
     const body: unknown = req.body;
-    const message: JsonRpcBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as JsonRpcBody) : {};
+    if (Array.isArray(body)) {
+      // The revision has no batches; one would also carry states past the check below.
+      return send(res, new McpGuardError('PARSE_ERROR', 400, 'Invalid Request: JSON-RPC batches are not part of the 2026-07-28 revision.', { jsonRpcCode: -32600 }));
+    }
+    const message: JsonRpcBody = typeof body === 'object' && body !== null ? (body as JsonRpcBody) : {};
     const scope: RequestScope = {
       id: randomUUID(),
       principal: identity.principal,

@@ -110,11 +110,14 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
 
   it('answers bad bodies and foreign origins with 4xx before any identity work, never 500', async () => {
     const base = { accept: 'application/json, text/event-stream', authorization: 'Bearer alice-token' };
-    const post = (headers: Record<string, string>, body: BodyInit) => fetch(server.endpoint, { method: 'POST', headers: { ...base, ...headers }, body });
+    const post = (headers: Record<string, string>, body: string) => fetch(server.endpoint, { method: 'POST', headers: { ...base, ...headers }, body });
     assert.equal((await post({ 'content-type': 'text/plain' }, '{}')).status, 415);
     assert.equal((await post({ 'content-type': 'application/json' }, '{"jsonrpc":')).status, 400);
     assert.equal((await post({ 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip at all')).status, 400);
     assert.equal((await post({ 'content-type': 'application/json', 'content-encoding': 'compress' }, '{}')).status, 415);
+    const envelope = MODERN_LIST.params;
+    const batch = await post({ 'content-type': 'application/json', 'mcp-protocol-version': '2026-07-28' }, JSON.stringify([MODERN_LIST, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { ...envelope, name: 'transfer', arguments: { amount: 9 }, requestState: 'forged' } }]));
+    assert.equal(batch.status, 400, 'no batch carries a state past the check');
     const foreign = await post({ 'content-type': 'application/json', origin: 'https://evil.example.com' }, JSON.stringify(MODERN_LIST));
     assert.equal(foreign.status, 403);
     assert.equal(server.audit.events.at(-1)?.type, 'origin_rejected');
