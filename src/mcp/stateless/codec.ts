@@ -287,7 +287,7 @@ export function createRequestStateCodec<T = unknown>(options: RequestStateCodecO
         principal: binding.principal,
         ip: context.ip,
         reason,
-        detail: { keyId: keyId ?? null, length: typeof state === 'string' ? state.length : null, request: (binding.request ?? '').replace('\0', ' ').slice(0, 200) },
+        detail: { keyId: keyId ?? null, length: typeof state === 'string' ? state.length : null, request: (binding.request ?? '').split('\0').slice(0, 2).join(' ').slice(0, 200) },
       });
       return { ok: false, reason };
     };

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import {
   createMcpHandler,
@@ -135,11 +135,28 @@ interface JsonRpcBody {
   params?: Record<string, unknown>;
 }
 
-/** The originating request a state is bound to: the method and what it names (tool, prompt, resource). */
+/** JSON with sorted keys, so the same arguments hash the same whatever order a client writes them in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The originating request a state is bound to: the method, what it names (tool, prompt,
+ * resource) and a hash of its arguments, so a state cannot be carried to another call or
+ * replayed with other arguments (a confirmed transfer of 5 retried as 500).
+ */
 function requestKey(body: JsonRpcBody): string {
   const params = body.params ?? {};
   const target = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : '';
-  return `${typeof body.method === 'string' ? body.method : ''}\0${target}`;
+  const args = createHash('sha256').update(canonicalJson(params.arguments ?? null)).digest('base64url');
+  return `${typeof body.method === 'string' ? body.method : ''}\0${target}\0${args}`;
 }
 
 function singleUseGuard(option: McpStatelessRequestStateOptions['singleUse'], clock: Clock): ReplayGuard | undefined {

@@ -6,7 +6,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { redisStateStore } from '../../../src/mcp/stateless/index.js';
 import { redisUrl, uniquePrefix } from '../../redis/support.js';
 import { ALICE, BOB, rawPost, toolText } from '../helpers.js';
-import { CONFIRMED, NEXT_STATE_KEY, STATE_KEY, call, demoVerifier, modernClient, startStatelessServer, type StatelessServer } from './helpers.js';
+import { CONFIRMED, NEXT_STATE_KEY, STATE_KEY, call, demoVerifier, modernClient, roundRobinFetch, startStatelessServer, type StatelessServer } from './helpers.js';
 
 const MODERN_LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } };
 const FROZEN = { kind: 'error', code: -32602, message: 'Invalid or expired requestState' };
@@ -90,10 +90,11 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     const flipped = state.slice(0, 20) + (state[20] === 'A' ? 'B' : 'A') + state.slice(21);
     assert.deepEqual(await call(alice, 'transfer', { amount: 5 }, { requestState: flipped, ...CONFIRMED }), FROZEN);
     assert.deepEqual(await call(alice, 'whoami', {}, { requestState: state }), FROZEN, 'a state for transfer is not a state for whoami');
+    assert.deepEqual(await call(alice, 'transfer', { amount: 500 }, { requestState: state, ...CONFIRMED }), FROZEN, 'nor for a transfer of another amount');
     assert.deepEqual(await call(alice, 'transfer', { amount: 5 }, { requestState: 42, ...CONFIRMED }), FROZEN);
     server.clock.advance('11m');
     assert.deepEqual(await call(alice, 'transfer', { amount: 5 }, { requestState: state, ...CONFIRMED }), FROZEN);
-    assert.deepEqual(reasons(server).slice(-4), ['integrity', 'request_mismatch', 'malformed', 'expired']);
+    assert.deepEqual(reasons(server).slice(-5), ['integrity', 'request_mismatch', 'request_mismatch', 'malformed', 'expired']);
     assert.ok(!JSON.stringify(server.audit.events).includes(state.slice(10, 40)), 'no state in the audit log');
     await alice.close();
   });
@@ -186,6 +187,19 @@ describe('MCP adapter, 2026-07-28 state across instances and keys', () => {
       const handle = ((await call(onA, 'save_draft', { text: 'FLEET-DRAFT' })) as { text: string }).text;
       assert.deepEqual(await call(onB, 'load_draft', { handle }), { kind: 'result', text: 'FLEET-DRAFT', isError: false });
       await Promise.all([onA.close(), onB.close()]);
+
+      // One client behind a round-robin balancer: every request may land on either instance.
+      const balancer = roundRobinFetch([a.endpoint, b.endpoint]);
+      const roaming = await modernClient(a.endpoint, 'alice-token', balancer.fetch);
+      const round1 = await call(roaming, 'transfer', { amount: 7 });
+      assert.equal(round1.kind, 'input_required');
+      const retry = { requestState: (round1 as { requestState: string }).requestState, ...CONFIRMED };
+      assert.deepEqual(await call(roaming, 'transfer', { amount: 7 }, retry), { kind: 'result', text: 'transferred 7 for alice after round 1', isError: false });
+      const note = ((await call(roaming, 'save_draft', { text: 'ROAMING' })) as { text: string }).text;
+      assert.deepEqual(await call(roaming, 'load_draft', { handle: note }), { kind: 'result', text: 'ROAMING', isError: false });
+      assert.deepEqual(await call(roaming, 'transfer', { amount: 7 }, retry), FROZEN, 'and the replay is refused wherever it lands');
+      assert.ok(balancer.hits.every((count) => count >= 2), `both instances served (${balancer.hits.join(' / ')})`);
+      await roaming.close();
     } finally {
       await Promise.all([reusable.close(), ...fleet.map((instance) => instance.close())]);
       await Promise.all(clients.map((client) => client.close()));

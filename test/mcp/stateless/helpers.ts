@@ -114,13 +114,13 @@ export async function startStatelessServer(overrides: Partial<McpStatelessGuardO
 }
 
 /** A v2 client pinned to 2026-07-28 with a bearer token, in manual multi-round-trip mode. */
-export async function modernClient(endpoint: URL, token: string | undefined): Promise<Client> {
+export async function modernClient(endpoint: URL, token: string | undefined, fetchLike?: typeof fetch): Promise<Client> {
   const client = new Client(
     { name: 'modern-test-client', version: '1.0.0' },
     { versionNegotiation: { mode: { pin: '2026-07-28' } }, inputRequired: { autoFulfill: false }, capabilities: { elicitation: { form: {} } } },
   );
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers } }));
+  await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers }, ...(fetchLike ? { fetch: fetchLike } : {}) }));
   return client;
 }
 
@@ -139,3 +139,17 @@ export async function call(client: Client, name: string, args: Record<string, un
 }
 
 export const CONFIRMED = { inputResponses: { confirm: { action: 'accept', content: { ok: true } } } };
+
+/** A `fetch` that sends each request to the next instance in turn: a load balancer without stickiness. */
+export function roundRobinFetch(instances: readonly URL[]): { fetch: typeof fetch; hits: number[] } {
+  const hits = instances.map(() => 0);
+  let next = 0;
+  return {
+    hits,
+    fetch: function roundRobin(_url, init) {
+      const index = next++ % instances.length;
+      hits[index] = (hits[index] as number) + 1;
+      return fetch(instances[index] as URL, init);
+    } as typeof fetch,
+  };
+}
