@@ -6,6 +6,8 @@ import {
   getOAuthProtectedResourceMetadataUrl,
   isJsonContentType,
   isLegacyRequest,
+  localhostAllowedHostnames,
+  validateHostHeader,
   type AuthInfo,
   type McpHttpHandler,
   type McpServer,
@@ -14,7 +16,7 @@ import {
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { hostHeaderValidation, mcpAuthMetadataRouter } from '@modelcontextprotocol/express';
+import { mcpAuthMetadataRouter } from '@modelcontextprotocol/express';
 import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { Auditor } from '../../audit/index.js';
 import { systemClock, type Clock } from '../../clock/index.js';
@@ -94,8 +96,12 @@ export interface McpStatelessGuardOptions {
   rateLimit?: McpRateLimitOptions | false;
   /** Browser origins allowed to call; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
-  /** Host names allowed in `Host` (DNS rebinding), checked by the SDK's validation. The default value is `undefined` (not checked). */
-  allowedHosts?: string[];
+  /**
+   * Host names allowed in `Host` (DNS rebinding), checked with the SDK's `validateHostHeader`
+   * (port-agnostic), or `false`. The default value is the host of `resourceServerUrl`, plus the
+   * SDK's localhost names when that host is a localhost name.
+   */
+  allowedHosts?: readonly string[] | false;
   /** The endpoint's path. The default value is `'/mcp'`. */
   path?: string;
   /** The default value is `'1mb'`. */
@@ -229,6 +235,17 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     }),
   );
 
+  const localhostNames = localhostAllowedHostnames();
+  const resourceHost = resourceUrl.hostname.startsWith('[') ? resourceUrl.hostname : resourceUrl.hostname.toLowerCase();
+  const allowedHosts =
+    options.allowedHosts === false
+      ? undefined
+      : options.allowedHosts !== undefined
+        ? [...options.allowedHosts]
+        : localhostNames.includes(resourceHost)
+          ? localhostNames
+          : [resourceHost];
+
   const clock = options.clock ?? systemClock;
   const auditor = options.audit ?? new Auditor({ hashSecret: ephemeralKey(), clock });
   const vault = options.vault ?? memoryCredentialVault();
@@ -347,8 +364,15 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
 
   const router = express.Router();
   router.use(mcpAuthMetadataRouter({ oauthMetadata: options.oauthMetadata, resourceServerUrl: resourceUrl }));
-  if (options.allowedHosts) router.use(path, hostHeaderValidation(options.allowedHosts));
   router.all(path, function mcpStatelessOrigin(req: Request, res: Response, next: NextFunction) {
+    if (allowedHosts) {
+      const host = validateHostHeader(req.headers.host, allowedHosts);
+      if (!host.ok) {
+        // DNS rebinding: a page on evil.example resolving to this server sends its own name as Host.
+        auditor.emit('origin_rejected', { ip: req.ip, reason: 'host_not_allowed', detail: { host: String(req.headers.host ?? '').slice(0, 200) } });
+        return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: host not allowed'));
+      }
+    }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin)) {
       auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
