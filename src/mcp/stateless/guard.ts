@@ -312,7 +312,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       ...(options.responseMode ? { responseMode: options.responseMode } : {}),
       onerror: function reportHandlerError(error) {
         // The SDK reports refused requests here too; the adapter has audited its own refusals.
-        if (!/requestState/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
+        if (!/requestState|^Rejected inbound request/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
       },
     },
   );
