@@ -22,9 +22,11 @@ import {
   type FingerprintPolicy,
 } from './fingerprint.js';
 import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
+import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
-import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { createMcpRateLimiter, mcpIpRateLimit, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { mcpBatchPolicy, messageCount } from './batch.js';
 import { registerSessionTools } from './session-tools.js';
 import { SESSION_TOKEN_VERSION, SessionTokenSigner, readSessionToken, type SessionTokenPayload } from './token.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from './vault.js';
@@ -136,6 +138,12 @@ export interface McpSessionGuardOptions {
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
+  /**
+   * Hostnames (without port) the `Host` header may name, against DNS rebinding; `false` turns
+   * the check off. The default value is `['localhost', '127.0.0.1', '[::1]']`, as the SDK's
+   * `localhostHostValidation()`: a server reached under a public name must list that name.
+   */
+  allowedHosts?: readonly string[] | false;
   /** Per-IP and per-principal limits, or `false`. The default value is 300 requests per minute for each. */
   rateLimit?: McpRateLimitOptions | false;
   /** Authenticate with `Authorization: Bearer` through the SDK's `requireBearerAuth`. The default value is `undefined`. */
@@ -150,6 +158,11 @@ export interface McpSessionGuardOptions {
   sessionTools?: boolean;
   /** The default value is `'1mb'`. */
   maxBodySize?: string | number;
+  /**
+   * JSON-RPC messages one batch may carry (protocol revisions before 2025-06-18; later ones
+   * have no batches and a batch is refused). Rate limits charge every message. The default value is `20`.
+   */
+  maxBatchSize?: number;
   /** How often expired sessions are swept (ms, or `false`). The default value is `60000`. */
   sweepInterval?: number | false;
 }
@@ -213,6 +226,7 @@ interface RequestProof {
   requestIds: Set<RequestId>;
 }
 
+const REVOKED_REQUEST_MESSAGE = 'Request cancelled: the session was revoked; reconnect and authenticate again.';
 const SUPERSEDED_REQUEST_MESSAGE = 'Request cancelled: the session was authorized again while it ran; retry with the current session token.';
 
 type Check = { ok: true } | { ok: false; error: McpGuardError; event?: AuditEventType; reason?: string };
@@ -288,15 +302,6 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   if (fingerprintPolicy !== 'reject' && fingerprintPolicy !== 'audit') {
     throw new TypeError(`createMcpSessionGuard: \`fingerprint.policy\` must be 'reject' or 'audit'; got ${JSON.stringify(fingerprintPolicy)}`);
   }
-  const allowedOrigins = new Set(
-    (options.allowedOrigins ?? []).map(function normalizeOrigin(origin) {
-      try {
-        return new URL(origin).origin;
-      } catch {
-        throw new TypeError(`createMcpSessionGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got ${JSON.stringify(origin)}`);
-      }
-    }),
-  );
   const path = options.path ?? DEFAULT_MCP_PATH;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new TypeError(`createMcpSessionGuard: \`path\` must start with '/'; got ${JSON.stringify(path)}`);
@@ -344,7 +349,18 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     record.retired = true;
     sessions.delete(record.id);
     audit(event, record, { reason, ip });
-    if (record.inflight === 0) closeRecord(record);
+    // Cut every channel at once: a GET stream or a running call must not outlive the revocation
+    // (nor carry what the server sends after it). Only the request that revoked its own session
+    // (revoke_current_session) keeps its answer; the session closes when it is sent.
+    const current = requestContext.getStore();
+    const spared = current?.record === record ? current : undefined;
+    const answered = cancelRequests(record, (proof) => proof !== spared, REVOKED_REQUEST_MESSAGE, 'session_revoked');
+    record.transport?.closeStandaloneSSEStream();
+    if (spared === undefined || record.inflight === 0) {
+      void Promise.allSettled(answered).then(function closeRevoked() {
+        closeRecord(record);
+      });
+    }
   }
 
   function closeRecord(record: SessionRecord): void {
@@ -435,25 +451,38 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   function supersedeChannels(record: SessionRecord): void {
     const transport = record.transport;
     if (!transport) return;
-    let cancelled = 0;
-    for (const proof of record.requests) {
-      if (proof.generation === record.generation) continue;
-      for (const id of proof.requestIds) {
-        cancelled += 1;
-        // As if the client had cancelled it: the SDK aborts the handler and sends no result of its own.
-        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'session_reauthorized' } });
-        answerSuperseded(transport, id);
-      }
-      proof.requestIds.clear();
-    }
+    const cancelled = cancelRequests(record, (proof) => proof.generation !== record.generation, SUPERSEDED_REQUEST_MESSAGE, 'session_reauthorized').length;
     // Server-initiated traffic (list_changed, …) of the new owner must not reach an old listener.
     transport.closeStandaloneSSEStream();
     if (cancelled > 0) audit('session_token_mismatch', record, { reason: 'request_superseded', detail: { cancelled } });
   }
 
-  /** Ends a JSON-RPC request with an error; in SSE and JSON modes alike this also ends its HTTP response. */
+  /**
+   * Cancels the running JSON-RPC requests of the proofs `which` selects: as if the client had
+   * cancelled each (the SDK aborts the handler and sends no result of its own), then answers it
+   * with an error, which in SSE and JSON modes alike also ends its HTTP response.
+   */
+  function cancelRequests(record: SessionRecord, which: (proof: RequestProof) => boolean, message: string, reason: string): Promise<void>[] {
+    const transport = record.transport;
+    if (!transport) return [];
+    const answers: Promise<void>[] = [];
+    for (const proof of record.requests) {
+      if (!which(proof)) continue;
+      for (const id of proof.requestIds) {
+        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+        answers.push(answerWithError(transport, id, message));
+      }
+      proof.requestIds.clear();
+    }
+    return answers;
+  }
+
   function answerSuperseded(transport: StreamableHTTPServerTransport, id: RequestId): void {
-    transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message: SUPERSEDED_REQUEST_MESSAGE } }).catch(function alreadyAnswered() {
+    void answerWithError(transport, id, SUPERSEDED_REQUEST_MESSAGE);
+  }
+
+  function answerWithError(transport: StreamableHTTPServerTransport, id: RequestId, message: string): Promise<void> {
+    return transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message } }).catch(function alreadyAnswered() {
       // The request finished meanwhile; there is nothing left to answer.
     });
   }
@@ -476,12 +505,21 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         throw new TypeError(`authorizeSession: \`identity.credentials\` has an account that is not in \`identity.emails\`: ${JSON.stringify(email)}`);
       }
     }
-    bind(record, identity, 'callback');
-    for (const [email, credential] of Object.entries(identity.credentials ?? {})) {
-      authorizeCredentialAccess(auditor, subjectOf(record), email, 'write');
-      await vault.set(email, credential);
-      audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
+    if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
+      throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
+    if (record.principal !== undefined && record.principal !== identity.principal) bind(record, identity, 'callback'); // refuses, audited
+    // Credentials are written before the session is bound: a vault that fails leaves the session
+    // as it was (unauthenticated, no token), never bound without the token its client needs.
+    try {
+      for (const [email, credential] of Object.entries(identity.credentials ?? {})) await vault.set(identity.principal, email, credential);
+    } catch (err) {
+      audit('credential_store_failed', record, { principal: identity.principal, reason: 'vault_write_failed' });
+      throw new McpGuardError('CREDENTIAL_STORE_UNAVAILABLE', 503, 'The credential store is unavailable; the session was not authorized. Try again.', { cause: err });
+    }
+    if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // revoked while the vault was written
+    bind(record, identity, 'callback');
+    for (const email of Object.keys(identity.credentials ?? {})) audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
     return issueToken(record);
   }
 
@@ -553,8 +591,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         return requireCredential({ vault, auditor }, callerSubject(record, email, 'read'), email);
       },
       async storeCredential(email, credential) {
-        authorizeCredentialAccess(auditor, callerSubject(record, email, 'write'), email, 'write');
-        await vault.set(email as string, credential);
+        const subject = callerSubject(record, email, 'write');
+        authorizeCredentialAccess(auditor, subject, email, 'write');
+        await vault.set(subject.principal as string, email as string, credential);
         audit('credential_stored', record, { detail: { email: normalizeEmail(email as string) } });
       },
       status() {
@@ -642,9 +681,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     return checkFingerprint(record, payload.fp, fingerprint, ip);
   }
 
-  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined): Promise<Check> {
+  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined, points = 1): Promise<Check> {
     if (!limiter || key === undefined) return OK;
-    const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
+    const outcome = kind === 'ip' ? await limiter.consumeIp(key, points) : await limiter.consumePrincipal(key, points);
     if (outcome.allowed) return OK;
     audit('rate_limit_exceeded', record, { ip, reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
     const error = new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.');
@@ -753,7 +792,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         if (err instanceof McpGuardError) return send(res, err);
         throw err;
       }
-      const checked = await checkRate('principal', record.principal, record, ip);
+      const checked = await checkRate('principal', record.principal, record, ip, messageCount(req));
       if (!checked.ok) return sendRateLimited(res, checked);
     }
     const server = await options.createServer(handleFor(record));
@@ -830,7 +869,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (!check.ok) return reject(res, record, check, ip);
     // What this request proved, before anything awaits: a later authorization does not extend to it.
     const proved = { principal: record.principal, generation: record.generation };
-    const rate = await checkRate('principal', record.principal, record, ip);
+    const rate = await checkRate('principal', record.principal, record, ip, messageCount(req));
     if (!rate.ok) return sendRateLimited(res, rate);
     record.lastSeenAt = clock.now();
     await dispatch(record, req, res, proved);
@@ -839,22 +878,10 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const router = express.Router();
   const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
-  router.all(path, async function mcpSessionGuardOrigin(req: Request, res: Response, next: NextFunction) {
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      // The SDK validates Host only; a page on another origin must not drive a local MCP server.
-      auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
-    }
-    try {
-      const rate = await checkRate('ip', req.ip ?? 'unknown', undefined, req.ip);
-      if (!rate.ok) return sendRateLimited(res, rate);
-    } catch (err) {
-      return next(err);
-    }
-    next();
-  });
+  router.all(path, mcpHostOriginCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? [], auditor }));
   router.all(path, jsonParser);
+  router.all(path, mcpBatchPolicy({ ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}), auditor }));
+  if (limiter) router.all(path, mcpIpRateLimit({ limiter, auditor }));
   router.all(path, async function mcpSessionGuardMiddleware(req: Request, res: Response, next: NextFunction) {
     try {
       if (!['POST', 'GET', 'DELETE'].includes(req.method)) {

@@ -64,8 +64,8 @@ describe('MCP bearer identity over HTTP', () => {
   // The old default, spelled out: the principal falls back to the client id, emails are taken unverified.
   const clientIdFallback = { principal: (authInfo: AuthInfo) => (authInfo.extra?.sub as string | undefined) ?? authInfo.clientId, emails: (authInfo: AuthInfo) => [authInfo.extra?.email as string] };
 
-  async function stealAlicesSession(server: GuardedServer): Promise<{ status: number; text: string }> {
-    await server.guard.vault.set(ALICE.email, ALICE.credential);
+  async function stealAlicesSession(server: GuardedServer, alicePrincipal: string): Promise<{ status: number; text: string }> {
+    await server.guard.vault.set(alicePrincipal, ALICE.email, ALICE.credential);
     const alice = await connectClient(server.endpoint, { headers: { authorization: 'Bearer alice-token' } });
     const stolen = await rawPost(
       server.endpoint,
@@ -79,7 +79,7 @@ describe('MCP bearer identity over HTTP', () => {
 
   it('lets Bob’s bearer plus Alice’s stolen session id read Alice’s credential when the principal falls back to the client id (the attack)', async () => {
     const server = await startGuardedServer({ bearer: { verifier, ...clientIdFallback } });
-    const { status, text } = await stealAlicesSession(server);
+    const { status, text } = await stealAlicesSession(server, CLIENT);
     assert.equal(status, 200);
     assert.ok(text.includes(ALICE.credential.access_token), 'the fallback must leak, or this test proves nothing');
     await server.close();
@@ -100,7 +100,7 @@ describe('MCP bearer identity over HTTP', () => {
   it('keeps users of one client apart when the app maps tokens to users itself', async () => {
     const users: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
     const server = await startGuardedServer({ bearer: { verifier, principal: (authInfo) => users[authInfo.token] } });
-    const { status, text } = await stealAlicesSession(server);
+    const { status, text } = await stealAlicesSession(server, 'alice');
     assert.equal(status, 403);
     assert.ok(!text.includes(ALICE.credential.access_token));
     assert.equal(server.audit.of('session_owner_mismatch').at(-1)?.reason, 'bearer_principal_differs');
