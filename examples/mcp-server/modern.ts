@@ -83,7 +83,7 @@ export function createModernMcp(options: { config: McpConfig; legacy: McpSession
   });
   // Demo credentials for the bearer users (a real app stores them when the user connects the account).
   for (const user of Object.values(DEMO_BEARER_TOKENS)) {
-    void guard.vault.set(user.email, { access_token: `demo-${randomBytes(12).toString('hex')}`, scope: 'demo' });
+    void guard.vault.set(user.sub, user.email, { access_token: `demo-${randomBytes(12).toString('hex')}`, scope: 'demo' });
   }
   return guard;
 }

@@ -6,8 +6,6 @@ import {
   getOAuthProtectedResourceMetadataUrl,
   isJsonContentType,
   isLegacyRequest,
-  localhostAllowedHostnames,
-  validateHostHeader,
   type AuthInfo,
   type McpHttpHandler,
   type McpServer,
@@ -23,8 +21,9 @@ import { systemClock, type Clock } from '../../clock/index.js';
 import { ephemeralKey } from '../../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from '../acl.js';
 import { McpGuardError } from '../errors.js';
+import { LOCALHOST_HOSTNAMES, mcpHostOriginCheck, resolveAllowedHosts, resolveAllowedOrigins } from '../host-origin.js';
 import { mcpErrorHandler, mcpJsonBody, sendMcpError } from '../http.js';
-import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
+import { createMcpRateLimiter, rateLimitedError, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from '../vault.js';
 import { createBearerIdentity, type StatelessBearerOptions } from './bearer.js';
 import { createRequestStateCodec, type RequestStateCodecOptions, type SealedRequestStateCodec } from './codec.js';
@@ -97,8 +96,7 @@ export interface McpStatelessGuardOptions {
   /** Browser origins allowed to call; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
   /**
-   * Host names allowed in `Host` (DNS rebinding), checked with the SDK's `validateHostHeader`
-   * (port-agnostic), or `false`. The default value is the host of `resourceServerUrl`, plus the
+   * Host names allowed in `Host` (DNS rebinding), port-agnostic, or `false`. The default value is the host of `resourceServerUrl`, plus the
    * SDK's localhost names when that host is a localhost name.
    */
   allowedHosts?: readonly string[] | false;
@@ -225,26 +223,14 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
   if (legacy !== 'reject' && typeof legacy !== 'function') {
     throw new TypeError(`createMcpStatelessGuard: \`legacy\` must be an Express handler (e.g. createMcpSessionGuard({…}).router) or 'reject'; got ${JSON.stringify(legacy)}`);
   }
-  const allowedOrigins = new Set(
-    (options.allowedOrigins ?? []).map(function normalizeOrigin(origin) {
-      try {
-        return new URL(origin).origin;
-      } catch {
-        throw new TypeError(`createMcpStatelessGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got ${JSON.stringify(origin)}`);
-      }
-    }),
+  const who = 'createMcpStatelessGuard';
+  const allowedOrigins = resolveAllowedOrigins(options.allowedOrigins, who);
+  // The protected resource names its own host: by default nothing else may arrive in `Host`.
+  const resourceHost = resourceUrl.hostname.toLowerCase();
+  const allowedHosts = resolveAllowedHosts(
+    options.allowedHosts !== undefined ? options.allowedHosts : LOCALHOST_HOSTNAMES.includes(resourceHost) ? LOCALHOST_HOSTNAMES : [resourceHost],
+    who,
   );
-
-  const localhostNames = localhostAllowedHostnames();
-  const resourceHost = resourceUrl.hostname.startsWith('[') ? resourceUrl.hostname : resourceUrl.hostname.toLowerCase();
-  const allowedHosts =
-    options.allowedHosts === false
-      ? undefined
-      : options.allowedHosts !== undefined
-        ? [...options.allowedHosts]
-        : localhostNames.includes(resourceHost)
-          ? localhostNames
-          : [resourceHost];
 
   const clock = options.clock ?? systemClock;
   const auditor = options.audit ?? new Auditor({ hashSecret: ephemeralKey(), clock });
@@ -294,7 +280,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       getCredential: (email) => requireCredential({ vault, auditor }, subjectOf(scope), email),
       async storeCredential(email, credential) {
         authorizeCredentialAccess(auditor, subjectOf(scope), email, 'write');
-        await vault.set(email as string, credential);
+        await vault.set(scope.principal, normalizeEmail(email as string), credential);
         auditor.emit('credential_stored', { sessionId: scope.id, principal: scope.principal, detail: { email: normalizeEmail(email as string) } });
       },
     };
@@ -323,7 +309,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
     if (outcome.allowed) return true;
     auditor.emit('rate_limit_exceeded', { ip, ...(kind === 'principal' ? { principal: key } : {}), reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
-    send(res, new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.'), { 'Retry-After': String(outcome.retryAfterSeconds) });
+    send(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
     return false;
   }
 
@@ -364,20 +350,8 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
 
   const router = express.Router();
   router.use(mcpAuthMetadataRouter({ oauthMetadata: options.oauthMetadata, resourceServerUrl: resourceUrl }));
-  router.all(path, function mcpStatelessOrigin(req: Request, res: Response, next: NextFunction) {
-    if (allowedHosts) {
-      const host = validateHostHeader(req.headers.host, allowedHosts);
-      if (!host.ok) {
-        // DNS rebinding: a page on evil.example resolving to this server sends its own name as Host.
-        auditor.emit('origin_rejected', { ip: req.ip, reason: 'host_not_allowed', detail: { host: String(req.headers.host ?? '').slice(0, 200) } });
-        return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: host not allowed'));
-      }
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
-    }
+  router.all(path, mcpHostOriginCheck({ allowedHosts: allowedHosts ? [...allowedHosts] : false, allowedOrigins: [...allowedOrigins], auditor }));
+  router.all(path, function mcpStatelessContentType(req: Request, res: Response, next: NextFunction) {
     if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'] ?? null)) {
       return send(res, new McpGuardError('PARSE_ERROR', 415, 'Unsupported Media Type: Content-Type must be application/json'));
     }

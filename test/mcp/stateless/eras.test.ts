@@ -138,7 +138,7 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
         req.end(body);
       });
     assert.equal(await postAs(server.endpoint, 'evil.example.com'), 403);
-    assert.equal(server.audit.events.at(-1)?.reason, 'host_not_allowed');
+    assert.equal(server.audit.events.at(-1)?.type, 'host_rejected');
     assert.notEqual(await postAs(server.endpoint, `127.0.0.1:${server.endpoint.port}`), 403, 'the resource host passes');
     const open = await startStatelessServer({ allowedHosts: false });
     try {
