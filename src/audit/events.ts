@@ -51,6 +51,10 @@ export const AUDIT_EVENTS = {
   batch_rejected: 'warn',
   bearer_identity_rejected: 'warn',
   emergency_disable_session_reuse: 'warn',
+  // MCP adapter, 2026-07-28 (stateless): bearer identity per request, sealed requestState, principal-scoped state
+  mcp_bearer_rejected: 'warn',
+  request_state_rejected: 'warn',
+  state_handle_cross_principal: 'error',
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

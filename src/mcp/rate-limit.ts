@@ -1,9 +1,9 @@
 import type { RequestHandler } from 'express';
 import type { Auditor } from '../audit/index.js';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { messageCount } from './batch.js';
 import { McpGuardError } from './errors.js';
 import { sendMcpError } from './http.js';
-import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateLimitRule {
