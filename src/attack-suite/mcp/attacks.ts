@@ -472,7 +472,8 @@ const batchRateLimit: McpAttackDefinition = {
   async run(ctx) {
     const era: McpEra = ctx.facts.legacy !== 'unsupported' ? '2025' : '2026-07-28';
     const limit = ctx.options.rateLimit;
-    const size = Math.min(limit ?? 50, 100);
+    // A quarter of the limit: a server that charges per message still runs a few batches, one that counts requests runs many.
+    const size = Math.max(1, Math.min(Math.floor((limit ?? 100) / 4), 100));
     const session = era === '2025' && ctx.facts.legacy === 'sessionful' ? await ctx.rawSession('attacker', 'attacker opens a session') : undefined;
     const headers = session?.headers ?? bearerHeaders(ctx, 'attacker');
     const message = (i: number): JsonRpcMessage =>

@@ -167,6 +167,7 @@ export class McpWire {
   async send(request: WireRequest): Promise<WireResponse> {
     const headers = { ...eraHeaders(request.era), ...request.headers };
     if (request.method !== 'POST') delete headers['content-type'];
+    Object.assign(headers, mirroredHeaders(request.era, request.body), request.headers);
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     const evidence: McpEvidenceRequest = { step: request.step, era: request.era, method: request.method };
     const rpc = rpcNames(request.body);
@@ -210,6 +211,20 @@ export class McpWire {
     });
     return { status: res.statusCode ?? 0, closed, close: () => res.destroy() };
   }
+}
+
+/**
+ * The 2026-07-28 era mirrors the method and the name of a request into headers (SEP-2243), and
+ * a server refuses a body and headers that disagree; the SDK client sends them, so does the suite.
+ */
+function mirroredHeaders(era: McpEra, body: unknown): Record<string, string> {
+  if (era !== '2026-07-28' || Array.isArray(body) || typeof body !== 'object' || body === null) return {};
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown; uri?: unknown } };
+  if (typeof method !== 'string') return {};
+  const headers: Record<string, string> = { 'mcp-method': method };
+  const name = method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : undefined;
+  if (typeof name === 'string' && /^[\x21-\x7e]*$/.test(name)) headers['mcp-name'] = name;
+  return headers;
 }
 
 function readAll(res: IncomingMessage): Promise<string> {
