@@ -191,9 +191,12 @@ export function createMcpExampleApp(options: McpExampleOptions = {}): { app: exp
       await session.transport.handleRequest(req, res, req.body);
       return;
     }
+    let handedOut = false;
     if (!id && flaws.has('session-handout')) {
+      // The advisory's fallback: no session id, so take the latest session, and with it its user.
       id = [...sessions.keys()].at(-1);
       if (id) req.headers['mcp-session-id'] = id;
+      handedOut = true;
     }
     if (!id) return rpcError(res, 400, 'Bad Request: send an Mcp-Session-Id, or initialize a new session.');
     const session = sessions.get(id);
@@ -204,7 +207,7 @@ export function createMcpExampleApp(options: McpExampleOptions = {}): { app: exp
       await stray.handleRequest(req, res, req.body);
       return;
     }
-    if (!flaws.has('no-owner-check') && session.principal !== undefined && session.principal !== principal) {
+    if (!flaws.has('no-owner-check') && !handedOut && session.principal !== undefined && session.principal !== principal) {
       return principal === undefined ? rpcError(res, 401, 'Unauthorized', { 'www-authenticate': 'Bearer' }) : rpcError(res, 403, 'Forbidden: not your session');
     }
     if (principal && session.principal === undefined) bind(id, session, principal);

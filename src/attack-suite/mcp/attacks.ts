@@ -103,18 +103,19 @@ const noSessionHandout: McpAttackDefinition = {
     const victim = await ctx.legacy('victim', 'victim connects and authenticates');
     const victimId = victim.sessionId as string;
     const findings: string[] = [];
-    const fresh = await ctx.legacy('anonymous', 'a new client connects without a session id');
-    if (fresh.sessionId === victimId) findings.push("a new client's initialize was answered with the victim's session id");
-    const freshWho = await ctx.whoami(fresh);
-    if (ctx.isVictim('2025', freshWho)) findings.push(`the new client's session answers as the victim (${said(freshWho)})`);
-    const { headers: attackerHeaders } = await ctx.rawSession('attacker', 'attacker opens a session of their own');
+    // Right after the victim's session opened, it is the most recent one: what a server that
+    // falls back to "the latest session" hands out.
     for (const [who, headers] of [
       ['anonymous', {}],
-      ['attacker', attackerHeaders],
+      ['attacker', bearerHeaders(ctx, 'attacker')],
     ] as const) {
       const { answer } = await ctx.rawWhoami('2025', `${who} calls ${ctx.identityTool} without Mcp-Session-Id`, { headers });
       if (ctx.isVictim('2025', answer)) findings.push(`a request without a session id (${who}) was served the victim's session: ${said(answer)}`);
     }
+    const fresh = await ctx.legacy('anonymous', 'a new client connects without a session id');
+    if (fresh.sessionId === victimId) findings.push("a new client's initialize was answered with the victim's session id");
+    const freshWho = await ctx.whoami(fresh);
+    if (ctx.isVictim('2025', freshWho)) findings.push(`the new client's session answers as the victim (${said(freshWho)})`);
     if (findings.length > 0) return fail(`${findings.join('; ')}.`);
     return pass(`a new client got a new session and requests without a session id reached nothing of the victim's (${said(freshWho)}).`);
   },
@@ -261,6 +262,10 @@ const tokenTampering: McpAttackDefinition = {
       const { sessionId, headers } = await victimCredentials(ctx, era);
       const control = await ctx.rawWhoami(era, 'victim calls with the genuine credentials', { headers, ...(sessionId ? { sessionId } : {}) });
       if (!ctx.isVictim(era, control.answer)) throw new McpNotApplicable(`the genuine credentials did not answer as the victim (${said(control.answer)})`);
+      if (sessionId) {
+        const bare = await ctx.rawWhoami(era, "the victim's session id without credentials (control)", { sessionId });
+        if (ctx.isVictim(era, bare.answer)) throw new McpNotApplicable('the session id alone reaches the victim (see stolen-session-id), so altered credentials prove nothing');
+      }
       const credentials = Object.entries(headers).filter(([, value]) => value.length >= 8);
       if (credentials.length === 0) throw new McpNotApplicable('the victim sends no token to tamper with');
       const accepted: string[] = [];
@@ -421,6 +426,7 @@ const sessionLimit: McpAttackDefinition = {
         ctx.wire.note(`session ${i + 1} was refused: ${(err as Error).message}`);
       }
     }
+    await requireDeadIdsRefused(ctx, sessions[0]?.headers ?? {});
     let serving = 0;
     for (const [i, s] of sessions.entries()) {
       const { answer } = await ctx.rawWhoami('2025', `victim calls on session ${i + 1}`, s);
@@ -433,6 +439,16 @@ const sessionLimit: McpAttackDefinition = {
     return pass(`of ${limit + 1} sessions opened, ${serving} serve (limit ${limit}).`);
   },
 };
+
+/**
+ * A server that serves any session id (see unknown-session-refused) makes a dead session look
+ * alive: the attacks that count live sessions cannot judge it.
+ */
+async function requireDeadIdsRefused(ctx: McpAttackContext, headers: Record<string, string>): Promise<void> {
+  const forged = randomUUID();
+  const { answer } = await ctx.rawWhoami('2025', 'calls under a forged session id (control)', { sessionId: forged, headers });
+  if (answer.ok) throw new McpNotApplicable('the server serves forged session ids (see unknown-session-refused), so a dead session cannot be told from a live one');
+}
 
 const revocationCutsStreams: McpAttackDefinition = {
   id: 'revocation-cuts-streams',
@@ -455,7 +471,15 @@ const revocationCutsStreams: McpAttackDefinition = {
       const { res, answer } = await ctx.rawWhoami('2025', 'victim calls on the deleted session', { sessionId, headers });
       const findings: string[] = [];
       if (closedIn === undefined) findings.push(`the event stream was still open ${grace} ms after the session was deleted`);
-      if (answer.ok) findings.push(`the deleted session still serves (${said(answer)})`);
+      let adopts = false;
+      try {
+        await requireDeadIdsRefused(ctx, headers);
+      } catch (err) {
+        if (!(err instanceof McpNotApplicable)) throw err;
+        adopts = true;
+        ctx.wire.note(err.message);
+      }
+      if (answer.ok && !adopts) findings.push(`the deleted session still serves (${said(answer)})`);
       if (findings.length > 0) return fail(`${findings.join('; ')}.`);
       return pass(`the stream closed ${closedIn} ms after the open and the deleted id answers ${res.status}.`);
     } finally {
