@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fail, notApplicable, pass, standard, type Verdict } from '../attacks/define.js';
 import { estimateIdEntropy } from '../entropy.js';
-import type { AttackStandard } from '../types.js';
+import type { AttackStandard, FindingClass, Severity } from '../types.js';
 import { answerOf, headerOf, McpNotApplicable, said, type McpAttackContext } from './context.js';
 import { tamperVariants } from './tamper.js';
 import type { McpAttackId, McpEra } from './types.js';
@@ -13,6 +13,10 @@ export interface McpAttackDefinition {
   readonly title: string;
   readonly method: string;
   readonly standard: AttackStandard;
+  readonly class: FindingClass;
+  readonly severity: Severity;
+  /** When it applies to the server but cannot run, the run is inconclusive. */
+  readonly core?: boolean;
   run(ctx: McpAttackContext): Promise<Verdict>;
 }
 
@@ -48,15 +52,19 @@ function combine(verdicts: Array<[McpEra, Verdict]>): Verdict {
 
 async function perEra(ctx: McpAttackContext, run: (era: McpEra) => Promise<Verdict>): Promise<Verdict> {
   const verdicts: Array<[McpEra, Verdict]> = [];
+  let structural = 0;
   for (const era of eras(ctx)) {
     try {
       verdicts.push([era, await run(era)]);
     } catch (err) {
-      if (err instanceof McpNotApplicable) verdicts.push([era, notApplicable(err.message)]);
-      else throw err;
+      if (!(err instanceof McpNotApplicable)) throw err;
+      verdicts.push([era, notApplicable(err.message)]);
+      if (err.structural) structural++;
     }
   }
-  return combine(verdicts);
+  const verdict = combine(verdicts);
+  if (verdict.outcome === 'not-applicable' && structural === verdicts.length) throw new McpNotApplicable(verdict.reason, { structural: true });
+  return verdict;
 }
 
 /** The victim's credentials as sent on one connection: a session (2025 sessionful) or none. */
@@ -75,6 +83,9 @@ async function victimCredentials(ctx: McpAttackContext, era: McpEra): Promise<{ 
 
 const distinctPrincipals: McpAttackDefinition = {
   id: 'distinct-principals',
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   title: 'Two users are two principals: the server never takes the OAuth client id (or anything shared) for the user.',
   method: "Victim and attacker each call the identity tool with their own credentials; the server must tell them apart.",
   standard: standard(['4.1.3'], ['8.2.2'], [MCP_SESSIONS]),
@@ -95,6 +106,9 @@ const distinctPrincipals: McpAttackDefinition = {
 
 const noSessionHandout: McpAttackDefinition = {
   id: 'no-session-handout',
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   title: 'A connection without a session id is never handed an existing session.',
   method: 'The victim opens a session; then a new SDK client connects without one, and crafted requests without Mcp-Session-Id (anonymous and as the attacker) call the identity tool.',
   standard: standard(['3.2.1', '3.3.1'], ['7.2.1', '7.2.4'], [MCP_SESSIONS]),
@@ -123,6 +137,8 @@ const noSessionHandout: McpAttackDefinition = {
 
 const sessionIdEntropy: McpAttackDefinition = {
   id: 'session-id-entropy',
+  class: 'fixation',
+  severity: 'high',
   title: `Session ids are unpredictable: at least ${MIN_MCP_SESSION_ID_BITS} bits of entropy, never repeated, no counter or clock.`,
   method: 'Opens many fresh sessions (initialize without a session id), estimates the entropy of their ids and looks for repeats and sequences; ends each session again.',
   standard: standard(['3.2.2', '3.2.4'], ['7.2.3'], ['Session ID Entropy']),
@@ -154,6 +170,9 @@ const sessionIdEntropy: McpAttackDefinition = {
 
 const unknownSessionRefused: McpAttackDefinition = {
   id: 'unknown-session-refused',
+  class: 'fixation',
+  severity: 'high',
+  core: true,
   title: 'An unknown or deleted session id is refused with 404, never adopted.',
   method: 'Calls the identity tool under a forged UUID, a forged random string, and the victim\'s session id after the victim deleted it.',
   standard: standard(['3.2.1', '3.3.1'], ['7.2.1', '7.4.1'], [MCP_SESSIONS, 'Session ID Generation and Verification: Permissive and Strict Session Management']),
@@ -182,6 +201,9 @@ const unknownSessionRefused: McpAttackDefinition = {
 
 const stolenSessionId: McpAttackDefinition = {
   id: 'stolen-session-id',
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   title: "The victim's session id, with the attacker's credentials or none, reaches nothing of the victim's.",
   method: "An SDK client resumes the victim's session id (as clients do to reconnect) with the attacker's own credentials, then with none, and calls the identity tool.",
   standard: standard(['3.2.1', '3.5.2'], ['7.2.1', '7.5.3'], [MCP_SESSIONS]),
@@ -218,6 +240,9 @@ const stolenSessionId: McpAttackDefinition = {
 
 const plantedSessionId: McpAttackDefinition = {
   id: 'planted-session-id',
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   title: 'A session id planted by the attacker is worth nothing to the attacker after the victim authenticates on it.',
   method: 'The attacker opens a session, the victim connects with that session id and authenticates (fixation); the attacker then uses the id, without and with own credentials.',
   standard: standard(['3.2.1'], ['7.2.4'], [MCP_SESSIONS, 'Renew the Session ID After Any Privilege Level Change']),
@@ -254,6 +279,9 @@ const plantedSessionId: McpAttackDefinition = {
 
 const tokenTampering: McpAttackDefinition = {
   id: 'token-tampering',
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   title: "A tampered, truncated or re-signed copy of the victim's token is refused.",
   method: "Sends the victim's credentials (bearer token or session token) altered: a character changed, truncated, the payload changed under the old signature, re-signed with a foreign key, alg none.",
   standard: standard(['3.5.3'], ['9.1.1', '9.1.2'], ['Session ID Content (or Value)']),
@@ -332,11 +360,13 @@ function bearerHeaders(ctx: McpAttackContext, role: 'victim' | 'attacker'): Reco
 }
 
 function requireModern(ctx: McpAttackContext): void {
-  if (ctx.facts.modern !== 'supported') throw new McpNotApplicable('the server does not speak the 2026-07-28 era, which has requestState');
+  if (ctx.facts.modern !== 'supported') throw new McpNotApplicable('the server does not speak the 2026-07-28 era, which has requestState', { structural: true });
 }
 
 const stateCrossPrincipal: McpAttackDefinition = {
   id: 'state-cross-principal',
+  class: 'fixation',
+  severity: 'critical',
   title: "The victim's requestState, echoed under the attacker's identity, reaches nothing of the victim's.",
   method: "The victim starts a multi-round-trip call and receives a requestState; the attacker completes the call with that state and their own bearer token.",
   standard: standard(['3.5.3'], ['9.1.1', '9.2.3'], [MCP_STATE]),
@@ -358,6 +388,8 @@ const stateCrossPrincipal: McpAttackDefinition = {
 
 const stateTampering: McpAttackDefinition = {
   id: 'state-tampering',
+  class: 'fixation',
+  severity: 'high',
   title: "A tampered, truncated or re-signed requestState is refused, never acted on.",
   method: "The victim starts a multi-round-trip call and completes it with altered copies of the requestState: a character changed, truncated, the payload changed under the old MAC, re-signed with a foreign key.",
   standard: standard(['3.5.3'], ['9.1.1'], [MCP_STATE]),
@@ -395,6 +427,8 @@ async function headerAttack(ctx: McpAttackContext, header: 'origin' | 'host', va
 
 const foreignOrigin: McpAttackDefinition = {
   id: 'foreign-origin',
+  class: 'hardening',
+  severity: 'high',
   title: 'A request from a foreign Origin is refused.',
   method: `Calls the identity tool with the victim's credentials and Origin: ${ATTACKER_ORIGIN} (what a browser sends for a page on another site).`,
   standard: standard(['14.5.3'], ['3.5.2'], [MCP_TRANSPORT]),
@@ -403,6 +437,8 @@ const foreignOrigin: McpAttackDefinition = {
 
 const rebindingHost: McpAttackDefinition = {
   id: 'rebinding-host',
+  class: 'hardening',
+  severity: 'high',
   title: 'A request for a foreign Host (DNS rebinding) is refused.',
   method: `Calls the identity tool with the victim's credentials and Host: ${REBINDING_HOST} (what a browser sends after a rebinding attack points that name at the server).`,
   standard: standard(['14.5.3'], ['3.5.2'], [MCP_TRANSPORT]),
@@ -411,6 +447,8 @@ const rebindingHost: McpAttackDefinition = {
 
 const sessionLimit: McpAttackDefinition = {
   id: 'session-limit',
+  class: 'hardening',
+  severity: 'medium',
   title: 'The most sessions per user is enforced.',
   method: 'The victim opens one session more than the limit, then calls the identity tool on every one: at most the limit may still serve.',
   standard: standard([], ['7.1.2'], [MCP_SESSIONS]),
@@ -452,6 +490,8 @@ async function requireDeadIdsRefused(ctx: McpAttackContext, headers: Record<stri
 
 const revocationCutsStreams: McpAttackDefinition = {
   id: 'revocation-cuts-streams',
+  class: 'fixation',
+  severity: 'high',
   title: 'Deleting a session ends its open streams at once and the id is dead.',
   method: 'The victim opens a session and its GET event stream, then deletes the session: the stream must close within the grace and the id must answer 404.',
   standard: standard(['3.3.1'], ['7.4.1'], ['Manual Session Expiration', MCP_SESSIONS]),
@@ -490,6 +530,8 @@ const revocationCutsStreams: McpAttackDefinition = {
 
 const batchRateLimit: McpAttackDefinition = {
   id: 'batch-rate-limit',
+  class: 'hardening',
+  severity: 'medium',
   title: 'A JSON-RPC batch cannot multiply the rate limit.',
   method: 'Sends batches of identity-tool calls (one HTTP request each, claiming the 2025-03-26 revision that had batches) until refused, and counts the calls that ran.',
   standard: standard(['11.1.4'], ['2.4.1'], [MCP_SESSIONS]),

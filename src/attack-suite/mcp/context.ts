@@ -6,6 +6,13 @@ import { describe, eraHeaders, initializeRequest, legacyRequest, modernRequest, 
 /** Thrown by an attack that cannot be run against this server; the reason becomes the result. */
 export class McpNotApplicable extends Error {
   override readonly name = 'McpNotApplicable';
+  /** The server lacks what the attack targets (an era, sessions): nothing is left undecided. */
+  readonly structural: boolean;
+
+  constructor(message: string, options: { structural?: boolean } = {}) {
+    super(message);
+    this.structural = options.structural === true;
+  }
 }
 
 /** The server cannot be attacked as described (no era spoken, no identity tool, bad credentials). */
@@ -52,7 +59,7 @@ export class McpAttackContext {
   /** The markers of an era; not applicable when the era is not spoken. */
   marks(era: McpEra): Markers {
     const markers = this.markers[era];
-    if (!markers) throw new McpNotApplicable(`the server does not speak the ${era} era`);
+    if (!markers) throw new McpNotApplicable(`the server does not speak the ${era} era`, { structural: true });
     return markers;
   }
 
@@ -69,8 +76,8 @@ export class McpAttackContext {
   }
 
   requireSessions(): void {
-    if (this.facts.legacy === 'unsupported') throw new McpNotApplicable('the server does not speak the 2025 era, which has sessions');
-    if (this.facts.legacy === 'stateless') throw new McpNotApplicable('the server serves the 2025 era without sessions (no Mcp-Session-Id)');
+    if (this.facts.legacy === 'unsupported') throw new McpNotApplicable('the server does not speak the 2025 era, which has sessions', { structural: true });
+    if (this.facts.legacy === 'stateless') throw new McpNotApplicable('the server serves the 2025 era without sessions (no Mcp-Session-Id)', { structural: true });
   }
 
   async legacy(role: Role | 'anonymous', step: string, options: { sessionId?: string; headers?: Record<string, string>; login?: boolean } = {}): Promise<McpConnection> {

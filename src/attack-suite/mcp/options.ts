@@ -1,3 +1,5 @@
+import type { FailOn } from '../types.js';
+import { DEFAULT_FAIL_ON, FAIL_ON_VALUES } from '../verdict.js';
 import type { McpAttackId, McpAttackOptions, McpIdentity } from './types.js';
 
 export const DEFAULT_MCP_ENTROPY_SAMPLES = 32;
@@ -16,6 +18,7 @@ export interface ResolvedMcpOptions {
   entropySamples: number;
   revocationGraceMs: number;
   requestTimeoutMs: number;
+  failOn: FailOn;
   only: ReadonlySet<McpAttackId> | undefined;
   skip: ReadonlySet<McpAttackId>;
 }
@@ -55,6 +58,12 @@ function idList(value: unknown, option: string, known: ReadonlySet<string>): Set
   return new Set(value as McpAttackId[]);
 }
 
+function failOn(value: unknown): FailOn {
+  if (value === undefined) return DEFAULT_FAIL_ON;
+  if (!FAIL_ON_VALUES.includes(value as FailOn)) throw new Error(`${WHERE}: \`failOn\` must be one of ${FAIL_ON_VALUES.join(', ')}; got ${JSON.stringify(value)}`);
+  return value as FailOn;
+}
+
 /** Validates the options once, with messages that name the option and show the value. */
 export function resolveMcpOptions(input: McpAttackOptions, known: ReadonlySet<string>): ResolvedMcpOptions {
   if (!isObject(input)) throw new TypeError(`${WHERE}: options must be an object; got ${JSON.stringify(input)}`);
@@ -83,6 +92,7 @@ export function resolveMcpOptions(input: McpAttackOptions, known: ReadonlySet<st
     entropySamples: positive(input.entropySamples, 'entropySamples', MIN_ENTROPY_SAMPLES) ?? DEFAULT_MCP_ENTROPY_SAMPLES,
     revocationGraceMs: positive(input.revocationGraceMs, 'revocationGraceMs') ?? DEFAULT_REVOCATION_GRACE_MS,
     requestTimeoutMs: positive(input.requestTimeoutMs, 'requestTimeoutMs') ?? DEFAULT_MCP_REQUEST_TIMEOUT_MS,
+    failOn: failOn(input.failOn),
     only: idList(input.only, 'only', known),
     skip: idList(input.skip, 'skip', known) ?? new Set(),
   };

@@ -1,6 +1,7 @@
 import { notApplicable, type Verdict } from '../attacks/define.js';
 import { TargetUnreachableError } from '../http.js';
-import type { AttackStandard } from '../types.js';
+import type { AttackStandard, FindingClass, Severity } from '../types.js';
+import { decideVerdict } from '../verdict.js';
 import { MCP_CATALOGUE, type McpAttackDefinition } from './attacks.js';
 import { connectLegacy, connectModern, type McpConnection } from './clients.js';
 import { McpAttackContext, McpAttackSetupError, McpNotApplicable, said, type Markers } from './context.js';
@@ -19,6 +20,9 @@ export interface McpAttackInfo {
   title: string;
   method: string;
   standard: AttackStandard;
+  class: FindingClass;
+  severity: Severity;
+  core: boolean;
 }
 
 /**
@@ -28,7 +32,9 @@ export interface McpAttackInfo {
  * for (const attack of mcpAttacks) console.log(attack.id, attack.title);
  */
 export const mcpAttacks: readonly McpAttackInfo[] = Object.freeze(
-  MCP_CATALOGUE.map(({ id, title, method, standard }) => Object.freeze({ id, title, method, standard })),
+  MCP_CATALOGUE.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
+    Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
+  ),
 );
 
 function endpoint(target: string | URL): URL {
@@ -139,10 +145,14 @@ export class McpAttackRunner {
     const ctx = new McpAttackContext(this.#url, this.#options, this.#facts, this.#markers);
     const started = performance.now();
     let verdict: Verdict;
+    let structural = false;
     try {
       verdict = await attack.run(ctx);
     } catch (err) {
-      if (err instanceof McpNotApplicable) verdict = notApplicable(err.message);
+      if (err instanceof McpNotApplicable) {
+        verdict = notApplicable(err.message);
+        structural = err.structural;
+      }
       else if (err instanceof TargetUnreachableError) throw err;
       else verdict = notApplicable(`the attack could not complete: ${reasonOf(err)}`);
     }
@@ -152,6 +162,9 @@ export class McpAttackRunner {
       id: attack.id,
       title: attack.title,
       standard: attack.standard,
+      class: attack.class,
+      severity: attack.severity,
+      core: attack.core === true && !structural,
       outcome: verdict.outcome,
       reason: ctx.wire.redact(verdict.reason),
       evidence,
@@ -162,13 +175,24 @@ export class McpAttackRunner {
   report(results: McpAttackResult[]): McpReport {
     const count = (outcome: McpAttackResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
     const failed = count('fail');
+    const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
     return {
       target: this.#url.href,
       facts: this.facts,
       startedAt: this.#startedAt.toISOString(),
       durationMs: Date.now() - this.#startedAt.getTime(),
       results,
-      summary: { total: results.length, passed: count('pass'), failed, notApplicable: count('not-applicable'), secure: failed === 0 },
+      summary: {
+        total: results.length,
+        passed: count('pass'),
+        failed,
+        notApplicable: count('not-applicable'),
+        errors: count('error'),
+        findings: { fixation: findings('fixation'), hardening: findings('hardening') },
+        secure: failed === 0,
+        failOn: this.#options.failOn,
+        ...decideVerdict(results, this.#options.failOn),
+      },
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { AttackOutcome, AttackStandard } from '../types.js';
+import type { AttackOutcome, AttackStandard, FailOn, FindingClass, RunVerdict, Severity } from '../types.js';
 
 /** Every attack of the MCP catalogue, by id. */
 export type McpAttackId =
@@ -62,6 +62,11 @@ export interface McpAttackResult {
   id: McpAttackId;
   title: string;
   standard: AttackStandard;
+  /** What a success of this attack means: an attacker reaches another user's session or data (`fixation`), or a defence in depth is missing (`hardening`). */
+  class: FindingClass;
+  severity: Severity;
+  /** A core attack that applied to this server: when it cannot run, the run is inconclusive. */
+  core: boolean;
   outcome: AttackOutcome;
   /** Why this outcome: what was tried, in which era, and what the server did. */
   reason: string;
@@ -87,7 +92,22 @@ export interface McpReport {
   startedAt: string;
   durationMs: number;
   results: McpAttackResult[];
-  summary: { total: number; passed: number; failed: number; notApplicable: number; secure: boolean };
+  summary: {
+    total: number;
+    passed: number;
+    /** Attacks that succeeded. */
+    failed: number;
+    notApplicable: number;
+    errors: number;
+    /** Attacks that succeeded, by class. */
+    findings: Record<FindingClass, number>;
+    /** `true` when no attack succeeded (whatever `failOn`; see `verdict`). */
+    secure: boolean;
+    failOn: FailOn;
+    verdict: RunVerdict;
+    /** Why the run is inconclusive (empty otherwise). */
+    inconclusive: string[];
+  };
 }
 
 /** Describes the MCP server under attack. Only `victim` and `attacker` are required. */
@@ -120,6 +140,8 @@ export interface McpAttackOptions {
   revocationGraceMs?: number;
   /** Per-request timeout. The default value is `10000` ms. */
   requestTimeoutMs?: number;
+  /** Which findings fail the run. The default value is `'fixation'`. */
+  failOn?: FailOn;
   /** Run only these attacks. */
   only?: readonly McpAttackId[];
   /** Leave these attacks out. */
