@@ -7,7 +7,7 @@ import { connectLegacy, connectModern, type McpConnection } from './clients.js';
 import { McpAttackContext, McpAttackSetupError, McpNotApplicable, said, type Markers } from './context.js';
 import { resolveMcpOptions, type ResolvedMcpOptions } from './options.js';
 import type { McpAttackId, McpAttackOptions, McpAttackResult, McpEra, McpReport, McpTargetFacts } from './types.js';
-import { McpWire } from './wire.js';
+import { legacyRequest, McpWire, modernRequest } from './wire.js';
 
 const KNOWN_IDS: ReadonlySet<string> = new Set(MCP_CATALOGUE.map((a) => a.id));
 
@@ -60,6 +60,8 @@ async function probe(url: URL, options: ResolvedMcpOptions): Promise<{ facts: Mc
   const connections: Partial<Record<McpEra, McpConnection>> = {};
   const why: string[] = [];
   try {
+    // A crafted ping first: an unreachable target is told apart from one that speaks no era.
+    await wire.send({ method: 'POST', era: '2025', step: 'probe', body: legacyRequest('ping') });
     try {
       const conn = await connectLegacy(wire, options.victim, { step: 'probe' });
       opened.push(conn);
@@ -77,6 +79,11 @@ async function probe(url: URL, options: ResolvedMcpOptions): Promise<{ facts: Mc
     } catch (err) {
       if (err instanceof TargetUnreachableError) throw err;
       why.push(`2026-07-28: ${reasonOf(err)}`);
+      const headers: Record<string, string> = { ...options.victim.headers, ...(options.victim.bearer ? { authorization: `Bearer ${options.victim.bearer}` } : {}) };
+      const discover = await wire.send({ method: 'POST', era: '2026-07-28', step: 'probe', headers, body: modernRequest('server/discover') });
+      if (discover.status === 401 || discover.status === 403) {
+        throw new McpAttackSetupError(`runMcpAttacks: the server speaks 2026-07-28 but refused the victim's credentials (${discover.status}); check the victim's bearer token`);
+      }
     }
     const first = connections['2025'] ?? connections['2026-07-28'];
     if (!first) throw new McpAttackSetupError(`runMcpAttacks: no client of either era could connect to ${url.href} as the victim (${wire.redact(why.join('; '))})`);
