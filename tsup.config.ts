@@ -6,6 +6,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'redis/index': 'src/redis/index.ts',
     'mcp/index': 'src/mcp/index.ts',
+    'mcp/stateless/index': 'src/mcp/stateless/index.ts',
     'attack-suite/index': 'src/attack-suite/index.ts',
     'attack-suite/cli': 'src/attack-suite/cli.ts',
   },

@@ -1,12 +1,18 @@
 /**
- * A runnable MCP server behind fixation-guard/mcp: `npm run example:mcp`.
+ * A runnable MCP server behind fixation-guard/mcp, serving both protocol eras on one endpoint:
+ * `npm run example:mcp`.
  *
  * - MCP (Streamable HTTP) at http://127.0.0.1:$PORT/mcp; PORT defaults to 3000.
- * - `POST /auth/demo-login` stands in for the OAuth callback an app would own: it checks a demo
- *   user's password, authorizes the caller's MCP session (header `Mcp-Session-Id`) and answers
- *   the session token the client must send as `X-Session-Token` from then on.
- * - Tools: `get_credentials({ email })` (guarded by the session's ACL), `whoami`, plus the
- *   adapter's `revoke_current_session` and the `session://validate` resource.
+ * - 2026-07-28 clients (SDK v2, stateless): `Authorization: Bearer alice-demo-token` or
+ *   `bob-demo-token` (a demo verifier returning `sub`); without a token, 401 with
+ *   `WWW-Authenticate` naming /.well-known/oauth-protected-resource/mcp. Tools: `whoami`,
+ *   `get_credentials({ email })`, `transfer({ amount })` (two rounds, sealed `requestState`),
+ *   `save_note({ text })` / `load_note({ handle })` (principal-scoped state).
+ * - 2025 clients (sessionful, routed with `isLegacyRequest`): `POST /auth/demo-login` stands in
+ *   for the OAuth callback an app would own: it checks a demo user's password, authorizes the
+ *   caller's MCP session (header `Mcp-Session-Id`) and answers the session token the client must
+ *   send as `X-Session-Token` from then on. Tools: `get_credentials({ email })`, `whoami`, plus
+ *   the adapter's `revoke_current_session` and the `session://validate` resource.
  *
  * Starts with no environment at all in development (throw-away keys, MEMORY_ONLY, a loud
  * warning). With NODE_ENV=production it refuses to start without SESSION_SECRET.
@@ -16,6 +22,7 @@ import express from 'express';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createMcpSessionGuard, loadMcpConfigFromEnv, McpConfigError, McpGuardError, mcpGuardOptionsFromConfig, type McpSession } from '../../src/mcp/index.js';
+import { createModernMcp } from './modern.js';
 
 /** Demo users, as in examples/basic-login. A real app verifies identity with its OAuth provider. */
 const DEMO_USERS: Record<string, { password: string; email: string }> = {
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
   const guard = createMcpSessionGuard({ ...(await mcpGuardOptionsFromConfig(config)), createServer: createExampleServer });
   const app = express();
   app.disable('x-powered-by');
-  app.use(guard.router);
+  // The MCP endpoint is mounted once the port is known (the protected resource's URL names it).
 
   app.post('/auth/demo-login', express.json(), async function demoLogin(req, res) {
     const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
     }
   });
 
+  let stopModern: () => Promise<void> = async () => undefined;
   const port = Number(process.env.PORT ?? 3000);
   const httpServer = app.listen(port, '127.0.0.1', function ready(error?: Error) {
     // Express 5 hands listen errors (EADDRINUSE) to this callback instead of throwing.
@@ -113,12 +121,16 @@ async function main(): Promise<void> {
     }
     const address = httpServer.address();
     const bound = typeof address === 'object' && address ? address.port : port;
-    console.log(`fixation-guard MCP example listening on http://127.0.0.1:${bound} (MCP endpoint /mcp, login POST /auth/demo-login)`);
+    const modern = createModernMcp({ config, legacy: guard, publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${bound}` });
+    app.use(modern.router);
+    stopModern = () => modern.close();
+    console.log(`fixation-guard MCP example listening on http://127.0.0.1:${bound} (MCP endpoint /mcp: 2026-07-28 with Bearer alice-demo-token / bob-demo-token, 2025 sessions with login POST /auth/demo-login)`);
   });
 
   function shutdown(): void {
     httpServer.closeAllConnections();
     httpServer.close();
+    void stopModern();
     void guard.close();
   }
   process.once('SIGINT', shutdown);

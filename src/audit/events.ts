@@ -46,7 +46,13 @@ export const AUDIT_EVENTS = {
   credential_stored: 'info',
   rate_limit_exceeded: 'warn',
   origin_rejected: 'warn',
+  host_rejected: 'warn',
+  bearer_identity_rejected: 'warn',
   emergency_disable_session_reuse: 'warn',
+  // MCP adapter, 2026-07-28 (stateless): bearer identity per request, sealed requestState, principal-scoped state
+  mcp_bearer_rejected: 'warn',
+  request_state_rejected: 'warn',
+  state_handle_cross_principal: 'error',
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

@@ -29,6 +29,8 @@ export interface McpConfig {
   enableAuditLogging: boolean;
   auditLogPath: string;
   allowedOrigins: string[];
+  /** Hostnames the Host header may name (ALLOWED_HOSTS); the default is the localhost names. */
+  allowedHosts: string[] | undefined;
   fingerprintPolicy: FingerprintPolicy;
   fingerprintInputs: FingerprintInput[];
   rateLimitPerIp: number;
@@ -133,6 +135,15 @@ function checkOrigin(item: string): string | undefined {
   return undefined;
 }
 
+function checkHostname(item: string): string | undefined {
+  try {
+    if (new URL(`http://${item}`).hostname === item.toLowerCase() && !item.includes('@')) return undefined;
+  } catch {
+    // falls through
+  }
+  return 'must list hostnames without scheme or port, like mcp.example.com';
+}
+
 const envSchema = z.object({
   NODE_ENV: optionalText(),
   SESSION_SECRET: optionalText(),
@@ -146,6 +157,7 @@ const envSchema = z.object({
   ENABLE_AUDIT_LOGGING: flag('ENABLE_AUDIT_LOGGING', true),
   AUDIT_LOG_PATH: optionalText().transform((value) => value ?? DEFAULT_AUDIT_LOG_PATH),
   ALLOWED_ORIGINS: list('ALLOWED_ORIGINS', checkOrigin).transform((items) => items.map((item) => new URL(item).origin)),
+  ALLOWED_HOSTS: list('ALLOWED_HOSTS', checkHostname).transform((items) => (items.length === 0 ? undefined : items.map((item) => item.toLowerCase()))),
   FINGERPRINT_POLICY: oneOf<FingerprintPolicy>('FINGERPRINT_POLICY', ['reject', 'audit'], DEFAULT_FINGERPRINT_POLICY),
   FINGERPRINT_INPUTS: list('FINGERPRINT_INPUTS', (item) =>
     (FINGERPRINT_INPUTS as readonly string[]).includes(item) ? undefined : `must list some of ${FINGERPRINT_INPUTS.join(', ')}`,
@@ -214,6 +226,7 @@ export function loadMcpConfigFromEnv(env: Record<string, string | undefined> = p
     enableAuditLogging: raw.ENABLE_AUDIT_LOGGING,
     auditLogPath: raw.AUDIT_LOG_PATH,
     allowedOrigins: raw.ALLOWED_ORIGINS,
+    allowedHosts: raw.ALLOWED_HOSTS,
     fingerprintPolicy: raw.FINGERPRINT_POLICY,
     fingerprintInputs: raw.FINGERPRINT_INPUTS,
     rateLimitPerIp: raw.RATE_LIMIT_PER_IP,

@@ -5,6 +5,7 @@
  */
 export type McpGuardErrorCode =
   | 'ORIGIN_REJECTED'
+  | 'HOST_REJECTED'
   | 'RATE_LIMITED'
   | 'SESSION_ID_REQUIRED'
   | 'SESSION_NOT_FOUND'
@@ -12,12 +13,14 @@ export type McpGuardErrorCode =
   | 'INVALID_SESSION_TOKEN'
   | 'SESSION_TOKEN_EXPIRED'
   | 'SESSION_OWNER_MISMATCH'
+  | 'BEARER_PRINCIPAL_MISSING'
   | 'FINGERPRINT_MISMATCH'
   | 'SESSION_LIMIT_REACHED'
   | 'SERVER_BUSY'
   | 'PERMISSION_DENIED'
   | 'CREDENTIAL_NOT_FOUND'
   | 'PARSE_ERROR'
+  | 'UNSUPPORTED_ENCODING'
   | 'INTERNAL_ERROR';
 
 /** JSON-RPC codes, aligned with the SDK's transport (-32001 is its "Session not found"). */

@@ -44,6 +44,7 @@ export async function mcpGuardOptionsFromConfig(
     onSessionLimit: config.sessionLimitPolicy,
     fingerprint: { inputs: config.fingerprintInputs, policy: config.fingerprintPolicy },
     allowedOrigins: config.allowedOrigins,
+    ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
     rateLimit: {
       perIp: { points: config.rateLimitPerIp, duration: window },
       perPrincipal: { points: config.rateLimitPerPrincipal, duration: window },

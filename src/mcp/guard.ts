@@ -12,7 +12,7 @@ import { parseDuration, systemClock, type Clock } from '../clock/index.js';
 import { deriveKey } from '../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from './acl.js';
 import { DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_SESSION_LIMIT_POLICY, type SessionLimitPolicy } from './config.js';
-import { JSON_RPC_PARSE_ERROR, JSON_RPC_SERVER_ERROR, McpGuardError, PermissionError, jsonRpcErrorBody } from './errors.js';
+import { JSON_RPC_SERVER_ERROR, McpGuardError, PermissionError } from './errors.js';
 import {
   DEFAULT_FINGERPRINT_INPUTS,
   DEFAULT_FINGERPRINT_POLICY,
@@ -21,6 +21,9 @@ import {
   type FingerprintInput,
   type FingerprintPolicy,
 } from './fingerprint.js';
+import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
+import { mcpHostOriginCheck } from './host-origin.js';
+import { identityFromAuthInfo } from './identity.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
 import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
 import { registerSessionTools } from './session-tools.js';
@@ -31,7 +34,6 @@ export const DEFAULT_MCP_PATH = '/mcp';
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
 export const DEFAULT_MAX_SESSIONS = 10_000;
-export const DEFAULT_MAX_BODY_SIZE = '1mb';
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 export const SESSION_TOKEN_HEADER = 'X-Session-Token';
 
@@ -96,13 +98,18 @@ export interface McpBearerOptions {
   /** Every request must carry a valid bearer token. The default value is `true`. */
   required?: boolean;
   /**
-   * The principal a bearer token stands for. Sessions bind to it, not to the token bytes, so
-   * a refreshed token keeps working. The default value is `issuer|subject` from
-   * `authInfo.extra.iss` / `authInfo.extra.sub`, falling back to `authInfo.clientId`.
+   * The principal (user) a bearer token stands for; `undefined` refuses the token. Sessions bind
+   * to it, not to the token bytes, so a refreshed token keeps working. The default value is
+   * `issuer|subject` from `authInfo.extra.iss` / `authInfo.extra.sub`. There is no fallback to
+   * `authInfo.clientId` (an application, shared by its users): a token without a subject is
+   * refused with 403 `BEARER_PRINCIPAL_MISSING`.
    */
-  principal?: (authInfo: AuthInfo) => string;
-  /** Accounts the bearer may use credentials of. The default value is `[authInfo.extra.email]` when it is a string. */
-  emails?: (authInfo: AuthInfo) => string[];
+  principal?: (authInfo: AuthInfo) => string | undefined;
+  /**
+   * Accounts the bearer may use credentials of. The default value is `[authInfo.extra.email]`
+   * only when `authInfo.extra.email_verified === true`.
+   */
+  emails?: (authInfo: AuthInfo) => readonly string[];
 }
 
 export interface McpSessionGuardOptions {
@@ -130,6 +137,12 @@ export interface McpSessionGuardOptions {
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
+  /**
+   * Hostnames (without port) the `Host` header may name, against DNS rebinding; `false` turns
+   * the check off. The default value is `['localhost', '127.0.0.1', '[::1]']`, as the SDK's
+   * `localhostHostValidation()`: a server reached under a public name must list that name.
+   */
+  allowedHosts?: readonly string[] | false;
   /** Per-IP and per-principal limits, or `false`. The default value is 300 requests per minute for each. */
   rateLimit?: McpRateLimitOptions | false;
   /** Authenticate with `Authorization: Bearer` through the SDK's `requireBearerAuth`. The default value is `undefined`. */
@@ -217,16 +230,6 @@ function fail(error: McpGuardError, event?: AuditEventType, reason?: string): Ch
 
 const OK: Check = { ok: true };
 
-function defaultBearerPrincipal(authInfo: AuthInfo): string {
-  const iss = typeof authInfo.extra?.iss === 'string' ? authInfo.extra.iss : undefined;
-  const sub = typeof authInfo.extra?.sub === 'string' ? authInfo.extra.sub : authInfo.clientId;
-  return iss ? `${iss}|${sub}` : sub;
-}
-
-function defaultBearerEmails(authInfo: AuthInfo): string[] {
-  return typeof authInfo.extra?.email === 'string' ? [authInfo.extra.email] : [];
-}
-
 function validatePositiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || (value as number) < 1) {
@@ -292,15 +295,6 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   if (fingerprintPolicy !== 'reject' && fingerprintPolicy !== 'audit') {
     throw new TypeError(`createMcpSessionGuard: \`fingerprint.policy\` must be 'reject' or 'audit'; got ${JSON.stringify(fingerprintPolicy)}`);
   }
-  const allowedOrigins = new Set(
-    (options.allowedOrigins ?? []).map(function normalizeOrigin(origin) {
-      try {
-        return new URL(origin).origin;
-      } catch {
-        throw new TypeError(`createMcpSessionGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got ${JSON.stringify(origin)}`);
-      }
-    }),
-  );
   const path = options.path ?? DEFAULT_MCP_PATH;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new TypeError(`createMcpSessionGuard: \`path\` must start with '/'; got ${JSON.stringify(path)}`);
@@ -585,11 +579,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
 
   // ---- request pipeline -------------------------------------------------------------------
 
-  function send(res: Response, error: McpGuardError, headers: Record<string, string> = {}): void {
-    if (res.headersSent) return;
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.status(error.status).json(jsonRpcErrorBody(error.jsonRpcCode, error.message));
-  }
+  const send = sendMcpError;
 
   function reject(res: Response, record: Pick<SessionRecord, 'id' | 'principal'> | undefined, check: Check & { ok: false }, ip: string | undefined): void {
     if (check.event) audit(check.event, record, { ip, reason: check.reason });
@@ -612,9 +602,10 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   function bearerIdentity(authInfo: AuthInfo): SessionIdentity {
-    const principal = (bearerOptions?.principal ?? defaultBearerPrincipal)(authInfo);
-    const issuer = typeof authInfo.extra?.iss === 'string' ? authInfo.extra.iss : undefined;
-    return { principal, ...(issuer ? { issuer } : {}), emails: (bearerOptions?.emails ?? defaultBearerEmails)(authInfo) };
+    return identityFromAuthInfo(authInfo, {
+      ...(bearerOptions?.principal ? { principal: bearerOptions.principal } : {}),
+      ...(bearerOptions?.emails ? { emails: bearerOptions.emails } : {}),
+    });
   }
 
   function currentFingerprint(req: Request, clientInfo: string | undefined): string {
@@ -718,7 +709,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     };
   }
 
-  async function handleNewSession(req: Request, res: Response, authInfo: AuthInfo | undefined, ip: string | undefined): Promise<void> {
+  async function handleNewSession(req: Request, res: Response, bearer: SessionIdentity | undefined, ip: string | undefined): Promise<void> {
     const body: unknown = req.body;
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       // The advisory's bug lived here: a request without a session id must never be given one.
@@ -753,9 +744,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       inflight: 0,
       requests: new Set(),
     };
-    if (authInfo) {
+    if (bearer) {
       try {
-        bind(record, bearerIdentity(authInfo), 'bearer');
+        bind(record, bearer, 'bearer');
       } catch (err) {
         if (err instanceof McpGuardError) return send(res, err);
         throw err;
@@ -789,7 +780,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     }
   }
 
-  async function handleExistingSession(req: Request, res: Response, sessionId: string, authInfo: AuthInfo | undefined, ip: string | undefined): Promise<void> {
+  async function handleExistingSession(req: Request, res: Response, sessionId: string, bearer: SessionIdentity | undefined, ip: string | undefined): Promise<void> {
     const record = sessions.get(sessionId);
     if (!record) {
       auditor.emit('mcp_session_unknown', { sessionId, ip, reason: 'unknown_or_revoked' });
@@ -813,9 +804,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       } else {
         check = checkFingerprint(record, record.fingerprint, fingerprint, ip);
       }
-      if (check.ok && authInfo) {
+      if (check.ok && bearer) {
         try {
-          bind(record, bearerIdentity(authInfo), 'bearer');
+          bind(record, bearer, 'bearer');
           res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
         } catch (err) {
           if (!(err instanceof McpGuardError)) throw err;
@@ -823,14 +814,13 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         }
       }
     } else {
-      if (authInfo) {
-        const principal = bearerIdentity(authInfo).principal;
-        if (principal !== record.principal) {
+      if (bearer) {
+        if (bearer.principal !== record.principal) {
           check = fail(new McpGuardError('SESSION_OWNER_MISMATCH', 403, 'Forbidden: this session belongs to another principal.'), 'session_owner_mismatch', 'bearer_principal_differs');
         }
       }
       if (check.ok && token !== undefined) check = checkToken(record, token, fingerprint, ip);
-      else if (check.ok && authInfo) check = checkFingerprint(record, record.fingerprint, fingerprint, ip);
+      else if (check.ok && bearer) check = checkFingerprint(record, record.fingerprint, fingerprint, ip);
       else if (check.ok) {
         check = fail(new McpGuardError('SESSION_TOKEN_REQUIRED', 401, `Unauthorized: this session is authenticated; send its token in ${SESSION_TOKEN_HEADER}.`), 'session_token_mismatch', 'token_missing');
       }
@@ -845,15 +835,10 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   const router = express.Router();
-  const jsonParser = express.json({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
+  const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
-  router.all(path, async function mcpSessionGuardOrigin(req: Request, res: Response, next: NextFunction) {
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      // The SDK validates Host only; a page on another origin must not drive a local MCP server.
-      auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
-    }
+  router.all(path, mcpHostOriginCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? [], auditor }));
+  router.all(path, async function mcpSessionGuardIpRate(req: Request, res: Response, next: NextFunction) {
     try {
       const rate = await checkRate('ip', req.ip ?? 'unknown', undefined, req.ip);
       if (!rate.ok) return sendRateLimited(res, rate);
@@ -875,23 +860,26 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         auditor.emit('invalid_token_signature', { ip, reason: 'bearer_rejected', detail: { status: res.statusCode } });
         return;
       }
+      let bearer: SessionIdentity | undefined;
+      if (authInfo) {
+        try {
+          bearer = bearerIdentity(authInfo);
+        } catch (err) {
+          if (!(err instanceof McpGuardError)) throw err;
+          // A verified token that names no user: the client id is not a user, so nothing is served.
+          auditor.emit('bearer_identity_rejected', { ip, reason: err.code === 'BEARER_PRINCIPAL_MISSING' ? 'no_subject' : 'app_refused' });
+          return send(res, err);
+        }
+      }
       const sessionId = req.headers['mcp-session-id'];
       if (Array.isArray(sessionId)) return send(res, new McpGuardError('SESSION_ID_REQUIRED', 400, 'Bad Request: one Mcp-Session-Id header only'));
-      if (sessionId === undefined || sessionId === '') return await handleNewSession(req, res, authInfo, ip);
-      return await handleExistingSession(req, res, sessionId, authInfo, ip);
+      if (sessionId === undefined || sessionId === '') return await handleNewSession(req, res, bearer, ip);
+      return await handleExistingSession(req, res, sessionId, bearer, ip);
     } catch (err) {
       next(err);
     }
   });
-  router.use(path, function mcpSessionGuardErrors(err: unknown, req: Request, res: Response, next: NextFunction) {
-    if (res.headersSent) return next(err);
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.parse.failed') return send(res, new McpGuardError('PARSE_ERROR', 400, 'Parse error', { jsonRpcCode: JSON_RPC_PARSE_ERROR }));
-    if (type === 'entity.too.large') return send(res, new McpGuardError('PARSE_ERROR', 413, 'Payload too large'));
-    if (err instanceof McpGuardError) return send(res, err);
-    process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
-    return send(res, new McpGuardError('INTERNAL_ERROR', 500, 'Internal server error'));
-  });
+  router.use(path, mcpErrorHandler());
 
   const sweepTimer =
     options.sweepInterval === false ? undefined : setInterval(sweepExpiredSessions, options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS);

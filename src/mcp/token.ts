@@ -74,6 +74,9 @@ export class SessionTokenSigner {
       return { ok: false, reason: 'malformed' };
     }
     const given = Buffer.from(signature, 'base64url');
+    // Node's decoder ignores the last character's unused low bits: three other spellings of every
+    // signature would verify. Only the one canonical spelling is a token.
+    if (given.toString('base64url') !== signature) return { ok: false, reason: 'malformed' };
     let valid = false;
     for (const key of this.#keys) {
       // Every key is tried even after a match, so timing does not reveal which key signed.

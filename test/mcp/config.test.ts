@@ -27,6 +27,7 @@ describe('loadMcpConfigFromEnv', () => {
     ['FINGERPRINT_POLICY unknown', { ...VALID, FINGERPRINT_POLICY: 'ignore' }, 'FINGERPRINT_POLICY must be one of reject, audit; got "ignore"'],
     ['FINGERPRINT_INPUTS unknown input', { ...VALID, FINGERPRINT_INPUTS: 'userAgent,cookie' }, 'FINGERPRINT_INPUTS must list some of userAgent, clientInfo, ip; got "cookie"'],
     ['ALLOWED_ORIGINS with a path', { ...VALID, ALLOWED_ORIGINS: 'https://app.example.com/mcp' }, 'ALLOWED_ORIGINS must list origins like https://app.example.com (scheme, host and port only); got "https://app.example.com/mcp"'],
+    ['ALLOWED_HOSTS with a port', { ...VALID, ALLOWED_HOSTS: 'mcp.example.com:443' }, 'ALLOWED_HOSTS must list hostnames without scheme or port, like mcp.example.com; got "mcp.example.com:443"'],
     ['RATE_LIMIT_PER_IP zero', { ...VALID, RATE_LIMIT_PER_IP: '0' }, 'RATE_LIMIT_PER_IP must be a whole number of requests from 1 to 1000000; got "0"'],
     [
       'no keys in production even when development keys are allowed',
@@ -70,6 +71,7 @@ describe('loadMcpConfigFromEnv', () => {
     assert.equal(config.enableAuditLogging, true);
     assert.equal(config.auditLogPath, 'logs/mcp-audit.jsonl');
     assert.deepEqual(config.allowedOrigins, []);
+    assert.equal(config.allowedHosts, undefined, 'the guard then allows the localhost names only');
     assert.equal(config.fingerprintPolicy, 'reject');
     assert.deepEqual(config.fingerprintInputs, ['userAgent', 'clientInfo']);
     assert.equal(config.rateLimitPerIp, 300);
@@ -92,6 +94,7 @@ describe('loadMcpConfigFromEnv', () => {
       ENABLE_AUDIT_LOGGING: 'false',
       AUDIT_LOG_PATH: '/var/log/app/audit.jsonl',
       ALLOWED_ORIGINS: 'https://a.example, http://localhost:5173',
+      ALLOWED_HOSTS: 'MCP.example.com, localhost',
       FINGERPRINT_POLICY: 'audit',
       FINGERPRINT_INPUTS: 'userAgent,ip',
       RATE_LIMIT_PER_IP: '10',
@@ -106,6 +109,7 @@ describe('loadMcpConfigFromEnv', () => {
       [15, 8, 2, 'rejectLogin', false, '/var/log/app/audit.jsonl'],
     );
     assert.deepEqual(config.allowedOrigins, ['https://a.example', 'http://localhost:5173']);
+    assert.deepEqual(config.allowedHosts, ['mcp.example.com', 'localhost']);
     assert.deepEqual([config.fingerprintPolicy, config.fingerprintInputs], ['audit', ['userAgent', 'ip']]);
     assert.deepEqual([config.rateLimitPerIp, config.rateLimitPerPrincipal, config.rateLimitWindowSeconds], [10, 20, 30]);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { runWalkthrough } from '../../examples/mcp-server/client.js';
+import { runModernWalkthrough, runWalkthrough } from '../../examples/mcp-server/client.js';
 
 function startExample(env: Record<string, string>): { child: ChildProcess; ready: Promise<string>; exited: Promise<{ code: number | null; stderr: string }> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/mcp-server/server.ts'], {
@@ -26,7 +26,7 @@ function startExample(env: Record<string, string>): { child: ChildProcess; ready
 }
 
 describe('examples/mcp-server', () => {
-  it('starts with no environment, and walks a client through connect, authenticate and call', async () => {
+  it('starts with no environment and serves both eras on /mcp: a 2025 client through connect, authenticate and call, a 2026-07-28 client by bearer token', async () => {
     const example = startExample({ PORT: '0' });
     try {
       const url = await example.ready;
@@ -35,6 +35,16 @@ describe('examples/mcp-server', () => {
       assert.equal(result.whoami, 'alice');
       assert.match(result.own, /"access_token":"demo-[0-9a-f]{24}"/);
       assert.deepEqual(result.other, { isError: true, text: 'Permission denied: this session is not authorized for that account.' });
+
+      const modern = await runModernWalkthrough(url, 'bob');
+      assert.equal(modern.unauthenticated.status, 401);
+      assert.match(modern.unauthenticated.challenge ?? '', /^Bearer error="invalid_token".*resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
+      assert.deepEqual(modern.unauthenticated.metadata, { resource: `${url}/mcp`, authorization_servers: [`${url}/`] });
+      assert.equal(modern.whoami, 'bob');
+      assert.match(modern.own, /"access_token":"demo-[0-9a-f]{24}"/);
+      assert.deepEqual(modern.other, { isError: true, text: 'Permission denied: this session is not authorized for that account.' });
+      assert.equal(modern.replayedByOther, 'Invalid or expired requestState');
+      assert.equal(modern.transfer, 'transferred 5 for bob');
     } finally {
       example.child.kill('SIGTERM');
       await example.exited;

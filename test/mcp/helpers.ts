@@ -211,3 +211,13 @@ export async function rejectsWithStatus(promise: Promise<unknown>, status: numbe
   }
   assert.fail(`expected HTTP ${status}, the call succeeded`);
 }
+
+/** Runs `body` against a fresh guarded server and closes it whatever happens (a failed assertion must not leave the test process hanging). */
+export async function withGuardedServer(overrides: Partial<McpSessionGuardOptions>, body: (server: GuardedServer) => Promise<void>): Promise<void> {
+  const server = await startGuardedServer(overrides);
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}

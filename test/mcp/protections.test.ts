@@ -247,10 +247,10 @@ describe('MCP session limits and lifecycle', () => {
 describe('MCP bearer authentication', () => {
   const tokens = new Map<string, AuthInfo>();
   const expiresAt = Math.floor(Date.now() / 1000) + 3600;
-  const aliceExtra = { iss: 'https://idp.example', sub: 'user-1', email: ALICE.email };
+  const aliceExtra = { iss: 'https://idp.example', sub: 'user-1', email: ALICE.email, email_verified: true };
   tokens.set('alice-token-1', { token: 'alice-token-1', clientId: 'client-a', scopes: ['mcp'], expiresAt, extra: aliceExtra });
   tokens.set('alice-token-2', { token: 'alice-token-2', clientId: 'client-a', scopes: ['mcp'], expiresAt, extra: aliceExtra });
-  tokens.set('bob-token', { token: 'bob-token', clientId: 'client-b', scopes: ['mcp'], expiresAt, extra: { iss: 'https://idp.example', sub: 'user-2', email: BOB.email } });
+  tokens.set('bob-token', { token: 'bob-token', clientId: 'client-b', scopes: ['mcp'], expiresAt, extra: { iss: 'https://idp.example', sub: 'user-2', email: BOB.email, email_verified: true } });
   const verifier = {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       const info = tokens.get(token);

@@ -38,6 +38,21 @@ describe('SessionTokenSigner', () => {
     assert.deepEqual(signer.verify(`${body}.${flip(signature, 5)}`), { ok: false, reason: 'signature' });
   });
 
+  it('refuses non-canonical base64url: the signature’s last character with other unused low bits', () => {
+    const signer = new SessionTokenSigner([current], clock);
+    const token = signer.sign(payload(clock));
+    const [body, signature] = token.split('.') as [string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signature.at(-1) as string);
+    // 43 characters carry 258 bits for 256: the last character's two low bits are ignored by the decoder.
+    const aliases = [1, 2, 3].map((low) => `${body}.${signature.slice(0, -1)}${alphabet[(last & ~3) | ((last + low) & 3)]}`);
+    for (const alias of aliases) {
+      assert.ok(Buffer.from(alias.split('.')[1] as string, 'base64url').equals(Buffer.from(signature, 'base64url')), 'an alias decodes to the same bytes');
+      assert.deepEqual(signer.verify(alias), { ok: false, reason: 'malformed' });
+    }
+    assert.equal(signer.verify(token).ok, true);
+  });
+
   it('keeps fields apart: a principal containing a colon cannot pose as another session', () => {
     const signer = new SessionTokenSigner([current], clock);
     const token = signer.sign(payload(clock, { sub: 'alice:session-2', sid: 'x' }));

@@ -38,6 +38,7 @@ const PRELUDE: Record<string, string> = {
   after: 'declare const after: any;',
   afterAll: 'declare const afterAll: any;',
   readInbox: 'declare function readInbox(credential: unknown): Promise<string>;',
+  verifyJwt: 'declare function verifyJwt(token: string): Promise<{ sub: string; client_id: string; scope: string; exp: number }>;',
   finishOAuth: "declare function finishOAuth(req: import('express').Request): Promise<{ principal: string; email: string; tokens: { access_token: string; refresh_token: string }; sessionId: string }>;",
 };
 

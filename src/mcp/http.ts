@@ -1,0 +1,63 @@
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
+import { JSON_RPC_PARSE_ERROR, McpGuardError, jsonRpcErrorBody } from './errors.js';
+
+export const DEFAULT_MAX_BODY_SIZE = '1mb';
+
+/**
+ * Answers an adapter error as a JSON-RPC error body with its HTTP status (and extra headers).
+ * Does nothing once headers are out: a stream already answering keeps its own status.
+ */
+export function sendMcpError(res: Response, error: McpGuardError, headers: Readonly<Record<string, string>> = {}): void {
+  if (res.headersSent) return;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.status(error.status).json(jsonRpcErrorBody(error.jsonRpcCode, error.message));
+}
+
+/**
+ * Maps what the body parser (body-parser, through `express.json`) reports to an adapter error.
+ * Every one of these is the client's fault: a 4xx with a fixed message, never the parser's own
+ * text (which names zlib codes and internals) and never a 500.
+ */
+export function bodyParserError(err: unknown): McpGuardError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { type, status, code } = err as { type?: unknown; status?: unknown; code?: unknown };
+  if (type === 'entity.parse.failed') return new McpGuardError('PARSE_ERROR', 400, 'Parse error', { jsonRpcCode: JSON_RPC_PARSE_ERROR });
+  if (type === 'entity.too.large') return new McpGuardError('PARSE_ERROR', 413, 'Payload too large');
+  if (type === 'encoding.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 415, 'Unsupported Media Type: use Content-Encoding identity, gzip, deflate or br.');
+  if (type === 'charset.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 415, 'Unsupported Media Type: the body must be UTF-8 JSON.');
+  // A corrupt gzip/deflate/br body: zlib's error, which the parser passes on with status 400.
+  if (typeof code === 'string' && code.startsWith('Z_')) return new McpGuardError('PARSE_ERROR', 400, 'Bad Request: the compressed body could not be decoded.');
+  if (typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500) {
+    return new McpGuardError('PARSE_ERROR', status, 'Bad Request: the body could not be read.');
+  }
+  return undefined;
+}
+
+/**
+ * The endpoint's JSON body parser.
+ *
+ * @example
+ * router.all('/mcp', mcpJsonBody({ limit: '1mb' }));
+ */
+export function mcpJsonBody(options: { limit?: string | number } = {}): RequestHandler {
+  return express.json({ limit: options.limit ?? DEFAULT_MAX_BODY_SIZE });
+}
+
+/**
+ * The endpoint's last error handler: adapter errors and body errors are answered as JSON-RPC
+ * error bodies with their status; anything else is a 500 whose body names nothing internal
+ * (the message goes to a process warning, for the operator).
+ *
+ * @example
+ * router.use('/mcp', mcpErrorHandler());
+ */
+export function mcpErrorHandler(): ErrorRequestHandler {
+  return function mcpErrorHandlerMiddleware(err, _req, res, next) {
+    if (res.headersSent) return next(err);
+    if (err instanceof McpGuardError) return sendMcpError(res, err);
+    const mapped = bodyParserError(err);
+    if (mapped) return sendMcpError(res, mapped);
+    process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
+    return sendMcpError(res, new McpGuardError('INTERNAL_ERROR', 500, 'Internal server error'));
+  };
+}

@@ -1,0 +1,103 @@
+import { McpGuardError } from './errors.js';
+
+/**
+ * What a verified bearer token says, as both SDK lines hand it over (`AuthInfo` of
+ * `@modelcontextprotocol/sdk` 1.x and of `@modelcontextprotocol/server` 2.x): only the fields
+ * identity is derived from, so either one can be passed.
+ */
+export interface VerifiedAuthInfo {
+  /** The OAuth client (an application, shared by all its users): never an identity. */
+  clientId: string;
+  /** What the token verifier attached: `sub`, `iss`, `email`, `email_verified`, … */
+  extra?: Record<string, unknown> | undefined;
+}
+
+/** How the app maps a verified token to a user, when `extra.sub` is not what it wants. */
+export interface IdentityOptions<A extends VerifiedAuthInfo = VerifiedAuthInfo> {
+  /**
+   * The principal a token stands for (a user id). Return `undefined` to refuse the token.
+   * The default value is `issuer|subject` from `extra.iss` / `extra.sub` (just the subject
+   * without an issuer); there is no fallback to `clientId`.
+   */
+  principal?: (authInfo: A) => string | undefined;
+  /**
+   * The accounts (email addresses) the token may use credentials of. The default value is
+   * `[extra.email]` when `extra.email_verified === true`, else none: an unverified email claim
+   * is something anyone can write into their own profile, not an identity.
+   */
+  emails?: (authInfo: A) => readonly string[];
+}
+
+/** The identity a verified token stands for. */
+export interface BearerIdentity {
+  /** A user, never an OAuth client. */
+  principal: string;
+  /** The token's `iss`, when the verifier gave one. */
+  issuer?: string;
+  /** Verified accounts only. */
+  emails: string[];
+}
+
+/** Longest principal accepted: it ends up in index keys and audit events. */
+export const MAX_PRINCIPAL_LENGTH = 512;
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim().length > 0 ? value : undefined;
+}
+
+/** The default principal: `issuer|subject`, or the subject alone; `undefined` without a subject. */
+export function defaultPrincipal(authInfo: VerifiedAuthInfo): string | undefined {
+  const sub = text(authInfo.extra?.sub);
+  if (sub === undefined) return undefined;
+  const iss = text(authInfo.extra?.iss);
+  return iss === undefined ? sub : `${iss}|${sub}`;
+}
+
+/** The default accounts: the token's email only when the issuer vouched for it (`email_verified === true`). */
+export function verifiedEmails(authInfo: VerifiedAuthInfo): string[] {
+  const email = text(authInfo.extra?.email);
+  return email !== undefined && authInfo.extra?.email_verified === true ? [email] : [];
+}
+
+/**
+ * Derives the user a verified bearer token stands for, or refuses it. This is the only place
+ * an MCP principal comes from a token:
+ *
+ * - the app's `principal(authInfo)` when given, else `extra.sub` (qualified by `extra.iss`);
+ * - never the OAuth `clientId`: many users share one client, and falling back to it would make
+ *   them one user (one's stolen session id readable with another's token, one's limits
+ *   evicting the other's sessions);
+ * - without one, a `McpGuardError` `BEARER_PRINCIPAL_MISSING` (403): fail closed;
+ * - emails from the app's `emails(authInfo)`, else only a verified `email` claim.
+ *
+ * @example
+ * const identity = identityFromAuthInfo(req.auth, { principal: (info) => lookupUser(info.extra?.oid) });
+ * // { principal: 'user-42', emails: [] }
+ */
+export function identityFromAuthInfo<A extends VerifiedAuthInfo>(authInfo: A, options: IdentityOptions<A> = {}): BearerIdentity {
+  if (typeof authInfo !== 'object' || authInfo === null) throw missingPrincipal();
+  let principal: string | undefined;
+  try {
+    principal = options.principal ? options.principal(authInfo) : defaultPrincipal(authInfo);
+  } catch (err) {
+    // An app that refuses a token by throwing its own McpGuardError keeps its status and code.
+    if (err instanceof McpGuardError) throw err;
+    throw missingPrincipal(err);
+  }
+  if (typeof principal !== 'string' || principal.trim().length === 0 || principal.length > MAX_PRINCIPAL_LENGTH) throw missingPrincipal();
+  const issuer = text(authInfo.extra?.iss);
+  const emails = options.emails ? options.emails(authInfo) : verifiedEmails(authInfo);
+  if (!Array.isArray(emails) || !emails.every((email) => typeof email === 'string' && email.includes('@'))) {
+    throw new TypeError('identityFromAuthInfo: `emails(authInfo)` must return an array of email addresses');
+  }
+  return { principal, ...(issuer === undefined ? {} : { issuer }), emails: [...emails] };
+}
+
+function missingPrincipal(cause?: unknown): McpGuardError {
+  return new McpGuardError(
+    'BEARER_PRINCIPAL_MISSING',
+    403,
+    'Forbidden: the access token does not identify a user (no subject); the server needs a user, not only a client.',
+    cause === undefined ? undefined : { cause },
+  );
+}

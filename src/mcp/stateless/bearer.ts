@@ -1,0 +1,70 @@
+import type { Request, Response } from 'express';
+import { bearerAuthChallengeResponse, OAuthError, verifyBearerToken, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
+import type { Auditor } from '../../audit/index.js';
+import { McpGuardError, jsonRpcErrorBody } from '../errors.js';
+import { identityFromAuthInfo, type IdentityOptions } from '../identity.js';
+
+/** Bearer verification for 2026-07-28 traffic, as the SDK does it (RFC 6750 + RFC 9728). */
+export interface StatelessBearerOptions extends IdentityOptions<AuthInfo> {
+  /** Verifies an access token (JWT validation, RFC 7662 introspection, …) and returns its `AuthInfo`. */
+  verifier: OAuthTokenVerifier;
+  /** Scopes every token must have; a token without them gets `403 insufficient_scope`. */
+  requiredScopes?: string[];
+  /** Accept only tokens issued for this resource (RFC 8707); the verifier fills `AuthInfo.resource`. */
+  expectedResource?: URL;
+}
+
+export type BearerOutcome = { ok: true; authInfo: AuthInfo; principal: string; emails: readonly string[] } | { ok: false };
+
+/** Copies a web `Response` (the SDK's challenge) onto an Express response. */
+async function sendWebResponse(res: Response, answer: globalThis.Response): Promise<void> {
+  res.status(answer.status);
+  answer.headers.forEach((value, name) => res.setHeader(name, value));
+  res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/**
+ * Verifies `Authorization: Bearer` with the SDK's `verifyBearerToken` and answers failures with
+ * its `bearerAuthChallengeResponse` (401 + `WWW-Authenticate: Bearer …, resource_metadata="…"`),
+ * then derives the user with `identityFromAuthInfo` (the same rule as the sessionful era: `sub`
+ * or the app's `principal`, never the client id; emails only from verified claims). Refusals are
+ * audited as `mcp_bearer_rejected` or `bearer_identity_rejected`.
+ */
+export function createBearerIdentity(options: StatelessBearerOptions & { resourceMetadataUrl: string; auditor: Auditor }) {
+  if (typeof options.verifier?.verifyAccessToken !== 'function') {
+    throw new TypeError('createMcpStatelessGuard: `bearer.verifier` must be an OAuthTokenVerifier ({ verifyAccessToken(token) })');
+  }
+  const identityOptions: IdentityOptions<AuthInfo> = {
+    ...(options.principal ? { principal: options.principal } : {}),
+    ...(options.emails ? { emails: options.emails } : {}),
+  };
+  const verifyOptions = {
+    verifier: options.verifier,
+    resourceMetadataUrl: options.resourceMetadataUrl,
+    ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
+    ...(options.expectedResource ? { expectedResource: options.expectedResource } : {}),
+  };
+
+  return async function identifyBearer(req: Request, res: Response): Promise<BearerOutcome> {
+    const header = req.headers.authorization;
+    let authInfo: AuthInfo;
+    try {
+      authInfo = await verifyBearerToken(header, verifyOptions);
+    } catch (err) {
+      const reason = header === undefined ? 'missing' : err instanceof OAuthError ? String(err.code) : 'verifier_error';
+      options.auditor.emit('mcp_bearer_rejected', { ip: req.ip, reason });
+      await sendWebResponse(res, bearerAuthChallengeResponse(err, verifyOptions));
+      return { ok: false };
+    }
+    try {
+      const identity = identityFromAuthInfo(authInfo, identityOptions);
+      return { ok: true, authInfo, principal: identity.principal, emails: identity.emails };
+    } catch (err) {
+      if (!(err instanceof McpGuardError)) throw err;
+      // Fail closed: falling back to the client id would make every user of one client one user.
+      options.auditor.emit('bearer_identity_rejected', { ip: req.ip, reason: err.code === 'BEARER_PRINCIPAL_MISSING' ? 'no_subject' : 'app_refused' });
+      res.status(err.status).json(jsonRpcErrorBody(err.jsonRpcCode, err.message));
+      return { ok: false };
+    }
+  };
+}

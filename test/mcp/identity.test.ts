@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { McpGuardError } from '../../src/mcp/errors.js';
+import { identityFromAuthInfo } from '../../src/mcp/identity.js';
+import { ALICE, BOB, connectClient, INITIALIZE, rawPost, startGuardedServer, toolText, type GuardedServer } from './helpers.js';
+
+const PROTOCOL = { 'mcp-protocol-version': '2025-06-18' };
+const CLIENT = 'shared-desktop-client';
+
+function info(extra?: Record<string, unknown>): AuthInfo {
+  return { token: 't', clientId: CLIENT, scopes: [], ...(extra ? { extra } : {}) };
+}
+
+describe('identityFromAuthInfo', () => {
+  it('takes the principal from the subject, qualified by the issuer', () => {
+    assert.deepEqual(identityFromAuthInfo(info({ sub: 'user-1' })), { principal: 'user-1', emails: [] });
+    assert.deepEqual(identityFromAuthInfo(info({ iss: 'https://idp.example', sub: 'user-1' })), { principal: 'https://idp.example|user-1', issuer: 'https://idp.example', emails: [] });
+  });
+
+  it('never falls back to the OAuth client id: a token without a subject is refused with 403 BEARER_PRINCIPAL_MISSING', () => {
+    for (const extra of [undefined, {}, { sub: '' }, { sub: '   ' }, { sub: 42 }, { sub: null }, { iss: 'https://idp.example' }, { client_id: CLIENT }]) {
+      assert.throws(
+        () => identityFromAuthInfo(info(extra)),
+        (err: unknown) => err instanceof McpGuardError && err.code === 'BEARER_PRINCIPAL_MISSING' && err.status === 403 && !err.message.includes(CLIENT),
+        JSON.stringify(extra),
+      );
+    }
+  });
+
+  it('uses the app’s principal(authInfo) instead, and refuses when it returns nothing or throws', () => {
+    const byOid = (authInfo: AuthInfo) => (typeof authInfo.extra?.oid === 'string' ? `tenant|${authInfo.extra.oid}` : undefined);
+    assert.equal(identityFromAuthInfo(info({ oid: 'o-7', sub: 'ignored' }), { principal: byOid }).principal, 'tenant|o-7');
+    assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: byOid }), { code: 'BEARER_PRINCIPAL_MISSING' });
+    assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => 'x'.repeat(513) }), { code: 'BEARER_PRINCIPAL_MISSING' });
+    const refused = new McpGuardError('SESSION_OWNER_MISMATCH', 401, 'Unauthorized: unknown tenant.');
+    assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => { throw refused; } }), (err: unknown) => err === refused);
+    assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => { throw new Error('lookup failed'); } }), { code: 'BEARER_PRINCIPAL_MISSING' });
+  });
+
+  it('takes an email only when the issuer verified it (email_verified === true), or from the app', () => {
+    assert.deepEqual(identityFromAuthInfo(info({ sub: 'u', email: ALICE.email })).emails, []);
+    assert.deepEqual(identityFromAuthInfo(info({ sub: 'u', email: ALICE.email, email_verified: 'true' })).emails, []);
+    assert.deepEqual(identityFromAuthInfo(info({ sub: 'u', email: ALICE.email, email_verified: true })).emails, [ALICE.email]);
+    assert.deepEqual(identityFromAuthInfo(info({ sub: 'u', email: ALICE.email }), { emails: () => ['work@example.com'] }).emails, ['work@example.com']);
+    assert.throws(() => identityFromAuthInfo(info({ sub: 'u' }), { emails: () => ['not-an-email'] }), TypeError);
+  });
+});
+
+describe('MCP bearer identity over HTTP', () => {
+  // The SDK's example verifiers: a valid token, one client id for every user, no subject.
+  const tokens = new Map<string, AuthInfo>([
+    ['alice-token', { token: 'alice-token', clientId: CLIENT, scopes: ['mcp'], extra: { email: ALICE.email } }],
+    ['bob-token', { token: 'bob-token', clientId: CLIENT, scopes: ['mcp'], extra: { email: BOB.email } }],
+  ]);
+  const verifier = {
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      const found = tokens.get(token);
+      if (!found) throw new InvalidTokenError('Unknown token');
+      return { ...found, expiresAt: Math.floor(Date.now() / 1000) + 3600 };
+    },
+  };
+  // The old default, spelled out: the principal falls back to the client id, emails are taken unverified.
+  const clientIdFallback = { principal: (authInfo: AuthInfo) => (authInfo.extra?.sub as string | undefined) ?? authInfo.clientId, emails: (authInfo: AuthInfo) => [authInfo.extra?.email as string] };
+
+  async function stealAlicesSession(server: GuardedServer): Promise<{ status: number; text: string }> {
+    await server.guard.vault.set(ALICE.email, ALICE.credential);
+    const alice = await connectClient(server.endpoint, { headers: { authorization: 'Bearer alice-token' } });
+    const stolen = await rawPost(
+      server.endpoint,
+      { ...PROTOCOL, 'mcp-session-id': alice.sessionId as string, authorization: 'Bearer bob-token' },
+      { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_credentials', arguments: { email: ALICE.email } } },
+    );
+    await alice.close();
+    const text = typeof stolen.body === 'string' ? stolen.body : JSON.stringify(stolen.body);
+    return { status: stolen.status, text };
+  }
+
+  it('lets Bob’s bearer plus Alice’s stolen session id read Alice’s credential when the principal falls back to the client id (the attack)', async () => {
+    const server = await startGuardedServer({ bearer: { verifier, ...clientIdFallback } });
+    const { status, text } = await stealAlicesSession(server);
+    assert.equal(status, 200);
+    assert.ok(text.includes(ALICE.credential.access_token), 'the fallback must leak, or this test proves nothing');
+    await server.close();
+  });
+
+  it('refuses a token without a subject by default: nothing is served and nothing is read', async () => {
+    const server = await startGuardedServer({ bearer: { verifier } });
+    const init = await rawPost(server.endpoint, { authorization: 'Bearer alice-token' }, INITIALIZE);
+    assert.equal(init.status, 403);
+    assert.deepEqual(init.body.error.message.includes('does not identify a user'), true);
+    assert.equal(init.headers.get('mcp-session-id'), null);
+    assert.equal(server.guard.size, 0);
+    assert.equal(server.audit.of('bearer_identity_rejected').at(-1)?.reason, 'no_subject');
+    assert.ok(!server.readAuditFile().includes('alice-token'));
+    await server.close();
+  });
+
+  it('keeps users of one client apart when the app maps tokens to users itself', async () => {
+    const users: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
+    const server = await startGuardedServer({ bearer: { verifier, principal: (authInfo) => users[authInfo.token] } });
+    const { status, text } = await stealAlicesSession(server);
+    assert.equal(status, 403);
+    assert.ok(!text.includes(ALICE.credential.access_token));
+    assert.equal(server.audit.of('session_owner_mismatch').at(-1)?.reason, 'bearer_principal_differs');
+    const bob = await connectClient(server.endpoint, { headers: { authorization: 'Bearer bob-token' } });
+    assert.equal(toolText(await bob.client.callTool({ name: 'whoami', arguments: {} })), 'bob');
+    // An unverified email claim grants no account: Bob's token claims bob@… but the issuer never verified it.
+    const read = await bob.client.callTool({ name: 'get_credentials', arguments: { email: BOB.email } });
+    assert.equal(read.isError, true);
+    await bob.close();
+    await server.close();
+  });
+});
