@@ -294,8 +294,16 @@ const tokenTampering: McpAttackDefinition = {
         const bare = await ctx.rawWhoami(era, "the victim's session id without credentials (control)", { sessionId });
         if (ctx.isVictim(era, bare.answer)) throw new McpNotApplicable('the session id alone reaches the victim (see stolen-session-id), so altered credentials prove nothing');
       }
-      const credentials = Object.entries(headers).filter(([, value]) => value.length >= 8);
-      if (credentials.length === 0) throw new McpNotApplicable('the victim sends no token to tamper with');
+      // Only a credential the server needs is worth altering: with a bearer and a session token,
+      // a server that reads only one of them would otherwise seem to accept a forged other.
+      const credentials: Array<[string, string]> = [];
+      for (const [name, value] of Object.entries(headers).filter(([, v]) => v.length >= 8)) {
+        const rest = Object.fromEntries(Object.entries(headers).filter(([n]) => n !== name));
+        const without = await ctx.rawWhoami(era, `victim calls without ${name} (control)`, { headers: rest, ...(sessionId ? { sessionId } : {}) });
+        if (ctx.isVictim(era, without.answer)) ctx.wire.note(`${name} is not needed to reach the victim in ${era}; it is not altered`);
+        else credentials.push([name, value]);
+      }
+      if (credentials.length === 0) throw new McpNotApplicable('the victim sends no credential the server needs');
       const accepted: string[] = [];
       let tried = 0;
       for (const [name, value] of credentials) {
