@@ -1,4 +1,4 @@
-import type { AttackResult, EvidenceCookie, FixationReport } from './types.js';
+import type { AttackOutcome, AttackResult, EvidenceCookie, FixationReport } from './types.js';
 
 export const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m' } as const;
 
@@ -91,11 +91,17 @@ export function formatReport(report: FixationReport, options: FormatOptions = {}
   return out.join('\n');
 }
 
+/** What a side-by-side comparison reads of a report: the fixation suite's and the MCP suite's alike. */
+export interface ComparableReport {
+  results: ReadonlyArray<{ id: string; outcome: AttackOutcome }>;
+  summary: { failed: number; total: number };
+}
+
 /**
  * Two reports side by side, one row per attack: what the demo prints for the protected and
  * the vulnerable example.
  */
-export function formatComparison(columns: ReadonlyArray<{ title: string; report: FixationReport }>, options: FormatOptions = {}): string {
+export function formatComparison(columns: ReadonlyArray<{ title: string; report: ComparableReport }>, options: FormatOptions = {}): string {
   const color = options.color ?? false;
   const ids = [...new Set(columns.flatMap((c) => c.report.results.map((r) => r.id)))];
   const width = Math.max(...ids.map((id) => id.length), 6);
