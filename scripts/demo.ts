@@ -14,8 +14,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { formatComparison, formatMcpReport, formatReport, runFixationAttacks, runMcpAttacks, type FixationReport, type McpAttackOptions, type McpReport } from '../src/attack-suite/index.js';
-import { demoBearer } from '../examples/mcp-vulnerable/app.js';
+import { formatComparison, formatMcpReport, formatReport, runFixationAttacks, runMcpAttacks, type FixationReport, type McpReport } from '../src/attack-suite/index.js';
+import { mcpExampleAttackOptions } from '../examples/shared/mcp-attack-options.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -33,34 +33,6 @@ const MCP_EXAMPLES: readonly Example[] = [
   { title: 'mcp-server', entry: 'examples/mcp-server/server.ts' },
   { title: 'mcp-vulnerable', entry: 'examples/mcp-vulnerable/server.ts' },
 ];
-
-/** examples/mcp-server's 2025 login: POST /auth/demo-login authorizes the session and answers its token. */
-function demoLogin(base: string, username: string): NonNullable<McpAttackOptions['victim']['login']> {
-  return async function login({ sessionId }) {
-    const res = await fetch(new URL('/auth/demo-login', base), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'mcp-session-id': sessionId, 'user-agent': 'fixation-guard-attack-mcp/1.0' },
-      body: JSON.stringify({ username, password: `${username}-password` }),
-    });
-    const body = (await res.json()) as { token?: string };
-    if (!body.token) throw new Error(`demo-login answered ${res.status} for ${username}`);
-    return { 'x-session-token': body.token };
-  };
-}
-
-/** What the suite is told about each MCP example: the users, the two-round tool, the limits. */
-function mcpOptions(title: string, base: string): McpAttackOptions {
-  if (title === 'mcp-server') {
-    return {
-      victim: { bearer: 'alice-demo-token', login: demoLogin(base, 'alice') },
-      attacker: { bearer: 'bob-demo-token', login: demoLogin(base, 'bob') },
-      stateTool: { name: 'transfer', arguments: { amount: 5 } },
-      maxSessionsPerUser: 5,
-      rateLimit: 300,
-    };
-  }
-  return { victim: { bearer: demoBearer('alice') }, attacker: { bearer: demoBearer('bob') }, stateTool: { name: 'confirm' }, maxSessionsPerUser: 3, rateLimit: 60 };
-}
 
 const failedIds = (report: FixationReport | McpReport) => report.results.filter((r) => r.outcome === 'fail').map((r) => r.id);
 
@@ -164,7 +136,7 @@ try {
   for (const [i, example] of MCP_EXAMPLES.entries()) {
     const server = running[EXAMPLES.length + i] as Running;
     console.log(`\nAttacking ${example.title} at ${server.url}/mcp as alice (victim) and bob (attacker) …`);
-    mcpReports.push(await runMcpAttacks(`${server.url}/mcp`, mcpOptions(example.title, server.url)));
+    mcpReports.push(await runMcpAttacks(`${server.url}/mcp`, mcpExampleAttackOptions(example.title as 'mcp-server' | 'mcp-vulnerable', server.url)));
   }
   const [mcpProtected, mcpVulnerable] = mcpReports as [McpReport, McpReport];
   for (const [i, example] of MCP_EXAMPLES.entries()) {

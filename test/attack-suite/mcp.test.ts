@@ -80,7 +80,7 @@ describe('attack suite: MCP servers', () => {
 
   it('finds nothing to attack in a server of both eras that defends against every attack', async () => {
     const report = await runMcpAttacks(safeFull.url, OPTIONS);
-    assert.deepEqual(report.facts, { legacy: 'sessionful', modern: 'supported', identityTool: 'whoami' });
+    assert.deepEqual(report.facts, { legacy: 'sessionful', modern: 'supported', identityTool: 'whoami', notes: [] });
     assert.deepEqual(outcomes(report, 'fail'), []);
     assert.deepEqual(outcomes(report, 'not-applicable'), []);
     assert.equal(report.summary.verdict, 'pass');

@@ -29,6 +29,7 @@ export function formatMcpReport(report: McpReport, options: FormatOptions = {}):
   const { legacy, modern, identityTool } = report.facts;
   const out: string[] = [
     paint(`MCP attacks against ${report.target} (2025: ${legacy}, 2026-07-28: ${modern}; caller named by ${identityTool ?? '?'})`, ANSI.bold, color),
+    ...report.facts.notes.map((note) => `  · ${note}`),
     '',
   ];
   for (const result of report.results) {

@@ -56,7 +56,7 @@ function reasonOf(err: unknown): string {
 async function probe(url: URL, options: ResolvedMcpOptions): Promise<{ facts: McpTargetFacts; markers: Partial<Record<McpEra, Markers>> }> {
   const wire = new McpWire(url, options.requestTimeoutMs);
   const opened: McpConnection[] = [];
-  const facts: McpTargetFacts = { legacy: 'unsupported', modern: 'unsupported', identityTool: options.identityTool };
+  const facts: McpTargetFacts = { legacy: 'unsupported', modern: 'unsupported', identityTool: options.identityTool, notes: [] };
   const connections: Partial<Record<McpEra, McpConnection>> = {};
   const why: string[] = [];
   try {
@@ -82,7 +82,10 @@ async function probe(url: URL, options: ResolvedMcpOptions): Promise<{ facts: Mc
       const headers: Record<string, string> = { ...options.victim.headers, ...(options.victim.bearer ? { authorization: `Bearer ${options.victim.bearer}` } : {}) };
       const discover = await wire.send({ method: 'POST', era: '2026-07-28', step: 'probe', headers, body: modernRequest('server/discover') });
       if (discover.status === 401 || discover.status === 403) {
-        throw new McpAttackSetupError(`runMcpAttacks: the server speaks 2026-07-28 but refused the victim's credentials (${discover.status}); check the victim's bearer token`);
+        if (options.victim.bearer !== undefined || options.victim.headers !== undefined) {
+          throw new McpAttackSetupError(`runMcpAttacks: the server speaks 2026-07-28 but refused the victim's credentials (${discover.status}); check the victim's bearer token`);
+        }
+        facts.notes.push(`the server speaks 2026-07-28 but wants a bearer token (${discover.status}); give victim and attacker one to attack that era`);
       }
     }
     const first = connections['2025'] ?? connections['2026-07-28'];
@@ -142,7 +145,7 @@ export class McpAttackRunner {
   }
 
   get facts(): McpTargetFacts {
-    return { ...this.#facts };
+    return { ...this.#facts, notes: [...this.#facts.notes] };
   }
 
   /** Runs one attack; never throws for what the server does, only when it is unreachable. */

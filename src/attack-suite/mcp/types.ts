@@ -82,6 +82,8 @@ export interface McpTargetFacts {
   modern: 'supported' | 'unsupported';
   /** The tool that tells the caller apart. */
   identityTool: string | undefined;
+  /** What the probe noticed that limits the run (an era it could not attack, and why). */
+  notes: string[];
 }
 
 /** What `runMcpAttacks` returns. Serialisable with `JSON.stringify`. */
