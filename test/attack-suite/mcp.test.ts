@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +47,9 @@ async function serve(flaws: readonly McpFlaw[]): Promise<Running> {
   };
 }
 
+/** The whole report in one line per attack, for assertion messages. */
+const explain = (report: McpReport) => report.results.map((r) => `${r.outcome} ${r.id}: ${r.reason}`).join('\n');
+
 const outcomes = (report: McpReport, outcome: string) =>
   report.results
     .filter((r) => r.outcome === outcome)
@@ -64,7 +68,36 @@ function bufferedIO(): CliIO & { stdout: string[]; stderr: string[] } {
   return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t), progress() {}, stdoutIsTTY: false, env: {} };
 }
 
+/**
+ * Imports the attack suite in a fresh process with a resolve hook that reports every
+ * @modelcontextprotocol specifier, then imports the SDK client itself (the control that shows
+ * the hook sees it).
+ */
+const LAZY_PROBE = `
+import { register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const { port1, port2 } = new MessageChannel();
+const seen = [];
+port1.on('message', (m) => seen.push(m));
+port1.unref();
+register('data:text/javascript,' + encodeURIComponent("let port; export function initialize(d) { port = d.port; } export async function resolve(s, c, n) { if (s.includes('@modelcontextprotocol')) port.postMessage(s); return n(s, c); }"), { data: { port: port2 }, transferList: [port2] });
+const suite = await import('./src/attack-suite/index.ts');
+await new Promise((r) => setTimeout(r, 200));
+const atImport = [...seen];
+await import('@modelcontextprotocol/sdk/client/index.js');
+await new Promise((r) => setTimeout(r, 200));
+console.log(JSON.stringify({ runMcpAttacks: typeof suite.runMcpAttacks, atImport, afterControl: seen.length }));
+`;
+
 describe('attack suite: MCP servers', () => {
+  it('loads no MCP SDK module when fixation-guard/attack-suite is imported', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', LAZY_PROBE], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').at(-1) as string) as { runMcpAttacks: string; atImport: string[]; afterControl: number };
+    assert.equal(result.runMcpAttacks, 'function');
+    assert.deepEqual(result.atImport, []);
+    assert.ok(result.afterControl > 0, 'the hook sees an SDK import');
+  });
+
   // A full run spends the rate limits of both users (batch-rate-limit), so the full runs get
   // servers of their own and the short checks share two others.
   let safe: Running;
@@ -81,8 +114,8 @@ describe('attack suite: MCP servers', () => {
   it('finds nothing to attack in a server of both eras that defends against every attack', async () => {
     const report = await runMcpAttacks(safeFull.url, OPTIONS);
     assert.deepEqual(report.facts, { legacy: 'sessionful', modern: 'supported', identityTool: 'whoami', notes: [] });
-    assert.deepEqual(outcomes(report, 'fail'), []);
-    assert.deepEqual(outcomes(report, 'not-applicable'), []);
+    assert.deepEqual(outcomes(report, 'fail'), [], explain(report));
+    assert.deepEqual(outcomes(report, 'not-applicable'), [], explain(report));
     assert.equal(report.summary.verdict, 'pass');
     assert.equal(report.summary.passed, 14);
     assertNoSecrets(report);
@@ -99,7 +132,7 @@ describe('attack suite: MCP servers', () => {
       'session-limit',
       'state-tampering',
       'stolen-session-id',
-    ]);
+    ], explain(report));
     assert.equal(report.summary.verdict, 'fail');
     const handout = report.results.find((r) => r.id === 'no-session-handout');
     assert.match(handout?.reason ?? '', /a request without a session id \(anonymous\) was served the victim's session/);
@@ -147,8 +180,8 @@ describe('attack suite: MCP servers', () => {
       const server = await serve([flaw]);
       try {
         const report = await runMcpAttacks(server.url, FULL ? OPTIONS : { ...OPTIONS, only: expected });
-        assert.deepEqual(outcomes(report, 'fail'), expected);
-        if (FULL) assert.deepEqual(outcomes(report, 'not-applicable'), flaw === 'adopt-unknown-ids' ? ['session-limit'] : []);
+        assert.deepEqual(outcomes(report, 'fail'), expected, explain(report));
+        if (FULL) assert.deepEqual(outcomes(report, 'not-applicable'), flaw === 'adopt-unknown-ids' ? ['session-limit'] : [], explain(report));
         for (const result of report.results.filter((r) => r.outcome === 'fail')) assert.ok(result.evidence.requests.length > 0, `${result.id} fails with evidence`);
         assertNoSecrets(report);
       } finally {
