@@ -44,9 +44,11 @@ export const AUDIT_EVENTS = {
   unauthorized_credential_access: 'error',
   credential_access_granted: 'info',
   credential_stored: 'info',
+  credential_store_failed: 'error',
   rate_limit_exceeded: 'warn',
   origin_rejected: 'warn',
   host_rejected: 'warn',
+  batch_rejected: 'warn',
   bearer_identity_rejected: 'warn',
   emergency_disable_session_reuse: 'warn',
   // MCP adapter, 2026-07-28 (stateless): bearer identity per request, sealed requestState, principal-scoped state

@@ -35,7 +35,7 @@ export async function accessCredential(
   authorizeCredentialAccess(context.auditor, subject, email, action);
   const key = normalizeEmail(email as string);
   if (action === 'read') {
-    const credential = await context.vault.get(key);
+    const credential = await context.vault.get(subject.principal as string, key);
     context.auditor.emit('credential_access_granted', {
       sessionId: subject.sessionId,
       principal: subject.principal,

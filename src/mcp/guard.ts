@@ -24,8 +24,11 @@ import {
 import { DEFAULT_MAX_BODY_SIZE, mcpErrorHandler, mcpJsonBody, sendMcpError } from './http.js';
 import { mcpHostOriginCheck } from './host-origin.js';
 import { identityFromAuthInfo } from './identity.js';
+import type { McpFleet, McpFleetEvent } from './fleet.js';
+import { MemorySessionIndex, type SessionIndex } from '../session-index/index.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
-import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { createMcpRateLimiter, mcpIpRateLimit, type McpRateLimiter, type McpRateLimitOptions } from './rate-limit.js';
+import { mcpBatchPolicy, messageCount } from './batch.js';
 import { registerSessionTools } from './session-tools.js';
 import { SESSION_TOKEN_VERSION, SessionTokenSigner, readSessionToken, type SessionTokenPayload } from './token.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from './vault.js';
@@ -133,6 +136,20 @@ export interface McpSessionGuardOptions {
   onSessionLimit?: SessionLimitPolicy;
   /** All sessions of this instance, authenticated or not (memory bound). The default value is `10000`. */
   maxSessions?: number;
+  /**
+   * Separate, small limits for sessions that never authenticated (what a flood creates): how
+   * many one IP may hold, how many all IPs may hold, and a short idle timeout; `false` leaves
+   * them under `maxSessions` and `idleTimeout` only. The default value is
+   * `{ maxPerIp: 20, maxSessions: 1000, idleTimeout: '5m' }`.
+   */
+  preAuth?: PreAuthLimits | false;
+  /**
+   * What the instances of a fleet share: the per-principal session index that enforces
+   * `maxSessionsPerUser` (the core's `SessionIndex`) and the signals that carry revocations and
+   * the emergency switch (`createRedisMcpFleet` from `fixation-guard/redis` builds both). The
+   * default value is a `MemorySessionIndex` and no signals: one process.
+   */
+  fleet?: McpFleet;
   /** The default value is `{ inputs: ['userAgent', 'clientInfo'], policy: 'reject' }`. */
   fingerprint?: { inputs?: readonly FingerprintInput[]; policy?: FingerprintPolicy };
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
@@ -157,9 +174,27 @@ export interface McpSessionGuardOptions {
   sessionTools?: boolean;
   /** The default value is `'1mb'`. */
   maxBodySize?: string | number;
+  /**
+   * JSON-RPC messages one batch may carry (protocol revisions before 2025-06-18; later ones
+   * have no batches and a batch is refused). Rate limits charge every message. The default value is `20`.
+   */
+  maxBatchSize?: number;
   /** How often expired sessions are swept (`'1m'` or milliseconds), or `false`. The default value is `'1m'`. */
   sweepInterval?: number | string | false;
 }
+
+export interface PreAuthLimits {
+  /** The default value is `20`. */
+  maxPerIp?: number;
+  /** The default value is `1000`. */
+  maxSessions?: number;
+  /** The default value is `'5m'`. */
+  idleTimeout?: number | string;
+}
+
+export const DEFAULT_PREAUTH_MAX_PER_IP = 20;
+export const DEFAULT_PREAUTH_MAX_SESSIONS = 1000;
+export const DEFAULT_PREAUTH_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** The guard `createMcpSessionGuard` returns. */
 export interface McpSessionGuard {
@@ -182,6 +217,12 @@ export interface McpSessionGuard {
   sweepExpiredSessions(): number;
   /** Number of live sessions. */
   readonly size: number;
+  /**
+   * Resolves once what revocations told the fleet (tombstones, the switch, index removals) is
+   * written. Revocation acts locally at once; this is for callers that must know the other
+   * instances can see it too. Rejects when a fleet write failed.
+   */
+  settled(): Promise<void>;
   /** Closes every session and stops the sweep timer. */
   close(): Promise<void>;
 }
@@ -220,6 +261,7 @@ interface RequestProof {
   requestIds: Set<RequestId>;
 }
 
+const REVOKED_REQUEST_MESSAGE = 'Request cancelled: the session was revoked; reconnect and authenticate again.';
 const SUPERSEDED_REQUEST_MESSAGE = 'Request cancelled: the session was authorized again while it ran; retry with the current session token.';
 
 type Check = { ok: true } | { ok: false; error: McpGuardError; event?: AuditEventType; reason?: string };
@@ -283,6 +325,15 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     options.sweepInterval === undefined || options.sweepInterval === false ? DEFAULT_SWEEP_INTERVAL_MS : parseDuration(options.sweepInterval, 'createMcpSessionGuard: `sweepInterval`');
   const maxSessionsPerUser = validatePositiveInteger(options.maxSessionsPerUser, 'maxSessionsPerUser', DEFAULT_MAX_SESSIONS_PER_USER);
   const maxSessions = validatePositiveInteger(options.maxSessions, 'maxSessions', DEFAULT_MAX_SESSIONS);
+  const preAuth =
+    options.preAuth === false
+      ? undefined
+      : {
+          maxPerIp: validatePositiveInteger(options.preAuth?.maxPerIp, 'preAuth.maxPerIp', DEFAULT_PREAUTH_MAX_PER_IP),
+          maxSessions: validatePositiveInteger(options.preAuth?.maxSessions, 'preAuth.maxSessions', DEFAULT_PREAUTH_MAX_SESSIONS),
+          idleTimeoutMs:
+            options.preAuth?.idleTimeout === undefined ? DEFAULT_PREAUTH_IDLE_TIMEOUT_MS : parseDuration(options.preAuth.idleTimeout, 'createMcpSessionGuard: `preAuth.idleTimeout`'),
+        };
   const onSessionLimit = options.onSessionLimit ?? DEFAULT_SESSION_LIMIT_POLICY;
   if (onSessionLimit !== 'evictOldest' && onSessionLimit !== 'rejectLogin') {
     throw new TypeError(`createMcpSessionGuard: \`onSessionLimit\` must be 'evictOldest' or 'rejectLogin'; got ${JSON.stringify(onSessionLimit)}`);
@@ -319,6 +370,40 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const sessionTools = options.sessionTools !== false;
 
   const sessions = new Map<string, SessionRecord>();
+  const index: SessionIndex = options.fleet?.index ?? new MemorySessionIndex();
+  const signals = options.fleet?.signals;
+  const limit = { max: maxSessionsPerUser, onLimit: onSessionLimit };
+  /** Fleet writes started by revocations, so `settled()` can wait for them. */
+  const fleetWrites = new Set<Promise<unknown>>();
+  const fleetFailures: unknown[] = [];
+
+  function toFleet(write: () => Promise<unknown>): void {
+    const running = Promise.resolve()
+      .then(write)
+      .catch(function fleetWriteFailed(err: unknown) {
+        fleetFailures.push(err);
+        auditor.emit('config_error', { reason: 'fleet_write_failed' });
+        process.emitWarning(`fixation-guard/mcp: a revocation could not be shared with the fleet: ${(err as Error)?.message ?? String(err)}`);
+      })
+      .finally(() => fleetWrites.delete(running));
+    fleetWrites.add(running);
+  }
+
+  function onFleetEvent(event: McpFleetEvent): void {
+    if (event.type === 'ended') {
+      const record = sessions.get(event.sessionId);
+      if (record) retire(record, 'mcp_session_revoked', 'ended_by_fleet', undefined, true);
+      return;
+    }
+    for (const record of [...sessions.values()]) {
+      if (record.createdAt <= event.at) retire(record, 'mcp_session_revoked', 'emergency_disable_session_reuse', undefined, true);
+    }
+  }
+  const subscription = signals?.subscribe(onFleetEvent);
+  subscription?.catch(function subscribeFailed(err: unknown) {
+    fleetFailures.push(err);
+    process.emitWarning(`fixation-guard/mcp: could not subscribe to the fleet's revocations: ${(err as Error)?.message ?? String(err)}`);
+  });
   /** The proof of the request whose handler is running (tool calls, and whatever they start). */
   const requestContext = new AsyncLocalStorage<RequestProof>();
 
@@ -327,7 +412,39 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   function expiryOf(record: SessionRecord): { idle: number; absolute: number } {
-    return { idle: record.lastSeenAt + idleTimeoutMs, absolute: (record.authorizedAt ?? record.createdAt) + absoluteTimeoutMs };
+    // A session that never authenticated lives on the short pre-auth idle timeout.
+    const idle = record.principal === undefined && preAuth ? Math.min(idleTimeoutMs, preAuth.idleTimeoutMs) : idleTimeoutMs;
+    return { idle: record.lastSeenAt + idle, absolute: (record.authorizedAt ?? record.createdAt) + absoluteTimeoutMs };
+  }
+
+  /** Never-authenticated sessions by IP: what the pre-auth limits count. */
+  const preAuthByIp = new Map<string, Set<SessionRecord>>();
+  let preAuthCount = 0;
+
+  function trackPreAuth(record: SessionRecord): void {
+    const key = record.ip ?? 'unknown';
+    let held = preAuthByIp.get(key);
+    if (!held) preAuthByIp.set(key, (held = new Set()));
+    if (!held.has(record)) {
+      held.add(record);
+      preAuthCount += 1;
+    }
+  }
+
+  function untrackPreAuth(record: SessionRecord): void {
+    const key = record.ip ?? 'unknown';
+    const held = preAuthByIp.get(key);
+    if (!held?.delete(record)) return;
+    preAuthCount -= 1;
+    if (held.size === 0) preAuthByIp.delete(key);
+  }
+
+  /** Why a new unauthenticated session from `ip` is refused, after expired ones were swept. */
+  function preAuthRefusal(ip: string | undefined): { reason: 'preauth_per_ip' | 'preauth_total'; limit: number } | undefined {
+    if (!preAuth) return undefined;
+    if ((preAuthByIp.get(ip ?? 'unknown')?.size ?? 0) >= preAuth.maxPerIp) return { reason: 'preauth_per_ip', limit: preAuth.maxPerIp };
+    if (preAuthCount >= preAuth.maxSessions) return { reason: 'preauth_total', limit: preAuth.maxSessions };
+    return undefined;
   }
 
   function expiredReason(record: SessionRecord): 'idle_timeout' | 'absolute_timeout' | undefined {
@@ -339,12 +456,32 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   /** Removes a session at once (its id answers 404 from now on) and closes it when no request is using it. */
-  function retire(record: SessionRecord, event: 'mcp_session_revoked' | 'mcp_session_expired', reason: string, ip?: string): void {
+  function retire(record: SessionRecord, event: 'mcp_session_revoked' | 'mcp_session_expired', reason: string, ip?: string, fromFleet = false): void {
     if (record.retired) return;
     record.retired = true;
     sessions.delete(record.id);
+    untrackPreAuth(record);
     audit(event, record, { reason, ip });
-    if (record.inflight === 0) closeRecord(record);
+    const principal = record.principal;
+    if (principal !== undefined) {
+      // Tombstone first, then unindex: no instance may still serve an id the index no longer counts.
+      toFleet(async function endEverywhere() {
+        if (signals && !fromFleet) await signals.end(record.id, absoluteTimeoutMs);
+        await index.remove(principal, record.id);
+      });
+    }
+    // Cut every channel at once: a GET stream or a running call must not outlive the revocation
+    // (nor carry what the server sends after it). Only the request that revoked its own session
+    // (revoke_current_session) keeps its answer; the session closes when it is sent.
+    const current = requestContext.getStore();
+    const spared = current?.record === record ? current : undefined;
+    const answered = cancelRequests(record, (proof) => proof !== spared, REVOKED_REQUEST_MESSAGE, 'session_revoked');
+    record.transport?.closeStandaloneSSEStream();
+    if (spared === undefined || record.inflight === 0) {
+      void Promise.allSettled(answered).then(function closeRevoked() {
+        closeRecord(record);
+      });
+    }
   }
 
   function closeRecord(record: SessionRecord): void {
@@ -391,39 +528,69 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   }
 
   /** Binds a session to a principal: the limit is enforced here, before anything is granted. */
-  function bind(record: SessionRecord, identity: SessionIdentity, method: 'callback' | 'bearer'): void {
+  /** Binds a session to a principal: the limit is enforced here (through the shared index), before anything is granted. */
+  async function bind(record: SessionRecord, identity: SessionIdentity, method: 'callback' | 'bearer'): Promise<void> {
     if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
       throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
-    if (record.principal !== undefined && record.principal !== identity.principal) {
+    const refuseOtherOwner = () => {
       audit('session_owner_mismatch', record, { reason: 'reauthorization_by_other_principal', detail: { attempted: identity.principal } });
-      throw new McpGuardError('SESSION_OWNER_MISMATCH', 403, 'This session belongs to another principal; start a new session.');
-    }
+      return new McpGuardError('SESSION_OWNER_MISMATCH', 403, 'This session belongs to another principal; start a new session.');
+    };
+    if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
     const emails = [...(identity.emails ?? []), ...(identity.email ? [identity.email] : [])].map((email) => {
       if (typeof email !== 'string' || !email.includes('@')) throw new TypeError(`authorizeSession: \`identity.emails\` must hold email addresses; got ${JSON.stringify(email)}`);
       return normalizeEmail(email);
     });
     if (record.principal === undefined) {
-      const others = principalSessions(identity.principal).filter((other) => other !== record);
-      if (others.length >= maxSessionsPerUser) {
-        if (onSessionLimit === 'rejectLogin') {
-          audit('mcp_session_limit', record, { principal: identity.principal, reason: 'rejectLogin', detail: { limit: maxSessionsPerUser } });
-          throw new McpGuardError('SESSION_LIMIT_REACHED', 409, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
-        }
-        const oldest = others.sort((a, b) => (a.authorizedAt ?? a.createdAt) - (b.authorizedAt ?? b.createdAt)).slice(0, others.length - maxSessionsPerUser + 1);
-        for (const victim of oldest) {
-          audit('mcp_session_limit', victim, { reason: 'evictOldest', detail: { limit: maxSessionsPerUser } });
-          retire(victim, 'mcp_session_revoked', 'session_limit_evicted');
-        }
+      await admit(record, identity.principal);
+      // Two bindings of one session may race through the awaits above: the first one wins.
+      if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found');
+      if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
+      if (record.principal === undefined) {
+        record.principal = identity.principal;
+        untrackPreAuth(record);
+        record.issuer = identity.issuer;
+        record.authorizedAt = clock.now();
+        record.authMethod = method;
       }
-      record.principal = identity.principal;
-      record.issuer = identity.issuer;
-      record.authorizedAt = clock.now();
-      record.authMethod = method;
     }
     for (const email of emails) record.emails.add(email);
     record.generation += 1;
     supersedeChannels(record);
+  }
+
+  /**
+   * Enters the session in the principal's index (shared by the fleet): reserve (refused at the
+   * limit under `rejectLogin`), mark live, confirm (naming the oldest beyond the limit under
+   * `evictOldest`), then end each evicted session wherever it lives.
+   */
+  async function admit(record: SessionRecord, principal: string): Promise<void> {
+    const now = clock.now();
+    const entry = { sessionId: record.id, createdAt: now, lastSeenAt: now };
+    const reserved = await index.admit(principal, entry, limit, { phase: 'reserve' });
+    if (!reserved.admitted) {
+      audit('mcp_session_limit', record, { principal, reason: 'rejectLogin', detail: { limit: maxSessionsPerUser } });
+      throw new McpGuardError('SESSION_LIMIT_REACHED', 409, `Too many sessions for this user (limit ${maxSessionsPerUser}); close one first.`);
+    }
+    try {
+      await signals?.markLive(record.id, absoluteTimeoutMs);
+      const confirmed = await index.admit(principal, entry, limit, { phase: 'confirm' });
+      if (!confirmed.admitted) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // ended while it was admitted
+      for (const victim of confirmed.evicted) {
+        const local = sessions.get(victim);
+        audit('mcp_session_limit', local ?? { id: victim, principal }, { reason: 'evictOldest', detail: { limit: maxSessionsPerUser } });
+        if (local) retire(local, 'mcp_session_revoked', 'session_limit_evicted');
+        else {
+          // Another instance's session: its tombstone ends it there (and its next request finds it).
+          await signals?.end(victim, absoluteTimeoutMs);
+          await index.remove(principal, victim);
+        }
+      }
+    } catch (err) {
+      await index.remove(principal, record.id).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -435,25 +602,38 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   function supersedeChannels(record: SessionRecord): void {
     const transport = record.transport;
     if (!transport) return;
-    let cancelled = 0;
-    for (const proof of record.requests) {
-      if (proof.generation === record.generation) continue;
-      for (const id of proof.requestIds) {
-        cancelled += 1;
-        // As if the client had cancelled it: the SDK aborts the handler and sends no result of its own.
-        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'session_reauthorized' } });
-        answerSuperseded(transport, id);
-      }
-      proof.requestIds.clear();
-    }
+    const cancelled = cancelRequests(record, (proof) => proof.generation !== record.generation, SUPERSEDED_REQUEST_MESSAGE, 'session_reauthorized').length;
     // Server-initiated traffic (list_changed, …) of the new owner must not reach an old listener.
     transport.closeStandaloneSSEStream();
     if (cancelled > 0) audit('session_token_mismatch', record, { reason: 'request_superseded', detail: { cancelled } });
   }
 
-  /** Ends a JSON-RPC request with an error; in SSE and JSON modes alike this also ends its HTTP response. */
+  /**
+   * Cancels the running JSON-RPC requests of the proofs `which` selects: as if the client had
+   * cancelled each (the SDK aborts the handler and sends no result of its own), then answers it
+   * with an error, which in SSE and JSON modes alike also ends its HTTP response.
+   */
+  function cancelRequests(record: SessionRecord, which: (proof: RequestProof) => boolean, message: string, reason: string): Promise<void>[] {
+    const transport = record.transport;
+    if (!transport) return [];
+    const answers: Promise<void>[] = [];
+    for (const proof of record.requests) {
+      if (!which(proof)) continue;
+      for (const id of proof.requestIds) {
+        transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+        answers.push(answerWithError(transport, id, message));
+      }
+      proof.requestIds.clear();
+    }
+    return answers;
+  }
+
   function answerSuperseded(transport: StreamableHTTPServerTransport, id: RequestId): void {
-    transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message: SUPERSEDED_REQUEST_MESSAGE } }).catch(function alreadyAnswered() {
+    void answerWithError(transport, id, SUPERSEDED_REQUEST_MESSAGE);
+  }
+
+  function answerWithError(transport: StreamableHTTPServerTransport, id: RequestId, message: string): Promise<void> {
+    return transport.send({ jsonrpc: '2.0', id, error: { code: JSON_RPC_SERVER_ERROR, message } }).catch(function alreadyAnswered() {
       // The request finished meanwhile; there is nothing left to answer.
     });
   }
@@ -476,12 +656,21 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         throw new TypeError(`authorizeSession: \`identity.credentials\` has an account that is not in \`identity.emails\`: ${JSON.stringify(email)}`);
       }
     }
-    bind(record, identity, 'callback');
-    for (const [email, credential] of Object.entries(identity.credentials ?? {})) {
-      authorizeCredentialAccess(auditor, subjectOf(record), email, 'write');
-      await vault.set(email, credential);
-      audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
+    if (typeof identity.principal !== 'string' || identity.principal.length === 0) {
+      throw new TypeError('authorizeSession: `identity.principal` must be a non-empty string');
     }
+    if (record.principal !== undefined && record.principal !== identity.principal) await bind(record, identity, 'callback'); // refuses, audited
+    // Credentials are written before the session is bound: a vault that fails leaves the session
+    // as it was (unauthenticated, no token), never bound without the token its client needs.
+    try {
+      for (const [email, credential] of Object.entries(identity.credentials ?? {})) await vault.set(identity.principal, email, credential);
+    } catch (err) {
+      audit('credential_store_failed', record, { principal: identity.principal, reason: 'vault_write_failed' });
+      throw new McpGuardError('CREDENTIAL_STORE_UNAVAILABLE', 503, 'The credential store is unavailable; the session was not authorized. Try again.', { cause: err });
+    }
+    if (record.retired) throw new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'); // revoked while the vault was written
+    await bind(record, identity, 'callback');
+    for (const email of Object.keys(identity.credentials ?? {})) audit('credential_stored', record, { detail: { email: normalizeEmail(email) } });
     return issueToken(record);
   }
 
@@ -553,8 +742,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
         return requireCredential({ vault, auditor }, callerSubject(record, email, 'read'), email);
       },
       async storeCredential(email, credential) {
-        authorizeCredentialAccess(auditor, callerSubject(record, email, 'write'), email, 'write');
-        await vault.set(email as string, credential);
+        const subject = callerSubject(record, email, 'write');
+        authorizeCredentialAccess(auditor, subject, email, 'write');
+        await vault.set(subject.principal as string, email as string, credential);
         audit('credential_stored', record, { detail: { email: normalizeEmail(email as string) } });
       },
       status() {
@@ -642,9 +832,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     return checkFingerprint(record, payload.fp, fingerprint, ip);
   }
 
-  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined): Promise<Check> {
+  async function checkRate(kind: 'ip' | 'principal', key: string | undefined, record: SessionRecord | undefined, ip: string | undefined, points = 1): Promise<Check> {
     if (!limiter || key === undefined) return OK;
-    const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
+    const outcome = kind === 'ip' ? await limiter.consumeIp(key, points) : await limiter.consumePrincipal(key, points);
     if (outcome.allowed) return OK;
     audit('rate_limit_exceeded', record, { ip, reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
     const error = new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.');
@@ -724,6 +914,16 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       send(res, new McpGuardError('SERVER_BUSY', 503, 'Server busy: too many sessions; try again later.'), { 'Retry-After': '60' });
       return;
     }
+    const refusal = bearer ? undefined : preAuthRefusal(ip);
+    if (refusal) {
+      // A flood of never-authenticated sessions fills only its own small pool, and drains on a short idle timeout.
+      audit('mcp_session_limit', undefined, { ip, reason: refusal.reason, detail: { limit: refusal.limit } });
+      const retry = String(Math.ceil((preAuth?.idleTimeoutMs ?? 60_000) / 1000));
+      if (refusal.reason === 'preauth_per_ip') {
+        return send(res, new McpGuardError('RATE_LIMITED', 429, 'Too many unauthenticated sessions from this address; authenticate or close one.'), { 'Retry-After': retry });
+      }
+      return send(res, new McpGuardError('SERVER_BUSY', 503, 'Server busy: too many unauthenticated sessions; try again later.'), { 'Retry-After': retry });
+    }
     const now = clock.now();
     const clientInfo = `${body.params.clientInfo.name}/${body.params.clientInfo.version}`;
     const record: SessionRecord = {
@@ -748,37 +948,45 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     };
     if (bearer) {
       try {
-        bind(record, bearer, 'bearer');
+        await bind(record, bearer, 'bearer');
       } catch (err) {
         if (err instanceof McpGuardError) return send(res, err);
         throw err;
       }
-      const checked = await checkRate('principal', record.principal, record, ip);
+      const checked = await checkRate('principal', record.principal, record, ip, messageCount(req));
       if (!checked.ok) return sendRateLimited(res, checked);
     }
-    const server = await options.createServer(handleFor(record));
-    if (sessionTools) registerSessionTools(server, handleFor(record));
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => record.id,
-      enableJsonResponse: options.jsonResponse === true,
-      onsessioninitialized: function sessionInitialized() {
-        record.initialized = true;
-        sessions.set(record.id, record);
-        audit('mcp_session_created', record, { ip, detail: { authenticated: record.principal !== undefined } });
-      },
-      onsessionclosed: function sessionClosedByClient() {
-        retire(record, 'mcp_session_revoked', 'client_terminated', ip);
-      },
-    });
-    record.server = server;
-    record.transport = transport;
-    await server.connect(transport);
-    guardMessages(record, transport);
-    if (record.principal !== undefined) res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
-    await dispatch(record, req, res, { principal: record.principal, generation: record.generation });
-    if (!record.initialized) {
-      record.retired = true;
-      if (record.inflight === 0) closeRecord(record);
+    // Counted at once, not when initialized: concurrent floods cannot all slip under the cap.
+    if (record.principal === undefined) trackPreAuth(record);
+    try {
+      const server = await options.createServer(handleFor(record));
+      if (sessionTools) registerSessionTools(server, handleFor(record));
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => record.id,
+        enableJsonResponse: options.jsonResponse === true,
+        onsessioninitialized: function sessionInitialized() {
+          record.initialized = true;
+          sessions.set(record.id, record);
+          audit('mcp_session_created', record, { ip, detail: { authenticated: record.principal !== undefined } });
+        },
+        onsessionclosed: function sessionClosedByClient() {
+          retire(record, 'mcp_session_revoked', 'client_terminated', ip);
+        },
+      });
+      record.server = server;
+      record.transport = transport;
+      await server.connect(transport);
+      guardMessages(record, transport);
+      if (record.principal !== undefined) res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
+      await dispatch(record, req, res, { principal: record.principal, generation: record.generation });
+    } finally {
+      if (!record.initialized) {
+        record.retired = true;
+        untrackPreAuth(record);
+        const principal = record.principal;
+        if (principal !== undefined) toFleet(() => index.remove(principal, record.id));
+        if (record.inflight === 0) closeRecord(record);
+      }
     }
   }
 
@@ -792,6 +1000,19 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (expired) {
       retire(record, 'mcp_session_expired', expired, ip);
       return send(res, new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'));
+    }
+    if (signals) {
+      let ended: boolean;
+      try {
+        ended = await signals.isEnded(record.id, record.createdAt);
+      } catch {
+        // Fail closed: without the fleet's word, a revoked session could still be served.
+        return send(res, new McpGuardError('SERVER_BUSY', 503, 'The shared session registry is unavailable; try again shortly.'), { 'Retry-After': '5' });
+      }
+      if (ended || record.retired) {
+        retire(record, 'mcp_session_revoked', 'ended_by_fleet', ip, true);
+        return send(res, new McpGuardError('SESSION_NOT_FOUND', 404, 'Session not found'));
+      }
     }
     const fingerprint = currentFingerprint(req, record.clientInfo);
     const token = readSessionToken(req.headers);
@@ -808,7 +1029,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       }
       if (check.ok && bearer) {
         try {
-          bind(record, bearer, 'bearer');
+          await bind(record, bearer, 'bearer');
           res.setHeader(SESSION_TOKEN_HEADER, issueToken(record).token);
         } catch (err) {
           if (!(err instanceof McpGuardError)) throw err;
@@ -830,7 +1051,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     if (!check.ok) return reject(res, record, check, ip);
     // What this request proved, before anything awaits: a later authorization does not extend to it.
     const proved = { principal: record.principal, generation: record.generation };
-    const rate = await checkRate('principal', record.principal, record, ip);
+    const rate = await checkRate('principal', record.principal, record, ip, messageCount(req));
     if (!rate.ok) return sendRateLimited(res, rate);
     record.lastSeenAt = clock.now();
     await dispatch(record, req, res, proved);
@@ -840,16 +1061,9 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const jsonParser = mcpJsonBody({ limit: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE });
 
   router.all(path, mcpHostOriginCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? [], auditor }));
-  router.all(path, async function mcpSessionGuardIpRate(req: Request, res: Response, next: NextFunction) {
-    try {
-      const rate = await checkRate('ip', req.ip ?? 'unknown', undefined, req.ip);
-      if (!rate.ok) return sendRateLimited(res, rate);
-    } catch (err) {
-      return next(err);
-    }
-    next();
-  });
   router.all(path, jsonParser);
+  router.all(path, mcpBatchPolicy({ ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}), auditor }));
+  if (limiter) router.all(path, mcpIpRateLimit({ limiter, auditor }));
   router.all(path, async function mcpSessionGuardMiddleware(req: Request, res: Response, next: NextFunction) {
     try {
       if (!['POST', 'GET', 'DELETE'].includes(req.method)) {
@@ -901,6 +1115,15 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
     revokePrincipalSessions(principal, reason = 'revoked_by_app') {
       const records = principalSessions(principal);
       for (const record of records) retire(record, 'mcp_session_revoked', reason);
+      if (signals) {
+        // The principal's sessions on other instances: each gets a tombstone, then leaves the index.
+        toFleet(async function endPrincipalEverywhere() {
+          for (const entry of await index.list(principal)) {
+            await signals.end(entry.sessionId, absoluteTimeoutMs);
+            await index.remove(principal, entry.sessionId);
+          }
+        });
+      }
       return records.length;
     },
     emergencyDisableSessionReuse(reason = 'emergency') {
@@ -908,14 +1131,22 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       const records = [...sessions.values()];
       auditor.emit('emergency_disable_session_reuse', { reason, detail: { revoked: records.length } });
       for (const record of records) retire(record, 'mcp_session_revoked', 'emergency_disable_session_reuse');
+      const at = clock.now();
+      if (signals) toFleet(() => signals.endAllBefore(at));
       return records.length;
     },
     sweepExpiredSessions,
     get size() {
       return sessions.size;
     },
+    async settled() {
+      while (fleetWrites.size > 0) await Promise.allSettled([...fleetWrites]);
+      if (fleetFailures.length > 0) throw new Error(`fixation-guard/mcp: ${fleetFailures.length} fleet write(s) failed`, { cause: fleetFailures[0] });
+    },
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
+      const unsubscribe = await subscription?.catch(() => undefined);
+      await unsubscribe?.().catch(() => undefined);
       const records = [...sessions.values()];
       sessions.clear();
       await Promise.allSettled(records.map((record) => record.server?.close()));

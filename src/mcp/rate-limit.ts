@@ -1,4 +1,9 @@
+import type { RequestHandler } from 'express';
+import type { Auditor } from '../audit/index.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
+import { messageCount } from './batch.js';
+import { McpGuardError } from './errors.js';
+import { sendMcpError } from './http.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateLimitRule {
@@ -28,8 +33,10 @@ export const DEFAULT_RATE_LIMIT_RULE: Readonly<RateLimitRule> = Object.freeze({ 
 export type RateLimitOutcome = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 export interface McpRateLimiter {
-  consumeIp(ip: string): Promise<RateLimitOutcome>;
-  consumePrincipal(principal: string): Promise<RateLimitOutcome>;
+  /** Charges `points` (the request's JSON-RPC messages) to an IP. */
+  consumeIp(ip: string, points?: number): Promise<RateLimitOutcome>;
+  /** Charges `points` to a principal, across all of its sessions. */
+  consumePrincipal(principal: string, points?: number): Promise<RateLimitOutcome>;
 }
 
 /** The rule's points and its window in whole seconds (rate-limiter-flexible's unit). */
@@ -70,10 +77,10 @@ export function createMcpRateLimiter(options: McpRateLimitOptions = {}): McpRate
   const perIp = build(options.perIp, 'perIp');
   const perPrincipal = build(options.perPrincipal, 'perPrincipal');
 
-  async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<RateLimitOutcome> {
+  async function consume(limiter: RateLimiterAbstract | undefined, key: string, points = 1): Promise<RateLimitOutcome> {
     if (!limiter) return { allowed: true };
     try {
-      await limiter.consume(key);
+      await limiter.consume(key, points);
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
@@ -81,7 +88,46 @@ export function createMcpRateLimiter(options: McpRateLimitOptions = {}): McpRate
     }
   }
   return {
-    consumeIp: (ip) => consume(perIp, ip),
-    consumePrincipal: (principal) => consume(perPrincipal, principal),
+    consumeIp: (ip, points) => consume(perIp, ip, points),
+    consumePrincipal: (principal, points) => consume(perPrincipal, principal, points),
+  };
+}
+
+/** A 429 with `Retry-After`, as the rate limits answer. */
+export function rateLimitedError(retryAfterSeconds: number): McpGuardError & { retryAfterSeconds: number } {
+  return Object.assign(new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.'), { retryAfterSeconds });
+}
+
+/**
+ * The per-IP limit, charged per JSON-RPC message (run it after `mcpBatchPolicy`). The IP is
+ * Express's `req.ip`: behind a proxy set `trust proxy` to the number of proxies in front of
+ * the app (a hop count). `trust proxy = true` believes every `X-Forwarded-For` entry, so a
+ * client that sends its own header gets a fresh bucket per request: it is warned about once.
+ *
+ * @example
+ * app.set('trust proxy', 1); // one load balancer in front
+ * router.all('/mcp', mcpIpRateLimit({ limiter, auditor }));
+ */
+export function mcpIpRateLimit(options: { limiter: McpRateLimiter; auditor: Auditor }): RequestHandler {
+  const { limiter, auditor } = options;
+  let checkedTrustProxy = false;
+  return async function mcpIpRateLimitMiddleware(req, res, next) {
+    if (!checkedTrustProxy) {
+      checkedTrustProxy = true;
+      if (req.app?.get('trust proxy') === true) {
+        const message =
+          "fixation-guard/mcp: `trust proxy` is true: any client can choose its own IP with X-Forwarded-For and escape the per-IP rate limit; set it to the number of proxies in front of the app (app.set('trust proxy', 1))";
+        process.emitWarning(message, { code: 'FIXATION_GUARD_INSECURE' });
+        auditor.emit('insecure_configuration', { reason: 'trust_proxy_true' });
+      }
+    }
+    try {
+      const outcome = await limiter.consumeIp(req.ip ?? 'unknown', messageCount(req));
+      if (outcome.allowed) return next();
+      auditor.emit('rate_limit_exceeded', { ip: req.ip, reason: 'per_ip', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
+      sendMcpError(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
+    } catch (err) {
+      next(err);
+    }
   };
 }

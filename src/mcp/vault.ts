@@ -13,14 +13,30 @@ export const DEFAULT_CREDENTIAL_STORAGE_PATH = '.fixation-guard/credentials.enc'
 export type StoredCredential = { [key: string]: unknown };
 
 /**
- * The credential store. Apps reach it through a session (`session.getCredential(email)`),
- * which applies the session's ACL; the vault itself does no access control.
+ * The credential store, keyed by principal **and** account: Alice's `alice@example.com` and
+ * a credential another principal stored for an account of the same name are two entries, so
+ * a token that merely claims `alice@example.com` addresses nothing of Alice's. Apps reach it
+ * through a session (`session.getCredential(email)`), which applies the session's ACL; the
+ * vault itself does no access control.
  */
 export interface CredentialVault {
   readonly mode: CredentialStorageMode;
-  get(email: string): Promise<StoredCredential | undefined>;
-  set(email: string, credential: StoredCredential): Promise<void>;
-  delete(email: string): Promise<boolean>;
+  get(principal: string, account: string): Promise<StoredCredential | undefined>;
+  set(principal: string, account: string, credential: StoredCredential): Promise<void>;
+  delete(principal: string, account: string): Promise<boolean>;
+}
+
+/**
+ * The entry key of (principal, account): length-prefixed, so no principal containing the
+ * separator can pose as another (`a|b` + `c` vs `a` + `b|c`).
+ *
+ * @example
+ * credentialKey('alice', 'Alice@Example.com'); // '5:alice|alice@example.com'
+ */
+export function credentialKey(principal: string, account: string): string {
+  if (typeof principal !== 'string' || principal.length === 0) throw new TypeError('CredentialVault: `principal` must be a non-empty string');
+  if (typeof account !== 'string' || account.trim().length === 0) throw new TypeError('CredentialVault: `account` must be a non-empty string');
+  return `${principal.length}:${principal}|${normalizeEmail(account)}`;
 }
 
 export interface CredentialVaultOptions {
@@ -90,18 +106,18 @@ class MemoryVault implements CredentialVault {
     private readonly backup?: EncryptedFile,
   ) {}
 
-  async get(email: string): Promise<StoredCredential | undefined> {
-    const found = this.entries.get(normalizeEmail(email));
+  async get(principal: string, account: string): Promise<StoredCredential | undefined> {
+    const found = this.entries.get(credentialKey(principal, account));
     return found === undefined ? undefined : structuredClone(found);
   }
 
-  async set(email: string, credential: StoredCredential): Promise<void> {
-    this.entries.set(normalizeEmail(email), structuredClone(credential));
+  async set(principal: string, account: string, credential: StoredCredential): Promise<void> {
+    this.entries.set(credentialKey(principal, account), structuredClone(credential));
     await this.#persist();
   }
 
-  async delete(email: string): Promise<boolean> {
-    const existed = this.entries.delete(normalizeEmail(email));
+  async delete(principal: string, account: string): Promise<boolean> {
+    const existed = this.entries.delete(credentialKey(principal, account));
     if (existed) await this.#persist();
     return existed;
   }
@@ -122,21 +138,23 @@ class FileVault implements CredentialVault {
 
   constructor(private readonly file: EncryptedFile) {}
 
-  async get(email: string): Promise<StoredCredential | undefined> {
+  async get(principal: string, account: string): Promise<StoredCredential | undefined> {
+    const key = credentialKey(principal, account);
     await this.#queue;
-    return (await this.file.read())[normalizeEmail(email)];
+    return (await this.file.read())[key];
   }
 
-  set(email: string, credential: StoredCredential): Promise<void> {
+  set(principal: string, account: string, credential: StoredCredential): Promise<void> {
+    const key = credentialKey(principal, account);
     return this.#update(function setEntry(all) {
-      all[normalizeEmail(email)] = structuredClone(credential);
+      all[key] = structuredClone(credential);
       return true;
     }).then(() => undefined);
   }
 
-  delete(email: string): Promise<boolean> {
+  delete(principal: string, account: string): Promise<boolean> {
+    const key = credentialKey(principal, account);
     return this.#update(function deleteEntry(all) {
-      const key = normalizeEmail(email);
       if (!(key in all)) return false;
       delete all[key];
       return true;

@@ -341,3 +341,50 @@ describe('MCP notification stream across authorization', () => {
     await a.close();
   });
 });
+
+describe('MCP revocation cuts open channels at once', () => {
+  let server: GuardedServer;
+  const harness = createHarness();
+  before(async () => {
+    server = await startGuardedServer({ createServer: gatedServerFactory(harness) });
+  });
+  after(async () => {
+    harness.gate.resolve();
+    await server.close();
+  });
+
+  for (const [name, revoke] of [
+    ['the emergency switch', (s: GuardedServer) => void s.guard.emergencyDisableSessionReuse()],
+    ['revoking the principal', (s: GuardedServer) => void s.guard.revokePrincipalSessions(ALICE.principal)],
+  ] as const) {
+    it(`ends the GET stream and a running call on ${name}, before the call finishes, and nothing sent afterwards arrives`, async () => {
+      harness.reset();
+      const alice = await connectClient(server.endpoint);
+      const token = await login(server, alice);
+      const sessionId = alice.sessionId as string;
+      const headers = { ...PROTOCOL, 'mcp-session-id': sessionId, 'x-session-token': token };
+      const stream = await openEventStream(server.endpoint, headers);
+      assert.equal(stream.status, 200);
+      const call = rawPost(server.endpoint, headers, { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'gated_get_credentials', arguments: { email: ALICE.email } } });
+      await harness.started.promise;
+
+      revoke(server);
+      assert.equal(await stream.until(() => stream.ended, 2000), true, 'the GET stream is cut while the call still runs');
+      const answer = await call; // answered while the tool is still waiting at its gate
+      assert.match(JSON.stringify(answer.body), /the session was revoked/);
+      try {
+        harness.servers.get(sessionId)?.sendToolListChanged(); // what the server sends after the switch
+      } catch {
+        // the session's server is closed: sending fails, which is the point
+      }
+      harness.gate.resolve();
+      const outcome = await harness.finished.promise;
+      assert.equal(outcome.aborted, true, 'the handler’s AbortSignal fired');
+      assert.ok(outcome.error instanceof PermissionError, 'the revoked call reads no credential');
+      assert.ok(!stream.text.includes('list_changed'));
+      assert.ok(!JSON.stringify(answer.body).includes(ALICE.credential.access_token));
+      stream.close();
+      await alice.close();
+    });
+  }
+});

@@ -53,7 +53,7 @@ export interface GuardedServer {
 }
 
 /** Starts an Express app with the guard on 127.0.0.1:0. Options override the test defaults. */
-export async function startGuardedServer(overrides: Partial<McpSessionGuardOptions> = {}): Promise<GuardedServer> {
+export async function startGuardedServer(overrides: Partial<McpSessionGuardOptions> = {}, setup: { trustProxy?: number } = {}): Promise<GuardedServer> {
   const clock = new ManualClock();
   const audit = memorySink();
   const auditFile = join(mkdtempSync(join(tmpdir(), 'fg-mcp-audit-')), 'audit.jsonl');
@@ -68,6 +68,8 @@ export async function startGuardedServer(overrides: Partial<McpSessionGuardOptio
     ...overrides,
   });
   const app = express();
+  // One trusted hop: X-Forwarded-For stands for the client address, as behind one load balancer.
+  if (setup.trustProxy !== undefined) app.set('trust proxy', setup.trustProxy);
   app.use(guard.router);
   app.post('/auth/test-login', express.json(), async function testLogin(req, res) {
     // Stands in for the app's OAuth callback: identity verified elsewhere, session id from the header.
@@ -213,8 +215,8 @@ export async function rejectsWithStatus(promise: Promise<unknown>, status: numbe
 }
 
 /** Runs `body` against a fresh guarded server and closes it whatever happens (a failed assertion must not leave the test process hanging). */
-export async function withGuardedServer(overrides: Partial<McpSessionGuardOptions>, body: (server: GuardedServer) => Promise<void>): Promise<void> {
-  const server = await startGuardedServer(overrides);
+export async function withGuardedServer(overrides: Partial<McpSessionGuardOptions>, body: (server: GuardedServer) => Promise<void>, setup: { trustProxy?: number } = {}): Promise<void> {
+  const server = await startGuardedServer(overrides, setup);
   try {
     await body(server);
   } finally {

@@ -64,8 +64,8 @@ describe('MCP bearer identity over HTTP', () => {
   // The old default, spelled out: the principal falls back to the client id, emails are taken unverified.
   const clientIdFallback = { principal: (authInfo: AuthInfo) => (authInfo.extra?.sub as string | undefined) ?? authInfo.clientId, emails: (authInfo: AuthInfo) => [authInfo.extra?.email as string] };
 
-  async function stealAlicesSession(server: GuardedServer): Promise<{ status: number; text: string }> {
-    await server.guard.vault.set(ALICE.email, ALICE.credential);
+  async function stealAlicesSession(server: GuardedServer, alicePrincipal: string): Promise<{ status: number; text: string }> {
+    await server.guard.vault.set(alicePrincipal, ALICE.email, ALICE.credential);
     const alice = await connectClient(server.endpoint, { headers: { authorization: 'Bearer alice-token' } });
     const stolen = await rawPost(
       server.endpoint,
@@ -79,7 +79,7 @@ describe('MCP bearer identity over HTTP', () => {
 
   it('lets Bob’s bearer plus Alice’s stolen session id read Alice’s credential when the principal falls back to the client id (the attack)', async () => {
     const server = await startGuardedServer({ bearer: { verifier, ...clientIdFallback } });
-    const { status, text } = await stealAlicesSession(server);
+    const { status, text } = await stealAlicesSession(server, CLIENT);
     assert.equal(status, 200);
     assert.ok(text.includes(ALICE.credential.access_token), 'the fallback must leak, or this test proves nothing');
     await server.close();
@@ -100,7 +100,7 @@ describe('MCP bearer identity over HTTP', () => {
   it('keeps users of one client apart when the app maps tokens to users itself', async () => {
     const users: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
     const server = await startGuardedServer({ bearer: { verifier, principal: (authInfo) => users[authInfo.token] } });
-    const { status, text } = await stealAlicesSession(server);
+    const { status, text } = await stealAlicesSession(server, 'alice');
     assert.equal(status, 403);
     assert.ok(!text.includes(ALICE.credential.access_token));
     assert.equal(server.audit.of('session_owner_mismatch').at(-1)?.reason, 'bearer_principal_differs');
@@ -111,5 +111,46 @@ describe('MCP bearer identity over HTTP', () => {
     assert.equal(read.isError, true);
     await bob.close();
     await server.close();
+  });
+});
+
+describe('MCP users of one OAuth client', () => {
+  const CLIENT_ID = 'one-desktop-app';
+  const subjects: Record<string, string> = { 'token-a': 'user-a', 'token-b': 'user-b' };
+  const verifier = {
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      const sub = subjects[token];
+      if (!sub) throw new InvalidTokenError('Unknown token');
+      return { token, clientId: CLIENT_ID, scopes: [], expiresAt: Math.floor(Date.now() / 1000) + 3600, extra: { sub } };
+    },
+  };
+  const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+
+  it('do not evict each other under maxSessionsPerUser', async () => {
+    const server = await startGuardedServer({ bearer: { verifier }, maxSessionsPerUser: 1 });
+    try {
+      const a = await connectClient(server.endpoint, { headers: { authorization: 'Bearer token-a' } });
+      const b = await connectClient(server.endpoint, { headers: { authorization: 'Bearer token-b' } });
+      assert.equal(toolText(await a.client.callTool({ name: 'whoami', arguments: {} })), 'user-a', 'a’s session survived b’s');
+      assert.equal(server.audit.of('mcp_session_limit').length, 0);
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('do not share a rate limit: one user at the limit does not lock out the other', async () => {
+    const server = await startGuardedServer({ bearer: { verifier }, rateLimit: { perIp: false, perPrincipal: { points: 3, duration: 60 } } });
+    try {
+      const a = await rawPost(server.endpoint, { authorization: 'Bearer token-a' }, INITIALIZE);
+      const sid = a.headers.get('mcp-session-id') as string;
+      const headers = { ...PROTOCOL, authorization: 'Bearer token-a', 'mcp-session-id': sid };
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 200);
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 200);
+      assert.equal((await rawPost(server.endpoint, headers, call)).status, 429, 'user-a is at the limit');
+      assert.equal((await rawPost(server.endpoint, { authorization: 'Bearer token-b' }, INITIALIZE)).status, 200, 'user-b is not');
+    } finally {
+      await server.close();
+    }
   });
 });

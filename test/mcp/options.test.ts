@@ -47,7 +47,7 @@ describe('authorizeSession', () => {
       server.guard.authorizeSession(a.sessionId as string, { principal: 'alice', email: 'alice@example.com', credentials: { 'bob@example.com': { t: 1 } } }),
       { name: 'TypeError', message: 'authorizeSession: `identity.credentials` has an account that is not in `identity.emails`: "bob@example.com"' },
     );
-    assert.equal(await server.guard.vault.get('bob@example.com'), undefined);
+    assert.equal(await server.guard.vault.get('alice', 'bob@example.com'), undefined);
     const status = JSON.parse(((await a.client.readResource({ uri: 'session://validate' })).contents[0] as { text: string }).text);
     assert.equal(status.authenticated, false);
     await a.close();

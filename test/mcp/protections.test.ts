@@ -261,7 +261,7 @@ describe('MCP bearer authentication', () => {
 
   it('binds the session to the bearer’s principal, survives a token refresh, and refuses another principal', async () => {
     const server = await startGuardedServer({ bearer: { verifier } });
-    await server.guard.vault.set(ALICE.email, ALICE.credential);
+    await server.guard.vault.set('https://idp.example|user-1', ALICE.email, ALICE.credential);
     const noBearer = await rawPost(server.endpoint, {}, INITIALIZE);
     assert.equal(noBearer.status, 401, 'the SDK’s requireBearerAuth answers requests without a token');
 

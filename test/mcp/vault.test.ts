@@ -19,30 +19,30 @@ describe('credential vault', () => {
     const path = tempPath();
     const encryptionKey = key();
     const vault = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey, path });
-    await vault.set('Alice@Example.com', ALICE.credential);
-    assert.deepEqual(await vault.get('alice@example.com'), ALICE.credential);
+    await vault.set('alice', 'Alice@Example.com', ALICE.credential);
+    assert.deepEqual(await vault.get('alice', 'alice@example.com'), ALICE.credential);
     const restarted = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey, path });
-    assert.deepEqual(await restarted.get(ALICE.email), ALICE.credential);
-    assert.equal(await restarted.delete(ALICE.email), true);
-    assert.equal(await restarted.get(ALICE.email), undefined);
+    assert.deepEqual(await restarted.get('alice', ALICE.email), ALICE.credential);
+    assert.equal(await restarted.delete('alice', ALICE.email), true);
+    assert.equal(await restarted.get('alice', ALICE.email), undefined);
   });
 
   it('writes nothing readable without the key, with mode 0600, and leaves no temp files', async () => {
     const path = tempPath();
     const vault = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key(), path });
-    await Promise.all([vault.set(ALICE.email, ALICE.credential), vault.set('bob@example.com', { access_token: 'BOB-PLAIN' })]);
+    await Promise.all([vault.set('alice', ALICE.email, ALICE.credential), vault.set('alice', 'bob@example.com', { access_token: 'BOB-PLAIN' })]);
     const raw = readFileSync(path, 'utf8');
     for (const plain of [ALICE.credential.access_token, ALICE.credential.refresh_token, ALICE.email, 'BOB-PLAIN', 'access_token']) {
       assert.ok(!raw.includes(plain), `the file must not contain ${plain}`);
     }
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(join(path, '..')), ['credentials.enc']);
-    assert.deepEqual(await vault.get('bob@example.com'), { access_token: 'BOB-PLAIN' }, 'concurrent writes do not lose each other');
+    assert.deepEqual(await vault.get('alice', 'bob@example.com'), { access_token: 'BOB-PLAIN' }, 'concurrent writes do not lose each other');
   });
 
   it('refuses to start with a different ENCRYPTION_KEY and leaves the file untouched', async () => {
     const path = tempPath();
-    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key(), path })).set(ALICE.email, ALICE.credential);
+    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key(), path })).set('alice', ALICE.email, ALICE.credential);
     const before = readFileSync(path, 'utf8');
     await assert.rejects(openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key(), path }), {
       message: `openCredentialVault: ENCRYPTION_KEY does not match the key that encrypted ${path}; add the old key after the new one (comma-separated) to rotate`,
@@ -53,18 +53,18 @@ describe('credential vault', () => {
   it('rotates keys: the first encrypts, the older ones still decrypt', async () => {
     const path = tempPath();
     const [oldKey, newKey] = [key(), key()];
-    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: oldKey, path })).set(ALICE.email, ALICE.credential);
+    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: oldKey, path })).set('alice', ALICE.email, ALICE.credential);
     const rotating = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: [newKey, oldKey], path });
-    assert.deepEqual(await rotating.get(ALICE.email), ALICE.credential);
-    await rotating.set('bob@example.com', { token: 'b' });
+    assert.deepEqual(await rotating.get('alice', ALICE.email), ALICE.credential);
+    await rotating.set('alice', 'bob@example.com', { token: 'b' });
     const rotated = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: newKey, path });
-    assert.deepEqual(await rotated.get(ALICE.email), ALICE.credential);
+    assert.deepEqual(await rotated.get('alice', ALICE.email), ALICE.credential);
   });
 
   it('refuses a tampered file and a plaintext file instead of overwriting them', async () => {
     const path = tempPath();
     const encryptionKey = key();
-    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey, path })).set(ALICE.email, ALICE.credential);
+    await (await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey, path })).set('alice', ALICE.email, ALICE.credential);
     const envelope = JSON.parse(readFileSync(path, 'utf8'));
     const data = Buffer.from(envelope.data, 'base64');
     data[0] = (data[0] as number) ^ 1;
@@ -90,17 +90,17 @@ describe('credential vault', () => {
     const path = tempPath();
     const encryptionKey = key();
     const first = await openCredentialVault({ mode: 'MEMORY_WITH_BACKUP', encryptionKey, path });
-    await first.set(ALICE.email, ALICE.credential);
+    await first.set('alice', ALICE.email, ALICE.credential);
     assert.ok(!readFileSync(path, 'utf8').includes(ALICE.credential.access_token));
     const second = await openCredentialVault({ mode: 'MEMORY_WITH_BACKUP', encryptionKey, path });
-    assert.deepEqual(await second.get(ALICE.email), ALICE.credential);
+    assert.deepEqual(await second.get('alice', ALICE.email), ALICE.credential);
   });
 
   it('keeps MEMORY_ONLY credentials in memory and writes no file', async () => {
     const path = tempPath();
     const vault = await openCredentialVault({ mode: 'MEMORY_ONLY', path });
-    await vault.set(ALICE.email, ALICE.credential);
-    assert.deepEqual(await vault.get(ALICE.email), ALICE.credential);
+    await vault.set('alice', ALICE.email, ALICE.credential);
+    assert.deepEqual(await vault.get('alice', ALICE.email), ALICE.credential);
     assert.throws(() => statSync(path), /ENOENT/);
   });
 });
@@ -117,13 +117,13 @@ describe('mcpGuardOptionsFromConfig', () => {
     const sink = memorySink();
     const first = createMcpSessionGuard({ ...(await mcpGuardOptionsFromConfig(loadMcpConfigFromEnv(env), { auditSinks: [sink] })), createServer: credentialServerFactory(), sweepInterval: false });
     assert.equal(first.vault.mode, 'FILE_ENCRYPTED');
-    await first.vault.set(ALICE.email, ALICE.credential);
+    await first.vault.set('alice', ALICE.email, ALICE.credential);
     first.auditor.emit('credential_stored', { principal: 'alice' });
     await first.close();
     assert.match(readFileSync(env.AUDIT_LOG_PATH, 'utf8'), /"type":"credential_stored"/);
 
     const second = createMcpSessionGuard({ ...(await mcpGuardOptionsFromConfig(loadMcpConfigFromEnv(env))), createServer: credentialServerFactory(), sweepInterval: false });
-    assert.deepEqual(await second.vault.get(ALICE.email), ALICE.credential);
+    assert.deepEqual(await second.vault.get('alice', ALICE.email), ALICE.credential);
     await second.close();
 
     await assert.rejects(mcpGuardOptionsFromConfig(loadMcpConfigFromEnv({ ...env, ENCRYPTION_KEY: key() })), /ENCRYPTION_KEY does not match the key that encrypted/);
