@@ -77,13 +77,13 @@ export function createModernMcp(options: { config: McpConfig; legacy: McpSession
     audit: options.legacy.auditor,
     allowedOrigins: options.config.allowedOrigins,
     rateLimit: {
-      perIp: { points: options.config.rateLimitPerIp, duration: options.config.rateLimitWindowSeconds },
-      perPrincipal: { points: options.config.rateLimitPerPrincipal, duration: options.config.rateLimitWindowSeconds },
+      perIp: { points: options.config.rateLimitPerIp, window: options.config.rateLimitWindowSeconds * 1000 },
+      perPrincipal: { points: options.config.rateLimitPerPrincipal, window: options.config.rateLimitWindowSeconds * 1000 },
     },
   });
   // Demo credentials for the bearer users (a real app stores them when the user connects the account).
   for (const user of Object.values(DEMO_BEARER_TOKENS)) {
-    void guard.vault.set(user.email, { access_token: `demo-${randomBytes(12).toString('hex')}`, scope: 'demo' });
+    void guard.vault.set(user.sub, user.email, { access_token: `demo-${randomBytes(12).toString('hex')}`, scope: 'demo' });
   }
   return guard;
 }

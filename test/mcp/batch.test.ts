@@ -75,7 +75,7 @@ describe('MCP JSON-RPC batches', () => {
   });
 
   it('charges every message of a batch to the principal’s limit', async () => {
-    await withGuardedServer({ rateLimit: { perIp: false, perPrincipal: { points: 10, duration: 60 } } }, async (server) => {
+    await withGuardedServer({ rateLimit: { perIp: false, perPrincipal: { points: 10, window: '1m' } } }, async (server) => {
       const a = await connectClient(server.endpoint);
       const token = await login(server, a);
       const headers = { ...OLD, 'mcp-session-id': a.sessionId as string, 'x-session-token': token };
@@ -91,7 +91,7 @@ describe('MCP JSON-RPC batches', () => {
   });
 
   it('charges every message to the IP’s limit as well', async () => {
-    await withGuardedServer({ rateLimit: { perIp: { points: 10, duration: 60 }, perPrincipal: false } }, async (server) => {
+    await withGuardedServer({ rateLimit: { perIp: { points: 10, window: '1m' }, perPrincipal: false } }, async (server) => {
       const init = await rawPost(server.endpoint, {}, INITIALIZE);
       const sid = init.headers.get('mcp-session-id') as string;
       const batch = await rawPost(server.endpoint, { ...OLD, 'mcp-session-id': sid }, calls(12));

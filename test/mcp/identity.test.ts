@@ -140,7 +140,7 @@ describe('MCP users of one OAuth client', () => {
   });
 
   it('do not share a rate limit: one user at the limit does not lock out the other', async () => {
-    const server = await startGuardedServer({ bearer: { verifier }, rateLimit: { perIp: false, perPrincipal: { points: 3, duration: 60 } } });
+    const server = await startGuardedServer({ bearer: { verifier }, rateLimit: { perIp: false, perPrincipal: { points: 3, window: '60s' } } });
     try {
       const a = await rawPost(server.endpoint, { authorization: 'Bearer token-a' }, INITIALIZE);
       const sid = a.headers.get('mcp-session-id') as string;

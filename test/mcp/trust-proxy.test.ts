@@ -12,7 +12,7 @@ async function probe(trustProxy: unknown, forwardedFor: string[]): Promise<{ sta
   const auditor = new Auditor({ sinks: [audit], hashSecret: SECRET });
   const app = express();
   app.set('trust proxy', trustProxy);
-  app.use(mcpIpRateLimit({ limiter: createMcpRateLimiter({ perIp: { points: 2, duration: 60 }, perPrincipal: false }), auditor }));
+  app.use(mcpIpRateLimit({ limiter: createMcpRateLimiter({ perIp: { points: 2, window: '1m' }, perPrincipal: false }), auditor }));
   app.get('/', (_req, res) => void res.send('ok'));
   const warnings: string[] = [];
   const onWarning = (warning: Error & { code?: string }) => void (warning.code === 'FIXATION_GUARD_INSECURE' && warnings.push(warning.message));

@@ -14,15 +14,16 @@ import {
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { hostHeaderValidation, mcpAuthMetadataRouter } from '@modelcontextprotocol/express';
+import { mcpAuthMetadataRouter } from '@modelcontextprotocol/express';
 import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { Auditor } from '../../audit/index.js';
 import { systemClock, type Clock } from '../../clock/index.js';
 import { ephemeralKey } from '../../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from '../acl.js';
 import { McpGuardError } from '../errors.js';
+import { LOCALHOST_HOSTNAMES, mcpHostOriginCheck, resolveAllowedHosts, resolveAllowedOrigins } from '../host-origin.js';
 import { mcpErrorHandler, mcpJsonBody, sendMcpError } from '../http.js';
-import { createMcpRateLimiter, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
+import { createMcpRateLimiter, rateLimitedError, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from '../vault.js';
 import { createBearerIdentity, type StatelessBearerOptions } from './bearer.js';
 import { createRequestStateCodec, type RequestStateCodecOptions, type SealedRequestStateCodec } from './codec.js';
@@ -94,8 +95,11 @@ export interface McpStatelessGuardOptions {
   rateLimit?: McpRateLimitOptions | false;
   /** Browser origins allowed to call; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
-  /** Host names allowed in `Host` (DNS rebinding), checked by the SDK's validation. The default value is `undefined` (not checked). */
-  allowedHosts?: string[];
+  /**
+   * Host names allowed in `Host` (DNS rebinding), port-agnostic, or `false`. The default value is the host of `resourceServerUrl`, plus the
+   * SDK's localhost names when that host is a localhost name.
+   */
+  allowedHosts?: readonly string[] | false;
   /** The endpoint's path. The default value is `'/mcp'`. */
   path?: string;
   /** The default value is `'1mb'`. */
@@ -219,14 +223,13 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
   if (legacy !== 'reject' && typeof legacy !== 'function') {
     throw new TypeError(`createMcpStatelessGuard: \`legacy\` must be an Express handler (e.g. createMcpSessionGuard({…}).router) or 'reject'; got ${JSON.stringify(legacy)}`);
   }
-  const allowedOrigins = new Set(
-    (options.allowedOrigins ?? []).map(function normalizeOrigin(origin) {
-      try {
-        return new URL(origin).origin;
-      } catch {
-        throw new TypeError(`createMcpStatelessGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got ${JSON.stringify(origin)}`);
-      }
-    }),
+  const who = 'createMcpStatelessGuard';
+  const allowedOrigins = resolveAllowedOrigins(options.allowedOrigins, who);
+  // The protected resource names its own host: by default nothing else may arrive in `Host`.
+  const resourceHost = resourceUrl.hostname.toLowerCase();
+  const allowedHosts = resolveAllowedHosts(
+    options.allowedHosts !== undefined ? options.allowedHosts : LOCALHOST_HOSTNAMES.includes(resourceHost) ? LOCALHOST_HOSTNAMES : [resourceHost],
+    who,
   );
 
   const clock = options.clock ?? systemClock;
@@ -277,7 +280,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       getCredential: (email) => requireCredential({ vault, auditor }, subjectOf(scope), email),
       async storeCredential(email, credential) {
         authorizeCredentialAccess(auditor, subjectOf(scope), email, 'write');
-        await vault.set(email as string, credential);
+        await vault.set(scope.principal, normalizeEmail(email as string), credential);
         auditor.emit('credential_stored', { sessionId: scope.id, principal: scope.principal, detail: { email: normalizeEmail(email as string) } });
       },
     };
@@ -295,7 +298,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       ...(options.responseMode ? { responseMode: options.responseMode } : {}),
       onerror: function reportHandlerError(error) {
         // The SDK reports refused requests here too; the adapter has audited its own refusals.
-        if (!/requestState/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
+        if (!/requestState|^Rejected inbound request/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
       },
     },
   );
@@ -306,7 +309,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
     if (outcome.allowed) return true;
     auditor.emit('rate_limit_exceeded', { ip, ...(kind === 'principal' ? { principal: key } : {}), reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
-    send(res, new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.'), { 'Retry-After': String(outcome.retryAfterSeconds) });
+    send(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
     return false;
   }
 
@@ -347,13 +350,8 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
 
   const router = express.Router();
   router.use(mcpAuthMetadataRouter({ oauthMetadata: options.oauthMetadata, resourceServerUrl: resourceUrl }));
-  if (options.allowedHosts) router.use(path, hostHeaderValidation(options.allowedHosts));
-  router.all(path, function mcpStatelessOrigin(req: Request, res: Response, next: NextFunction) {
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return send(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
-    }
+  router.all(path, mcpHostOriginCheck({ allowedHosts: allowedHosts ? [...allowedHosts] : false, allowedOrigins: [...allowedOrigins], auditor }));
+  router.all(path, function mcpStatelessContentType(req: Request, res: Response, next: NextFunction) {
     if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'] ?? null)) {
       return send(res, new McpGuardError('PARSE_ERROR', 415, 'Unsupported Media Type: Content-Type must be application/json'));
     }

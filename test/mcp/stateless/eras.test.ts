@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -122,6 +123,29 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     const foreign = await post({ 'content-type': 'application/json', origin: 'https://evil.example.com' }, JSON.stringify(MODERN_LIST));
     assert.equal(foreign.status, 403);
     assert.equal(server.audit.events.at(-1)?.type, 'origin_rejected');
+  });
+
+  it('refuses a Host that is not the resource (DNS rebinding), and serves it with the check turned off', async () => {
+    // fetch always sends the URL's own Host; node:http sends what the rebinding page's browser would.
+    const postAs = (endpoint: URL, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify(MODERN_LIST);
+        const req = request(endpoint, { method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer alice-token', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.once('error', reject);
+        req.end(body);
+      });
+    assert.equal(await postAs(server.endpoint, 'evil.example.com'), 403);
+    assert.equal(server.audit.events.at(-1)?.type, 'host_rejected');
+    assert.notEqual(await postAs(server.endpoint, `127.0.0.1:${server.endpoint.port}`), 403, 'the resource host passes');
+    const open = await startStatelessServer({ allowedHosts: false });
+    try {
+      assert.notEqual(await postAs(open.endpoint, 'evil.example.com'), 403, 'the attack reaches the server without the check');
+    } finally {
+      await open.close();
+    }
   });
 
   it('serves a 2025 sessionful client on the same endpoint through the session guard (isLegacyRequest)', async () => {

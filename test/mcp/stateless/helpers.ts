@@ -91,8 +91,8 @@ export async function startStatelessServer(overrides: Partial<McpStatelessGuardO
     rateLimit: false,
     ...overrides,
   });
-  await guard.vault.set(ALICE.email, ALICE.credential);
-  await guard.vault.set(BOB.email, BOB.credential);
+  await guard.vault.set(ALICE.principal, ALICE.email, ALICE.credential);
+  await guard.vault.set(BOB.principal, BOB.email, BOB.credential);
   app.use(guard.router);
   const server: HttpServer = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
