@@ -33,7 +33,7 @@ Options:
   --max-sessions <n>          the server's most sessions per user (session-limit)
   --rate-limit <n>            the most tool calls per caller per window (batch-rate-limit)
   --samples <n>               fresh session ids sampled by session-id-entropy (default 32)
-  --timeout <ms>              per-request timeout (default 10000)
+  --timeout <duration>        per-request timeout (ms, or 10s; default 10s)
   --only <id,id,…>            run only these attacks
   --skip <id,id,…>            leave these attacks out
   --fail-on <class>           fixation (default), hardening or all: which findings exit 1
@@ -145,7 +145,7 @@ function optionsFrom(values: Values, url: string, env: NodeJS.ProcessEnv): McpAt
   set('maxSessionsPerUser', whole(values['max-sessions'], '--max-sessions'));
   set('rateLimit', whole(values['rate-limit'], '--rate-limit'));
   set('entropySamples', whole(values.samples, '--samples'));
-  set('requestTimeoutMs', whole(values.timeout, '--timeout'));
+  set('requestTimeout', values.timeout === undefined ? undefined : /^\d+$/.test(values.timeout) ? Number(values.timeout) : values.timeout);
   set('only', ids(values.only));
   set('skip', ids(values.skip));
   const failOn = values['fail-on'];

@@ -1,3 +1,4 @@
+import { parseDuration } from '../../clock/index.js';
 import type { FailOn } from '../types.js';
 import { DEFAULT_FAIL_ON, FAIL_ON_VALUES } from '../verdict.js';
 import type { McpAttackId, McpAttackOptions, McpIdentity } from './types.js';
@@ -90,8 +91,8 @@ export function resolveMcpOptions(input: McpAttackOptions, known: ReadonlySet<st
     maxSessionsPerUser: positive(input.maxSessionsPerUser, 'maxSessionsPerUser'),
     rateLimit: positive(input.rateLimit, 'rateLimit'),
     entropySamples: positive(input.entropySamples, 'entropySamples', MIN_ENTROPY_SAMPLES) ?? DEFAULT_MCP_ENTROPY_SAMPLES,
-    revocationGraceMs: positive(input.revocationGraceMs, 'revocationGraceMs') ?? DEFAULT_REVOCATION_GRACE_MS,
-    requestTimeoutMs: positive(input.requestTimeoutMs, 'requestTimeoutMs') ?? DEFAULT_MCP_REQUEST_TIMEOUT_MS,
+    revocationGraceMs: input.revocationGrace === undefined ? DEFAULT_REVOCATION_GRACE_MS : parseDuration(input.revocationGrace, `${WHERE}: \`revocationGrace\``),
+    requestTimeoutMs: input.requestTimeout === undefined ? DEFAULT_MCP_REQUEST_TIMEOUT_MS : parseDuration(input.requestTimeout, `${WHERE}: \`requestTimeout\``),
     failOn: failOn(input.failOn),
     only: idList(input.only, 'only', known),
     skip: idList(input.skip, 'skip', known) ?? new Set(),

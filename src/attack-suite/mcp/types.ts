@@ -138,10 +138,10 @@ export interface McpAttackOptions {
   rateLimit?: number;
   /** How many fresh session ids `session-id-entropy` samples. The default value is `32`. */
   entropySamples?: number;
-  /** How long a stream may stay open after revocation. The default value is `2000` ms. */
-  revocationGraceMs?: number;
-  /** Per-request timeout. The default value is `10000` ms. */
-  requestTimeoutMs?: number;
+  /** How long a stream may stay open after revocation (`'2s'` or milliseconds). The default value is `'2s'`. */
+  revocationGrace?: number | string;
+  /** Per-request timeout (`'10s'` or milliseconds). The default value is `'10s'`. */
+  requestTimeout?: number | string;
   /** Which findings fail the run. The default value is `'fixation'`. */
   failOn?: FailOn;
   /** Run only these attacks. */
