@@ -1,4 +1,6 @@
 import { formatEvidence } from './format.js';
+import { formatMcpEvidence } from './mcp/format.js';
+import type { McpAttackResult, McpReport } from './mcp/types.js';
 import type { AttackResult, FixationReport } from './types.js';
 import { failsRun, SARIF_LEVEL, SECURITY_SEVERITY } from './verdict.js';
 
@@ -11,7 +13,7 @@ function xml(text: string): string {
   return text.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '').replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 }
 
-function standardsLine(result: AttackResult): string {
+function standardsLine(result: Pick<AttackResult, 'standard'>): string {
   const { asvs4, asvs5, cheatSheet } = result.standard;
   return [`ASVS 4.0.3: ${asvs4.join(', ')}`, `ASVS 5.0.0: ${asvs5.join(', ')}`, `OWASP Session Management Cheat Sheet: ${cheatSheet.join('; ')}`].join('\n');
 }
@@ -73,8 +75,11 @@ export interface SarifLog {
  * @example
  * writeFileSync('fixation.sarif', JSON.stringify(toSarif(report), null, 2));
  */
-export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog {
-  const rules = report.results.map((r) => ({
+export function toSarif(report: FixationReport | McpReport, toolVersion = '0.0.0'): SarifLog {
+  // Both suites' results share everything SARIF reads but the shape of their evidence.
+  const all = report.results as ReadonlyArray<AttackResult | McpAttackResult>;
+  const evidenceOf = (r: AttackResult | McpAttackResult) => ('cookieName' in report ? formatEvidence(r as AttackResult) : formatMcpEvidence(r as McpAttackResult));
+  const rules = all.map((r) => ({
     id: r.id,
     name: r.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
     shortDescription: { text: r.title },
@@ -92,7 +97,7 @@ export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog
       owaspCheatSheet: r.standard.cheatSheet,
     },
   }));
-  const results = report.results
+  const results = all
     .map((r, ruleIndex) => ({ r, ruleIndex }))
     .filter(({ r }) => r.outcome === 'fail')
     .map(({ r, ruleIndex }) => ({
@@ -106,7 +111,7 @@ export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog
         class: r.class,
         severity: r.severity,
         failsRun: failsRun(r.class, report.summary.failOn),
-        evidence: formatEvidence(r).split('\n').map((line) => line.replace(/^\s*· /, '')),
+        evidence: evidenceOf(r).split('\n').map((line) => line.replace(/^\s*· /, '')),
       },
     }));
   return {

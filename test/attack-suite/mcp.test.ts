@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -220,14 +223,25 @@ describe('attack suite: MCP servers', () => {
     });
   }
 
-  it('runs from the command line: fixation-guard attack-mcp exits 1 with the evidence, and --json prints the report', async () => {
+  it('runs from the command line: fixation-guard attack-mcp exits 1 with the evidence, writes SARIF, and --json prints the report', async () => {
     const io = bufferedIO();
-    const code = await main(['attack-mcp', advisory.url, '--victim-bearer', ALICE, '--attacker-bearer', BOB, '--only', 'no-session-handout,distinct-principals'], io);
+    const sarifFile = join(tmpdir(), `fg-mcp-${process.pid}.sarif`);
+    const code = await main(['attack-mcp', advisory.url, '--victim-bearer', ALICE, '--attacker-bearer', BOB, '--only', 'no-session-handout,distinct-principals', '--sarif', sarifFile], io);
     assert.equal(code, 1, io.stderr.join('\n'));
     const text = io.stdout.join('\n');
     assert.match(text, /^FAIL {2}no-session-handout/m);
     assert.match(text, /Evidence of the attacks that succeeded:\ndistinct-principals \(fixation, critical\)/);
     assert.ok(!text.includes(ALICE));
+    const sarifText = readFileSync(sarifFile, 'utf8');
+    rmSync(sarifFile);
+    assert.ok(!sarifText.includes(ALICE));
+    const sarif = JSON.parse(sarifText) as { version: string; runs: Array<{ results: Array<{ ruleId: string; level: string; properties: { evidence: string[] } }> }> };
+    assert.equal(sarif.version, '2.1.0');
+    assert.deepEqual(sarif.runs[0]?.results.map((r) => [r.ruleId, r.level]), [
+      ['distinct-principals', 'error'],
+      ['no-session-handout', 'error'],
+    ]);
+    assert.match(sarif.runs[0]?.results[1]?.properties.evidence.join('\n') ?? '', /anonymous calls whoami without Mcp-Session-Id: 2025 POST tools\/call whoami → 200 tool answered "demo-client"/);
 
     const json = bufferedIO();
     assert.equal(await main(['attack-mcp', safe.url, '--victim-bearer', ALICE, '--attacker-bearer', BOB, '--only', 'foreign-origin', '--json'], json), 0);

@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { toSarif } from '../ci.js';
+import { packageVersion } from '../cli/dispatch.js';
 import type { CliCommand } from '../cli/commands.js';
 import { errorDocument, EXIT, UsageError } from '../cli/exit.js';
 import { TargetUnreachableError } from '../http.js';
@@ -38,6 +41,7 @@ Options:
   --skip <id,id,…>            leave these attacks out
   --fail-on <class>           fixation (default), hardening or all: which findings exit 1
   --json                      print the report as JSON
+  --sarif <file>              also write SARIF 2.1.0 (one result per attack that succeeded)
   --no-color                  no ANSI colours (also NO_COLOR=1)
   -h, --help                  this help
 
@@ -66,6 +70,7 @@ function parse(argv: string[]) {
         skip: { type: 'string' },
         'fail-on': { type: 'string' },
         json: { type: 'boolean' },
+        sarif: { type: 'string' },
         'no-color': { type: 'boolean' },
       },
     });
@@ -178,6 +183,15 @@ export const command: CliCommand = {
     }
     const color = !values['no-color'] && !io.env.NO_COLOR && io.stdoutIsTTY;
     io.out(values.json ? JSON.stringify(report, null, 2) : formatMcpReport(report, { color }));
+    if (values.sarif) {
+      try {
+        writeFileSync(values.sarif, JSON.stringify(toSarif(report, packageVersion()), null, 2));
+      } catch (err) {
+        // A CI file that cannot be written is a setup error, never lost silently.
+        io.err(`fixation-guard: --sarif ${values.sarif}: ${(err as Error).message}`);
+        return EXIT.setup;
+      }
+    }
     return exitCodeOf(report.summary.verdict);
   },
 };
