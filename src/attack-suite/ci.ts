@@ -1,4 +1,6 @@
 import { formatEvidence } from './format.js';
+import { formatMcpEvidence } from './mcp/format.js';
+import type { McpAttackResult, McpReport } from './mcp/types.js';
 import type { AttackResult, FixationReport } from './types.js';
 import { failsRun, SARIF_LEVEL, SECURITY_SEVERITY } from './verdict.js';
 
@@ -11,7 +13,7 @@ function xml(text: string): string {
   return text.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '').replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 }
 
-function standardsLine(result: AttackResult): string {
+function standardsLine(result: Pick<AttackResult, 'standard'>): string {
   const { asvs4, asvs5, cheatSheet } = result.standard;
   return [`ASVS 4.0.3: ${asvs4.join(', ')}`, `ASVS 5.0.0: ${asvs5.join(', ')}`, `OWASP Session Management Cheat Sheet: ${cheatSheet.join('; ')}`].join('\n');
 }
@@ -58,10 +60,12 @@ export function toJUnit(report: FixationReport): string {
 }
 
 /** `127.0.0.1_3000/login`: the target's host and port and the route of the request that decided the attack. */
-export function sarifLocation(target: string, result: AttackResult): string {
+export function sarifLocation(target: string, result: AttackResult | McpAttackResult): string {
   const url = new URL(target);
-  const route = result.evidence.requests.at(-1)?.path.split(/[?;#]/)[0] ?? url.pathname;
-  const path = `${url.pathname.replace(/\/$/, '')}${route.startsWith('/') ? route : `/${route}`}`;
+  // An MCP result has one route, the endpoint itself (the target's path).
+  const last = result.evidence.requests.at(-1);
+  const route = last && 'path' in last ? last.path.split(/[?;#]/)[0] : undefined;
+  const path = route === undefined ? url.pathname : `${url.pathname.replace(/\/$/, '')}${route.startsWith('/') ? route : `/${route}`}`;
   return `${url.hostname}${url.port ? `_${url.port}` : ''}${path}`.replace(/[^A-Za-z0-9._~\-/]/g, '_').replace(/\/+$/, '') || url.hostname;
 }
 
@@ -82,8 +86,11 @@ export interface SarifLog {
  * @example
  * writeFileSync('fixation.sarif', JSON.stringify(toSarif(report), null, 2));
  */
-export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog {
-  const rules = report.results.map((r) => ({
+export function toSarif(report: FixationReport | McpReport, toolVersion = '0.0.0'): SarifLog {
+  // Both suites' results share everything SARIF reads but the shape of their evidence.
+  const all = report.results as ReadonlyArray<AttackResult | McpAttackResult>;
+  const evidenceOf = (r: AttackResult | McpAttackResult) => ('cookieName' in report ? formatEvidence(r as AttackResult) : formatMcpEvidence(r as McpAttackResult));
+  const rules = all.map((r) => ({
     id: r.id,
     name: r.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
     shortDescription: { text: r.title },
@@ -101,7 +108,7 @@ export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog
       owaspCheatSheet: r.standard.cheatSheet,
     },
   }));
-  const results = report.results
+  const results = all
     .map((r, ruleIndex) => ({ r, ruleIndex }))
     .filter(({ r }) => r.outcome === 'fail')
     .map(({ r, ruleIndex }) => ({
@@ -118,7 +125,7 @@ export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog
         severity: r.severity,
         failsRun: failsRun(r.class, report.summary.failOn),
         targetUrl: report.target,
-        evidence: formatEvidence(r).split('\n').map((line) => line.replace(/^\s*· /, '')),
+        evidence: evidenceOf(r).split('\n').map((line) => line.replace(/^\s*· /, '')),
       },
     }));
   return {

@@ -1,6 +1,6 @@
-import type { AttackResult, EvidenceCookie, FixationReport } from './types.js';
+import type { AttackOutcome, AttackResult, EvidenceCookie, FixationReport } from './types.js';
 
-const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m' } as const;
+export const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m' } as const;
 
 export interface FormatOptions {
   /** ANSI colours. The default value is `false`; the CLI turns it on for a TTY. */
@@ -9,10 +9,11 @@ export interface FormatOptions {
   evidence?: boolean;
 }
 
-const LABEL = { pass: 'PASS', fail: 'FAIL', 'not-applicable': 'N/A', error: 'ERR' } as const;
-const COLOUR = { pass: ANSI.green, fail: ANSI.red, 'not-applicable': ANSI.yellow, error: ANSI.yellow } as const;
+/** Outcome labels and colours, shared by every report of the attack suites. */
+export const LABEL = { pass: 'PASS', fail: 'FAIL', 'not-applicable': 'N/A', error: 'ERR' } as const;
+export const COLOUR = { pass: ANSI.green, fail: ANSI.red, 'not-applicable': ANSI.yellow, error: ANSI.yellow } as const;
 
-function paint(text: string, colour: string, on: boolean): string {
+export function paint(text: string, colour: string, on: boolean): string {
   return on ? `${colour}${text}${ANSI.reset}` : text;
 }
 
@@ -50,7 +51,7 @@ export function formatEvidenceSummary(result: AttackResult): string {
   return `${request.step}: ${request.method} ${request.path}${sent} → ${outcome}${more}`;
 }
 
-const VERDICT_COLOUR = { pass: ANSI.green, fail: ANSI.red, inconclusive: ANSI.yellow } as const;
+export const VERDICT_COLOUR = { pass: ANSI.green, fail: ANSI.red, inconclusive: ANSI.yellow } as const;
 
 /**
  * A readable report: one block per attack (outcome, id and reason; class, severity and
@@ -90,11 +91,17 @@ export function formatReport(report: FixationReport, options: FormatOptions = {}
   return out.join('\n');
 }
 
+/** What a side-by-side comparison reads of a report: the fixation suite's and the MCP suite's alike. */
+export interface ComparableReport {
+  results: ReadonlyArray<{ id: string; outcome: AttackOutcome }>;
+  summary: { failed: number; total: number };
+}
+
 /**
  * Two reports side by side, one row per attack: what the demo prints for the protected and
  * the vulnerable example.
  */
-export function formatComparison(columns: ReadonlyArray<{ title: string; report: FixationReport }>, options: FormatOptions = {}): string {
+export function formatComparison(columns: ReadonlyArray<{ title: string; report: ComparableReport }>, options: FormatOptions = {}): string {
   const color = options.color ?? false;
   const ids = [...new Set(columns.flatMap((c) => c.report.results.map((r) => r.id)))];
   const width = Math.max(...ids.map((id) => id.length), 6);

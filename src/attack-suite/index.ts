@@ -1,6 +1,7 @@
 /**
  * `fixation-guard/attack-suite`: attacks an Express app (in-process) or a running server with
- * the session fixation and hijacking catalogue, and reports each attack with its evidence.
+ * the session fixation and hijacking catalogue, and a running MCP server with the session and
+ * state isolation catalogue, and reports each attack with its evidence.
  *
  * @example
  * import { fixationAttackSuite } from 'fixation-guard/attack-suite';
@@ -14,6 +15,11 @@ export { toJUnit, toSarif, type SarifLog } from './ci.js';
 export { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
 export { idHash } from './cookies.js';
+// The MCP suite loads the MCP SDK clients only when it runs.
+export { runMcpAttacks, mcpAttacks, type McpAttackInfo } from './mcp/run.js';
+export { formatMcpReport, formatMcpEvidence } from './mcp/format.js';
+export { McpAttackSetupError } from './mcp/context.js';
+export type { McpAttackId, McpAttackOptions, McpAttackResult, McpEra, McpEvidenceRequest, McpIdentity, McpReport, McpTargetFacts } from './mcp/types.js';
 export type {
   AttackClock,
   AttackOutcome,

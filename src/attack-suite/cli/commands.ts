@@ -27,6 +27,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./attack.js')).command,
   },
   {
+    name: 'attack-mcp',
+    summary: 'attack a running MCP server (both protocol eras) as a victim and an attacker',
+    load: async () => (await import('../mcp/cli.js')).command,
+  },
+  {
     name: 'list',
     summary: 'list the attack catalogue with its classes, severities and standards',
     load: async () => (await import('./list.js')).command,
