@@ -2,6 +2,7 @@ import { idNotLeaked, cookieHostPrefix, cookieHttpOnly, cookiePath, cookieSameSi
 import { notApplicable, type AttackDefinition, type Verdict } from './attacks/define.js';
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
 import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
+import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable } from './context.js';
 import { TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
@@ -13,6 +14,7 @@ const CATALOGUE: readonly AttackDefinition[] = [
   loginSetsNewId,
   preLoginIdDead,
   forgedIdNotAdopted,
+  loginCsrf,
   urlSessionId,
   cookieTossing,
   cookieHttpOnly,
