@@ -8,7 +8,7 @@
  */
 export { runFixationAttacks, fixationAttacks, type FixationAttackInfo } from './run.js';
 export { fixationAttackSuite, type FixationAttackSuiteOptions } from './register.js';
-export { formatReport, formatComparison, formatEvidence, type FormatOptions } from './format.js';
+export { formatReport, formatComparison, formatEvidence, formatEvidenceSummary, type FormatOptions } from './format.js';
 export { FixationAttackSetupError } from './context.js';
 export { TargetUnreachableError, type AttackTarget } from './http.js';
 export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
@@ -20,6 +20,10 @@ export type {
   AttackStandard,
   EvidenceCookie,
   EvidenceRequest,
+  FailOn,
+  FindingClass,
+  RunVerdict,
+  Severity,
   FixationAttackId,
   FixationAttackOptions,
   FixationReport,

@@ -1,5 +1,6 @@
 import { parseDuration } from '../clock/index.js';
-import type { AttackClock, FixationAttackId, FixationAttackOptions } from './types.js';
+import type { AttackClock, FailOn, FixationAttackId, FixationAttackOptions } from './types.js';
+import { DEFAULT_FAIL_ON, FAIL_ON_VALUES } from './verdict.js';
 
 /** Defaults of the paths, matching the fixation-guard examples (DESIGN §5). */
 export const DEFAULT_LOGIN_PATH = '/login';
@@ -34,6 +35,7 @@ export interface ResolvedAttackOptions {
   skip: ReadonlySet<FixationAttackId>;
   requestTimeoutMs: number;
   headers: Record<string, string>;
+  failOn: FailOn;
 }
 
 const WHERE = 'runFixationAttacks';
@@ -99,6 +101,10 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
   if (input.headers !== undefined && !isPlainObject(input.headers)) {
     throw new TypeError(`${WHERE}: \`headers\` must be an object of header names to strings; got ${JSON.stringify(input.headers)}`);
   }
+  const failOn = input.failOn ?? DEFAULT_FAIL_ON;
+  if (!FAIL_ON_VALUES.includes(failOn)) {
+    throw new Error(`${WHERE}: \`failOn\` must be one of ${FAIL_ON_VALUES.map((v) => `'${v}'`).join(', ')}; got ${JSON.stringify(input.failOn)}`);
+  }
   return {
     loginBody: input.loginBody,
     loginEncoding,
@@ -120,5 +126,6 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
     skip: idList(input.skip, 'skip', knownIds) ?? new Set(),
     requestTimeoutMs,
     headers: { ...(input.headers as Record<string, string> | undefined) },
+    failOn,
   };
 }

@@ -6,7 +6,8 @@ import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable } from './context.js';
 import { TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
-import type { AttackResult, AttackStandard, FixationAttackId, FixationAttackOptions, FixationReport } from './types.js';
+import type { AttackResult, AttackStandard, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport, Severity } from './types.js';
+import { decideVerdict } from './verdict.js';
 
 // The timeout attacks come last: they move the app's clock, which ages every session.
 const CATALOGUE: readonly AttackDefinition[] = [
@@ -42,6 +43,10 @@ export interface FixationAttackInfo {
   /** How the attack is carried out. */
   method: string;
   standard: AttackStandard;
+  class: FindingClass;
+  severity: Severity;
+  /** A core fixation attack: when it cannot run, the run is inconclusive. */
+  core: boolean;
 }
 
 /**
@@ -51,7 +56,9 @@ export interface FixationAttackInfo {
  * for (const attack of fixationAttacks) console.log(attack.id, attack.standard.asvs5.join(' '));
  */
 export const fixationAttacks: readonly FixationAttackInfo[] = Object.freeze(
-  CATALOGUE.map(({ id, title, method, standard }) => Object.freeze({ id, title, method, standard })),
+  CATALOGUE.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
+    Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
+  ),
 );
 
 /**
@@ -95,6 +102,9 @@ export class FixationAttackRunner {
       id: attack.id,
       title: attack.title,
       standard: attack.standard,
+      class: attack.class,
+      severity: attack.severity,
+      core: attack.core === true,
       outcome: verdict.outcome,
       reason: ctx.redact(verdict.reason),
       evidence: { requests: ctx.requests, notes: ctx.notes },
@@ -106,6 +116,8 @@ export class FixationAttackRunner {
   report(results: AttackResult[]): FixationReport {
     const count = (outcome: AttackResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
     const failed = count('fail');
+    const failOn = this.#session.options.failOn;
+    const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
     return {
       target: this.#session.client.baseUrl.href,
       cookieName: this.#session.facts.cookieName,
@@ -113,7 +125,17 @@ export class FixationAttackRunner {
       startedAt: this.#startedAt.toISOString(),
       durationMs: Date.now() - this.#startedAt.getTime(),
       results,
-      summary: { total: results.length, passed: count('pass'), failed, notApplicable: count('not-applicable'), secure: failed === 0 },
+      summary: {
+        total: results.length,
+        passed: count('pass'),
+        failed,
+        notApplicable: count('not-applicable'),
+        errors: count('error'),
+        findings: { fixation: findings('fixation'), hardening: findings('hardening') },
+        secure: failed === 0,
+        failOn,
+        ...decideVerdict(results, failOn),
+      },
     };
   }
 

@@ -7,6 +7,8 @@ export const logoutKillsSession: AttackDefinition = {
   title: 'Logout ends the session on the server, not just in the browser.',
   method: 'Captures a logged-in cookie, logs out, and replays the captured cookie on the protected path.',
   standard: standard(['3.3.1'], ['7.4.1'], [CS.manualExpiration]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const { logoutPath, protectedPath } = ctx.options;
     const { after: victim } = await ctx.loggedIn('victim');
@@ -25,6 +27,8 @@ export const logoutAllKillsSessions: AttackDefinition = {
   title: 'Logging out everywhere ends every session of the user.',
   method: 'Logs the same user in twice (two devices), logs out everywhere from the first, and replays both cookies.',
   standard: standard(['3.3.4'], ['7.4.1', '7.5.2'], [CS.manualExpiration]),
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     const { logoutAllPath, protectedPath } = ctx.options;
     if (!logoutAllPath) throw new NotApplicable('no log-out-everywhere route to attack: pass `logoutAllPath` to check it');
@@ -113,6 +117,8 @@ export const inflightNoResurrection: AttackDefinition = {
   method:
     'Opens a session-writing request and withholds its body (Expect: 100-continue) so the app has loaded the session; meanwhile logs out (or logs in, rotating the id); then lets the request finish and replays the old id. The race is provoked when the app loads the session before reading the body.',
   standard: standard(['3.3.1', '3.2.1'], ['7.2.4', '7.4.1'], [CS.renew, CS.manualExpiration]),
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     const phases = [await lateSaveAfterLogout(ctx), await lateSaveAfterLogin(ctx)];
     const failed = phases.filter((p) => p.outcome === 'fail');
@@ -129,6 +135,8 @@ export const idleTimeout: AttackDefinition = {
   title: 'An idle session expires after the idle timeout.',
   method: 'Logs in, moves the app\'s test clock past the idle timeout (30 min by default) and replays the cookie.',
   standard: standard(['3.3.2'], ['7.3.1'], [CS.idle]),
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     ctx.requireClock();
     const { idleTimeoutMs, protectedPath } = ctx.options;
@@ -148,6 +156,8 @@ export const absoluteTimeout: AttackDefinition = {
   title: 'A session expires after the absolute timeout even while in use.',
   method: 'Logs in and keeps the session busy (a request every half idle timeout, moving the test clock) until past the absolute timeout (4 h by default).',
   standard: standard(['3.3.2'], ['7.3.2'], [CS.absolute]),
+  class: 'hardening',
+  severity: 'low',
   async run(ctx) {
     ctx.requireClock();
     const { idleTimeoutMs, absoluteTimeoutMs, protectedPath } = ctx.options;

@@ -24,6 +24,9 @@ export const loginCsrf: AttackDefinition = {
   method:
     "A page on the attacker's site auto-submits the login with the attacker's credentials, as a browser sends it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, and no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored); the login must be refused, or its cookie must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
+  // The attacker fixes his own authenticated session in the victim's browser.
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const { loginPath, loginEncoding, protectedPath } = ctx.options;
     if (loginEncoding === 'json') {

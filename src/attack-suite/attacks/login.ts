@@ -18,6 +18,9 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
   method:
     'The attacker takes a pre-login cookie, the victim logs in carrying it (as after cookie tossing or XSS), then the attacker replays it on the protected path.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   async run(ctx) {
     const { before: planted } = await logInWithPreLoginId(ctx, 'attacker visits the site and keeps the pre-login cookie', 'victim logs in carrying the planted cookie');
     const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
@@ -35,6 +38,9 @@ export const loginSetsNewId: AttackDefinition = {
   title: 'The login response sets a new session id.',
   method: 'Logs in carrying a pre-login cookie and compares the id in the login response\'s Set-Cookie with it.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'high',
+  core: true,
   async run(ctx) {
     const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (!login.issued) {
@@ -53,6 +59,9 @@ export const preLoginIdDead: AttackDefinition = {
   method:
     'After login, replays the pre-login cookie on the public start path: a dead id is replaced by a fresh one, a live one is kept (rotation that forgot to destroy the old record).',
   standard: standard(['3.2.1', '3.3.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'high',
+  core: true,
   async run(ctx) {
     const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (login.cookie?.id === before.id) {
@@ -90,6 +99,8 @@ export const forgedIdNotAdopted: AttackDefinition = {
   method:
     'Presents made-up ids shaped like real ones (bare, and signed with a bogus signature), then logs in with one: the server must issue its own id each time (strict session management), never the attacker\'s.',
   standard: standard(['3.2.1'], ['7.2.1', '7.2.4'], [CS.strict]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const real = ctx.facts.anonymousSessions ? await ctx.anonymous('attacker looks at a real id') : (await ctx.loggedIn('attacker')).after;
     const forged: SessionCookie[] = [ctx.cookie(lookalikeId(real.id))];
@@ -117,6 +128,8 @@ export const privilegeChangeRotates: AttackDefinition = {
   title: 'A privilege change issues a new session id and kills the old one.',
   method: 'Logs in, performs the privilege change (step-up), then checks that the response set a new id and that the old id no longer works.',
   standard: standard(['3.2.1', '3.7.1'], ['7.2.4', '7.5.3'], [CS.renew]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx: AttackContext) {
     const { elevatePath, elevateBody, protectedPath } = ctx.options;
     if (!elevatePath) throw new NotApplicable('no privilege change to attack: pass `elevatePath` (for example a step-up route) to check it');
