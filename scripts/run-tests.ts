@@ -1,11 +1,14 @@
 /**
  * The test entry point (`npm test` runs it after the type-check and lint): starts a private
  * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test, and
- * stops Redis again whatever happens.
+ * stops Redis again whatever happens. When browser tests are selected, it finds Debian's
+ * `chromium` (installing the package when it is missing, like redis-server) and hands its path
+ * to the tests in CHROMIUM_PATH.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { ensureChromiumBinary } from './chromium.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
 
 function findTests(dir: string): string[] {
@@ -35,6 +38,11 @@ if (!env.REDIS_URL) {
   console.log(`run-tests: started redis-server for the tests at ${redis.url}`);
 } else {
   console.log('run-tests: using the Redis named by REDIS_URL');
+}
+
+if (files.some((file) => file.startsWith(join('test', 'browser')))) {
+  env.CHROMIUM_PATH = ensureChromiumBinary();
+  console.log(`run-tests: browser tests use ${env.CHROMIUM_PATH}`);
 }
 
 const child = spawn(
