@@ -42,7 +42,7 @@ const CSS = `
   h1 { font-size: 24px; margin: 0 0 16px; }
   label { display: block; margin: 12px 0 4px; font-weight: 600; }
   input[type=text], input[type=password] { width: 100%; padding: 8px 10px; border: 1px solid var(--line); border-radius: 6px; font: inherit; }
-  button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
+  button { white-space: nowrap; font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
   button.quiet { background: #fff; color: var(--accent); }
   button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
   .notice { background: #eef3fd; border: 1px solid #c9d8f6; padding: 10px 14px; border-radius: 6px; margin-bottom: 16px; }
@@ -51,6 +51,7 @@ const CSS = `
   th, td { text-align: left; padding: 10px 8px; border-bottom: 1px solid var(--line); vertical-align: middle; }
   th { font-size: 13px; color: var(--muted); font-weight: 600; }
   td form { margin: 0; }
+  td.when { white-space: nowrap; }
   .this { display: inline-block; font-size: 12px; background: #e7f6ec; color: #18794e; border-radius: 10px; padding: 1px 8px; margin-left: 6px; }
   .muted { color: var(--muted); font-size: 14px; }
   .actions { margin-top: 20px; display: flex; gap: 12px; }
@@ -241,7 +242,7 @@ export function accountPages(options: PagesOptions): Router {
           const device = s.meta?.device ?? 'Unknown device';
           return `<tr data-handle="${escapeHtml(s.handle)}"${mine ? ' data-this-device' : ''}>
   <td title="${escapeHtml(s.meta?.userAgent ?? '')}">${escapeHtml(device)}${mine ? '<span class="this">this device</span>' : ''}</td>
-  <td>${escapeHtml(when(s.createdAt))}</td><td>${escapeHtml(when(s.lastSeenAt))}</td>
+  <td class="when">${escapeHtml(when(s.createdAt))}</td><td class="when">${escapeHtml(when(s.lastSeenAt))}</td>
   <td><form method="post" action="/account/devices/revoke"><input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="handle" value="${escapeHtml(s.handle)}"><button class="danger" type="submit">${mine ? 'Log out' : 'Revoke'}</button></form></td>
 </tr>`;
         })
