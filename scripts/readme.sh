@@ -2,7 +2,7 @@
 # README.md is assembled from one Markdown file per capability in docs/readme/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(core attack-suite redis mcp benchmarks layout)
+parts=(core pages attack-suite redis mcp benchmarks layout)
 {
   for part in "${parts[@]}"; do
     [ -f "docs/readme/$part.md" ] || continue
