@@ -8,6 +8,8 @@
  * from browsers without it, `Origin` (sent on every cross-origin POST) or `Referer`.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Auditor } from '../audit/index.js';
+import { SessionGuardError } from '../errors/index.js';
 
 /** Which header decided: Fetch Metadata, Origin, Referer, or none present (a non-browser client). */
 export type CrossSiteSignal = 'sec-fetch-site' | 'origin' | 'referer' | 'none';
@@ -153,5 +155,44 @@ export function allowCrossSiteLogin(): RequestHandler {
   return function allowCrossSiteLoginMiddleware(req: Request, _res: Response, next: NextFunction) {
     ALLOWED.add(req);
     next();
+  };
+}
+
+export interface RejectCrossSiteLoginOptions {
+  /** Origins allowed besides the app's own. The default value is `[]`. */
+  trustedOrigins?: string[];
+  /** `true` trusts `X-Forwarded-Proto` for the app's scheme. The default value is Express's `trust proxy` setting. */
+  trustProxy?: boolean;
+  /** Where `cross_site_login_rejected` goes (e.g. `guard.auditor`). The default value is none. */
+  audit?: Auditor;
+}
+
+/**
+ * The guard's login-CSRF check as a middleware of its own, for logins that do not go through
+ * `req.login()` — passport's `req.logIn`, or an express-session app without the guard. Mount
+ * it on the login route, before the authentication. Refusals go to `next(err)` as a
+ * `SessionGuardError` (`403 SESSION_CROSS_SITE_LOGIN`).
+ *
+ * @example
+ * app.post('/login', rejectCrossSiteLogin({ audit: guard.auditor }), passport.authenticate('local'), (req, res) => res.redirect(303, '/'));
+ */
+export function rejectCrossSiteLogin(options: RejectCrossSiteLoginOptions = {}): RequestHandler {
+  const where = 'rejectCrossSiteLogin';
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object; got ${JSON.stringify(options)}`);
+  if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean') {
+    throw new TypeError(`${where}: \`trustProxy\` must be a boolean; got ${JSON.stringify(options.trustProxy)}`);
+  }
+  const policy: CrossSitePolicy = { trustedOrigins: trustedOriginsOf(options.trustedOrigins, where), trustProxy: options.trustProxy };
+  const audit = options.audit;
+  return function rejectCrossSiteLoginMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    if (ALLOWED.has(req)) return next();
+    const verdict = crossSiteVerdict(req, policy);
+    if (!verdict.refused) return next();
+    audit?.emit('cross_site_login_rejected', {
+      ip: req.ip,
+      reason: verdict.signal,
+      detail: { action: 'route', origin: verdict.origin ?? null, site: verdict.site ?? null },
+    });
+    next(new SessionGuardError('SESSION_CROSS_SITE_LOGIN', "Login refused: the request came from a page of another site. Use this site's own page."));
   };
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { createRequire } from 'node:module';
-import { allowCrossSiteLogin, memorySink, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import { allowCrossSiteLogin, memorySink, rejectCrossSiteLogin, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
 import { anonymousCookie, buildApp, https, idOf, me, request, SECRET, setCookie, type TestApp } from '../helpers.js';
 
 // Express 4.22 under its npm alias (it ships no types; its API is the one typed as Express 5's here).
@@ -211,6 +213,39 @@ describe('login CSRF (a cross-site login or elevation)', () => {
       assert.throws(() => sessionGuard({ secret: SECRET, loginCsrf } as unknown as SessionGuardOptions), { message }, JSON.stringify(loginCsrf));
     }
   });
+
+  for (const mounted of [false, true]) {
+    it(`${mounted ? 'refuses' : 'lets through'} a cross-site passport login ${mounted ? 'with' : 'without'} rejectCrossSiteLogin() on the route (passport's req.logIn is not the guard's)`, async () => {
+      const audit = memorySink();
+      const passport = new Passport();
+      passport.use(new LocalStrategy((username, password, done) => (password === `${username}-password` ? done(null, { id: username }) : done(null, false))));
+      passport.serializeUser((user, done) => done(null, (user as { id: string }).id));
+      passport.deserializeUser((id: string, done) => done(null, { id }));
+      const guard = sessionGuard({ secret: SECRET, audit, trustProxy: true });
+      const app = express();
+      app.use(express.json());
+      app.use(guard);
+      app.use(passport.initialize());
+      app.use(passport.session());
+      const check = mounted ? [rejectCrossSiteLogin({ audit: guard.auditor, trustProxy: true })] : [];
+      app.post('/login', ...check, passport.authenticate('local'), (req, res) => res.json({ user: (req.user as { id: string }).id }));
+      app.get('/me', (req, res) => (req.isAuthenticated() ? res.json({ user: (req.user as { id: string }).id }) : res.status(401).end()));
+      app.use((err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(err.status ?? 500).json({ error: { code: err.code } });
+      });
+      const res = await https(request(app).post('/login')).set(CROSS_SITE).send({ username: 'mallory', password: 'mallory-password' });
+      if (!mounted) {
+        assert.equal(res.status, 200);
+        await https(request(app).get('/me')).set('Cookie', setCookie(res) as string).expect(200);
+        return;
+      }
+      assert.equal(res.status, 403);
+      assert.equal(res.body.error.code, 'SESSION_CROSS_SITE_LOGIN');
+      assert.equal(setCookie(res), undefined);
+      assert.deepEqual(audit.of('cross_site_login_rejected').map((e) => e.detail?.action), ['route']);
+      await https(request(app).post('/login')).set('Host', 'app.example').set('Origin', APP).send({ username: 'alice', password: 'alice-password' }).expect(200);
+    });
+  }
 
   it('records login meta for the devices page, and refuses meta that is not small strings', async () => {
     const audit = memorySink();
