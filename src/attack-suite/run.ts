@@ -3,8 +3,8 @@ import { notApplicable, type AttackDefinition, type Verdict } from './attacks/de
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
 import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
 import { loginCsrf } from './attacks/login-csrf.js';
-import { AttackSession, NotApplicable } from './context.js';
-import { TargetUnreachableError, type AttackTarget } from './http.js';
+import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
+import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
 import type { AttackResult, AttackStandard, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport, Severity } from './types.js';
 import { decideVerdict } from './verdict.js';
@@ -78,8 +78,10 @@ export class FixationAttackRunner {
   /** Validates the options, opens the target and probes it (login works, cookie name, …). */
   static async open(target: AttackTarget, options: FixationAttackOptions): Promise<FixationAttackRunner> {
     const resolved = resolveAttackOptions(options, KNOWN_IDS);
-    const session = await AttackSession.open(target, resolved);
-    return new FixationAttackRunner(session, selectAttacks(resolved));
+    const attacks = selectAttacks(resolved);
+    const uses = new Set<OptionalRoute>(attacks.flatMap((a) => a.needs ?? []));
+    const session = await AttackSession.open(target, resolved, uses);
+    return new FixationAttackRunner(session, attacks);
   }
 
   /** Runs one attack; never throws for what the app does, only when the target is unreachable. */
@@ -93,7 +95,9 @@ export class FixationAttackRunner {
       verdict = await attack.run(ctx);
     } catch (err) {
       if (err instanceof NotApplicable) verdict = notApplicable(err.message);
-      else if (err instanceof TargetUnreachableError) throw err;
+      else if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
+        verdict = { outcome: 'error', reason: `aborted: ${err.message} (${this.#session.options.name('requestTimeoutMs')}); the attacks that need this route were aborted, the others ran` };
+      } else if (err instanceof TargetUnreachableError) throw err;
       else verdict = notApplicable(`the attack could not complete: ${(err as Error).message}`);
     } finally {
       await ctx.cleanUp();

@@ -160,8 +160,10 @@ export interface FixationAttackOptions {
   startPath?: string;
   /** A path that answers 2xx only when authenticated. The default value is `'/me'` (GET). */
   protectedPath?: string;
-  /** The default value is `'/logout'` (POST). */
+  /** The default value is `'/logout'`. */
   logoutPath?: string;
+  /** How the logout is sent: `'POST'` (the default) or `'GET'` (a logout link, as in express's examples/auth). */
+  logoutMethod?: 'GET' | 'POST';
   /** Ends every session of the user (POST). Without it, `logout-all-kills-sessions` is not applicable. */
   logoutAllPath?: string;
   /** A privilege change such as step-up (POST). Without it, `privilege-change-rotates` is not applicable. */
@@ -196,4 +198,32 @@ export interface FixationAttackOptions {
   headers?: Record<string, string>;
   /** Which findings fail the run (`summary.verdict`). The default value is `'fixation'`. */
   failOn?: FailOn;
+  /**
+   * CSRF tokens for logins (and logouts, privilege changes) of apps that require them. The
+   * default value is `'auto'`: the login page (`GET loginPath`, then the start path) is read
+   * and a token found in a hidden input, a meta tag, a response header or a cookie whose name
+   * says csrf/xsrf is sent back. `false` turns it off. Each session the suite creates reads
+   * its own token, with its own cookies.
+   */
+  csrf?: 'auto' | false | CsrfOptions;
+}
+
+/**
+ * Where a CSRF token is read and where it is sent. Each side is `kind:name`.
+ *
+ * @example
+ * { from: 'input:_csrf' }                              // a hidden form field, sent back as the field _csrf
+ * { from: 'cookie:XSRF-TOKEN', to: 'header:X-XSRF-TOKEN' } // double submit
+ */
+export interface CsrfOptions {
+  /** `input:<name>` (hidden input), `meta:<name>` (meta tag), `cookie:<name>` or `header:<name>` (of the page's response). */
+  from: string;
+  /**
+   * `field:<name>` (a body field, form or JSON) or `header:<name>`. The default value follows
+   * `from`: `input:x` → `field:x`; `meta:x` → `header:X-CSRF-Token`; `cookie:XSRF-TOKEN` →
+   * `header:X-XSRF-TOKEN`, other cookies → `header:X-CSRF-Token`; `header:x` → `header:x`.
+   */
+  to?: string;
+  /** The page whose response carries the token (GET). The default value is `loginPath`. */
+  page?: string;
 }

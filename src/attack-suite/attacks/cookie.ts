@@ -99,7 +99,7 @@ function attributeAttack(
     async run(ctx): Promise<Verdict> {
       if (options.httpsOnly && !ctx.facts.https) {
         return notApplicable(
-          `the target is plain http (${ctx.session.client.baseUrl.origin}), where a browser would neither keep a Secure cookie nor accept a \`__Host-\` one; run against the https deployment, or pass \`https: true\` to an app that trusts X-Forwarded-Proto`,
+          `the target is plain http (${ctx.session.client.baseUrl.origin}), where a browser would neither keep a Secure cookie nor accept a \`__Host-\` one; run against the https deployment, or pass ${ctx.options.name('https')} for an app that trusts X-Forwarded-Proto`,
         );
       }
       const problems = (await issuedCookies(ctx))
@@ -279,7 +279,7 @@ export const idNotLeaked: AttackDefinition = {
   class: 'fixation',
   severity: 'high',
   async run(ctx) {
-    const { startPath, loginPath, protectedPath, elevatePath, elevateBody, logoutPath } = ctx.options;
+    const { startPath, loginPath, protectedPath, elevatePath, logoutPath, logoutMethod } = ctx.options;
     const found: string[] = [];
     let scanned = 0;
     const scan = (label: string, exchange: Exchange) => {
@@ -294,13 +294,13 @@ export const idNotLeaked: AttackDefinition = {
     if (!cookie) return notApplicable('the login left no session cookie to follow');
     const me = scan(`GET ${protectedPath}`, await ctx.send('user opens the protected page', { method: 'GET', path: protectedPath, cookies: [cookie] }));
     cookie = me.issued ?? cookie;
-    if (elevatePath) {
-      const elevate = scan(`POST ${elevatePath}`, await ctx.send('user changes privilege', { method: 'POST', path: elevatePath, cookies: [cookie], json: elevateBody }));
+    if (elevatePath && ctx.session.usable('elevate')) {
+      const elevate = scan(`POST ${elevatePath}`, await ctx.elevate('user changes privilege', cookie));
       cookie = elevate.issued ?? cookie;
     }
     const again = scan(`GET ${startPath} (logged in)`, await ctx.visit('user visits the site again', cookie));
     cookie = again.issued ?? cookie;
-    scan(`POST ${logoutPath}`, await ctx.send('user logs out', { method: 'POST', path: logoutPath, cookies: [cookie] }));
+    if (ctx.session.usable('logout')) scan(`${logoutMethod} ${logoutPath}`, await ctx.logout('user logs out', cookie));
     if (found.length > 0) return fail(`The session id leaks outside its cookie: in ${found.join('; ')}.`);
     return pass(`No id or cookie value appeared in the bodies or other headers of ${scanned} responses.`);
   },

@@ -1,4 +1,4 @@
-import type { AttackContext } from '../context.js';
+import type { AttackContext, OptionalRoute } from '../context.js';
 import type { AttackOutcome, AttackStandard, FindingClass, FixationAttackId, Severity } from '../types.js';
 
 export interface Verdict {
@@ -19,6 +19,8 @@ export interface AttackDefinition {
   readonly severity: Severity;
   /** A core fixation attack: when it cannot run against an app, the run is inconclusive, never a pass. */
   readonly core?: boolean;
+  /** The optional routes it uses: when every attack that uses one is skipped, the suite never requests it. */
+  readonly needs?: readonly OptionalRoute[];
   run(ctx: AttackContext): Promise<Verdict>;
 }
 

@@ -7,18 +7,19 @@ export const logoutKillsSession: AttackDefinition = {
   title: 'Logout ends the session on the server, not just in the browser.',
   method: 'Captures a logged-in cookie, logs out, and replays the captured cookie on the protected path.',
   standard: standard(['3.3.1'], ['7.4.1'], [CS.manualExpiration]),
+  needs: ['logout'],
   class: 'fixation',
   severity: 'high',
   async run(ctx) {
-    const { logoutPath, protectedPath } = ctx.options;
+    const { logoutPath, logoutMethod, protectedPath } = ctx.options;
     const { after: victim } = await ctx.loggedIn('victim');
-    const out = await ctx.send('victim logs out', { method: 'POST', path: logoutPath, cookies: [victim] });
+    const out = await ctx.logout('victim logs out', victim);
     const replay = await ctx.authenticated('attacker replays the cookie captured before logout', victim);
     if (replay.ok) {
       const cleared = out.cleared ? ', which cleared the cookie in the browser only' : '';
-      return fail(`After POST ${logoutPath} (${out.response.status}${cleared}), the captured cookie still opens ${protectedPath} (${replay.status}).`);
+      return fail(`After ${logoutMethod} ${logoutPath} (${out.response.status}${cleared}), the captured cookie still opens ${protectedPath} (${replay.status}).`);
     }
-    return pass(`After POST ${logoutPath} (${out.response.status}) the captured cookie ${idHash(victim.id)} no longer opens ${protectedPath} (${replay.status}).`);
+    return pass(`After ${logoutMethod} ${logoutPath} (${out.response.status}) the captured cookie ${idHash(victim.id)} no longer opens ${protectedPath} (${replay.status}).`);
   },
 };
 
@@ -27,14 +28,15 @@ export const logoutAllKillsSessions: AttackDefinition = {
   title: 'Logging out everywhere ends every session of the user.',
   method: 'Logs the same user in twice (two devices), logs out everywhere from the first, and replays both cookies.',
   standard: standard(['3.3.4'], ['7.4.1', '7.5.2'], [CS.manualExpiration]),
+  needs: ['logoutAll'],
   class: 'hardening',
   severity: 'medium',
   async run(ctx) {
     const { logoutAllPath, protectedPath } = ctx.options;
-    if (!logoutAllPath) throw new NotApplicable('no log-out-everywhere route to attack: pass `logoutAllPath` to check it');
+    if (!logoutAllPath) throw new NotApplicable(`no log-out-everywhere route to attack: pass ${ctx.options.name('logoutAllPath')} to check it`);
     const { after: first } = await ctx.loggedIn('user on a first device');
     const { after: second } = await ctx.loggedIn('user on a second device');
-    const out = await ctx.send('user logs out everywhere from the first device', { method: 'POST', path: logoutAllPath, cookies: [first] });
+    const out = await ctx.logoutAll('user logs out everywhere from the first device', first);
     const still: string[] = [];
     for (const [device, cookie] of [
       ['first', first],
@@ -69,10 +71,10 @@ const lateFreshIdNote =
   'the late request was answered with a fresh id: either the app reads the body before it loads the session (then this race was not provoked; mount body parsers after the session middleware to test it), or it noticed the id had ended';
 
 async function lateSaveAfterLogout(ctx: AttackContext): Promise<Verdict> {
-  const { logoutPath, protectedPath } = ctx.options;
+  const { protectedPath } = ctx.options;
   const { after: victim } = await ctx.loggedIn('victim');
   const run = await withRequestInFlight(ctx, victim, async () => {
-    await ctx.send('victim logs out meanwhile', { method: 'POST', path: logoutPath, cookies: [victim] });
+    await ctx.logout('victim logs out meanwhile', victim);
     return ctx.authenticated('the cookie is checked while the request is still in flight', victim);
   });
   if (!run.held) return notApplicable(`the server answered GET ${ctx.options.startPath} before reading its body, so no request could be held open across the logout`);
@@ -117,6 +119,7 @@ export const inflightNoResurrection: AttackDefinition = {
   method:
     'Opens a session-writing request and withholds its body (Expect: 100-continue) so the app has loaded the session; meanwhile logs out (or logs in, rotating the id); then lets the request finish and replays the old id. The race is provoked when the app loads the session before reading the body.',
   standard: standard(['3.3.1', '3.2.1'], ['7.2.4', '7.4.1'], [CS.renew, CS.manualExpiration]),
+  needs: ['logout'],
   class: 'hardening',
   severity: 'medium',
   async run(ctx) {

@@ -34,6 +34,8 @@ export const loginCsrf: AttackDefinition = {
         'the login is JSON: a plain cross-site form cannot send application/json (that needs a CORS preflight), so a browser only falls to this if the app also takes form or text/plain bodies at the login; the server-side check is judged all the same',
       );
     }
+    // Sent by hand, not through ctx.login: the attacker's page can read no CSRF token of the
+    // victim's session, so none is sent (a token check that refuses it is a pass).
     const login = await ctx.send("victim's browser submits the attacker's login form from another site", {
       method: 'POST',
       path: loginPath,

@@ -8,7 +8,8 @@ async function logInWithPreLoginId(ctx: AttackContext, visit: string, login: str
   const before = await ctx.anonymous(visit);
   const after = await ctx.login(login, before);
   if (after.response.status >= 400) throw new NotApplicable(`the login answered ${after.response.status}`);
-  return { before, login: after };
+  // `carried`: the id the login request carried (a login page may have replaced the visit's id).
+  return { before, carried: after.before ?? before, login: after };
 }
 
 /** The classic attack: the attacker's pre-login id is planted in the victim's browser. */
@@ -42,7 +43,7 @@ export const loginSetsNewId: AttackDefinition = {
   severity: 'high',
   core: true,
   async run(ctx) {
-    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
+    const { carried: before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (!login.issued) {
       return fail(`POST ${ctx.options.loginPath} set no \`${ctx.cookieName}\` cookie, so the browser keeps the pre-login id ${idHash(before.id)} as the logged-in id.`);
     }
@@ -63,7 +64,7 @@ export const preLoginIdDead: AttackDefinition = {
   severity: 'high',
   core: true,
   async run(ctx) {
-    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
+    const { carried: before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (login.cookie?.id === before.id) {
       return fail(`Login kept the pre-login id ${idHash(before.id)}: it is the logged-in session's id, so it cannot be dead.`);
     }
@@ -128,13 +129,14 @@ export const privilegeChangeRotates: AttackDefinition = {
   title: 'A privilege change issues a new session id and kills the old one.',
   method: 'Logs in, performs the privilege change (step-up), then checks that the response set a new id and that the old id no longer works.',
   standard: standard(['3.2.1', '3.7.1'], ['7.2.4', '7.5.3'], [CS.renew]),
+  needs: ['elevate'],
   class: 'fixation',
   severity: 'high',
   async run(ctx: AttackContext) {
-    const { elevatePath, elevateBody, protectedPath } = ctx.options;
-    if (!elevatePath) throw new NotApplicable('no privilege change to attack: pass `elevatePath` (for example a step-up route) to check it');
+    const { elevatePath, protectedPath } = ctx.options;
+    if (!elevatePath) throw new NotApplicable(`no privilege change to attack: pass ${ctx.options.name('elevatePath')} (for example a step-up route) to check it`);
     const { after: before } = await ctx.loggedIn('user');
-    const change = await ctx.send('user changes privilege', { method: 'POST', path: elevatePath, cookies: [before], json: elevateBody });
+    const change = await ctx.elevate('user changes privilege', before);
     if (change.response.status >= 400) return notApplicable(`POST ${elevatePath} answered ${change.response.status}`);
     if (change.issued) ctx.track(change.issued);
     if (!change.issued || change.issued.id === before.id) {
