@@ -10,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureChromiumBinary } from './chromium.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
+import { knownSecrets, scanForSecrets } from './secrets-scan.js';
 
 function findTests(dir: string): string[] {
   const found: string[] = [];
@@ -48,10 +49,29 @@ if (files.some((file) => file.startsWith(join('test', 'browser')))) {
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env },
+  { stdio: ['inherit', 'pipe', 'pipe'], env },
 );
-const code: number = await new Promise((resolve) => {
-  child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+// Everything the run prints is also kept for the secrets scan below.
+const output: Buffer[] = [];
+child.stdout.on('data', (chunk: Buffer) => {
+  output.push(chunk);
+  process.stdout.write(chunk);
+});
+child.stderr.on('data', (chunk: Buffer) => {
+  output.push(chunk);
+  process.stderr.write(chunk);
+});
+let code: number = await new Promise((resolve) => {
+  child.on('close', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
 });
 await redis?.stop();
+
+const findings = scanForSecrets(Buffer.concat(output).toString('utf8'), knownSecrets(['test', 'examples']));
+if (findings.length > 0) {
+  console.error(`\nrun-tests: the secrets scan found ${findings.length} secret(s) in what the tests printed:`);
+  for (const f of findings.slice(0, 20)) console.error(`  output line ${f.line}: ${f.kind} ${f.excerpt}`);
+  if (code === 0) code = 1;
+} else {
+  console.log('run-tests: secrets scan: no session id, signed cookie, token or test secret in the output');
+}
 process.exit(code);

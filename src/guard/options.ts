@@ -313,7 +313,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     index = new MemorySessionIndex();
   }
   for (const method of ['admit', 'remove', 'rename', 'touch', 'list'] as const) {
-    if (typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
+    if (typeof index !== 'object' || index === null || typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(`${NAME}: \`index\` must implement SessionIndex (missing ${method}()); got ${show(o.index)}`);
     }
   }
