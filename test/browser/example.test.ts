@@ -21,6 +21,9 @@ interface Site {
 
 let browser: Browser;
 let certificate: Certificate;
+/** One browser profile reused by the tests, its cookies cleared before each: a new context per test costs seconds. */
+let shared: BrowserContext;
+let sharedPage: Page;
 const servers: HttpsServer[] = [];
 
 async function site(options: ExampleAppOptions = {}): Promise<Site> {
@@ -39,6 +42,12 @@ async function site(options: ExampleAppOptions = {}): Promise<Site> {
 
 async function context(): Promise<BrowserContext> {
   return await browser.newContext({ ignoreHTTPSErrors: true });
+}
+
+/** The shared browser with no cookies (cookies ignore ports: every example here is on localhost). */
+async function fresh(): Promise<{ ctx: BrowserContext; page: Page }> {
+  await shared.clearCookies();
+  return { ctx: shared, page: sharedPage };
 }
 
 async function logIn(page: Page, origin: string, username = 'alice', password = `${username}-password`): Promise<void> {
@@ -68,6 +77,8 @@ describe('the example app in a real browser (chromium)', () => {
   before(async () => {
     certificate = selfSignedCertificate();
     browser = await launchChromium();
+    shared = await context();
+    sharedPage = await shared.newPage();
     main = await site();
     const evil = express();
     evil.get('/', (req, res) => res.type('html').send(attackerPage(String(req.query.target))));
@@ -80,8 +91,7 @@ describe('the example app in a real browser (chromium)', () => {
   });
 
   it('logs in through the form and names the user on the account page', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const { ctx, page } = await fresh();
     await logIn(page, main.origin, 'alice');
     assert.equal(await page.textContent('#user'), 'alice');
     const [cookie] = (await ctx.cookies(main.origin)).filter((c) => c.name === '__Host-sid');
@@ -91,24 +101,21 @@ describe('the example app in a real browser (chromium)', () => {
     assert.equal(cookie.sameSite, 'Lax');
     assert.equal(cookie.path, '/');
     assert.deepEqual(main.logins.at(-1), { site: 'same-origin', origin: main.origin }, 'chromium marks its own form same-origin');
-    await ctx.close();
   });
 
   it('never lets a page script read the session cookie (document.cookie)', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const { ctx, page } = await fresh();
     await logIn(page, main.origin, 'alice');
     const visible = await page.evaluate<string>('document.cookie');
     assert.doesNotMatch(visible, /__Host-sid/);
     assert.doesNotMatch(visible, /x-csrf-token/, 'nor the CSRF cookie');
     assert.ok((await ctx.cookies(main.origin)).some((c) => c.name === '__Host-sid'), 'while the browser does hold it');
-    await ctx.close();
   });
 
   it('lists both devices of a user, and revoking the other one ends it there on its next navigation', async () => {
     const isolated = await site(); // its own index: other tests' alice sessions stay out of the list
-    const [laptop, phone] = [await context(), await context()];
-    const [a, b] = [await laptop.newPage(), await phone.newPage()];
+    const phone = await context();
+    const [{ page: a }, b] = [await fresh(), await phone.newPage()];
     await logIn(a, isolated.origin, 'alice');
     await logIn(b, isolated.origin, 'alice');
     await a.goto(`${isolated.origin}/account/devices`);
@@ -122,20 +129,18 @@ describe('the example app in a real browser (chromium)', () => {
     assert.equal(new URL(b.url()).pathname, '/account/login');
     assert.match((await b.textContent('[role=status]')) ?? '', /signed out from another device/);
     assert.equal(await signedInAs(a, isolated.origin), 'alice', 'this device is still signed in');
-    await Promise.all([laptop.close(), phone.close()]);
+    await phone.close();
   });
 
   /** A signed-out visitor of `victim` opens the attacker's page, which auto-submits the attacker's login. */
   async function crossSiteLogin(victim: Site): Promise<{ status: number | undefined; code: string | null; after: string | undefined }> {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const { page } = await fresh();
     const answered = page.waitForResponse((r) => r.url() === `${victim.origin}/account/login` && r.request().method() === 'POST');
     await page.goto(`https://127.0.0.1:${attacker.port}/?target=${encodeURIComponent(victim.origin)}`);
     const response = await answered;
     await page.waitForLoadState();
     const code = (await page.$('[data-code]')) ? await page.getAttribute('[data-code]', 'data-code') : null;
     const result = { status: response.status(), code, after: await signedInAs(page, victim.origin) };
-    await ctx.close();
     return result;
   }
 
@@ -164,8 +169,7 @@ describe('the example app in a real browser (chromium)', () => {
 
   it('refuses as cookie tossing a same-named cookie a page script set on a narrower path (a name without __Host-)', async () => {
     const plainName = await site({ guard: { cookie: { name: 'sid' } } });
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const { ctx, page } = await fresh();
     // Planted before the victim has a session (chromium refuses a script cookie that would shadow
     // an HttpOnly one): by XSS here, or from a sibling subdomain with Domain=.
     await page.goto(`${plainName.origin}/nothing-here`);
@@ -180,17 +184,14 @@ describe('the example app in a real browser (chromium)', () => {
     assert.deepEqual((await ctx.cookies()).filter((c) => c.name === 'sid'), [], 'both copies were cleared');
     await logIn(page, plainName.origin, 'alice');
     assert.equal(await signedInAs(page, plainName.origin), 'alice', 'a clean login works afterwards');
-    await ctx.close();
   });
 
   it('leaves nothing to toss with __Host-sid: the browser itself refuses the narrower-path cookie', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const { ctx, page } = await fresh();
     await logIn(page, main.origin, 'alice');
     await page.evaluate("document.cookie = '__Host-sid=planted-by-script; Path=/account; Secure; SameSite=Lax'");
     assert.deepEqual((await ctx.cookies()).filter((c) => c.name === '__Host-sid').map((c) => c.path), ['/']);
     assert.equal(await signedInAs(page, main.origin), 'alice');
-    await ctx.close();
   });
 });
 
