@@ -24,7 +24,7 @@ import type { RotationStrategy } from '../src/index.js';
 import { core, redisStores } from './lib/library.js';
 import type { ServerVariant, ServerMessage, RunnerMessage, CpuSample } from './lib/protocol.js';
 
-const { requireAuth, sessionGuard } = core;
+const { guarded, requireAuth, sessionGuard } = core;
 const { createRedisSessionStores } = redisStores;
 
 declare module 'express-session' {
@@ -147,7 +147,7 @@ async function guardApp(): Promise<void> {
         res.status(401).json({ error: { code: 'BAD_CREDENTIALS' } });
         return;
       }
-      await req.login(username);
+      await guarded(req).login(username);
       res.json({ user: username });
     } catch (err) {
       next(err);

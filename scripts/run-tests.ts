@@ -1,9 +1,12 @@
 /**
  * The test entry point (`npm test` runs it after the type-check and lint): starts a private
- * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test, and
- * stops Redis again whatever happens. When browser tests are selected, it finds Debian's
- * `chromium` (installing the package when it is missing, like redis-server) and hands its path
- * to the tests in CHROMIUM_PATH.
+ * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test on
+ * Express 5, then the guard's core tests and the attack suite (EXPRESS4_TESTS) again on
+ * Express 4, and stops Redis again whatever happens. When browser tests are selected, it finds
+ * Debian's `chromium` (installing the package when it is missing, like redis-server) and hands
+ * its path to the tests in CHROMIUM_PATH.
+ *
+ * `--express=5` or `--express=4` runs one pass only; other arguments filter the files.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +25,27 @@ function findTests(dir: string): string[] {
   return found.sort();
 }
 
-const filters = process.argv.slice(2);
+/**
+ * Run a second time on Express 4 (the `express4` alias, swapped in by test/support/express4.mjs):
+ * the guard, its pieces, passport beside it, the attack suite against it and the example app.
+ */
+const EXPRESS4_TESTS = [
+  'test/guard/',
+  'test/url-ids/',
+  'test/cookie-tossing/',
+  'test/headers/',
+  'test/passport/',
+  'test/attack-suite/guard.test.ts',
+  'test/examples/',
+];
+
+const args = process.argv.slice(2);
+const only = args.find((arg) => arg.startsWith('--express='))?.slice('--express='.length);
+if (only !== undefined && only !== '4' && only !== '5') {
+  console.error(`run-tests: --express must be 4 or 5; got ${JSON.stringify(only)}`);
+  process.exit(1);
+}
+const filters = args.filter((arg) => !arg.startsWith('--express='));
 const files = findTests('test')
   .map((file) => relative('.', file))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
@@ -46,25 +69,36 @@ if (files.some((file) => file.startsWith(join('test', 'browser')))) {
   console.log(`run-tests: browser tests use ${env.CHROMIUM_PATH}`);
 }
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: ['inherit', 'pipe', 'pipe'], env },
-);
-// Everything the run prints is also kept for the secrets scan below.
+/** One node:test run; everything it prints is also kept for the secrets scan below. */
+function runPass(label: string, preload: string[], passFiles: string[]): Promise<number> {
+  console.log(`run-tests: ${label}: ${passFiles.length} file(s)`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', ...preload.flatMap((file) => ['--import', file]), '--test', '--test-concurrency=2', '--test-reporter=spec', ...passFiles],
+    { stdio: ['inherit', 'pipe', 'pipe'], env },
+  );
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stdout.write(chunk);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stderr.write(chunk);
+  });
+  return new Promise((resolve) => {
+    child.on('close', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+  });
+}
+
 const output: Buffer[] = [];
-child.stdout.on('data', (chunk: Buffer) => {
-  output.push(chunk);
-  process.stdout.write(chunk);
-});
-child.stderr.on('data', (chunk: Buffer) => {
-  output.push(chunk);
-  process.stderr.write(chunk);
-});
-let code: number = await new Promise((resolve) => {
-  child.on('close', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
-});
-await redis?.stop();
+const express4Files = files.filter((file) => EXPRESS4_TESTS.some((prefix) => file.replaceAll('\\', '/').startsWith(prefix)));
+let code = 0;
+try {
+  if (only !== '4') code = await runPass('Express 5', [], files);
+  if (only !== '5' && express4Files.length > 0) code = (await runPass('Express 4', ['./test/support/express4.mjs'], express4Files)) || code;
+} finally {
+  await redis?.stop();
+}
 
 const findings = scanForSecrets(Buffer.concat(output).toString('utf8'), knownSecrets(['test', 'examples']));
 if (findings.length > 0) {

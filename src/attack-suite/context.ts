@@ -103,7 +103,7 @@ export class AttackSession {
       await client.close();
       if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
         throw new FixationAttackSetupError(
-          `fixation attack suite: ${err.message} while probing the app, and the suite cannot run without that route; check the path, or raise ${options.name('requestTimeoutMs')}.`,
+          `fixation attack suite: ${err.message} while probing the app, and the suite cannot run without that route; check the path, or raise ${options.name('requestTimeout')}.`,
         );
       }
       throw err;
@@ -158,6 +158,15 @@ async function secureCookieHint(session: AttackSession, start: string): Promise<
   return undefined;
 }
 
+/** Where a login's CSRF token may be served: the login path, its parents (`/login` for `/login/password`), the start page. */
+function csrfPageCandidates(loginPath: string, start: string): string[] {
+  const pages = [loginPath];
+  const segments = loginPath.split('?')[0]?.split('/').filter(Boolean) ?? [];
+  for (let i = segments.length - 1; i >= 1; i--) pages.push(`/${segments.slice(0, i).join('/')}`);
+  pages.push(start);
+  return [...new Set(pages)];
+}
+
 async function probe(session: AttackSession): Promise<TargetFacts> {
   const { options, client } = session;
   const name = options.name;
@@ -167,7 +176,7 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
     https,
     anonymousSessions: false,
     aliveCheck: { usable: true },
-    csrf: options.csrf === 'auto' || options.csrf === false ? undefined : options.csrf,
+    csrf: undefined,
   };
   const ctx = new AttackContext(session, facts);
   const start = options.startPath;
@@ -182,11 +191,22 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
     setup(`GET ${options.protectedPath} answered ${open.response.status} without any session; ${name('protectedPath')} must name a path that needs a login (not 2xx without one).`);
   }
   const anonymous = facts.cookieName ? sessionCookieOf(first.response.setCookies, facts.cookieName) : undefined;
-  if (options.csrf === 'auto') {
-    const page = await ctx.send('probe: login page (CSRF token?)', { method: 'GET', path: options.loginPath, cookies: anonymous ? [anonymous] : [] });
-    if (!facts.cookieName) facts.cookieName = guessSessionCookieName(page.response.setCookies) ?? '';
-    facts.csrf = detectCsrf(page.response, options.loginPath, facts.cookieName) ?? detectCsrf(first.response, start, facts.cookieName);
-    if (facts.csrf) ctx.note(`CSRF token detected: ${describeCsrf(facts.csrf)}`);
+  if (options.csrf !== false) {
+    // The login form is often served elsewhere than it posts to (GET /login, POST /login/password).
+    const given = options.csrf === 'auto' ? undefined : options.csrf;
+    const pages = given?.page ? [given.page] : csrfPageCandidates(options.loginPath, start);
+    for (const path of pages) {
+      const page = path === start ? first : await ctx.send('probe: a page that may carry a CSRF token', { method: 'GET', path, cookies: anonymous ? [anonymous] : [] });
+      if (!facts.cookieName) facts.cookieName = guessSessionCookieName(page.response.setCookies) ?? '';
+      const found = given ? (readCsrfToken(page.response, given.from) !== undefined ? { ...given, page: path } : undefined) : detectCsrf(page.response, path, facts.cookieName);
+      if (found) {
+        facts.csrf = found;
+        break;
+      }
+    }
+    if (given && !facts.csrf) {
+      setup(`no CSRF token at ${given.from.kind}:${given.from.name} on GET ${pages.join(', GET ')}; pass ${name('csrf.page')} with the page that carries it, or check ${name('csrf')}.`);
+    }
   }
   facts.anonymousSessions = anonymous !== undefined;
   const login = await ctx.login('probe: login', anonymous);
@@ -207,7 +227,8 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
       `neither GET ${start} nor POST ${options.loginPath} set a cookie. If the session cookie is Secure, it is never set over http:// (pass ${name('https')} for an app behind a TLS proxy, or attack the https URL); if it is set elsewhere, pass ${name('cookieName')}.`,
     );
   }
-  const loggedIn = login.cookie;
+  // The cookie name may only be known since this login: read its cookie again.
+  const loggedIn = login.cookie ?? sessionCookieOf(login.response.setCookies, facts.cookieName) ?? anonymous;
   if (!loggedIn) setup(`no \`${facts.cookieName}\` cookie was set before or at login; pass ${name('cookieName')} if the session cookie has another name.`);
   const auth = await ctx.authenticated('probe: protected path after login', loggedIn);
   if (!auth.ok) {

@@ -10,7 +10,8 @@ export { runFixationAttacks, fixationAttacks, type FixationAttackInfo } from './
 export { fixationAttackSuite, type FixationAttackSuiteOptions } from './register.js';
 export { formatReport, formatComparison, formatEvidence, formatEvidenceSummary, type FormatOptions } from './format.js';
 export { FixationAttackSetupError } from './context.js';
-export { TargetUnreachableError, type AttackTarget } from './http.js';
+export { toJUnit, toSarif, type SarifLog } from './ci.js';
+export { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
 export { idHash } from './cookies.js';
 export type {
@@ -18,6 +19,7 @@ export type {
   AttackOutcome,
   AttackResult,
   AttackStandard,
+  CsrfOptions,
   EvidenceCookie,
   EvidenceRequest,
   FailOn,

@@ -1,4 +1,4 @@
-import { parseDuration } from '../clock/index.js';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import type { AttackClock, FailOn, FixationAttackId, FixationAttackOptions } from './types.js';
 import { DEFAULT_FAIL_ON, FAIL_ON_VALUES } from './verdict.js';
 
@@ -34,7 +34,7 @@ export const NAME_FLAGS: unique symbol = Symbol.for('fixation-guard.attack-suite
 
 /** The flag of every option, for messages printed by the CLI. */
 export const OPTION_FLAGS: Readonly<Record<string, string>> = Object.freeze({
-  loginBody: '--login-field (or --username/--password, --login-body)',
+  loginBody: '--login-field',
   loginEncoding: '--login-encoding',
   loginPath: '--login-path',
   startPath: '--start-path',
@@ -53,7 +53,7 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   entropySamples: '--samples',
   only: '--only',
   skip: '--skip',
-  requestTimeoutMs: '--timeout',
+  requestTimeout: '--timeout',
   headers: '--header',
   failOn: '--fail-on',
   csrf: '--csrf-from',
@@ -185,10 +185,8 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
   if (!Number.isInteger(entropySamples) || entropySamples < MIN_ENTROPY_SAMPLES) {
     throw new RangeError(`${WHERE}: ${name('entropySamples')} must be an integer of at least ${MIN_ENTROPY_SAMPLES}; got ${JSON.stringify(input.entropySamples)}`);
   }
-  const requestTimeoutMs = input.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) {
-    throw new RangeError(`${WHERE}: ${name('requestTimeoutMs')} must be a positive number; got ${JSON.stringify(input.requestTimeoutMs)}`);
-  }
+  refuseRenamedDurations(input, WHERE, { requestTimeoutMs: { to: 'requestTimeout', unit: 'ms' } });
+  const requestTimeoutMs = input.requestTimeout === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : parseDuration(input.requestTimeout, `${WHERE}: ${name('requestTimeout')}`);
   if (input.headers !== undefined && !isPlainObject(input.headers)) {
     throw new TypeError(`${WHERE}: ${name('headers')} must be an object of header names to strings; got ${JSON.stringify(input.headers)}`);
   }

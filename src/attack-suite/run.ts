@@ -96,7 +96,7 @@ export class FixationAttackRunner {
     } catch (err) {
       if (err instanceof NotApplicable) verdict = notApplicable(err.message);
       else if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
-        verdict = { outcome: 'error', reason: `aborted: ${err.message} (${this.#session.options.name('requestTimeoutMs')}); the attacks that need this route were aborted, the others ran` };
+        verdict = { outcome: 'error', reason: `${err.message} (${this.#session.options.name('requestTimeout')}): only the attacks that need this route were aborted` };
       } else if (err instanceof TargetUnreachableError) throw err;
       else verdict = notApplicable(`the attack could not complete: ${(err as Error).message}`);
     } finally {

@@ -5,7 +5,7 @@
  */
 export { createRedisSessionStores, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_REDIS_URL } from './stores.js';
 export type { CreateRedisSessionStoresOptions, FleetRedisClient, RedisSessionStores } from './stores.js';
-export { RedisSessionStore, DEFAULT_TTL_SECONDS, principalOf } from './store.js';
+export { RedisSessionStore, DEFAULT_SESSION_TTL_MS, principalOf } from './store.js';
 export type { RedisSessionStoreOptions } from './store.js';
 export { RedisSessionIndex } from './session-index.js';
 export type { RedisSessionIndexOptions } from './session-index.js';
@@ -14,3 +14,5 @@ export type { RenameConflictReason } from './errors.js';
 export { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS } from './options.js';
 export type { RedisScriptingClient } from './scripts.js';
+export { migrateSessionPrefix, CONNECT_REDIS_DEFAULT_PREFIX } from './migrate.js';
+export type { MigrateSessionPrefixOptions, MigrateSessionPrefixResult } from './migrate.js';

@@ -62,7 +62,14 @@ async function withRequestInFlight<T>(
   const request = ctx.hold(`a request on ${idHash(cookie.id)} is in flight (its body withheld)`, { method: 'GET', path: ctx.options.startPath, cookies: [cookie] });
   const accepted = await request.accepted;
   if (accepted === 'timeout') ctx.note('the server sent no 100 Continue within 2 s; the request was held anyway');
-  const result = await meanwhile();
+  let result: T;
+  try {
+    result = await meanwhile();
+  } catch (err) {
+    // Let the held request finish, so no request of the suite is left open on the server.
+    await request.done().catch(() => undefined);
+    throw err;
+  }
   const late = await request.done();
   return { held: accepted !== 'response', result, late };
 }
