@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto';
 import { doubleCsrf, type DoubleCsrfUtilities } from 'csrf-csrf';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { SessionGuardMiddleware, SessionSummary } from '../../src/index.js';
+import { guarded, type SessionGuardMiddleware, type SessionSummary } from '../../src/index.js';
 
 export interface PagesOptions {
   guard: SessionGuardMiddleware;
@@ -207,7 +207,7 @@ export function accountPages(options: PagesOptions): Router {
       const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
       if (!checkPassword(username, password)) return void loginForm(req, res, 401, { text: 'Unknown user or wrong password.', error: true });
       const userAgent = req.get('user-agent');
-      await req.login(username, { meta: { device: describeDevice(userAgent), userAgent: (userAgent ?? '').slice(0, 200) } });
+      await guarded(req).login(username, { meta: { device: describeDevice(userAgent), userAgent: (userAgent ?? '').slice(0, 200) } });
       res.redirect(303, '/account');
     } catch (err) {
       next(err);
@@ -270,7 +270,7 @@ ${rows}
       if (!user) return;
       const handle = (req.body as { handle?: unknown }).handle;
       if (typeof handle === 'string' && handle === req.sessionGuard?.sessionHandle) {
-        await req.logout();
+        await guarded(req).logout();
         return void res.redirect(303, '/account/login?ended=logout');
       }
       if (typeof handle === 'string') await guard.revokeSession(user, handle);
@@ -283,7 +283,7 @@ ${rows}
   router.post('/devices/logout-all', checkCsrf, async (req, res, next) => {
     try {
       if (!signedIn(req, res)) return;
-      await req.logoutEverywhere();
+      await guarded(req).logoutEverywhere();
       res.redirect(303, '/account/login?ended=logout_everywhere');
     } catch (err) {
       next(err);
@@ -292,7 +292,7 @@ ${rows}
 
   router.post('/logout', checkCsrf, async (req, res, next) => {
     try {
-      await req.logout();
+      await guarded(req).logout();
       res.redirect(303, '/account/login?ended=logout');
     } catch (err) {
       next(err);

@@ -4,7 +4,7 @@ import express from 'express';
 import { createRequire } from 'node:module';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { allowCrossSiteLogin, memorySink, rejectCrossSiteLogin, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
+import { allowCrossSiteLogin, guarded, memorySink, rejectCrossSiteLogin, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
 import { anonymousCookie, buildApp, https, idOf, me, request, SECRET, setCookie, type TestApp } from '../helpers.js';
 
 // Express 4.22 under its npm alias (it ships no types; its API is the one typed as Express 5's here).
@@ -18,7 +18,7 @@ function appWith(options: Partial<SessionGuardOptions> = {}): TestApp {
   return buildApp(options, (app) => {
     app.post('/sso/callback', async (req, res, next) => {
       try {
-        await req.login((req.body as { username: string }).username, { allowCrossSite: true });
+        await guarded(req).login((req.body as { username: string }).username, { allowCrossSite: true });
         res.json({ user: req.sessionGuard?.principal });
       } catch (err) {
         next(err);
@@ -26,7 +26,7 @@ function appWith(options: Partial<SessionGuardOptions> = {}): TestApp {
     });
     app.post('/sso/form-post', allowCrossSiteLogin(), async (req, res, next) => {
       try {
-        await req.login((req.body as { username: string }).username);
+        await guarded(req).login((req.body as { username: string }).username);
         res.json({ user: req.sessionGuard?.principal });
       } catch (err) {
         next(err);
@@ -34,7 +34,7 @@ function appWith(options: Partial<SessionGuardOptions> = {}): TestApp {
     });
     app.post('/step-up-anywhere', async (req, res, next) => {
       try {
-        await req.elevate({ privilege: 'admin', allowCrossSite: true });
+        await guarded(req).elevate({ privilege: 'admin', allowCrossSite: true });
         res.json({ ok: true });
       } catch (err) {
         next(err);
@@ -135,7 +135,7 @@ describe('login CSRF (a cross-site login or elevation)', () => {
       app.use(sessionGuard({ secret: SECRET, cookie: { name: 'sid', secure: false }, plainHttpDevelopment: true }));
       app.post('/login', async (req, res, next) => {
         try {
-          await req.login('alice');
+          await guarded(req).login('alice');
           res.json({ ok: true });
         } catch (err) {
           next(err);
@@ -159,7 +159,7 @@ describe('login CSRF (a cross-site login or elevation)', () => {
     app.use(sessionGuard({ secret: SECRET, cookie: { name: 'sid', secure: false }, plainHttpDevelopment: true }));
     app.post('/login', async (req, res, next) => {
       try {
-        await req.login('alice');
+        await guarded(req).login('alice');
         res.json({ ok: true });
       } catch (err) {
         next(err);
@@ -252,7 +252,7 @@ describe('login CSRF (a cross-site login or elevation)', () => {
     const { app, guard } = buildApp({ audit }, (a) => {
       a.post('/login-meta', async (req, res, next) => {
         try {
-          await req.login('alice', { meta: (req.body as { meta: Record<string, string> }).meta });
+          await guarded(req).login('alice', { meta: (req.body as { meta: Record<string, string> }).meta });
           res.json({ handle: req.sessionGuard?.sessionHandle });
         } catch (err) {
           next(err);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { guarded } from '../../src/index.js';
 import { buildApp, https, me, request } from '../helpers.js';
 import { connectedStores, uniquePrefix } from './support.js';
 
@@ -15,7 +16,7 @@ describe('devices page data on Redis', () => {
     const { app, guard } = buildApp({ store: stores.store, index: stores.index }, (a) => {
       a.post('/login-device', async (req, res, next) => {
         try {
-          await req.login('alice', { meta: { device: String((req.body as { device: string }).device) } });
+          await guarded(req).login('alice', { meta: { device: String((req.body as { device: string }).device) } });
           res.json({ handle: req.sessionGuard?.sessionHandle });
         } catch (err) {
           next(err);
