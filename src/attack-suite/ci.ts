@@ -57,6 +57,14 @@ export function toJUnit(report: FixationReport): string {
   return lines.join('\n');
 }
 
+/** `127.0.0.1_3000/login`: the target's host and port and the route of the request that decided the attack. */
+export function sarifLocation(target: string, result: AttackResult): string {
+  const url = new URL(target);
+  const route = result.evidence.requests.at(-1)?.path.split(/[?;#]/)[0] ?? url.pathname;
+  const path = `${url.pathname.replace(/\/$/, '')}${route.startsWith('/') ? route : `/${route}`}`;
+  return `${url.hostname}${url.port ? `_${url.port}` : ''}${path}`.replace(/[^A-Za-z0-9._~\-/]/g, '_').replace(/\/+$/, '') || url.hostname;
+}
+
 /** The SARIF 2.1.0 log of a report (see {@link toSarif}). */
 export interface SarifLog {
   $schema: string;
@@ -68,7 +76,8 @@ export interface SarifLog {
  * The report as a SARIF 2.1.0 log, for code-scanning UIs: one rule per attack of the run (its
  * ASVS and Cheat Sheet references, class and severity), one result per attack that succeeded
  * (level from its severity: critical/high → error, medium → warning, low → note), located at
- * the target URL. Ids never appear: the evidence is the redacted one of the report.
+ * `host_port/route` (code scanning accepts only repository-relative paths; the URL is in the
+ * result's properties). Ids never appear: the evidence is the redacted one of the report.
  *
  * @example
  * writeFileSync('fixation.sarif', JSON.stringify(toSarif(report), null, 2));
@@ -100,12 +109,15 @@ export function toSarif(report: FixationReport, toolVersion = '0.0.0'): SarifLog
       ruleIndex,
       level: SARIF_LEVEL[r.severity],
       message: { text: `${r.reason} (${r.class}, ${r.severity})` },
-      locations: [{ physicalLocation: { artifactLocation: { uri: report.target } } }],
+      // Code scanning accepts only repository-relative paths, never a URL: the target's host
+      // (port as _3000) and the route that decided the attack; the URL goes in properties.
+      locations: [{ physicalLocation: { artifactLocation: { uri: sarifLocation(report.target, r) } } }],
       partialFingerprints: { attackTarget: `${r.id}@${report.target}` },
       properties: {
         class: r.class,
         severity: r.severity,
         failsRun: failsRun(r.class, report.summary.failOn),
+        targetUrl: report.target,
         evidence: formatEvidence(r).split('\n').map((line) => line.replace(/^\s*· /, '')),
       },
     }));

@@ -184,7 +184,7 @@ export const absoluteTimeout: AttackDefinition = {
       if (!check.ok) {
         if (elapsed === move) {
           return notApplicable(
-            `the session ended at the first step (+${formatDuration(elapsed)}) although it was in use, so the app's idle timeout is probably shorter than \`idleTimeout\` (${formatDuration(idleTimeoutMs)}); the absolute timeout could not be observed`,
+            `the session ended at the first step (+${formatDuration(elapsed)}) although it was in use, so the app's idle timeout is probably shorter than ${ctx.options.name('idleTimeout')} (${formatDuration(idleTimeoutMs)}); the absolute timeout could not be observed`,
           );
         }
         return pass(`The session, kept in use, ended at +${formatDuration(elapsed)} (absolute timeout ${formatDuration(absoluteTimeoutMs)}).`);
