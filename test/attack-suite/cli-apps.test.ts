@@ -261,7 +261,7 @@ describe('attack suite: the built CLI against real-world app shapes', () => {
       assert.deepEqual(problems, []);
       assert.equal(root?.name, 'testsuites');
       const suite = root?.children[0];
-      assert.equal(suite?.attributes.tests, '20');
+      assert.equal(suite?.attributes.tests, '21');
       assert.equal(suite?.attributes.failures, '3');
       const cases = suite?.children.filter((c) => c.name === 'testcase') ?? [];
       assert.equal(cases.length, 21);
