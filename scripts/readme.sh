@@ -3,7 +3,7 @@
 # contents (at the `<!-- contents -->` line of intro.md) is generated from the headings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(intro migrating troubleshooting core attack-suite redis mcp benchmarks layout)
+parts=(intro migrating troubleshooting core pages attack-suite redis mcp benchmarks layout)
 {
   for part in "${parts[@]}"; do
     [ -f "docs/readme/$part.md" ] || continue

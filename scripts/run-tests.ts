@@ -2,13 +2,16 @@
  * The test entry point (`npm test` runs it after the type-check and lint): starts a private
  * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test on
  * Express 5, then the guard's core tests and the attack suite (EXPRESS4_TESTS) again on
- * Express 4, and stops Redis again whatever happens.
+ * Express 4, and stops Redis again whatever happens. When browser tests are selected, it finds
+ * Debian's `chromium` (installing the package when it is missing, like redis-server) and hands
+ * its path to the tests in CHROMIUM_PATH.
  *
  * `--express=5` or `--express=4` runs one pass only; other arguments filter the files.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { ensureChromiumBinary } from './chromium.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
 import { knownSecrets, scanForSecrets } from './secrets-scan.js';
 
@@ -63,6 +66,11 @@ if (!env.REDIS_URL) {
   console.log(`run-tests: started redis-server for the tests at ${redis.url}`);
 } else {
   console.log('run-tests: using the Redis named by REDIS_URL');
+}
+
+if (files.some((file) => file.startsWith(join('test', 'browser')))) {
+  env.CHROMIUM_PATH = ensureChromiumBinary();
+  console.log(`run-tests: browser tests use ${env.CHROMIUM_PATH}`);
 }
 
 /** One node:test run; everything it prints is also kept for the secrets scan below. */

@@ -18,6 +18,7 @@ export {
 export { LOGGED_OUT, type SessionGuardRequestApi, type AuthenticatedRequestApi, type LoginOptions, type ElevateOptions } from './guard/request-api.js';
 export { rejectUrlSessionIds, DEFAULT_URL_SESSION_ID_NAMES, type RejectUrlSessionIdsOptions } from './url-ids/index.js';
 export { rejectCookieTossing, type RejectCookieTossingOptions } from './cookie-tossing/index.js';
+export { allowCrossSiteLogin, rejectCrossSiteLogin, type RejectCrossSiteLoginOptions } from './cross-site/index.js';
 export {
   hardenedCookie,
   readSessionCookie,

@@ -15,6 +15,7 @@ import {
   type SessionIndex,
   guarded,
 } from '../../src/index.js';
+import { accountPages } from './pages.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -44,6 +45,8 @@ export interface ExampleAppOptions {
   index?: SessionIndex;
   /** Exposes `POST /__test/clock` so the attack suite can run the timeout attacks. */
   testClock?: boolean;
+  /** csrf-csrf tokens on the HTML forms; `false` shows the guard's own login-CSRF check alone (browser tests). The default value is `true`. */
+  csrfTokens?: boolean;
 }
 
 export function createLoginApp(options: ExampleAppOptions = {}) {
@@ -51,7 +54,19 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
   const secret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url');
   const app = express();
   app.disable('x-powered-by');
-  app.use(secureHeaders());
+  const plainHttp = options.guard?.plainHttpDevelopment ?? true;
+  app.use(
+    secureHeaders({
+      helmet: {
+        // helmet's `no-referrer` makes a browser without Fetch Metadata send `Origin: null` from
+        // the app's own login form, which the login-CSRF check must refuse: keep same-origin
+        // referrers (nothing leaves the site).
+        referrerPolicy: { policy: 'same-origin' },
+        // Over plain HTTP, upgrade-insecure-requests would send the pages' forms to https://.
+        ...(plainHttp ? { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } } : {}),
+      },
+    }),
+  );
   const guard = sessionGuard({
     secret,
     clock,
@@ -63,6 +78,8 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
     ...options.guard,
   });
   app.use(guard);
+  // The HTML pages (login form, account, your devices), form-encoded and CSRF-protected.
+  app.use('/account', accountPages({ guard, secret, checkPassword, ...(options.csrfTokens === false ? { csrfTokens: false } : {}) }));
   // Bodies are parsed after the guard: a request it refuses is never parsed, and a slow body
   // keeps the request in flight with its session already loaded (the late-save race).
   app.use(express.json({ limit: '10kb' }));

@@ -2,6 +2,7 @@ import { idNotLeaked, cookieHostPrefix, cookieHttpOnly, cookiePath, cookieSameSi
 import { notApplicable, type AttackDefinition, type Verdict } from './attacks/define.js';
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
 import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
+import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
 import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
@@ -14,6 +15,7 @@ const CATALOGUE: readonly AttackDefinition[] = [
   loginSetsNewId,
   preLoginIdDead,
   forgedIdNotAdopted,
+  loginCsrf,
   urlSessionId,
   cookieTossing,
   cookieHttpOnly,

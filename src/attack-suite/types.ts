@@ -4,6 +4,7 @@ export type FixationAttackId =
   | 'login-sets-new-id'
   | 'pre-login-id-dead'
   | 'forged-id-not-adopted'
+  | 'login-csrf'
   | 'url-session-id'
   | 'cookie-tossing'
   | 'cookie-httponly'

@@ -9,6 +9,7 @@ export const AUDIT_EVENTS = {
   rotation_grace_used: 'info',
   login: 'info',
   login_rejected: 'warn',
+  cross_site_login_rejected: 'warn',
   logout: 'info',
   logout_everywhere: 'info',
   elevated: 'info',

@@ -21,6 +21,11 @@ export const ERROR_STATUS = Object.freeze({
   SESSION_NOT_MOUNTED: 500,
   /** A configuration problem that only a request can reveal (e.g. an untrusted TLS proxy). */
   SESSION_CONFIG: 500,
+  /**
+   * `req.login()` / `req.elevate()` from a page of another site (login CSRF): the browser said
+   * so (`Sec-Fetch-Site`, `Origin` or `Referer`) and the origin is not trusted.
+   */
+  SESSION_CROSS_SITE_LOGIN: 403,
   /** A request API called with arguments it cannot take. */
   INVALID_ARGUMENT: 400,
   UNAUTHENTICATED: 401,

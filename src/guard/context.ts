@@ -1,4 +1,5 @@
 import type { Auditor } from '../audit/index.js';
+import type { CrossSitePolicy } from '../cross-site/index.js';
 import type { Clock } from '../clock/index.js';
 import type { Binding } from '../policy/binding.js';
 import type { TimeoutPolicy } from '../policy/timeouts.js';
@@ -40,4 +41,8 @@ export interface GuardContext {
   errorResponse: 'json' | 'next';
   development: boolean;
   genid: () => string;
+  /** Login CSRF: which cross-site logins and elevations are refused; `undefined` = off (`loginCsrf: false`). */
+  crossSite: CrossSitePolicy | undefined;
+  /** The handle `listSessions` shows for a session id: a keyed hash, useless as a cookie. */
+  sessionHandle: (sessionId: string) => string;
 }

@@ -9,7 +9,6 @@ import type { GuardedStore } from '../store/guarded-store.js';
 import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
 import { rejectUrlSessionIds } from '../url-ids/index.js';
 import { settleAll } from '../util/concurrency.js';
-import { deriveKey, shortHash } from '../util/hash.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
@@ -214,7 +213,6 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     }
     return loopbackProfile;
   }
-  const handleKey = deriveKey(ctx.secrets[0] as string, 'session-handle');
   let proxyWarningGiven = false;
 
   function fail(req: Request, res: Response, next: NextFunction, err: unknown): void {
@@ -381,7 +379,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     revokeSession: {
       value: async function revokeSession(principal: string, handle: string): Promise<boolean> {
         for (const entry of await liveEntries(principal)) {
-          if (shortHash(handleKey, entry.sessionId) !== handle) continue;
+          if (ctx.sessionHandle(entry.sessionId) !== handle) continue;
           const ended = await store.endLineages(principal, [entry.sessionId], 'revoked');
           for (const id of ended) auditor.emit('session_revoked', { sessionId: id, principal });
           return true;
@@ -392,7 +390,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     listSessions: {
       value: async function listSessions(principal: string): Promise<SessionSummary[]> {
         return (await liveEntries(principal)).map((entry) => ({
-          handle: shortHash(handleKey, entry.sessionId),
+          handle: ctx.sessionHandle(entry.sessionId),
           createdAt: entry.createdAt,
           lastSeenAt: entry.lastSeenAt,
           ...(entry.meta ? { meta: entry.meta } : {}),

@@ -10,6 +10,8 @@ import type { SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
 import { Binding } from '../policy/binding.js';
+import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
+import { deriveKey, shortHash } from '../util/hash.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
 import { createPlainHttpReports, isPlainLoopbackRequest, type PlainHttpMode } from './plain-http.js';
@@ -87,6 +89,14 @@ export interface SessionGuardOptions {
   urlSessionIds?: boolean | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   /** `false` turns the duplicate-cookie check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
   cookieTossing?: boolean | { action?: 'reject' | 'ignore' };
+  /**
+   * Login CSRF: `req.login()` and `req.elevate()` refuse a request a browser sent from a page of
+   * another site (`403 SESSION_CROSS_SITE_LOGIN`, audited `cross_site_login_rejected`).
+   * `trustedOrigins` lists origins allowed besides the app's own (an SSO page on another
+   * domain); `false` turns the check off. Per call: `req.login(p, { allowCrossSite: true })`;
+   * per route: `allowCrossSiteLogin()`. The default value is on, with no trusted origins.
+   */
+  loginCsrf?: boolean | { trustedOrigins?: string[] };
   /** Install `req.login` & co. (passport's own stay in place). The default value is on when `fixation-guard/request-methods` was imported, off otherwise. */
   requestMethods?: boolean;
   /** Guard errors answer JSON (`'json'`) or go to `next(err)` (`'next'`). The default value is `'json'`. */
@@ -99,7 +109,7 @@ const KNOWN_OPTIONS = new Set([
   'secret', 'store', 'index', 'strategy', 'dangerouslyAllowSessionFixation', 'keep', 'drop', 'cookie',
   'plainHttpDevelopment', 'trustProxy', 'idleTimeout', 'absoluteTimeout', 'rotateEvery', 'rotationGrace', 'maxSessionsPerUser',
   'onSessionLimit', 'credentialVersion', 'authKeys', 'audit', 'clock', 'tombstoneTtl', 'storeTimeout',
-  'urlSessionIds', 'cookieTossing', 'requestMethods', 'errorResponse', 'env',
+  'urlSessionIds', 'cookieTossing', 'loginCsrf', 'requestMethods', 'errorResponse', 'env',
 ]);
 
 const NAME = 'sessionGuard';
@@ -363,6 +373,18 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   if (cookieTossing !== false && (typeof cookieTossing !== 'object' || cookieTossing === null)) {
     throw new TypeError(`${NAME}: \`cookieTossing\` must be a boolean or an object; got ${show(o.cookieTossing)}`);
   }
+  let crossSite: CrossSitePolicy | undefined;
+  if (o.loginCsrf === false) {
+    warnings.push('loginCsrf: false: a page on another site can log a visitor into an account of its choosing (login CSRF). Prefer `trustedOrigins`, or `allowCrossSiteLogin()` on the one route that needs it.');
+  } else if (o.loginCsrf === undefined || o.loginCsrf === true || (typeof o.loginCsrf === 'object' && o.loginCsrf !== null && !Array.isArray(o.loginCsrf))) {
+    const settings = typeof o.loginCsrf === 'object' ? o.loginCsrf : {};
+    for (const key of Object.keys(settings)) {
+      if (key !== 'trustedOrigins') throw new Error(`${NAME}: unknown option \`loginCsrf.${key}\`; the only one is \`trustedOrigins\`.`);
+    }
+    crossSite = { trustedOrigins: trustedOriginsOf(settings.trustedOrigins, NAME, 'loginCsrf.trustedOrigins'), trustProxy: o.trustProxy };
+  } else {
+    throw new TypeError(`${NAME}: \`loginCsrf\` must be a boolean or { trustedOrigins }; got ${show(o.loginCsrf)}`);
+  }
   const errorResponse = o.errorResponse ?? 'json';
   if (errorResponse !== 'json' && errorResponse !== 'next') {
     throw new Error(`${NAME}: \`errorResponse\` must be 'json' or 'next'; got ${show(errorResponse)}`);
@@ -381,6 +403,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     sessionLimit,
   });
   const genid = () => randomBytes(32).toString('base64url');
+  const handleKey = deriveKey(first, 'session-handle');
 
   const context: GuardContext = {
     store: guardedStore,
@@ -414,6 +437,8 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     errorResponse,
     development,
     genid,
+    crossSite,
+    sessionHandle: (sessionId) => shortHash(handleKey, sessionId),
   };
   const sessionOptions: session.SessionOptions = {
     secret: secrets,

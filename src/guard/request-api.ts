@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { crossSiteLoginAllowed, crossSiteVerdict } from '../cross-site/index.js';
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
@@ -16,14 +17,38 @@ export const LOGGED_OUT = Symbol.for('fixation-guard.logged-out');
 export interface LoginOptions {
   /** `newSession` only: session keys to carry into the authenticated session (e.g. `returnTo`). */
   keep?: string[];
+  /**
+   * Accept this login from a page of another site (the login-CSRF check is skipped, for this
+   * call only). For genuine cross-site flows that carry their own proof, such as an SSO
+   * callback whose assertion the app has verified. The default value is `false`.
+   */
+  allowCrossSite?: boolean;
+  /**
+   * Small facts about the device, shown by `listSessions` ("your devices"): e.g.
+   * `{ device: 'Firefox on Linux' }`. At most 8 string values of at most 200 characters; never secrets.
+   */
+  meta?: Record<string, string>;
 }
 
 export interface ElevateOptions {
   /** A label for the new privilege (`'admin'`, `'step-up'`), kept in the session state. */
   privilege?: string;
+  /** As for `login`: accept this elevation from a page of another site. The default value is `false`. */
+  allowCrossSite?: boolean;
 }
 
 const MAX_PRINCIPAL_LENGTH = 512;
+const MAX_META_ENTRIES = 8;
+const MAX_META_LENGTH = 200;
+
+function checkMeta(meta: unknown): Record<string, string> | undefined {
+  if (meta === undefined) return undefined;
+  const entries = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? Object.entries(meta) : undefined;
+  if (!entries || entries.length > MAX_META_ENTRIES || entries.some(([k, v]) => typeof v !== 'string' || k.length > MAX_META_LENGTH || v.length > MAX_META_LENGTH)) {
+    throw new SessionGuardError('INVALID_ARGUMENT', `req.login: \`meta\` must be an object of at most ${MAX_META_ENTRIES} strings of at most ${MAX_META_LENGTH} characters`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
 
 /** Tells the browser to drop the session cookie (same attributes, so the right one goes). */
 export function clearSessionCookie(cookie: ResolvedCookie, res: Response): void {
@@ -48,6 +73,8 @@ export interface SessionGuardRequestApi {
   readonly state: Readonly<GuardState> | undefined;
   /** Why the session the client presented is not in use (idle timeout, evicted, rotated, …). */
   readonly endedReason: EndReason | 'unknown' | undefined;
+  /** The handle under which `listSessions` shows this session ("this device"), when authenticated. */
+  readonly sessionHandle: string | undefined;
   /** Whether `req.login` & co. are installed for this request (`requestMethods`). */
   readonly requestMethods: boolean;
   /** How guard errors are answered (`errorResponse`): `requireAuth()` follows it too. */
@@ -111,6 +138,14 @@ export class RequestApi implements SessionGuardRequestApi {
     return stateOf(this.#req.session as unknown as Record_ | undefined);
   }
 
+  /**
+   * The handle under which `listSessions` shows this session ("this device"), when the
+   * session is authenticated. A keyed hash of the id: it cannot be used as a cookie.
+   */
+  get sessionHandle(): string | undefined {
+    return this.authenticated ? this.#ctx.sessionHandle(this.#req.sessionID) : undefined;
+  }
+
   /** Why the session the client presented is not in use (idle timeout, evicted, rotated, …). */
   get endedReason(): EndReason | 'unknown' | undefined {
     return this.#state.endedReason;
@@ -149,6 +184,9 @@ export class RequestApi implements SessionGuardRequestApi {
     if (options.keep !== undefined && (!Array.isArray(options.keep) || options.keep.some((k) => typeof k !== 'string'))) {
       throw new SessionGuardError('INVALID_ARGUMENT', 'req.login: `keep` must be an array of session keys');
     }
+    const meta = checkMeta(options.meta);
+    // Before anything is reserved or rotated: a refused login changes nothing.
+    this.#refuseCrossSite('login', principal, options.allowCrossSite);
     if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, req.ip, 'this login');
     const old = requireSession(req);
     const store = ctx.store;
@@ -158,7 +196,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const newId = ctx.strategy === 'none' ? oldId : ctx.genid();
     // A re-login on a session of the same principal replaces it: it does not count against the limit.
     const replacing = stateOf(old)?.principal === principal ? oldId : undefined;
-    const entry = { sessionId: newId, createdAt: now, lastSeenAt: now };
+    const entry = { sessionId: newId, createdAt: now, lastSeenAt: now, ...(meta ? { meta } : {}) };
 
     await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
     let rotated = false;
@@ -220,6 +258,9 @@ export class RequestApi implements SessionGuardRequestApi {
     const ctx = this.#ctx;
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'req.elevate: the session is not authenticated.');
+    // A forged elevation would raise a victim's privilege behind his back, or finish a step-up
+    // the attacker started: the same check as a login.
+    this.#refuseCrossSite('elevate', principal, options.allowCrossSite);
     if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this privilege change');
     const now = ctx.clock.now();
     await rotateSession(ctx, this.#req, this.#state, 'elevate', ctx.strategy, ctx.keep, (base, previous) => ({
@@ -278,6 +319,26 @@ export class RequestApi implements SessionGuardRequestApi {
     ctx.auditor.emit('logout_everywhere', { sessionId: req.sessionID, principal, ip: req.ip, detail: { ended: count } });
     this.#dropSession();
     return count;
+  }
+
+  /** Login CSRF: refuses a login or elevation a browser sent from a page of another, untrusted site. */
+  #refuseCrossSite(action: 'login' | 'elevate', principal: string, allowCrossSite: unknown): void {
+    const policy = this.#ctx.crossSite;
+    const req = this.#req;
+    if (!policy || allowCrossSite === true || crossSiteLoginAllowed(req)) return;
+    const verdict = crossSiteVerdict(req, policy);
+    if (!verdict.refused) return;
+    this.#ctx.auditor.emit('cross_site_login_rejected', {
+      sessionId: isStored(this.#state, req.sessionID) ? req.sessionID : undefined,
+      principal,
+      ip: req.ip,
+      reason: verdict.signal,
+      detail: { action, origin: verdict.origin ?? null, site: verdict.site ?? null },
+    });
+    throw new SessionGuardError(
+      'SESSION_CROSS_SITE_LOGIN',
+      `${action === 'login' ? 'Login' : 'Privilege change'} refused: the request came from a page of another site. Use this site's own page.`,
+    );
   }
 
   /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */

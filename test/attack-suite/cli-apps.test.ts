@@ -212,7 +212,7 @@ describe('attack suite: the built CLI against real-world app shapes', () => {
       const before = hanging.seen.logout;
       const run = await runCli(cli, ['attack', apps.hang!.url, '--username', 'alice', '--password', 'alice-password', '--timeout', '3s', ...FAST, '--skip', 'logout-kills-session,inflight-no-resurrection']);
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /18 attacks: /);
+      assert.match(run.stdout, /19 attacks: /);
       assert.equal(hanging.seen.logout - before, 0);
     });
   });
@@ -237,7 +237,7 @@ describe('attack suite: the built CLI against real-world app shapes', () => {
       const [sarifRun] = sarif.runs;
       assert.ok(sarifRun);
       const rules = sarifRun.tool.driver.rules;
-      assert.equal(rules.length, 20);
+      assert.equal(rules.length, 21);
       const plantedRule = rules.find((r) => r.id === 'planted-id-survives-login');
       assert.deepEqual(plantedRule?.properties.asvs4, ['3.2.1']);
       assert.deepEqual(plantedRule?.properties.asvs5, ['7.2.4']);
@@ -261,10 +261,10 @@ describe('attack suite: the built CLI against real-world app shapes', () => {
       assert.deepEqual(problems, []);
       assert.equal(root?.name, 'testsuites');
       const suite = root?.children[0];
-      assert.equal(suite?.attributes.tests, '20');
+      assert.equal(suite?.attributes.tests, '21');
       assert.equal(suite?.attributes.failures, '3');
       const cases = suite?.children.filter((c) => c.name === 'testcase') ?? [];
-      assert.equal(cases.length, 20);
+      assert.equal(cases.length, 21);
       const planted = cases.find((c) => c.attributes.name?.startsWith('planted-id-survives-login'));
       const failure = planted?.children.find((c) => c.name === 'failure');
       assert.match(failure?.attributes.message ?? '', /was authenticated by the victim's login/);

@@ -28,7 +28,7 @@ describe('attack suite: the fixation-guard CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^PASS {2}planted-id-survives-login {4}The planted id #[0-9a-f]{8} stayed unauthenticated/m);
     assert.match(run.stdout, /^N\/A {3}cookie-secure/m);
-    assert.match(run.stdout, /20 attacks: 18 passed, 0 failed, 2 not applicable — no attack succeeded/);
+    assert.match(run.stdout, /21 attacks: 19 passed, 0 failed, 2 not applicable — no attack succeeded/);
     assert.ok(!run.stdout.includes('\u001b['), 'no ANSI colours outside a TTY');
   });
 

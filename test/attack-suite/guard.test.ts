@@ -56,6 +56,18 @@ describe('attack suite: against fixation-guard', () => {
     assert.deepEqual(outcomes(report, 'fail'), ['login-sets-new-id', 'planted-id-survives-login', 'pre-login-id-dead', 'privilege-change-rotates']);
   });
 
+  it('catches a copy of the example app with the login-CSRF check off by login-csrf alone, and the example passes it', async () => {
+    const off = createLoginApp({ testClock: true, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
+    const caught = await runFixationAttacks(off.app, exampleOptions(off.clock));
+    assert.deepEqual(outcomes(caught, 'fail'), ['login-csrf']);
+    const result = caught.results.find((r) => r.id === 'login-csrf');
+    assert.match(result?.reason ?? '', /answered 200 with the session cookie #[0-9a-f]{8}, which opens \/me \(200\)/);
+    const on = createLoginApp({ guard: { maxSessionsPerUser: 5 } });
+    const [passed] = (await runFixationAttacks(on.app, { loginBody, only: ['login-csrf'] })).results;
+    assert.equal(passed?.outcome, 'pass');
+    assert.match(passed?.reason ?? '', /answered 403 and set no session cookie/);
+  });
+
   it('provokes the late-save race against the guard and sees the tombstones hold', async () => {
     const { app } = guardedApp();
     const report = await runFixationAttacks(app, { loginBody, only: ['inflight-no-resurrection'] });

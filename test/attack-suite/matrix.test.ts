@@ -42,6 +42,7 @@ describe('attack suite: the flaw matrix', () => {
     ['counter-ids', ['id-entropy']],
     ['unsigned-ids', ['tampered-signature-rejected']],
     ['adopt-forged-ids', ['forged-id-not-adopted']],
+    ['cross-site-login', ['login-csrf']],
     ['echo-id-in-body', ['id-not-leaked']],
     ['echo-id-in-location', ['id-not-leaked']],
     ['no-elevate-rotation', ['privilege-change-rotates']],

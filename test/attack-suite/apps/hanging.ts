@@ -22,6 +22,8 @@ export function createHangingLogoutApp() {
     res.json({ visits: req.session.visits });
   });
   app.post('/login', (req, res, next) => {
+    // A login another site's page submits is refused (login CSRF): only the hanging logout is under test.
+    if (req.get('sec-fetch-site') === 'cross-site') return void res.status(403).end();
     const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
     if (username !== 'alice' || password !== 'alice-password') return void res.status(401).end();
     req.session.regenerate((err) => {

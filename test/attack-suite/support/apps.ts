@@ -30,7 +30,8 @@ export type Flaw =
   | 'no-samesite'
   | 'domain-cookie'
   | 'no-secure'
-  | 'no-host-prefix';
+  | 'no-host-prefix'
+  | 'cross-site-login';
 
 export interface TestApp {
   app: Express;
@@ -173,6 +174,11 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
     try {
       const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
       if (!username || USERS[username] !== password) return void res.status(401).json({ error: 'bad credentials' });
+      // Login CSRF, refused by hand: a browser marks a login another site's page submitted.
+      const origin = req.get('origin');
+      if (!has('cross-site-login') && (req.get('sec-fetch-site') === 'cross-site' || (origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`))) {
+        return void res.status(403).json({ error: 'cross-site login' });
+      }
       const oldId = req.sessionID;
       const oldData = JSON.parse(JSON.stringify(req.session)) as SessionData;
       if (!has('no-rotation')) {
