@@ -1,11 +1,14 @@
 /**
  * The test entry point (`npm test` runs it after the type-check and lint): starts a private
- * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test, and
- * stops Redis again whatever happens.
+ * redis-server unless REDIS_URL names one, and — when a selected test file reads
+ * REDIS_CLUSTER_URLS — a private three-primary Redis Cluster unless REDIS_CLUSTER_URLS names
+ * one (comma-separated `redis://host:port`); runs every `test/**\/*.test.ts` with node:test,
+ * and stops what it started whatever happens.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { startRedisCluster, type RunningRedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
 
 function findTests(dir: string): string[] {
@@ -37,6 +40,21 @@ if (!env.REDIS_URL) {
   console.log('run-tests: using the Redis named by REDIS_URL');
 }
 
+let cluster: RunningRedisCluster | undefined;
+const needsCluster = files.some((file) => readFileSync(file, 'utf8').includes('REDIS_CLUSTER_URLS'));
+if (needsCluster && !env.REDIS_CLUSTER_URLS) {
+  try {
+    cluster = await startRedisCluster();
+  } catch (error) {
+    await redis?.stop();
+    throw error;
+  }
+  env.REDIS_CLUSTER_URLS = cluster.urls.join(',');
+  console.log(`run-tests: started a 3-primary Redis Cluster for the tests at ${env.REDIS_CLUSTER_URLS}`);
+} else if (needsCluster) {
+  console.log('run-tests: using the Redis Cluster named by REDIS_CLUSTER_URLS');
+}
+
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
@@ -45,5 +63,5 @@ const child = spawn(
 const code: number = await new Promise((resolve) => {
   child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
 });
-await redis?.stop();
+await Promise.all([redis?.stop(), cluster?.stop()]);
 process.exit(code);

@@ -28,4 +28,10 @@ export interface GuardContext {
   errorResponse: 'json' | 'next';
   development: boolean;
   genid: () => string;
+  /**
+   * A new id for a session of `principal` (undefined: anonymous). A store may place an
+   * authenticated session by its id (`sessionIdFor`: the Redis `spread` layout puts a
+   * principal's sessions in the slot of its index); otherwise it is `genid()`.
+   */
+  genidFor: (principal: string | undefined) => string;
 }

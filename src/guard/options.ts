@@ -5,7 +5,7 @@ import { parseDuration, systemClock, type Clock } from '../clock/index.js';
 import { hardenedCookie, type HardenedCookieOptions } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
-import type { SessionIndex, SessionLimit } from '../store/contracts.js';
+import type { GuardStoreExtensions, SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
 import { Binding } from '../policy/binding.js';
@@ -347,6 +347,11 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     sessionLimit,
   });
   const genid = () => randomBytes(32).toString('base64url');
+  const sessionIdFor = (store as GuardStoreExtensions).sessionIdFor;
+  const genidFor =
+    typeof sessionIdFor === 'function'
+      ? (principal: string | undefined) => (principal === undefined ? genid() : sessionIdFor.call(store, principal, genid()))
+      : () => genid();
 
   const context: GuardContext = {
     store: guardedStore,
@@ -373,6 +378,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     errorResponse,
     development,
     genid,
+    genidFor,
   };
   const sessionOptions: session.SessionOptions = {
     secret: secrets,
