@@ -1,0 +1,69 @@
+/**
+ * Runs an example server (`examples/basic-login` by default) as its own Node process, as a
+ * fleet instance runs in production: its own event loop, Redis client and memory. Resolves
+ * once it prints its ready line; `rssBytes()` samples its resident memory from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface ExampleProcess {
+  readonly url: string;
+  readonly pid: number;
+  /** Resident set size in bytes (Linux /proc), or undefined where /proc is missing. */
+  rssBytes(): number | undefined;
+  /** Whatever it wrote to stderr (a crash leaves its trace here). */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+
+export async function startExample(env: Record<string, string>, script = 'examples/basic-login/server.ts'): Promise<ExampleProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err = (err + chunk.toString()).slice(-20_000);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not get ready within 30 s: ${err}`)), 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = READY.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it was ready: ${err}`));
+    });
+  });
+  // Keep draining stdout so the child never blocks on a full pipe.
+  child.stdout?.resume();
+  return {
+    url,
+    pid: child.pid as number,
+    rssBytes() {
+      try {
+        const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) * 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+      });
+    },
+  };
+}
