@@ -24,7 +24,8 @@ export async function serveLoginApp(title: string, options: ExampleAppOptions = 
     close = stores.close;
   } else if (process.env.REDIS_URL) {
     const { createRedisSessionStores } = await import('../../src/redis/index.js');
-    const stores = await createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:{${title}}:` });
+    const stores = createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:{${title}}:` });
+    await stores.ready;
     store = stores.store;
     index = stores.index;
     close = stores.close;
