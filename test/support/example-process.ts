@@ -2,9 +2,29 @@
  * Runs an example server (`examples/basic-login` by default) as its own Node process, as a
  * fleet instance runs in production: its own event loop, Redis client and memory. Resolves
  * once it prints its ready line; `rssBytes()` samples its resident memory from /proc.
+ *
+ * The example is bundled once per test process with esbuild (dependencies stay external) and
+ * run by plain `node`: compiling the sources through tsx in every instance would cost seconds
+ * of CPU per start on a small machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const bundles = new Map<string, string>();
+
+function bundle(script: string): string {
+  let out = bundles.get(script);
+  if (out === undefined) {
+    out = join(ROOT, '.tmp', 'examples', `${basename(dirname(script))}-${process.pid}.mjs`);
+    mkdirSync(dirname(out), { recursive: true });
+    buildSync({ entryPoints: [join(ROOT, script)], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+    bundles.set(script, out);
+  }
+  return out;
+}
 
 export interface ExampleProcess {
   readonly url: string;
@@ -19,7 +39,7 @@ export interface ExampleProcess {
 const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 export async function startExample(env: Record<string, string>, script = 'examples/basic-login/server.ts'): Promise<ExampleProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child: ChildProcess = spawn(process.execPath, [bundle(script)], {
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
