@@ -110,6 +110,34 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     }
   });
 
+  it('a move across slots gives a pre-login id one successor: written naively (write new, tombstone old) two concurrent logins both win; through rename one is refused and leaves nothing', async () => {
+    const principal = freshUser();
+    const rec = (extra: Record<string, unknown> = {}) => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: '/' }, ...extra }) as any;
+    const mint = (n: number) => redisA.store.sessionIdFor(principal, `${n}-${'r'.repeat(42)}`);
+
+    // The attack on a naive move: both requests write their successor, both tombstone the source.
+    const naive = `naive-pre-login-id-${process.pid}-${'n'.repeat(20)}`;
+    await redisA.store.guardedSet(naive, rec());
+    await Promise.all([1, 2].map(async (n) => {
+      await (n === 1 ? redisA : redisB).store.guardedSet(mint(n), rec({ fixationGuard: { principal } }));
+      await (n === 1 ? redisA : redisB).store.tombstone(naive, 'rotated', Date.now(), 60_000);
+    }));
+    const forked = await Promise.all([1, 2].map(async (n) => await redisA.store.get(mint(n))));
+    assert.equal(forked.filter((r) => r && !isTombstone(r)).length, 2, 'the naive move forked the session');
+
+    // The store's move: the old id is tombstoned only while live, and the loser ends its record.
+    const source = `real-pre-login-id-${process.pid}-${'m'.repeat(20)}`;
+    await redisA.store.guardedSet(source, rec());
+    const outcomes = await Promise.allSettled([3, 4].map((n) => (n === 3 ? redisA : redisB).store.rename(source, mint(n), rec({ fixationGuard: { principal } }), Date.now(), 60_000)));
+    assert.deepEqual(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected']);
+    const rejected = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    assert.equal(rejected.reason.code, 'SESSION_CONFLICT');
+    const live = (await Promise.all([3, 4].map(async (n) => await redisA.store.get(mint(n))))).filter((r) => r && !isTombstone(r));
+    assert.equal(live.length, 1, 'one successor; the loser\'s record is a tombstone');
+    const old = await redisA.store.get(source);
+    assert.ok(isTombstone(old));
+  });
+
   it('logout-everywhere on B ends every session of the user, made on either instance; others live on', async () => {
     const { a, b } = fleet();
     const user = freshUser();
