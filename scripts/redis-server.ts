@@ -117,7 +117,13 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     const started = Date.now();
     while (Date.now() - started < READY_TIMEOUT_MS) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} on port ${port}`);
-      if (await ping(port)) return;
+      if (await ping(port)) {
+        // Another process may have taken the port while ours was down (a restart): the PONG
+        // would be theirs, and our server exits on the failed bind.
+        await new Promise((r) => setTimeout(r, 100));
+        if (child.exitCode !== null) throw new Error(`redis-server could not bind port ${port} (exit code ${child.exitCode}); another process holds it`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
     child.kill('SIGKILL');

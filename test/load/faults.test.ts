@@ -141,6 +141,7 @@ describe('faults mid-load: Redis killed and restarted, latency spikes, drops, co
         if (typeof principal === 'string' && !record.fixationGuardTombstone) perUser.set(principal, (perUser.get(principal) ?? 0) + 1);
       }
     }
+    assert.ok(perUser.size > 0, `no session found under ${PREFIX}sess:* (${await client.dbSize()} keys in Redis)`);
     const extra = [...perUser].filter(([, n]) => n !== 1);
     assert.deepEqual(extra.slice(0, 5), [], `users with other than one live authenticated record: ${extra.length}`);
     assert.equal(perUser.size, VUS);

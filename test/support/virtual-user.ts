@@ -16,7 +16,18 @@ interface RawResponse {
   text: string;
 }
 
-function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+async function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+  try {
+    return await sendOnce(url, method, headers, body);
+  } catch (error) {
+    // A keep-alive socket the server closed as idle just as it was reused: the request never
+    // reached the app (Node's documented retry case, `req.reusedSocket`).
+    if ((error as { reusedSocket?: boolean }).reusedSocket && (error as { code?: string }).code === 'ECONNRESET') return await sendOnce(url, method, headers, body);
+    throw error;
+  }
+}
+
+function sendOnce(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers, agent, timeout: 20_000 }, (res) => {
       const chunks: Buffer[] = [];
@@ -25,7 +36,7 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 20 s')));
-    req.on('error', reject);
+    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.end(body);
   });
 }
