@@ -143,17 +143,51 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
   /** Every live record (tombstones left out), each with its `id`. */
   override all(cb?: Callback): Promise<any> {
     const run = async (): Promise<SessionData[]> => {
+      if (this.keys.spread) return await this.#allSpread();
       const records = (await super.all()) as unknown[];
-      const live = records.filter((record): record is SessionData => !isTombstone(record));
-      if (this.keys.spread) {
-        // connect-redis names each record by its key minus the prefix: drop the slot tag's braces.
-        for (const record of live as unknown as { id?: string }[]) {
-          if (typeof record.id === 'string') record.id = this.keys.idOfSessionKey(this.keys.sessionPrefix + record.id);
-        }
-      }
-      return live;
+      return records.filter((record): record is SessionData => !isTombstone(record));
     };
     return settle(run(), cb);
+  }
+
+  /** Removes every session key of this prefix (one DEL per key: on a cluster they span slots). */
+  override clear(cb?: Callback): Promise<any> {
+    if (!this.keys.spread) return super.clear(cb);
+    const run = async (): Promise<null> => {
+      const client = this.client as SpreadClient;
+      for (const key of await this.#sessionKeys()) await client.del([key]);
+      return null;
+    };
+    return settle(run(), cb);
+  }
+
+  // The spread layout's keys are in many slots: connect-redis reads them with one MGET and
+  // deletes them with one DEL, which a cluster refuses. These go key by key (pipelined).
+  async #sessionKeys(): Promise<string[]> {
+    const match = `${this.keys.sessionPrefix}*`;
+    const count = this.scanCount;
+    const found = new Set<string>();
+    const client = this.client as unknown as ScanClient & { masters?: unknown[]; nodeClient?(node: unknown): Promise<ScanClient> };
+    const nodes: ScanClient[] = client.masters && client.nodeClient ? await Promise.all(client.masters.map((m) => client.nodeClient!(m))) : [client];
+    for (const node of nodes) {
+      for await (const keys of node.scanIterator({ MATCH: match, COUNT: count })) for (const key of keys) found.add(key);
+    }
+    return [...found];
+  }
+
+  async #allSpread(): Promise<SessionData[]> {
+    const keys = await this.#sessionKeys();
+    const client = this.client as SpreadClient;
+    const values = await Promise.all(keys.map((key) => client.get(key)));
+    const records: SessionData[] = [];
+    for (const [i, value] of values.entries()) {
+      if (!value) continue;
+      const record = JSON.parse(value) as SessionData & { id?: string };
+      if (isTombstone(record)) continue;
+      record.id = this.keys.idOfSessionKey(keys[i] as string);
+      records.push(record);
+    }
+    return records;
   }
 
   /** How many live records there are (tombstones left out). */
@@ -274,6 +308,10 @@ interface SpreadClient {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
   del(keys: string[]): Promise<unknown>;
+}
+
+interface ScanClient {
+  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
 }
 
 function ignore(): void {}

@@ -18,6 +18,8 @@ let redisB: RedisClusterSessionStores;
 before(async () => {
   redisA = await clusterStores(prefix, { pendingGraceMs: 5_000 });
   redisB = await clusterStores(prefix, { pendingGraceMs: 5_000 });
+  // Every test builds its own guards over the two shared stores.
+  for (const r of [redisA, redisB]) r.store.setMaxListeners(50);
 });
 
 after(async () => {
@@ -168,6 +170,25 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     const results = await Promise.all(anons.map(async (anon, i) => (await loginWith(i % 2 ? rejecting.a.app : rejecting.b.app, anon, limited)).status));
     assert.deepEqual(results.sort(), [200, 200, 409, 409], 'concurrent logins on both instances cannot slip past the limit');
     assert.equal((await redisA.index.list(limited)).length, 2);
+  });
+
+  it('all, length and clear work across the shards (key by key: one MGET or DEL cannot span slots)', async () => {
+    const own = await clusterStores(uniqueSpreadPrefix('cluster-all'));
+    try {
+      const rec = (extra: Record<string, unknown> = {}) => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: '/' }, ...extra }) as any;
+      const ids = Array.from({ length: 12 }, (_, i) => `all-${i}-${process.pid}-${'z'.repeat(30)}`);
+      const minted = own.store.sessionIdFor('alice', 'q'.repeat(43));
+      for (const id of ids) await own.store.guardedSet(id, rec({ n: id }));
+      await own.store.guardedSet(minted, rec({ fixationGuard: { principal: 'alice' } }));
+      await own.store.tombstone(ids[0] as string, 'logout', Date.now(), 60_000);
+      const all = (await own.store.all()) as { id: string }[];
+      assert.deepEqual(all.map((r) => r.id).sort(), [...ids.slice(1), minted].sort(), 'live records with their ids, tombstones left out');
+      assert.equal(await own.store.length(), 12);
+      await own.store.clear();
+      assert.equal(await own.store.length(), 0);
+    } finally {
+      await own.close();
+    }
   });
 
   it('refuses a prefix with a hash tag and a missing tagSecret, naming the option', () => {
