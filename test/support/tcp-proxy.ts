@@ -26,14 +26,14 @@ export class TcpProxy {
   }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const address = server.address();
-    proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
+    const proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
+    server.on('connection', (client) => proxy.accept(client, targetHost, targetPort));
     return proxy;
   }
 
