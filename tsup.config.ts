@@ -8,6 +8,7 @@ export default defineConfig({
     'mcp/index': 'src/mcp/index.ts',
     'attack-suite/index': 'src/attack-suite/index.ts',
     'attack-suite/cli': 'src/attack-suite/cli.ts',
+    'request-methods/index': 'src/request-methods/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
-import { MemorySessionIndex, sessionGuard } from '../src/index.js';
+import { MemorySessionIndex, sessionGuard, guarded } from '../src/index.js';
 import { Binding } from '../src/policy/binding.js';
 import { cookieFrom } from './lib/load.js';
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     app.get('/visit', (req, res) => void res.json({ visits: (req.session.visits = 1) }));
     app.post('/login', async (req, res, next) => {
       try {
-        await req.login('alice');
+        await guarded(req).login('alice');
         res.json({ user: 'alice' });
       } catch (err) {
         next(err);
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const { record } = templates(store);
     store.clear();
     await index.removeAll('alice');
-    const guarded = guard.store;
+    const guardedStore = guard.store;
     const binding = new Binding([SECRET]);
     const state = record.fixationGuard as Raw;
     write = async (i) => {
@@ -117,10 +117,10 @@ async function main(): Promise<void> {
       const oldId = randomBytes(32).toString('base64url');
       const id = randomBytes(32).toString('base64url');
       const now = Date.now();
-      await guarded.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
+      await guardedStore.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
       const sess = { ...record, fixationGuard: { ...state, principal, boundTo: binding.hash(id), createdAt: now, lastSeenAt: now, rotatedAt: now, authAt: now } };
-      await new Promise<void>((resolve, reject) => guarded.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
-      if (kind === 'guard-tombstones') await guarded.endSession(oldId, 'rotated');
+      await new Promise<void>((resolve, reject) => guardedStore.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
+      if (kind === 'guard-tombstones') await guardedStore.endSession(oldId, 'rotated');
     };
   }
   const before = fullGc();

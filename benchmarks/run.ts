@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,login,memory,growth] [-- --no-redis] [-- --cpu-prof]`
+ * `npm run bench [-- --quick] [-- --only hot,login,memory,growth] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -25,6 +25,8 @@ const wants = (name: string) => !only || only.includes(name);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 const started = performance.now();
+// Every variant runs the built package (dist/), as users do: build the working tree first.
+if (!args.includes('--no-build')) execFileSync('npx', ['tsup', '--silent'], { stdio: 'inherit' });
 const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 const settings: Settings = quick

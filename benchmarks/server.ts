@@ -1,5 +1,6 @@
 /**
- * The app under test, one variant per process (the runner forks it with `--import tsx`).
+ * The app under test, one variant per process (the runner forks it with `--import tsx`; the
+ * library itself is the built dist/, see lib/library.ts).
  *
  * The variant comes from the BENCH_VARIANT environment variable (JSON, see `ServerVariant`).
  * The server listens on 127.0.0.1:0 and reports `{ type: 'ready', port }` over IPC. Between a
@@ -19,9 +20,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session, { type Store } from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
-import { requireAuth, sessionGuard, type RotationStrategy } from '../src/index.js';
-import { createRedisSessionStores } from '../src/redis/index.js';
+import type { RotationStrategy } from '../src/index.js';
+import { core, redisStores } from './lib/library.js';
 import type { ServerVariant, ServerMessage, RunnerMessage, CpuSample } from './lib/protocol.js';
+
+const { guarded, requireAuth, sessionGuard } = core;
+const { createRedisSessionStores } = redisStores;
 
 declare module 'express-session' {
   interface SessionData {
@@ -143,7 +147,7 @@ async function guardApp(): Promise<void> {
         res.status(401).json({ error: { code: 'BAD_CREDENTIALS' } });
         return;
       }
-      await req.login(username);
+      await guarded(req).login(username);
       res.json({ user: username });
     } catch (err) {
       next(err);

@@ -6,7 +6,7 @@
  * app.use(secureHeaders());
  * app.use(sessionGuard({ secret: process.env.SESSION_SECRET! }));
  */
-export { sessionGuard, requireAuth, type SessionGuardMiddleware, type SessionSummary } from './guard/index.js';
+export { sessionGuard, requireAuth, guarded, authenticated, type GuardableRequest, type SessionGuardMiddleware, type SessionSummary } from './guard/index.js';
 export type { SessionGuardOptions } from './guard/options.js';
 export {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -15,7 +15,7 @@ export {
   DEFAULT_ROTATION_GRACE_MS,
   MIN_SECRET_BYTES,
 } from './guard/options.js';
-export { LOGGED_OUT, type SessionGuardRequestApi, type LoginOptions, type ElevateOptions } from './guard/request-api.js';
+export { LOGGED_OUT, type SessionGuardRequestApi, type AuthenticatedRequestApi, type LoginOptions, type ElevateOptions } from './guard/request-api.js';
 export { rejectUrlSessionIds, DEFAULT_URL_SESSION_ID_NAMES, type RejectUrlSessionIdsOptions } from './url-ids/index.js';
 export { rejectCookieTossing, type RejectCookieTossingOptions } from './cookie-tossing/index.js';
 export {
@@ -50,6 +50,12 @@ export {
   callbackSink,
   memorySink,
   jsonlSink,
+  verifyAuditFile,
+  verifyAuditChain,
+  type ChainReport,
+  type ChainProblem,
+  consoleSink,
+  type ConsoleSinkOptions,
   type AuditEvent,
   type AuditEventType,
   type AuditSink,

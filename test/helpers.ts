@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import signature from 'cookie-signature';
 import request from 'supertest';
-import { ManualClock, memorySink, requireAuth, sessionGuard, type SessionGuardOptions } from '../src/index.js';
+import { ManualClock, memorySink, requireAuth, sessionGuard, type SessionGuardOptions, authenticated, guarded } from '../src/index.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -56,18 +56,18 @@ export function buildApp(options: Partial<SessionGuardOptions> = {}, extra?: (ap
   app.post('/login', async (req, res, next) => {
     try {
       const { username, keep } = req.body as { username: string; keep?: string[] };
-      await req.login(username, keep ? { keep } : {});
+      await guarded(req).login(username, keep ? { keep } : {});
       res.json({ user: username });
     } catch (err) {
       next(err);
     }
   });
   app.get('/me', requireAuth(), (req, res) => {
-    res.json({ user: req.sessionGuard?.principal, privilege: req.sessionGuard?.state?.privilege ?? null });
+    res.json({ user: authenticated(req).principal, privilege: authenticated(req).state.privilege ?? null });
   });
   app.post('/elevate', requireAuth(), async (req, res, next) => {
     try {
-      await req.elevate({ privilege: 'admin' });
+      await guarded(req).elevate({ privilege: 'admin' });
       res.json({ ok: true });
     } catch (err) {
       next(err);
@@ -75,7 +75,7 @@ export function buildApp(options: Partial<SessionGuardOptions> = {}, extra?: (ap
   });
   app.post('/logout', async (req, res, next) => {
     try {
-      await req.logout();
+      await guarded(req).logout();
       res.status(204).end();
     } catch (err) {
       next(err);
@@ -83,7 +83,7 @@ export function buildApp(options: Partial<SessionGuardOptions> = {}, extra?: (ap
   });
   app.post('/logout-all', requireAuth(), async (req, res, next) => {
     try {
-      res.json({ ended: await req.logoutEverywhere() });
+      res.json({ ended: await guarded(req).logoutEverywhere() });
     } catch (err) {
       next(err);
     }
@@ -256,7 +256,7 @@ export function heldRoutes(gate: Gate): (app: express.Express) => void {
     app.post('/elevate-held', requireAuth(), async (req, res, next) => {
       try {
         await gate.pass();
-        await req.elevate({ privilege: 'admin' });
+        await guarded(req).elevate({ privilege: 'admin' });
         res.json({ ok: true });
       } catch (err) {
         next(err);
@@ -266,7 +266,7 @@ export function heldRoutes(gate: Gate): (app: express.Express) => void {
       try {
         const { username } = req.body as { username: string };
         await gate.pass();
-        await req.login(username);
+        await guarded(req).login(username);
         res.json({ user: username });
       } catch (err) {
         next(err);

@@ -47,7 +47,7 @@ export function dependencyVersions(): Record<string, string> {
   return out;
 }
 
-/** HEAD and whether src/ differs from it: servers run the working tree through tsx. */
+/** HEAD and whether src/ differs from it: the runner builds the working tree into dist/ and servers run that. */
 export function codeVersion(): { commit?: string; srcDirty?: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();

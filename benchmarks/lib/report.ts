@@ -104,7 +104,7 @@ export function markdown(report: BenchReport): string {
       `ratios are medians of per-run ratios against the first row of each table.`,
   );
   out.push('');
-  if (m.commit) out.push(`Code: commit ${m.commit}${m.srcDirty ? ' plus uncommitted changes in src/' : ''} (run from the working tree through tsx).`, '');
+  if (m.commit) out.push(`Code: commit ${m.commit}${m.srcDirty ? ' plus uncommitted changes in src/' : ''} (built into dist/ by the runner; every variant runs the built ESM package).`, '');
   out.push(`Versions: ${Object.entries(report.dependencies).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   out.push('');
   out.push('#### Targets');

@@ -16,9 +16,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
-import { sessionGuard } from '../../src/index.js';
-import { createRedisSessionStores } from '../../src/redis/index.js';
+import { core, redisStores } from '../lib/library.js';
 import { linearFit, median, round } from '../lib/stats.js';
+
+const { sessionGuard } = core;
+const { createRedisSessionStores } = redisStores;
 
 export interface GrowthSettings {
   redisUrl: string;

@@ -13,6 +13,7 @@ import {
   systemClock,
   type SessionGuardOptions,
   type SessionIndex,
+  guarded,
 } from '../../src/index.js';
 
 declare module 'express-session' {
@@ -89,7 +90,7 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
         res.status(401).json({ error: { code: 'BAD_CREDENTIALS', message: 'Unknown user or wrong password.' } });
         return;
       }
-      await req.login(username);
+      await guarded(req).login(username);
       res.json({ user: username });
     } catch (err) {
       next(err);
@@ -103,7 +104,7 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
 
   app.post('/elevate', requireAuth(), async (req, res, next) => {
     try {
-      await req.elevate({ privilege: 'admin' });
+      await guarded(req).elevate({ privilege: 'admin' });
       res.json({ user: req.sessionGuard?.principal, privilege: 'admin' });
     } catch (err) {
       next(err);
@@ -112,7 +113,7 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
 
   app.post('/logout', async (req, res, next) => {
     try {
-      await req.logout();
+      await guarded(req).logout();
       res.status(204).end();
     } catch (err) {
       next(err);
@@ -121,7 +122,7 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
 
   app.post('/logout-all', requireAuth(), async (req, res, next) => {
     try {
-      const ended = await req.logoutEverywhere();
+      const ended = await guarded(req).logoutEverywhere();
       res.json({ ended });
     } catch (err) {
       next(err);

@@ -125,7 +125,7 @@ function optionsFrom(values: ReturnType<typeof parseCommandLine>['values']): Fix
   set('only', ids(values.only));
   set('skip', ids(values.skip));
   set('entropySamples', number(values.samples, '--samples'));
-  set('requestTimeoutMs', number(values.timeout, '--timeout'));
+  set('requestTimeout', number(values.timeout, '--timeout'));
   return options;
 }
 

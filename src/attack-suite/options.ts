@@ -1,4 +1,4 @@
-import { parseDuration } from '../clock/index.js';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import type { AttackClock, FixationAttackId, FixationAttackOptions } from './types.js';
 
 /** Defaults of the paths, matching the fixation-guard examples (DESIGN §5). */
@@ -92,10 +92,8 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
   if (!Number.isInteger(entropySamples) || entropySamples < MIN_ENTROPY_SAMPLES) {
     throw new RangeError(`${WHERE}: \`entropySamples\` must be an integer of at least ${MIN_ENTROPY_SAMPLES}; got ${JSON.stringify(input.entropySamples)}`);
   }
-  const requestTimeoutMs = input.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) {
-    throw new RangeError(`${WHERE}: \`requestTimeoutMs\` must be a positive number; got ${JSON.stringify(input.requestTimeoutMs)}`);
-  }
+  refuseRenamedDurations(input, WHERE, { requestTimeoutMs: { to: 'requestTimeout', unit: 'ms' } });
+  const requestTimeoutMs = input.requestTimeout === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : parseDuration(input.requestTimeout, `${WHERE}: \`requestTimeout\``);
   if (input.headers !== undefined && !isPlainObject(input.headers)) {
     throw new TypeError(`${WHERE}: \`headers\` must be an object of header names to strings; got ${JSON.stringify(input.headers)}`);
   }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as NodeTest from 'node:test';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { formatEvidence } from './format.js';
 import type { AttackTarget } from './http.js';
 import { FixationAttackRunner, fixationAttacks } from './run.js';
@@ -30,7 +31,7 @@ export interface FixationAttackSuiteOptions extends FixationAttackOptions {
   /** `after` (mocha, node:test) or `afterAll` (vitest, jest), to stop an in-process server early. */
   after?: (fn: () => unknown) => unknown;
   /** Per-test timeout handed to a framework's `it` (or mocha's `this.timeout`). The default value is `60000`. */
-  testTimeoutMs?: number;
+  testTimeout?: number | string;
 }
 
 /**
@@ -52,7 +53,8 @@ export interface FixationAttackSuiteOptions extends FixationAttackOptions {
  * fixationAttackSuite({ target: app, loginBody, describe, it, after: afterAll });
  */
 export function fixationAttackSuite(options: FixationAttackSuiteOptions): void {
-  const { target, name, describe, it, after, testTimeoutMs, ...attackOptions } = options;
+  refuseRenamedDurations(options, 'fixationAttackSuite', { testTimeoutMs: { to: 'testTimeout', unit: 'ms' } });
+  const { target, name, describe, it, after, testTimeout, ...attackOptions } = options;
   if (target === undefined || target === null) {
     throw new TypeError('fixationAttackSuite: `target` must be an Express app or a base URL; got ' + String(target));
   }
@@ -64,7 +66,7 @@ export function fixationAttackSuite(options: FixationAttackSuiteOptions): void {
   const describeFn = describe ?? (nodeTest?.describe as unknown as NonNullable<FixationAttackSuiteOptions['describe']>);
   const itFn = it ?? (nodeTest?.it as unknown as NonNullable<FixationAttackSuiteOptions['it']>);
   const afterFn = after ?? (nodeTest?.after as unknown as FixationAttackSuiteOptions['after']);
-  const timeout = testTimeoutMs ?? 60_000;
+  const timeout = testTimeout === undefined ? 60_000 : parseDuration(testTimeout, 'fixationAttackSuite: `testTimeout`');
   const selected = fixationAttacks.filter(
     (a) => (!attackOptions.only || attackOptions.only.includes(a.id)) && !attackOptions.skip?.includes(a.id),
   );

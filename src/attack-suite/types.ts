@@ -150,7 +150,7 @@ export interface FixationAttackOptions {
   /** Leave these attacks out. */
   skip?: readonly FixationAttackId[];
   /** Per-request timeout. The default value is `10000` ms. */
-  requestTimeoutMs?: number;
+  requestTimeout?: number | string;
   /** Extra headers on every request (an API key, a fixed `Host`, …). */
   headers?: Record<string, string>;
 }

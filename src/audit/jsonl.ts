@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type * as PinoModule from 'pino';
 import type { Logger } from 'pino';
 import type { AuditSink } from './auditor.js';
+import { chainKeyOf, chainLink, lastLineOf } from './chain.js';
 
 export interface JsonlSinkOptions {
   /**
@@ -11,6 +12,13 @@ export interface JsonlSinkOptions {
   sync?: boolean;
   /** Create the log file's folder when missing. The default value is `true`. */
   mkdir?: boolean;
+  /**
+   * Key for the chain's links (HMAC-SHA256). Each line carries in `prev` the link of the line
+   * before it, so `fixation-guard audit verify FILE` finds a line removed, edited or moved.
+   * Without a key the links are plain SHA-256: they show a careless edit, not a careful one.
+   * Keep the key away from whoever can write the file.
+   */
+  chainKey?: string | Buffer;
 }
 
 type Pino = typeof PinoModule;
@@ -22,7 +30,8 @@ function pinoModule(): Pino {
 }
 
 /**
- * A sink that appends one JSON object per line to a file, through pino.
+ * A sink that appends one JSON object per line to a file through pino's destination, each
+ * line linked to the one before it (see `chainKey`).
  *
  * @example
  * const audit = jsonlSink('/var/log/app/session-audit.jsonl');
@@ -43,9 +52,14 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): AuditSi
     },
     destination,
   );
+  const key = chainKeyOf(options.chainKey);
+  // The chain goes on from the file's last line, so a restart does not look like a removal.
+  let previous = lastLineOf(path);
   const sink = Object.assign(
     function jsonlAuditSink(event: Parameters<AuditSink>[0]) {
-      logger[event.severity](event);
+      const line = JSON.stringify({ level: event.severity, ...event, prev: chainLink(previous, key) });
+      previous = line;
+      destination.write(`${line}\n`);
     },
     { flush: () => destination.flushSync(), logger },
   );

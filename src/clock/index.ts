@@ -75,3 +75,39 @@ export function parseDuration(value: unknown, what: string): number {
     `${what} must be a duration like '30m' or a number of milliseconds; got ${typeof value}`,
   );
 }
+
+/** A duration in the shortest exact form: `3600000` → `'1h'`, `1500` → `'1500ms'`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit] as number;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** An option renamed when every duration became one form (a `'30m'` string or milliseconds). */
+export interface RenamedDuration {
+  /** The option's name now. */
+  to: string;
+  /** The old option's unit, to translate its value in the hint. */
+  unit: 'seconds' | 'ms';
+}
+
+/**
+ * Refuses options renamed when every duration became one form (`'30m'` or milliseconds): an
+ * old name is never read (a number of seconds read as milliseconds would be silently wrong),
+ * and the error says what to write instead.
+ *
+ * @example
+ * refuseRenamedDurations(options, 'createRedisSessionStores', { ttl: { to: 'sessionTtl', unit: 'seconds' } });
+ * // createRedisSessionStores: `ttl` (seconds) is now `sessionTtl`, a duration like '30m' or a number of milliseconds: write `sessionTtl: '1d'`.
+ */
+export function refuseRenamedDurations(options: object, where: string, renamed: Readonly<Record<string, RenamedDuration>>): void {
+  for (const [old, { to, unit }] of Object.entries(renamed)) {
+    if (!Object.prototype.hasOwnProperty.call(options, old)) continue;
+    const value = (options as Record<string, unknown>)[old];
+    const ms = typeof value === 'number' && Number.isFinite(value) && value > 0 ? (unit === 'seconds' ? value * 1000 : value) : undefined;
+    const write = ms === undefined ? '' : `: write \`${to}: '${formatDuration(ms)}'\``;
+    throw new Error(`${where}: \`${old}\`${unit === 'seconds' ? ' (seconds)' : ''} is now \`${to}\`, a duration like '30m' or a number of milliseconds${write}.`);
+  }
+}

@@ -1,5 +1,5 @@
 import type { CookieOptions } from 'express-session';
-import { parseDuration } from '../clock/index.js';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 
 /** The default cookie name on https: `__Host-` forbids Domain and other Paths in the browser. */
 export const DEFAULT_SECURE_COOKIE_NAME = '__Host-sid';
@@ -40,9 +40,10 @@ const SAME_SITE = new Set(['lax', 'strict', 'none']);
  */
 export function hardenedCookie(
   input: HardenedCookieOptions | undefined,
-  context: { plainHttpDevelopment: boolean; defaultMaxAgeMs: number; where?: string },
+  context: { plainHttpDevelopment: boolean; defaultMaxAge: number | string; where?: string },
 ): ResolvedCookie {
   const where = context.where ?? 'sessionGuard';
+  refuseRenamedDurations(context, 'hardenedCookie', { defaultMaxAgeMs: { to: 'defaultMaxAge', unit: 'ms' } });
   const opts = input ?? {};
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw new TypeError(`${where}: \`cookie\` must be an object; got ${JSON.stringify(input)}`);
@@ -87,7 +88,7 @@ export function hardenedCookie(
   if (name.toLowerCase().startsWith('__secure-') && !secure) {
     throw new Error(`${where}: \`cookie.name\` '${name}' has the __Secure- prefix, which requires a Secure cookie.`);
   }
-  const maxAge = opts.maxAge === undefined ? context.defaultMaxAgeMs : parseDuration(opts.maxAge, `${where}: \`cookie.maxAge\``);
+  const maxAge = parseDuration(opts.maxAge ?? context.defaultMaxAge, `${where}: \`cookie.maxAge\``);
   const priority = opts.priority ?? 'high';
   if (!['low', 'medium', 'high'].includes(priority)) {
     throw new Error(`${where}: \`cookie.priority\` must be 'low', 'medium' or 'high'; got ${JSON.stringify(priority)}`);
@@ -95,5 +96,20 @@ export function hardenedCookie(
   const options: CookieOptions = { httpOnly: true, secure, sameSite, path, maxAge, priority };
   if (domain !== undefined) options.domain = domain;
   if (opts.partitioned) options.partitioned = true;
+  return { name, options };
+}
+
+/**
+ * The cookie a plain-HTTP request from this machine gets in development (see
+ * `plainHttpDevelopment: 'loopback'`): the same cookie without what plain HTTP cannot carry.
+ * Browsers refuse a `__Host-`/`__Secure-` name without Secure, so the prefix goes (`__Host-sid`
+ * becomes `sid`), and with it `SameSite=None` (requires Secure; `Lax` instead) and `Partitioned`.
+ * A distinct name also keeps the two cookies apart on a host reached both ways.
+ */
+export function plainHttpCookie(secureCookie: ResolvedCookie): ResolvedCookie {
+  const name = secureCookie.name.replace(/^__(?:host|secure)-/i, '') || DEFAULT_PLAIN_HTTP_COOKIE_NAME;
+  const { partitioned: _partitioned, ...rest } = secureCookie.options;
+  const options: CookieOptions = { ...rest, secure: false };
+  if (options.sameSite === 'none') options.sameSite = 'lax';
   return { name, options };
 }

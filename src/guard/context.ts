@@ -6,6 +6,8 @@ import type { GuardedStore } from '../store/guarded-store.js';
 import type { SessionLimit } from '../store/contracts.js';
 import type { RotationStrategy } from '../strategies/index.js';
 import type { CookieOptions } from 'express-session';
+import type { ResolvedCookie } from '../cookie/hardened.js';
+import type { PlainHttpMode, PlainHttpReports } from './plain-http.js';
 
 /** Everything a request needs from the guard, resolved once at construction. */
 export interface GuardContext {
@@ -17,8 +19,18 @@ export interface GuardContext {
   strategy: RotationStrategy;
   keep: readonly string[];
   drop: readonly string[];
+  /** The configured cookie (Secure `__Host-sid` by default). */
   cookieName: string;
   cookieOptions: CookieOptions;
+  cookie: ResolvedCookie;
+  /** The cookie of a plain-HTTP request from this machine in development (`plainHttpDevelopment: 'loopback'`). */
+  loopbackCookie: ResolvedCookie | undefined;
+  plainHttp: PlainHttpMode;
+  /** express-session's `proxy`: undefined follows Express's `trust proxy`. */
+  trustProxy: boolean | undefined;
+  production: boolean;
+  /** What was already said about plain HTTP (once per guard). */
+  plainHttpReports: PlainHttpReports;
   secrets: readonly string[];
   timeouts: TimeoutPolicy;
   /** How long a periodically rotated id still resolves to its successor; 0 = never. */

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Auditor } from '../audit/index.js';
+import type { ResolvedCookie } from '../cookie/hardened.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
@@ -12,7 +13,9 @@ import { deriveKey, shortHash } from '../util/hash.js';
 import type { GuardContext } from './context.js';
 import { enforceLifecycle } from './lifecycle.js';
 import { resolveOptions, type SessionGuardOptions } from './options.js';
-import { SessionGuardRequestApi, type ElevateOptions, type LoginOptions } from './request-api.js';
+import { RequestApi, type AuthenticatedRequestApi, type SessionGuardRequestApi } from './request-api.js';
+import { installRequestMethods, requestMethodsEnabled } from './request-methods.js';
+import { isPlainLoopbackRequest, isSecureRequest, loopbackWarning } from './plain-http.js';
 import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
 import { guardResponse, respondError } from './response.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh } from './rotation.js';
@@ -22,20 +25,11 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** The guard's per-request API; always present after `sessionGuard()`. */
-      sessionGuard?: SessionGuardRequestApi;
       /**
-       * Authenticates `principal` on this session: rotates the id per the strategy, binds, indexes
-       * and saves before resolving. Installed by `sessionGuard()` unless `requestMethods: false`
-       * (passport installs its own `req.login`; use `req.sessionGuard.login` beside it).
+       * The guard's per-request API, present on every request a `sessionGuard()` handled.
+       * `guarded(req)` / `authenticated(req)` read it without a non-null assertion.
        */
-      login(principal: string, options?: LoginOptions): Promise<void>;
-      /** Ends this session server-side and clears the cookie. */
-      logout(): Promise<void>;
-      /** A privilege change: rotates the id, keeps the authentication. */
-      elevate(options?: ElevateOptions): Promise<void>;
-      /** Ends every session of the current principal, this one included. */
-      logoutEverywhere(): Promise<number>;
+      sessionGuard?: SessionGuardRequestApi;
     }
   }
 }
@@ -63,51 +57,19 @@ export interface SessionGuardMiddleware extends RequestHandler {
 }
 
 const NO_SECRETS: readonly string[] = Object.freeze([]);
+
+/** The cookie a request gets, and the pieces that read that name. */
+interface CookieProfile {
+  cookie: ResolvedCookie;
+  /** The plain-HTTP twin of a request from this machine in development. */
+  loopback: boolean;
+  session: RequestHandler;
+  tossing: ReturnType<typeof rejectCookieTossing> | undefined;
+}
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
 let warned = false;
 let noticed = false;
-
-/** The guard that handled this request, if it installs request methods. */
-function apiFor(req: Request, method: string): SessionGuardRequestApi {
-  const api = req.sessionGuard;
-  if (!api?.requestMethods) {
-    throw new TypeError(`req.${method}() is not enabled here: the sessionGuard() handling this request has \`requestMethods: false\` (or none is mounted). Use req.sessionGuard.${method}().`);
-  }
-  return api;
-}
-function login(this: Request, principal: string, options?: LoginOptions): Promise<void> {
-  return apiFor(this, 'login').login(principal, options);
-}
-function logout(this: Request): Promise<void> {
-  return apiFor(this, 'logout').logout();
-}
-function elevate(this: Request, options?: ElevateOptions): Promise<void> {
-  return apiFor(this, 'elevate').elevate(options);
-}
-function logoutEverywhere(this: Request): Promise<number> {
-  return apiFor(this, 'logoutEverywhere').logoutEverywhere();
-}
-
-const patchedPrototypes = new WeakSet<object>();
-
-/**
- * `req.login` & co. live on the app's request prototype (Express's `app.request`), installed
- * once: per-request own properties would reshape every request object on the hot path. They
- * read `this.sessionGuard`, which is per request. passport owns `req.login` / `req.logout`:
- * its initialize() sets them as own properties, which shadow these, whichever is mounted
- * first; a prototype that already has them (old passport patching IncomingMessage) keeps them.
- */
-function installRequestMethods(req: Request): void {
-  const proto = Object.getPrototypeOf(req) as Record<string, unknown> | null;
-  if (!proto || patchedPrototypes.has(proto)) return;
-  patchedPrototypes.add(proto);
-  const methods: Record<string, unknown> = { login, logout, elevate, logoutEverywhere };
-  for (const [name, fn] of Object.entries(methods)) {
-    if (name in proto) continue;
-    Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true, enumerable: false });
-  }
-}
 
 const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
   rotated: 'SESSION_ROTATED',
@@ -123,22 +85,65 @@ const END_CODES: Record<EndReason | 'unknown', SessionGuardErrorCode> = {
   unknown: 'UNAUTHENTICATED',
 };
 
+/** What `guarded()` / `authenticated()` accept: any request type (Express 4 or 5) a guard may have handled. */
+export interface GuardableRequest {
+  sessionGuard?: SessionGuardRequestApi | undefined;
+}
+
+/**
+ * `req.sessionGuard`, typed as present: for handlers mounted after `sessionGuard()`. Throws
+ * `SessionGuardError('SESSION_NOT_MOUNTED')` (500) when no guard handled the request, so a
+ * route mounted before the guard fails loudly instead of reading `undefined`.
+ *
+ * @example
+ * app.post('/login', async (req, res) => {
+ *   const user = await users.verify(req.body.username, req.body.password);
+ *   if (!user) return res.status(401).json({ error: 'bad credentials' });
+ *   await guarded(req).login(user.id);
+ *   res.json({ user: user.id });
+ * });
+ */
+export function guarded(req: GuardableRequest): SessionGuardRequestApi {
+  const api = req.sessionGuard;
+  if (!api) throw new SessionGuardError('SESSION_NOT_MOUNTED', 'guarded(req): no sessionGuard() handled this request; mount it before this route.');
+  return api;
+}
+
+function unauthenticated(api: SessionGuardRequestApi): SessionGuardError {
+  const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
+  // The tripwire's code is for the app's logs; a client is simply not authenticated.
+  return new SessionGuardError(code === 'SESSION_FIXATION_TRIPWIRE' ? 'UNAUTHENTICATED' : code, 'Authentication required.');
+}
+
+/**
+ * `req.sessionGuard` of an authenticated session, with `principal` typed as a string: for
+ * routes behind `requireAuth()`. Throws the 401 `requireAuth()` would have answered (with the
+ * code that says why the session ended) when the session is not authenticated, and
+ * `SESSION_NOT_MOUNTED` when no guard handled the request.
+ *
+ * @example
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
+ */
+export function authenticated(req: GuardableRequest): AuthenticatedRequestApi {
+  const api = guarded(req);
+  if (!api.authenticated) throw unauthenticated(api);
+  return api as AuthenticatedRequestApi;
+}
+
 /**
  * Answers 401 unless the session is authenticated, with a code that says why the client's
  * session ended (`SESSION_EXPIRED_IDLE`, `SESSION_EVICTED`, …). Under `errorResponse: 'next'`
  * the 401 goes to `next(err)` as a `SessionGuardError`.
  *
  * @example
- * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard!.principal }));
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
  */
 export function requireAuth(): RequestHandler {
   return function requireAuthMiddleware(req, res, next) {
     const api = req.sessionGuard;
     if (!api) return next(new SessionGuardError('SESSION_NOT_MOUNTED', 'requireAuth: sessionGuard() is not mounted before this route.'));
     if (api.authenticated) return next();
-    const code = api.endedReason ? END_CODES[api.endedReason] : 'UNAUTHENTICATED';
-    // The tripwire's code is for the app's logs; a client is simply not authenticated.
-    const error = new SessionGuardError(code === 'SESSION_FIXATION_TRIPWIRE' ? 'UNAUTHENTICATED' : code, 'Authentication required.');
+    const error = unauthenticated(api);
     if (api.errorResponse === 'next') return next(error);
     respondError(res, error);
   };
@@ -157,7 +162,7 @@ export function requireAuth(): RequestHandler {
  *   idleTimeout: '30m', absoluteTimeout: '4h', maxSessionsPerUser: 5,
  *   audit: jsonlSink('/var/log/app/session-audit.jsonl'),
  * }));
- * app.post('/login', async (req, res) => { … await req.sessionGuard!.login(user.id); res.json({ user: user.id }); });
+ * app.post('/login', async (req, res) => { … await guarded(req).login(user.id); res.json({ user: user.id }); });
  */
 export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddleware {
   const resolved = resolveOptions(options);
@@ -174,12 +179,41 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     for (const notice of resolved.notices) process.emitWarning(`fixation-guard: ${notice}`, { code: 'FIXATION_GUARD_NOTICE' });
   }
 
-  const urlCheck = resolved.urlSessionIds === false ? undefined : rejectUrlSessionIds({ ...resolved.urlSessionIds, cookieName: ctx.cookieName, audit: auditor });
-  const tossingCheck =
-    resolved.cookieTossing === false
+  const urlCheck =
+    resolved.urlSessionIds === false
       ? undefined
-      : rejectCookieTossing({ ...resolved.cookieTossing, cookieName: ctx.cookieName, secure: ctx.cookieOptions.secure === true, audit: auditor });
-  const expressSession = session(resolved.sessionOptions);
+      : rejectUrlSessionIds({
+          ...resolved.urlSessionIds,
+          // The plain-HTTP twin's name is refused in URLs too.
+          names: [...(resolved.urlSessionIds.names ?? []), ...(ctx.loopbackCookie ? [ctx.loopbackCookie.name] : [])],
+          cookieName: ctx.cookieName,
+          audit: auditor,
+        });
+  /** One express-session (and duplicate-cookie check) per cookie name: express-session reads one name. */
+  function profileFor(cookie: ResolvedCookie, loopback: boolean): CookieProfile {
+    return {
+      cookie,
+      loopback,
+      session: session(cookie === ctx.cookie ? resolved.sessionOptions : { ...resolved.sessionOptions, name: cookie.name }),
+      tossing:
+        resolved.cookieTossing === false
+          ? undefined
+          : rejectCookieTossing({ ...resolved.cookieTossing, cookieName: cookie.name, secure: cookie.options.secure === true, audit: auditor }),
+    };
+  }
+  const configuredProfile = profileFor(ctx.cookie, false);
+  // Made on the first plain-HTTP request from this machine: most guards never need it.
+  let loopbackProfile: CookieProfile | undefined;
+  function profileOf(req: Request): CookieProfile {
+    if (ctx.loopbackCookie === undefined || !isPlainLoopbackRequest(req)) return configuredProfile;
+    loopbackProfile ??= profileFor(ctx.loopbackCookie, true);
+    if (!ctx.plainHttpReports.loopbackWarned) {
+      ctx.plainHttpReports.loopbackWarned = true;
+      auditor.emit('insecure_configuration', { ip: req.ip, reason: 'plain-HTTP development cookie on loopback' });
+      process.emitWarning(loopbackWarning(req.method, ctx.loopbackCookie.name, ctx.cookieName), { code: 'FIXATION_GUARD_PLAIN_HTTP' });
+    }
+    return loopbackProfile;
+  }
   const handleKey = deriveKey(ctx.secrets[0] as string, 'session-handle');
   let proxyWarningGiven = false;
 
@@ -189,11 +223,15 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   /** After express-session: synchronous unless the lifecycle (or a rare presented-id case) has work to do. */
-  function afterSession(req: Request, res: Response, reading: SessionCookieReading): Promise<void> | undefined {
+  function afterSession(req: Request, res: Response, reading: SessionCookieReading, profile: CookieProfile): Promise<void> | undefined {
     if (!req.session) throw new SessionStoreUnavailableError();
-    const state = createRequestState(ctx);
-    req.sessionGuard = new SessionGuardRequestApi(ctx, req, res, state, resolved.requestMethods);
-    if (resolved.requestMethods) installRequestMethods(req);
+    const cookie = profile.cookie;
+    const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
+    // A record written under the other cookie keeps its own Secure flag; this request's decides.
+    if (req.session.cookie.secure !== cookie.options.secure) req.session.cookie.secure = cookie.options.secure;
+    const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
+    req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
+    if (requestMethods) installRequestMethods(req);
     const sess = req.session as unknown as Record<string, unknown>;
     if (reading.unverifiedId !== undefined && reading.unverifiedId === req.sessionID) {
       // express-session verified the signature and loaded this id from the store.
@@ -220,7 +258,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
    * parallel request of the same page, which resolves to its successor within the grace.
    */
   async function presentedButNotLoaded(req: Request, state: RequestState, candidate: string): Promise<void> {
-    const verified = readSessionCookie(req.headers.cookie, ctx.cookieName, ctx.secrets);
+    const verified = readSessionCookie(req.headers.cookie, state.cookie.name, ctx.secrets);
     if (verified.status !== 'valid' || verified.id !== candidate) {
       auditor.emit('session_cookie_tampered', { ip: req.ip, reason: 'tampered' });
       return;
@@ -248,7 +286,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     replaceWithFresh(req, state, 'tripwire');
   }
 
-  function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
+  function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading, profile: CookieProfile): void {
     // Refused on every such request (audited once): letting later ones through would make the
     // missing Secure cookie silent again.
     if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
@@ -258,7 +296,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }
     let passed = false;
-    expressSession(req, res, function afterExpressSession(err?: unknown) {
+    profile.session(req, res, function afterExpressSession(err?: unknown) {
       if (passed) {
         // A late save error (the response is already on its way): audited by the store. The
         // tripwire's explanation would be lost with it, and in development it is the point.
@@ -269,7 +307,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       if (err) return fail(req, res, next, err);
       let pending: Promise<void> | undefined;
       try {
-        pending = afterSession(req, res, reading);
+        pending = afterSession(req, res, reading, profile);
       } catch (error) {
         return fail(req, res, next, error);
       }
@@ -282,29 +320,32 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   }
 
   /** After the URL check: the duplicate-cookie check (only when the name appears twice), then the session. */
-  function afterUrlCheck(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading): void {
+  function afterUrlCheck(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading, profile: CookieProfile): void {
+    const tossingCheck = profile.tossing;
     if (tossingCheck && reading.count > 1) {
-      return tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
+      tossingCheck(req, res, function afterTossingCheck(err?: unknown) {
         if (err) return fail(req, res, next, err);
-        runSession(req, res, next, reading);
+        runSession(req, res, next, reading, profile);
       });
+      return;
     }
-    runSession(req, res, next, reading);
+    runSession(req, res, next, reading, profile);
   }
 
   const middleware = function sessionGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (req.sessionGuard) return next();
     try {
       // No secrets: express-session verifies the signature; the guard only needs the shape and count.
-      const reading = readSessionCookie(req.headers.cookie, ctx.cookieName, NO_SECRETS);
+      const profile = profileOf(req);
+      const reading = readSessionCookie(req.headers.cookie, profile.cookie.name, NO_SECRETS);
       const url = req.url;
       if (urlCheck && (url.indexOf('?') !== -1 || url.indexOf(';') !== -1 || url.indexOf('%') !== -1)) {
         return urlCheck(req, res, function afterUrlSessionIdCheck(err?: unknown) {
           if (err) return fail(req, res, next, err);
-          afterUrlCheck(req, res, next, reading);
+          afterUrlCheck(req, res, next, reading, profile);
         });
       }
-      afterUrlCheck(req, res, next, reading);
+      afterUrlCheck(req, res, next, reading, profile);
     } catch (error) {
       fail(req, res, next, error);
     }

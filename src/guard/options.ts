@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
 import session, { type Store } from 'express-session';
-import { Auditor, type AuditSink } from '../audit/index.js';
+import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
-import { hardenedCookie, type HardenedCookieOptions } from '../cookie/hardened.js';
+import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
 import type { GuardStoreExtensions, SessionIndex, SessionLimit } from '../store/contracts.js';
@@ -11,6 +12,7 @@ import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '..
 import { Binding } from '../policy/binding.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
+import { createPlainHttpReports, isPlainLoopbackRequest, type PlainHttpMode } from './plain-http.js';
 
 export { DEFAULT_AUTH_KEYS };
 
@@ -38,8 +40,15 @@ export interface SessionGuardOptions {
   /** `migrateSession`: session keys never carried across login. The default value is `[]`. */
   drop?: string[];
   cookie?: HardenedCookieOptions;
-  /** Serve a non-Secure cookie over plain HTTP; refused in production. The default value is `false`. */
-  plainHttpDevelopment?: boolean;
+  /**
+   * Plain-HTTP development. `'loopback'`: a plain-HTTP request from this machine (socket and
+   * Host both loopback, no proxy headers) gets a non-Secure cookie named without the `__Host-`
+   * prefix (`sid`), with one warning; every other request keeps the Secure cookie. `true`: the
+   * cookie is never Secure (a container or VM reached by address). `false`: always Secure.
+   * `'loopback'` and `true` are refused in production. The default value is `'loopback'`, or
+   * `false` when `env` is `'production'`.
+   */
+  plainHttpDevelopment?: boolean | 'loopback';
   /** Trust `X-Forwarded-Proto` for the Secure cookie (express-session's `proxy`). The default value is Express's `trust proxy` setting. */
   trustProxy?: boolean;
   /** The default value is `'30m'`. */
@@ -63,7 +72,10 @@ export interface SessionGuardOptions {
   credentialVersion?: (principal: string) => unknown;
   /** Session keys whose presence means "authenticated" to the tripwire. The default value is `DEFAULT_AUTH_KEYS` (`user`, `userId`, `username`, `uid`, `loggedIn`, `passport.user`, …). */
   authKeys?: string[];
-  /** Where audit events go: an `Auditor`, a sink, or sinks. The default value is no sink. */
+  /**
+   * Where audit events go: an `Auditor`, a sink, or sinks (`[]` for none). The default value is
+   * `consoleSink()` outside production (and outside `NODE_ENV=test`), no sink in production.
+   */
   audit?: Auditor | AuditSink | AuditSink[];
   /** The default value is the system clock. */
   clock?: Clock;
@@ -75,7 +87,7 @@ export interface SessionGuardOptions {
   urlSessionIds?: boolean | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   /** `false` turns the duplicate-cookie check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
   cookieTossing?: boolean | { action?: 'reject' | 'ignore' };
-  /** Install `req.login` & co. (skipped when passport's `req.logIn` is present). The default value is `true`. */
+  /** Install `req.login` & co. (passport's own stay in place). The default value is on when `fixation-guard/request-methods` was imported, off otherwise. */
   requestMethods?: boolean;
   /** Guard errors answer JSON (`'json'`) or go to `next(err)` (`'next'`). The default value is `'json'`. */
   errorResponse?: 'json' | 'next';
@@ -169,9 +181,14 @@ function secretsOf(value: unknown): string[] {
   return list as string[];
 }
 
-function auditorOf(value: unknown, secret: string, clock: Clock): Auditor {
+/**
+ * Without an `audit` option: outside production (and outside test runners' NODE_ENV=test), the
+ * events go to the console, so that an outage or a refused cookie is never silent while an app
+ * is being built; in production, nowhere until a sink is configured. `audit: []` is silence.
+ */
+function auditorOf(value: unknown, secret: string, clock: Clock, env: string): Auditor {
   if (value instanceof Auditor) return value;
-  if (value === undefined) return new Auditor({ hashSecret: secret, clock });
+  if (value === undefined) return new Auditor({ hashSecret: secret, clock, sinks: env === 'production' || env === 'test' ? [] : [consoleSink()] });
   if (typeof value === 'function') return new Auditor({ sinks: [value as AuditSink], hashSecret: secret, clock });
   if (Array.isArray(value) && value.every((s) => typeof s === 'function')) {
     return new Auditor({ sinks: value as AuditSink[], hashSecret: secret, clock });
@@ -184,10 +201,22 @@ export interface ResolvedGuard {
   sessionOptions: session.SessionOptions;
   urlSessionIds: false | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;
   cookieTossing: false | { action?: 'reject' | 'ignore' };
-  requestMethods: boolean;
+  /** Undefined: follow `fixation-guard/request-methods` (read per request). */
+  requestMethods: boolean | undefined;
   warnings: string[];
   /** Development-only information (not a weakness): what the tripwire watches. */
   notices: string[];
+}
+
+/**
+ * express-session generates a session's cookie from these options (one `store.generate` per
+ * store, whichever express-session instance runs): the plain-HTTP twin for a request from this
+ * machine, the configured cookie for every other.
+ */
+function plainHttpAwareCookie(cookie: ResolvedCookie, loopback: ResolvedCookie): (req: Request) => session.CookieOptions {
+  return function sessionCookieFor(req) {
+    return isPlainLoopbackRequest(req) ? loopback.options : cookie.options;
+  };
 }
 
 /** Validates everything at construction; the request path only does per-request work. */
@@ -218,15 +247,20 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new TypeError(`${NAME}: \`clock\` must be an object with a now() method; got ${show(o.clock)}`);
   }
 
-  for (const flag of ['plainHttpDevelopment', 'dangerouslyAllowSessionFixation', 'trustProxy', 'requestMethods'] as const) {
+  for (const flag of ['dangerouslyAllowSessionFixation', 'trustProxy', 'requestMethods'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new TypeError(`${NAME}: \`${flag}\` must be a boolean; got ${show(o[flag])}`);
     }
   }
-  const plainHttpDevelopment = o.plainHttpDevelopment === true;
-  if (plainHttpDevelopment && production) {
-    throw new Error(`${NAME}: \`plainHttpDevelopment\` is true in production; serve HTTPS (set \`trust proxy\` behind a TLS proxy) and remove the option.`);
+  if (o.plainHttpDevelopment !== undefined && typeof o.plainHttpDevelopment !== 'boolean' && o.plainHttpDevelopment !== 'loopback') {
+    throw new TypeError(`${NAME}: \`plainHttpDevelopment\` must be 'loopback', true or false; got ${show(o.plainHttpDevelopment)}`);
   }
+  if (production && (o.plainHttpDevelopment === true || o.plainHttpDevelopment === 'loopback')) {
+    throw new Error(`${NAME}: \`plainHttpDevelopment\` is ${show(o.plainHttpDevelopment)} in production; serve HTTPS (behind a TLS proxy set app.set('trust proxy', 1)) and remove the option.`);
+  }
+  const plainHttp: PlainHttpMode =
+    o.plainHttpDevelopment === true ? 'always' : o.plainHttpDevelopment === false || production ? 'never' : 'loopback';
+  const plainHttpDevelopment = plainHttp === 'always';
   if (plainHttpDevelopment) warnings.push('plainHttpDevelopment: the session cookie is not Secure and has no __Host- prefix. Never use this in production.');
 
   const strategy = o.strategy ?? DEFAULT_STRATEGY;
@@ -303,12 +337,12 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     index = new MemorySessionIndex();
   }
   for (const method of ['admit', 'remove', 'rename', 'touch', 'list'] as const) {
-    if (typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
+    if (typeof index !== 'object' || index === null || typeof (index as unknown as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(`${NAME}: \`index\` must implement SessionIndex (missing ${method}()); got ${show(o.index)}`);
     }
   }
 
-  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAgeMs: absoluteTimeoutMs, where: NAME });
+  const cookie = hardenedCookie(o.cookie, { plainHttpDevelopment, defaultMaxAge: absoluteTimeoutMs, where: NAME });
   const authKeys = stringArray(o.authKeys, 'authKeys', DEFAULT_AUTH_KEYS);
   if (!production) notices.push(`the fixation tripwire watches the session keys ${authKeys.join(', ')}: a session marked authenticated under any of them without req.sessionGuard.login() is destroyed. Set \`authKeys\` if your app marks logins under another key.`);
   const keep = stringArray(o.keep, 'keep', []);
@@ -336,7 +370,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
 
   const first = secrets[0] as string;
   const clockUsed = clock;
-  const auditor = auditorOf(o.audit, first, clockUsed);
+  const auditor = auditorOf(o.audit, first, clockUsed, env);
   const development = !production;
   const guardedStore = new GuardedStore(store, {
     auditor,
@@ -364,6 +398,13 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     drop,
     cookieName: cookie.name,
     cookieOptions: cookie.options,
+    cookie,
+    // Only a Secure cookie needs a plain-HTTP twin; one already non-Secure serves every request.
+    loopbackCookie: plainHttp === 'loopback' && cookie.options.secure === true ? plainHttpCookie(cookie) : undefined,
+    plainHttp,
+    trustProxy: o.trustProxy,
+    production,
+    plainHttpReports: createPlainHttpReports(),
     secrets,
     timeouts: {
       idleTimeoutMs,
@@ -384,7 +425,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     secret: secrets,
     name: cookie.name,
     store: guardedStore,
-    cookie: cookie.options,
+    cookie: context.loopbackCookie === undefined ? cookie.options : plainHttpAwareCookie(cookie, context.loopbackCookie),
     genid,
     resave: false,
     saveUninitialized: false,
@@ -397,7 +438,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     sessionOptions,
     urlSessionIds,
     cookieTossing,
-    requestMethods: o.requestMethods ?? true,
+    requestMethods: o.requestMethods,
     warnings,
     notices,
   };

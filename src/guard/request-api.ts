@@ -1,8 +1,10 @@
 import type { Request, Response } from 'express';
+import type { ResolvedCookie } from '../cookie/hardened.js';
 import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
+import { unsendableCookieError } from './plain-http.js';
 import { isStored, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
@@ -24,16 +26,59 @@ export interface ElevateOptions {
 const MAX_PRINCIPAL_LENGTH = 512;
 
 /** Tells the browser to drop the session cookie (same attributes, so the right one goes). */
-export function clearSessionCookie(ctx: GuardContext, res: Response): void {
-  const { maxAge: _maxAge, ...attributes } = ctx.cookieOptions;
-  res.clearCookie(ctx.cookieName, attributes as Parameters<Response['clearCookie']>[1]);
+export function clearSessionCookie(cookie: ResolvedCookie, res: Response): void {
+  const { maxAge: _maxAge, ...attributes } = cookie.options;
+  res.clearCookie(cookie.name, attributes as Parameters<Response['clearCookie']>[1]);
 }
 
 /**
- * The guard's per-request API, at `req.sessionGuard` (and, unless `requestMethods: false`,
- * as `req.login` / `req.logout` / `req.elevate` / `req.logoutEverywhere`).
+ * The guard's per-request API, at `req.sessionGuard` (read it with `guarded(req)` or, on a
+ * route behind `requireAuth()`, `authenticated(req)`). With
+ * `import 'fixation-guard/request-methods'` the same calls are also `req.login` & co.
+ *
+ * An interface (the class behind it is internal): the ESM and CommonJS declarations of the
+ * package then describe one and the same type, so a project that loads both (`.ts` and `.cts`
+ * files) can merge `req.sessionGuard` twice without TS2717.
  */
-export class SessionGuardRequestApi {
+export interface SessionGuardRequestApi {
+  /** The authenticated principal, or undefined. */
+  readonly principal: string | undefined;
+  readonly authenticated: boolean;
+  /** The guard's state of this session (times, privilege). */
+  readonly state: Readonly<GuardState> | undefined;
+  /** Why the session the client presented is not in use (idle timeout, evicted, rotated, …). */
+  readonly endedReason: EndReason | 'unknown' | undefined;
+  /** Whether `req.login` & co. are installed for this request (`requestMethods`). */
+  readonly requestMethods: boolean;
+  /** How guard errors are answered (`errorResponse`): `requireAuth()` follows it too. */
+  readonly errorResponse: 'json' | 'next';
+  /**
+   * Authenticates `principal`: rotates the id per the strategy, binds, indexes and saves
+   * before resolving.
+   *
+   * @example
+   * await guarded(req).login(user.id, { keep: ['returnTo'] });
+   */
+  login(principal: string, options?: LoginOptions): Promise<void>;
+  /** A privilege change: rotates the id, keeps the authentication. */
+  elevate(options?: ElevateOptions): Promise<void>;
+  /** Accepts a new `credentialVersion` for this session only (the other sessions end). */
+  refreshCredentials(): Promise<void>;
+  /** Ends this session server-side and clears the cookie. */
+  logout(): Promise<void>;
+  /** Ends every session of the current principal, this one included. Resolves to how many. */
+  logoutEverywhere(): Promise<number>;
+}
+
+/** The API on a route behind `requireAuth()`: the principal is known. */
+export interface AuthenticatedRequestApi extends SessionGuardRequestApi {
+  readonly principal: string;
+  readonly authenticated: true;
+  readonly state: Readonly<GuardState>;
+}
+
+/** The implementation of `req.sessionGuard`; one per request. */
+export class RequestApi implements SessionGuardRequestApi {
   readonly #ctx: GuardContext;
   readonly #req: Request;
   readonly #res: Response;
@@ -91,7 +136,7 @@ export class SessionGuardRequestApi {
    * app.post('/login', async (req, res) => {
    *   const user = await users.verify(req.body.username, req.body.password);
    *   if (!user) return res.status(401).json({ error: 'bad credentials' });
-   *   await req.sessionGuard!.login(user.id, { keep: ['returnTo'] });
+   *   await guarded(req).login(user.id, { keep: ['returnTo'] });
    *   res.json({ user: user.id });
    * });
    */
@@ -104,6 +149,7 @@ export class SessionGuardRequestApi {
     if (options.keep !== undefined && (!Array.isArray(options.keep) || options.keep.some((k) => typeof k !== 'string'))) {
       throw new SessionGuardError('INVALID_ARGUMENT', 'req.login: `keep` must be an array of session keys');
     }
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, req.ip, 'this login');
     const old = requireSession(req);
     const store = ctx.store;
     const now = ctx.clock.now();
@@ -143,10 +189,12 @@ export class SessionGuardRequestApi {
         // Logged in but not confirmed (the index failed): no half-logged-in session survives.
         await store.endSession(newId, 'destroyed', principal).catch(() => undefined);
         delete (req as { session?: unknown }).session;
-        clearSessionCookie(ctx, this.#res);
+        clearSessionCookie(this.#state.cookie, this.#res);
       }
       throw err;
     }
+    // A logout earlier in this request (a switch of user) clears no cookie of this login.
+    delete (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT];
     ctx.auditor.emit('login', {
       sessionId: req.sessionID,
       previousSessionId: oldId,
@@ -164,7 +212,7 @@ export class SessionGuardRequestApi {
    * @example
    * app.post('/admin/step-up', requireAuth(), async (req, res) => {
    *   await verifySecondFactor(req);
-   *   await req.sessionGuard!.elevate({ privilege: 'admin' });
+   *   await authenticated(req).elevate({ privilege: 'admin' });
    *   res.sendStatus(204);
    * });
    */
@@ -172,6 +220,7 @@ export class SessionGuardRequestApi {
     const ctx = this.#ctx;
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'req.elevate: the session is not authenticated.');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this privilege change');
     const now = ctx.clock.now();
     await rotateSession(ctx, this.#req, this.#state, 'elevate', ctx.strategy, ctx.keep, (base, previous) => ({
       ...base,
@@ -193,6 +242,7 @@ export class SessionGuardRequestApi {
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'refreshCredentials: the session is not authenticated.');
     if (!ctx.credentialVersion) throw new SessionGuardError('SESSION_CONFIG', 'refreshCredentials: the guard has no `credentialVersion` option.');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this credential refresh');
     const version = String(await ctx.credentialVersion(principal));
     await rotateSession(ctx, this.#req, this.#state, 'credentials', ctx.strategy === 'none' ? 'none' : 'changeSessionId', ctx.keep, (base) => ({ ...base, credentialVersion: version }));
   }
@@ -233,7 +283,7 @@ export class SessionGuardRequestApi {
   /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
   #dropSession(): void {
     delete (this.#req as { session?: unknown }).session;
-    clearSessionCookie(this.#ctx, this.#res);
+    clearSessionCookie(this.#state.cookie, this.#res);
     (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT] = true;
   }
 }

@@ -4,6 +4,7 @@
  * bound, and what the store already holds of the current session.
  */
 import type { Request } from 'express';
+import type { ResolvedCookie } from '../cookie/hardened.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 
@@ -26,6 +27,10 @@ export interface Baseline {
 
 export interface RequestState {
   ctx: GuardContext;
+  /** This request's cookie: the configured one, or its plain-HTTP twin on loopback in development. */
+  cookie: ResolvedCookie;
+  /** The cookie is Secure and the request is plain HTTP: express-session would silently not send it. */
+  cookieUnsendable: boolean;
   /** The id the client's cookie loaded from the store, if any. */
   loadedId: string | undefined;
   // The three below are made on first use: most requests never need them, and a collection
@@ -43,9 +48,11 @@ export interface RequestState {
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined;
 }
 
-export function createRequestState(ctx: GuardContext): RequestState {
+export function createRequestState(ctx: GuardContext, cookie: ResolvedCookie, cookieUnsendable: boolean): RequestState {
   return {
     ctx,
+    cookie,
+    cookieUnsendable,
     loadedId: undefined,
     writtenIds: undefined,
     boundIds: undefined,

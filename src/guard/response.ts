@@ -15,6 +15,7 @@ import onHeaders from 'on-headers';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
+import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
 import { isTripped, unchanged, type RequestState } from './request-state.js';
 import { requestTripReason, tripSession } from './write-gate.js';
@@ -39,13 +40,17 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
 
   onHeaders(res, function fixationTripwireOnHeaders() {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
+    if (state.cookieUnsendable && sess && req.sessionID !== state.loadedId && !ctx.plainHttpReports.unsendableReported && (sess === settled || !unchanged(state, sess))) {
+      // An anonymous session was stored whose Secure cookie express-session will silently not send.
+      reportUnsendable(ctx, req.ip, unsendableCookieMessage(`${req.method} ${req.path}`, state.cookie.name, ctx.plainHttp, ctx.production, 'the session it stored is lost after this response'));
+    }
     if (!sess || sess === settled || unchanged(state, sess)) return;
     const sid = req.sessionID;
     const reason = requestTripReason(ctx, state, sid, sess);
     if (reason === undefined) return;
     const alreadyTripped = isTripped(state, sess);
     delete (req as { session?: unknown }).session;
-    clearSessionCookie(ctx, res);
+    clearSessionCookie(state.cookie, res);
     if (alreadyTripped) return; // the write gate refused the save a moment ago and audited it
     tripSession(ctx, state, sid, sess, reason, req.ip).catch(() => undefined);
     if (ctx.development) {

@@ -10,6 +10,8 @@ import { newGuardState, stateOf, withoutAuthentication, type GuardState } from '
 import { tripReason } from '../policy/tripwire.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
+import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
+import { unsendableCookieError } from './plain-http.js';
 import { isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
@@ -74,6 +76,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
           throw new FixationTripwireError(tripwireMessage(ctx, principal));
         }
         if (fresh && !ctx.binding.isBound(guard, sid)) {
+          // passport's login (regenerate, then save) over plain HTTP: the new cookie could never be sent.
+          if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, req?.ip, 'this login');
           guard = await bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip);
         }
         const bound = guard as GuardState;
@@ -93,6 +97,30 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
         if (fresh) ctx.auditor.emit('session_created', { sessionId: sid, ip: req?.ip });
       }
       return 'write';
+    },
+
+    beforeRegenerate(request) {
+      const req = request as Request;
+      const state = requestStateOf(req);
+      const sess = req.session as unknown as Record_ | undefined;
+      const principal = sess ? stateOf(sess)?.principal : undefined;
+      // An authenticated session whose app keys no longer name anyone is being logged out
+      // (passport's logout deletes `passport.user`, saves, then regenerates); a regenerate that
+      // still names someone is a login's rotation.
+      if (!state || state.ctx !== ctx || !sess || principal === undefined || authKeyPrincipal(sess, ctx.authKeys) !== undefined) {
+        return { reason: 'rotated' };
+      }
+      const sid = req.sessionID;
+      return {
+        reason: 'logout',
+        ended() {
+          ctx.auditor.emit('logout', { sessionId: sid, principal, ip: req.ip, detail: { via: 'regenerated-session' } });
+          if (!req.res) return;
+          (req.res as unknown as Record<symbol, boolean>)[LOGGED_OUT] = true;
+          // The browser drops the dead cookie (a regenerated session that is saved sets its own after this).
+          clearSessionCookie(state.cookie, req.res);
+        },
+      };
     },
 
     async afterSet(sid, sess) {
@@ -127,5 +155,8 @@ async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: stri
   markBoundNow(state, sid);
   sess.fixationGuard = guard;
   ctx.auditor.emit('login', { sessionId: sid, principal, ip, detail: { via: 'regenerated-session' } });
+  // A logout earlier in this request (passport's switch of user) clears no cookie of this login.
+  const res = requestOf(sess)?.res;
+  if (res) delete (res as unknown as Record<symbol, boolean>)[LOGGED_OUT];
   return guard;
 }

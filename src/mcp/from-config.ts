@@ -33,7 +33,7 @@ export async function mcpGuardOptionsFromConfig(
   const sinks: AuditSink[] = [...(extras.auditSinks ?? [])];
   if (config.enableAuditLogging) sinks.push(jsonlSink(config.auditLogPath));
   const audit = new Auditor({ sinks, hashSecret: config.sessionSecrets[0] as Buffer, ...(extras.clock ? { clock: extras.clock } : {}) });
-  const window = config.rateLimitWindowSeconds;
+  const window = config.rateLimitWindowSeconds * 1000;
   return {
     sessionSecret: config.sessionSecrets,
     vault,
@@ -45,8 +45,8 @@ export async function mcpGuardOptionsFromConfig(
     fingerprint: { inputs: config.fingerprintInputs, policy: config.fingerprintPolicy },
     allowedOrigins: config.allowedOrigins,
     rateLimit: {
-      perIp: { points: config.rateLimitPerIp, duration: window },
-      perPrincipal: { points: config.rateLimitPerPrincipal, duration: window },
+      perIp: { points: config.rateLimitPerIp, window },
+      perPrincipal: { points: config.rateLimitPerPrincipal, window },
       ...(extras.redis !== undefined ? { redis: extras.redis } : {}),
     },
     ...(extras.clock ? { clock: extras.clock } : {}),

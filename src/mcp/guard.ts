@@ -144,8 +144,8 @@ export interface McpSessionGuardOptions {
   sessionTools?: boolean;
   /** The default value is `'1mb'`. */
   maxBodySize?: string | number;
-  /** How often expired sessions are swept (ms, or `false`). The default value is `60000`. */
-  sweepInterval?: number | false;
+  /** How often expired sessions are swept (`'1m'` or milliseconds), or `false`. The default value is `'1m'`. */
+  sweepInterval?: number | string | false;
 }
 
 /** The guard `createMcpSessionGuard` returns. */
@@ -276,6 +276,8 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   const absoluteTimeoutMs =
     options.absoluteTimeout === undefined ? DEFAULT_ABSOLUTE_TIMEOUT_MS : parseDuration(options.absoluteTimeout, 'createMcpSessionGuard: `absoluteTimeout`');
   const tokenTtlMs = options.tokenTtl === undefined ? absoluteTimeoutMs : parseDuration(options.tokenTtl, 'createMcpSessionGuard: `tokenTtl`');
+  const sweepIntervalMs =
+    options.sweepInterval === undefined || options.sweepInterval === false ? DEFAULT_SWEEP_INTERVAL_MS : parseDuration(options.sweepInterval, 'createMcpSessionGuard: `sweepInterval`');
   const maxSessionsPerUser = validatePositiveInteger(options.maxSessionsPerUser, 'maxSessionsPerUser', DEFAULT_MAX_SESSIONS_PER_USER);
   const maxSessions = validatePositiveInteger(options.maxSessions, 'maxSessions', DEFAULT_MAX_SESSIONS);
   const onSessionLimit = options.onSessionLimit ?? DEFAULT_SESSION_LIMIT_POLICY;
@@ -894,7 +896,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
   });
 
   const sweepTimer =
-    options.sweepInterval === false ? undefined : setInterval(sweepExpiredSessions, options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL_MS);
+    options.sweepInterval === false ? undefined : setInterval(sweepExpiredSessions, sweepIntervalMs);
   sweepTimer?.unref();
 
   return {

@@ -1,16 +1,17 @@
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateLimitRule {
   /** Requests allowed per window. */
   points: number;
-  /** Window length in seconds. */
-  duration: number;
+  /** The window (`'1m'`, `'30s'` or milliseconds; whole seconds). rate-limiter-flexible's `duration` (seconds) is refused with a hint. */
+  window: number | string;
 }
 
 export interface McpRateLimitOptions {
-  /** Per client IP, on every request to the endpoint. `false` turns it off. The default value is `{ points: 300, duration: 60 }`. */
+  /** Per client IP, on every request to the endpoint. `false` turns it off. The default value is `{ points: 300, window: '1m' }`. */
   perIp?: RateLimitRule | false;
-  /** Per authenticated principal, across all its sessions. `false` turns it off. The default value is `{ points: 300, duration: 60 }`. */
+  /** Per authenticated principal, across all its sessions. `false` turns it off. The default value is `{ points: 300, window: '1m' }`. */
   perPrincipal?: RateLimitRule | false;
   /**
    * A connected node-redis (v4+) client, so every instance of a fleet shares the counters.
@@ -22,7 +23,7 @@ export interface McpRateLimitOptions {
   keyPrefix?: string;
 }
 
-export const DEFAULT_RATE_LIMIT_RULE: Readonly<RateLimitRule> = Object.freeze({ points: 300, duration: 60 });
+export const DEFAULT_RATE_LIMIT_RULE: Readonly<RateLimitRule> = Object.freeze({ points: 300, window: '1m' });
 
 export type RateLimitOutcome = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -31,10 +32,16 @@ export interface McpRateLimiter {
   consumePrincipal(principal: string): Promise<RateLimitOutcome>;
 }
 
-function checkRule(rule: RateLimitRule, name: string): void {
-  if (typeof rule !== 'object' || rule === null || !Number.isInteger(rule.points) || rule.points < 1 || !Number.isInteger(rule.duration) || rule.duration < 1) {
-    throw new TypeError(`createMcpSessionGuard: \`rateLimit.${name}\` must be { points, duration } with whole numbers ≥ 1 (duration in seconds); got ${JSON.stringify(rule)}`);
+/** The rule's points and its window in whole seconds (rate-limiter-flexible's unit). */
+function checkRule(rule: RateLimitRule, name: string): { points: number; duration: number } {
+  const where = `createMcpSessionGuard: \`rateLimit.${name}\``;
+  if (typeof rule === 'object' && rule !== null) refuseRenamedDurations(rule, where, { duration: { to: 'window', unit: 'seconds' } });
+  if (typeof rule !== 'object' || rule === null || !Number.isInteger(rule.points) || rule.points < 1 || rule.window === undefined) {
+    throw new TypeError(`${where} must be { points, window } with whole points ≥ 1 and a window like '1m'; got ${JSON.stringify(rule)}`);
   }
+  const ms = parseDuration(rule.window, `${where}.window`);
+  if (ms % 1000 !== 0) throw new RangeError(`${where}.window must be whole seconds; got ${JSON.stringify(rule.window)}`);
+  return { points: rule.points, duration: ms / 1000 };
 }
 
 /**
@@ -42,14 +49,13 @@ function checkRule(rule: RateLimitRule, name: string): void {
  * `redis` package with `useRedisPackage`).
  *
  * @example
- * const limiter = createMcpRateLimiter({ perIp: { points: 100, duration: 60 }, redis: redisClient });
+ * const limiter = createMcpRateLimiter({ perIp: { points: 100, window: '1m' }, redis: redisClient });
  */
 export function createMcpRateLimiter(options: McpRateLimitOptions = {}): McpRateLimiter {
   const prefix = options.keyPrefix ?? 'fg:mcp:rl';
   function build(rule: RateLimitRule | false | undefined, name: 'perIp' | 'perPrincipal'): RateLimiterAbstract | undefined {
     if (rule === false) return undefined;
-    const effective = rule ?? DEFAULT_RATE_LIMIT_RULE;
-    checkRule(effective, name);
+    const effective = checkRule(rule ?? DEFAULT_RATE_LIMIT_RULE, name);
     const memory = new RateLimiterMemory({ keyPrefix: `${prefix}:${name}`, points: effective.points, duration: effective.duration });
     if (options.redis === undefined) return memory;
     return new RateLimiterRedis({

@@ -12,7 +12,7 @@ export type {
   RedisClusterSessionStores,
   RedisSessionStores,
 } from './stores.js';
-export { RedisSessionStore, DEFAULT_TTL_SECONDS, principalOf } from './store.js';
+export { RedisSessionStore, DEFAULT_SESSION_TTL_MS, principalOf } from './store.js';
 export type { RedisSessionStoreOptions } from './store.js';
 export { RedisSessionIndex } from './session-index.js';
 export type { RedisSessionIndexOptions } from './session-index.js';
@@ -22,3 +22,5 @@ export { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, SLOT_TAG_LENGTH, vali
 export type { KeyLayoutKind } from './keys.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS } from './options.js';
 export type { RedisScriptingClient } from './scripts.js';
+export { migrateSessionPrefix, CONNECT_REDIS_DEFAULT_PREFIX } from './migrate.js';
+export type { MigrateSessionPrefixOptions, MigrateSessionPrefixResult } from './migrate.js';

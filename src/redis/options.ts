@@ -1,3 +1,4 @@
+import { parseDuration, type RenamedDuration } from '../clock/index.js';
 import type { RedisScriptingClient } from './scripts.js';
 
 /**
@@ -35,14 +36,17 @@ export function checkClient(client: unknown, who: string): RedisScriptingClient 
   return client as RedisScriptingClient;
 }
 
-/** Validates a positive number of milliseconds, or returns the default when undefined. */
-export function positiveMs(value: unknown, fallback: number, who: string, option: string): number {
+/** A duration option (`'2s'` or milliseconds), or the default when undefined. */
+export function durationMs(value: unknown, fallback: number, who: string, option: string): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') {
-    throw new TypeError(`${who}: \`${option}\` must be a number of milliseconds; got ${typeof value}`);
-  }
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${who}: \`${option}\` must be a positive number of milliseconds; got ${value}`);
-  }
-  return value;
+  return parseDuration(value, `${who}: \`${option}\``);
 }
+
+/** The Redis options renamed when every duration became one form. */
+export const RENAMED_REDIS_DURATIONS: Readonly<Record<string, RenamedDuration>> = Object.freeze({
+  ttl: { to: 'sessionTtl', unit: 'seconds' },
+  operationTimeoutMs: { to: 'operationTimeout', unit: 'ms' },
+  connectTimeoutMs: { to: 'connectTimeout', unit: 'ms' },
+  reconnectMaxDelayMs: { to: 'reconnectMaxDelay', unit: 'ms' },
+  pendingGraceMs: { to: 'pendingGrace', unit: 'ms' },
+});

@@ -3,7 +3,8 @@ import { SessionGuardError, SessionStoreUnavailableError } from '../errors/index
 import { RedisSessionStore } from './store.js';
 import { withDeadline } from './errors.js';
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
+import { refuseRenamedDurations } from '../clock/index.js';
 import {
   INDEX_ADMIT,
   INDEX_END_ALL,
@@ -29,13 +30,13 @@ export interface RedisSessionIndexOptions {
   keyLayout?: KeyLayoutKind;
   /** `spread` only, required: the same `tagSecret` as the store's. */
   tagSecret?: string;
-  /** Milliseconds one operation may take before it fails with a 503. Default 2000. */
-  operationTimeoutMs?: number;
+  /** How long one operation may take before it fails with a 503 (`'2s'` or milliseconds). Default `'2s'`. */
+  operationTimeout?: number | string;
   /**
-   * Milliseconds an entry whose session record was never written is kept by pruning (a
-   * login in flight on another instance). Default 60000.
+   * How long an entry whose session record was never written is kept by pruning (a login in
+   * flight on another instance), `'1m'` or milliseconds. Default `'1m'`.
    */
-  pendingGraceMs?: number;
+  pendingGrace?: number | string;
 }
 
 /**
@@ -66,8 +67,9 @@ export class RedisSessionIndex implements SessionIndex {
     const layout = validateLayout(options.keyLayout, WHO);
     const prefix = validatePrefix(options.prefix ?? (layout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX), WHO, layout);
     this.keys = new KeyLayout(prefix, layout, validateTagSecret(options.tagSecret, layout, WHO));
-    this.operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
-    this.pendingGraceMs = positiveMs(options.pendingGraceMs, DEFAULT_PENDING_GRACE_MS, WHO, 'pendingGraceMs');
+    refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
+    this.operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
+    this.pendingGraceMs = durationMs(options.pendingGrace, DEFAULT_PENDING_GRACE_MS, WHO, 'pendingGrace');
   }
 
   /**

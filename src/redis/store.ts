@@ -10,15 +10,16 @@ import {
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkClient, checkOptionsObject, positiveMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
+import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { GUARDED_SET, MOVE_IN, MOVE_OUT, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 
 type Callback = (err?: unknown, data?: any) => any;
 
 const WHO = 'RedisSessionStore';
 
-/** connect-redis's default when the cookie has no expiry: one day, in seconds. */
-export const DEFAULT_TTL_SECONDS = 86_400;
+/** connect-redis's default when the cookie has no expiry: one day. */
+export const DEFAULT_SESSION_TTL_MS = 86_400_000;
 
 export interface RedisSessionStoreOptions {
   /** A connected node-redis client (`createClient()` or `createCluster()`). */
@@ -36,16 +37,17 @@ export interface RedisSessionStoreOptions {
   /** `spread` only, required: the key of the principals' placement tags, the same on every instance. */
   tagSecret?: string;
   /**
-   * Seconds a record lives when its cookie has no `expires` (connect-redis semantics; a
-   * function receives the record). Default 86400.
+   * How long a record lives when its cookie has no `expires` (`'1d'` or milliseconds; a
+   * function receives the record and returns one). connect-redis's `ttl` (seconds) is refused
+   * with a hint. Default `'1d'`.
    */
-  ttl?: number | ((sess: SessionData) => number);
+  sessionTtl?: number | string | ((sess: SessionData) => number | string);
   /** Do not lengthen a record's TTL on `touch`. Default false. */
   disableTouch?: boolean;
   /** COUNT of the SCAN behind `all`, `length` and `clear`. Default 100. */
   scanCount?: number;
-  /** Milliseconds one operation may take before it fails with a 503. Default 2000. */
-  operationTimeoutMs?: number;
+  /** How long one operation may take before it fails with a 503 (`'2s'` or milliseconds). Default `'2s'`. */
+  operationTimeout?: number | string;
 }
 
 /**
@@ -80,10 +82,8 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     const layout = validateLayout(options.keyLayout, WHO);
     const prefix = validatePrefix(options.prefix ?? (layout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX), WHO, layout);
     const keys = new KeyLayout(prefix, layout, validateTagSecret(options.tagSecret, layout, WHO));
-    const ttl = options.ttl ?? DEFAULT_TTL_SECONDS;
-    if (typeof ttl !== 'function' && (typeof ttl !== 'number' || !(ttl > 0))) {
-      throw new TypeError(`${WHO}: \`ttl\` must be a positive number of seconds or a function; got ${String(ttl)}`);
-    }
+    refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
+    const ttl = secondsTtl(options.sessionTtl);
     super({
       client: options.client,
       prefix: keys.sessionPrefix,
@@ -95,7 +95,7 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     this.#scripting = scripting;
     // node-redis's cluster client (connect-redis tells them apart the same way).
     this.#cluster = typeof options.client === 'object' && options.client !== null && 'masters' in options.client;
-    this.operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
+    this.operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   }
 
   // connect-redis's own operations, with a deadline and typed errors.
@@ -325,6 +325,17 @@ function refusalToConflict(error: unknown): never {
 }
 
 /** Answers through the callback when express-session gave one, else through the promise. */
+/** connect-redis counts its `ttl` in whole seconds; the option is a duration. */
+function secondsTtl(value: RedisSessionStoreOptions['sessionTtl']): number | ((sess: SessionData) => number) {
+  const what = `${WHO}: \`sessionTtl\``;
+  if (typeof value === 'function') {
+    return function sessionTtlSeconds(sess: SessionData): number {
+      return Math.max(1, Math.ceil(parseDuration(value(sess), what) / 1000));
+    };
+  }
+  return Math.max(1, Math.ceil(durationMs(value, DEFAULT_SESSION_TTL_MS, WHO, 'sessionTtl') / 1000));
+}
+
 async function settle<T>(promise: Promise<T>, cb: Callback | undefined): Promise<any> {
   if (!cb) return await promise;
   let value: T;

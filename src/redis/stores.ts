@@ -1,7 +1,8 @@
 import type { SessionData } from 'express-session';
 import { createClient, createCluster } from 'redis';
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, type KeyLayoutKind } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, checkOptionsObject, positiveMs } from './options.js';
+import { refuseRenamedDurations } from '../clock/index.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkOptionsObject, durationMs } from './options.js';
 import { RedisSessionIndex } from './session-index.js';
 import { RedisSessionStore } from './store.js';
 
@@ -31,21 +32,26 @@ export interface CreateRedisSessionStoresOptions {
   keyLayout?: KeyLayoutKind;
   /** `keyLayout: 'spread'` only, required: the key of the principals' placement tags. */
   tagSecret?: string;
-  /** Seconds a record lives when its cookie has no `expires`. Default 86400. */
-  ttl?: number | ((sess: SessionData) => number);
+  /**
+   * How long a record lives when its cookie has no `expires` (`'1d'` or milliseconds).
+   * connect-redis's `ttl` (seconds) is refused with a hint. Default `'1d'`.
+   */
+  sessionTtl?: number | string | ((sess: SessionData) => number | string);
   /** Do not lengthen a record's TTL on `touch`. Default false. */
   disableTouch?: boolean;
-  /** Milliseconds one Redis operation may take before the request gets a 503. Default 2000. */
-  operationTimeoutMs?: number;
-  /** Milliseconds one connection attempt may take. Default 2000. */
-  connectTimeoutMs?: number;
-  /** Longest pause between reconnection attempts, in milliseconds. Default 2000. */
-  reconnectMaxDelayMs?: number;
-  /** How long an index entry whose session was never saved survives pruning. Default 60000. */
-  pendingGraceMs?: number;
+  /** How long one Redis operation may take before the request gets a 503 (`'2s'` or ms). Default `'2s'`. */
+  operationTimeout?: number | string;
+  /** How long one connection attempt may take. Default `'2s'`. */
+  connectTimeout?: number | string;
+  /** Longest pause between reconnection attempts. Default `'2s'`. */
+  reconnectMaxDelay?: number | string;
+  /** How long an index entry whose session was never saved survives pruning. Default `'1m'`. */
+  pendingGrace?: number | string;
   /**
    * Called with every connection error of the client (Redis down, reset connections…).
-   * Requests already get 503s and `store_unavailable` audit events. Default: ignored.
+   * Requests already get 503s and `store_unavailable` audit events. Default: outside
+   * production (and `NODE_ENV=test`), the first error of each outage and its end on the
+   * console; in production, ignored.
    */
   onError?: (error: Error) => void;
 }
@@ -94,10 +100,13 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new TypeError(`${WHO}: \`onError\` must be a function; got ${typeof options.onError}`);
   }
-  const operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeoutMs');
-  const connectTimeoutMs = positiveMs(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeoutMs');
-  const maxDelay = positiveMs(options.reconnectMaxDelayMs, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelayMs');
-  const onError = options.onError ?? ignoreError;
+  refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
+  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
+  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeout');
+  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelay');
+  const env = process.env.NODE_ENV;
+  const quiet = env === 'production' || env === 'test';
+  const onError = options.onError ?? (quiet ? ignoreError : undefined);
 
   const owned = options.client === undefined;
   const client = (options.client ??
@@ -118,8 +127,10 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
 
   // Without a listener, node-redis's 'error' event would crash the process on the first outage.
   if (owned || client.listenerCount('error') === 0) {
+    // Outside production, an outage is said on the console once (and its end), not ignored.
+    const report = onError ?? reportOutages(client);
     client.on('error', function onRedisError(error: Error) {
-      onError(error);
+      report(error);
     });
   }
 
@@ -129,16 +140,16 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
     client,
     prefix,
     ...layout,
-    ...(options.ttl !== undefined && { ttl: options.ttl }),
+    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
-    operationTimeoutMs,
+    operationTimeout: operationTimeoutMs,
   });
   const index = new RedisSessionIndex({
     client,
     prefix,
     ...layout,
-    operationTimeoutMs,
-    ...(options.pendingGraceMs !== undefined && { pendingGraceMs: options.pendingGraceMs }),
+    operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
 
   const ready = owned ? client.connect().then(noop) : whenReady(client as unknown as Connectable);
@@ -230,9 +241,10 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new TypeError(`${who}: \`onError\` must be a function; got ${typeof options.onError}`);
   }
-  const operationTimeoutMs = positiveMs(options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeoutMs');
-  const connectTimeoutMs = positiveMs(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeoutMs');
-  const maxDelay = positiveMs(options.reconnectMaxDelayMs, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelayMs');
+  refuseRenamedDurations(options, who, RENAMED_REDIS_DURATIONS);
+  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeout');
+  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeout');
+  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelay');
   const onError = options.onError ?? ignoreError;
   const keyLayout = options.keyLayout ?? 'spread';
   const prefix = options.prefix ?? (keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
@@ -255,15 +267,15 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   const store = new RedisSessionStore({
     client,
     ...shared,
-    ...(options.ttl !== undefined && { ttl: options.ttl }),
+    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
-    operationTimeoutMs,
+    operationTimeout: operationTimeoutMs,
   });
   const index = new RedisSessionIndex({
     client,
     ...shared,
-    operationTimeoutMs,
-    ...(options.pendingGraceMs !== undefined && { pendingGraceMs: options.pendingGraceMs }),
+    operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
   const ready = client.connect().then(noop);
   ready.catch(noop);
@@ -283,5 +295,33 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
 }
 
 function ignoreError(): void {}
+
+/** A connection error's text without credentials a URL in it might carry. */
+function describeError(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`.replace(/\/\/[^/@\s]*@/g, '//***@');
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * The default `onError` outside production: the first error of an outage on the console,
+ * then silence until the client is ready again (it retries every few seconds, for ever).
+ */
+function reportOutages(client: FleetRedisClient): (error: Error) => void {
+  let down = false;
+  client.on('ready', function redisOutageOver() {
+    if (!down) return;
+    down = false;
+    console.error('fixation-guard/redis: Redis is reachable again; sessions are served.');
+  });
+  return function reportRedisOutage(error: Error) {
+    if (down) return;
+    down = true;
+    console.error(
+      `fixation-guard/redis: Redis connection error (${describeError(error)}). Requests answer 503 SESSION_STORE_UNAVAILABLE until it is back; ` +
+        'reconnecting. Further errors of this outage are not printed; pass `onError` to handle them yourself.',
+    );
+  };
+}
 
 function noop(): void {}

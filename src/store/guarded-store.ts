@@ -34,6 +34,12 @@ export interface WriteGate {
   beforeSet(sid: string, sess: Record_): 'write' | 'skip' | Promise<'write' | 'skip'>;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
   afterSet?(sid: string, sess: Record_): void | Promise<void>;
+  /**
+   * `req.session.regenerate()` is about to end the request's id: why (a logout when the app
+   * dropped the identity first, as passport's logout does; a rotation otherwise), and what to do
+   * once it ended.
+   */
+  beforeRegenerate?(req: unknown): { reason: EndReason; ended?(): void };
 }
 
 export interface GuardedStoreOptions {
@@ -90,10 +96,41 @@ export class GuardedStore extends session.Store {
     super();
     this.inner = inner as ExtensibleStore;
     this.options = options;
-    // Infrastructure events are ours to interpret: forwarding 'disconnect' would make
-    // express-session serve requests with no session (fail open).
-    inner.on?.('disconnect', () => this.#markDown('disconnect'));
-    inner.on?.('connect', () => this.#markUp());
+    GuardedStore.#watch(inner, this);
+  }
+
+  /** The guards wrapping each inner store: one pair of listeners per store, however many guards share it. */
+  static readonly #watchers = new WeakMap<Store, Set<WeakRef<GuardedStore>>>();
+
+  /**
+   * Infrastructure events are ours to interpret: forwarding 'disconnect' would make
+   * express-session serve requests with no session (fail open). A listener per guard would
+   * exceed the emitter's limit of 10 (MaxListenersExceededWarning) with several guards on one
+   * store, and would keep every guard ever made alive: the store holds one listener that
+   * reaches the live guards through weak references.
+   */
+  static #watch(inner: Store, guarded: GuardedStore): void {
+    if (typeof inner.on !== 'function') return;
+    let guards = GuardedStore.#watchers.get(inner);
+    if (!guards) {
+      const set = new Set<WeakRef<GuardedStore>>();
+      guards = set;
+      GuardedStore.#watchers.set(inner, set);
+      const each = (fn: (store: GuardedStore) => void) => {
+        for (const ref of set) {
+          const store = ref.deref();
+          if (store) fn(store);
+          else set.delete(ref);
+        }
+      };
+      inner.on('disconnect', function guardedStoresOnDisconnect() {
+        each((store) => store.#markDown('disconnect'));
+      });
+      inner.on('connect', function guardedStoresOnConnect() {
+        each((store) => store.#markUp());
+      });
+    }
+    guards.add(new WeakRef(guarded));
   }
 
   /** Installs the layer above's decision on what express-session may persist (once). */
@@ -455,8 +492,10 @@ export class GuardedStore extends session.Store {
 
   /** express-session's `req.session.regenerate()` (passport's login and logout): the old id ends. */
   override regenerate(req: Parameters<Store['regenerate']>[0], callback: (err?: unknown) => unknown): void {
-    this.#destroy(req.sessionID, 'rotated').then(
+    const ending = this.#gate?.beforeRegenerate?.(req);
+    this.#destroy(req.sessionID, ending?.reason ?? 'rotated').then(
       () => {
+        ending?.ended?.();
         (this as unknown as { generate(r: typeof req): void }).generate(req);
         callback();
       },

@@ -121,6 +121,13 @@ export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
     const rewritten = cleanQuery ? `${cleanPath}?${cleanQuery}` : cleanPath;
     if (req.originalUrl === req.url) req.originalUrl = rewritten;
     req.url = rewritten;
+    // Express 5 parses req.query from req.url when it is read; Express 4 already parsed it
+    // (its query middleware runs first), so the stripped ids are dropped from that copy too.
+    if (inQuery.length && Object.prototype.hasOwnProperty.call(req, 'query') && typeof req.query === 'object' && req.query !== null) {
+      const kept: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(req.query)) if (!names.has(decodeName(key))) kept[key] = value;
+      (req as { query: unknown }).query = kept;
+    }
     next();
   };
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import express from 'express';
 import { runFixationAttacks } from '../../src/attack-suite/index.js';
 import { attackIds as outcomes } from './support/apps.js';
-import { ManualClock, requireAuth, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
+import { ManualClock, requireAuth, sessionGuard, type SessionGuardOptions, authenticated, guarded } from '../../src/index.js';
 import { createLoginApp } from '../../examples/shared/login-app.js';
 
 const loginBody = { username: 'alice', password: 'alice-password' };
@@ -30,12 +30,12 @@ function guardedApp(guard: Partial<SessionGuardOptions> = {}) {
   app.post('/login', async (req, res) => {
     const { username, password } = req.body as { username?: string; password?: string };
     if (username !== 'alice' || password !== 'alice-password') return void res.status(401).end();
-    await req.login(username);
+    await guarded(req).login(username);
     res.json({ user: username });
   });
-  app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard?.principal }));
+  app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
   app.post('/logout', async (req, res) => {
-    await req.logout();
+    await guarded(req).logout();
     res.status(204).end();
   });
   return { app, clock };

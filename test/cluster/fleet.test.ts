@@ -16,8 +16,8 @@ let redisA: RedisClusterSessionStores;
 let redisB: RedisClusterSessionStores;
 
 before(async () => {
-  redisA = await clusterStores(prefix, { pendingGraceMs: 5_000 });
-  redisB = await clusterStores(prefix, { pendingGraceMs: 5_000 });
+  redisA = await clusterStores(prefix, { pendingGrace: 5_000 });
+  redisB = await clusterStores(prefix, { pendingGrace: 5_000 });
   // Every test builds its own guards over the two shared stores.
   for (const r of [redisA, redisB]) r.store.setMaxListeners(50);
 });

@@ -19,7 +19,7 @@ let redisB: RedisClusterSessionStores;
 
 before(async () => {
   cluster = await startRedisCluster();
-  const options = { rootUrls: cluster.urls, tagSecret: TAG_SECRET, prefix: uniqueSpreadPrefix('primary-down'), reconnectMaxDelayMs: 100, operationTimeoutMs: 500 };
+  const options = { rootUrls: cluster.urls, tagSecret: TAG_SECRET, prefix: uniqueSpreadPrefix('primary-down'), reconnectMaxDelay: 100, operationTimeout: 500 };
   redisA = createRedisClusterSessionStores(options);
   redisB = createRedisClusterSessionStores(options);
   await Promise.all([redisA.ready, redisB.ready]);

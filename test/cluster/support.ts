@@ -20,7 +20,7 @@ export async function clusterStores(
   prefix: string,
   options: Partial<Parameters<typeof createRedisClusterSessionStores>[0]> = {},
 ): Promise<RedisClusterSessionStores> {
-  const stores = createRedisClusterSessionStores({ rootUrls: clusterUrls(), tagSecret: TAG_SECRET, prefix, reconnectMaxDelayMs: 100, ...options });
+  const stores = createRedisClusterSessionStores({ rootUrls: clusterUrls(), tagSecret: TAG_SECRET, prefix, reconnectMaxDelay: 100, ...options });
   await stores.ready;
   return stores;
 }

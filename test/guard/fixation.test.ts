@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
 import session from 'express-session';
-import { isTombstone, type RotationStrategy } from '../../src/index.js';
+import { isTombstone, type RotationStrategy, guarded } from '../../src/index.js';
 import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie, signedCookie, SECRET } from '../helpers.js';
 
 const ROTATING: RotationStrategy[] = ['newSession', 'migrateSession', 'changeSessionId'];
@@ -319,7 +319,7 @@ describe('sessionGuard: the tripwire', () => {
   it('a second auth key naming another user trips as well (every authKeys path must name the bound principal)', async () => {
     const { app, audit } = buildApp({}, (a) => {
       a.post('/app-login', async (req, res) => {
-        await req.login('mallory');
+        await guarded(req).login('mallory');
         req.session.user = { id: 'mallory' };
         res.json({ ok: true });
       });
@@ -352,7 +352,7 @@ describe('sessionGuard: the tripwire', () => {
   it('an app object without id fields may be edited freely; pointing authKeys at its id path makes a swap trip', async () => {
     const routes = (a: express.Express) => {
       a.post('/app-login', async (req, res) => {
-        await req.login('mallory');
+        await guarded(req).login('mallory');
         req.session.user = { uid: 'mallory', name: 'Mallory' };
         res.json({ ok: true });
       });
@@ -381,7 +381,7 @@ describe('sessionGuard: the tripwire', () => {
   it('keys naming the same person in different forms (userId 42, user by email) keep the session alive', async () => {
     const { app, audit } = buildApp({}, (a) =>
       a.post('/email-login', async (req, res) => {
-        await req.login('alice@example.com');
+        await guarded(req).login('alice@example.com');
         (req.session as unknown as Record<string, unknown>).userId = 42;
         req.session.user = { email: 'alice@example.com', name: 'Alice' };
         res.json({ ok: true });

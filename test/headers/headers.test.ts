@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
-import { ManualClock, requireAuth, secureHeaders, sessionGuard, type SecureHeadersOptions } from '../../src/index.js';
+import { ManualClock, requireAuth, secureHeaders, sessionGuard, type SecureHeadersOptions, authenticated, guarded } from '../../src/index.js';
 import { https, request, SECRET, setCookie } from '../helpers.js';
 
 function headersApp(options?: SecureHeadersOptions | false) {
@@ -15,17 +15,17 @@ function headersApp(options?: SecureHeadersOptions | false) {
   });
   app.post('/login', async (req, res, next) => {
     try {
-      await req.login('alice');
+      await guarded(req).login('alice');
       res.json({ user: 'alice' });
     } catch (err) {
       next(err);
     }
   });
-  app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard?.principal }));
+  app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
   app.get('/account', (req, res) => res.send(`<h1>${req.sessionGuard?.principal ?? 'guest'}</h1>`));
   app.post('/logout', async (req, res, next) => {
     try {
-      await req.logout();
+      await guarded(req).logout();
       res.status(204).end();
     } catch (err) {
       next(err);

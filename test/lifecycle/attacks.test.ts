@@ -22,6 +22,7 @@ import {
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,
+  guarded,
 } from '../../src/index.js';
 import type { RedisSessionStores } from '../../src/redis/index.js';
 import { connectionError } from '../support/flaky-store.js';
@@ -175,7 +176,7 @@ function attackApp(options: Partial<SessionGuardOptions>, gate = new Gate()) {
     app.post('/logout-held', async (req, res, next) => {
       try {
         await gate.pass();
-        await req.logout();
+        await guarded(req).logout();
         res.status(204).end();
       } catch (err) {
         next(err);
@@ -496,7 +497,7 @@ describe('lifecycle attacks that did not get through (regression)', () => {
             try {
               await gate.pass();
               req.session.cart = ['late'];
-              await req.login('alice');
+              await guarded(req).login('alice');
               res.json({ ok: true });
             } catch (err) {
               next(err);

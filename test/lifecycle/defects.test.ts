@@ -17,6 +17,8 @@ import {
   requireAuth,
   sessionGuard,
   type SessionGuardOptions,
+  authenticated,
+  guarded,
 } from '../../src/index.js';
 import { FlakyStore, connectionError } from '../support/flaky-store.js';
 import { PlainStore } from '../support/plain-store.js';
@@ -136,7 +138,7 @@ function defectsApp(
       });
       app.post('/login-then-write', async (req, res, next) => {
         try {
-          await req.login((req.body as { username: string }).username);
+          await guarded(req).login((req.body as { username: string }).username);
           req.session.mfaPending = true;
           res.json({ ok: true });
         } catch (err) {
@@ -537,7 +539,7 @@ describe('lifecycle defects (MemoryStore and a plain store)', () => {
       },
     ];
     for (const { name, make } of stores) {
-      it(`on ${name}, a session write after await req.login() whose save fails answers 503, not 200`, async () => {
+      it(`on ${name}, a session write after await guarded(req).login() whose save fails answers 503, not 200`, async () => {
         const { options, failAfterLogin } = make();
         const { app } = defectsApp(options);
         const anonymous = await anonymousCookie(app);
@@ -622,7 +624,7 @@ describe('lifecycle defects (MemoryStore and a plain store)', () => {
       );
       app.post('/login', async (req, res, next) => {
         try {
-          await req.login('alice');
+          await guarded(req).login('alice');
           res.json({ user: 'alice' });
         } catch (err) {
           next(err);
@@ -630,13 +632,13 @@ describe('lifecycle defects (MemoryStore and a plain store)', () => {
       });
       app.post('/logout', async (req, res, next) => {
         try {
-          await req.logout();
+          await guarded(req).logout();
           res.status(204).end();
         } catch (err) {
           next(err);
         }
       });
-      app.get('/me', requireAuth(), (req, res) => res.json({ user: req.sessionGuard?.principal }));
+      app.get('/me', requireAuth(), (req, res) => res.json({ user: authenticated(req).principal }));
       app.use(
         (
           err: { status?: number; code?: string },

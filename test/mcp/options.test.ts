@@ -20,7 +20,10 @@ describe('createMcpSessionGuard options', () => {
     ['fingerprint policy unknown', { ...base, fingerprint: { policy: 'ignore' } }, 'TypeError', `createMcpSessionGuard: \`fingerprint.policy\` must be 'reject' or 'audit'; got "ignore"`],
     ['allowedOrigins not origins', { ...base, allowedOrigins: ['example.com'] }, 'TypeError', `createMcpSessionGuard: \`allowedOrigins\` must hold origins like 'https://app.example.com'; got "example.com"`],
     ['path relative', { ...base, path: 'mcp' }, 'TypeError', `createMcpSessionGuard: \`path\` must start with '/'; got "mcp"`],
-    ['rate limit rule invalid', { ...base, rateLimit: { perIp: { points: 0, duration: 60 } } }, 'TypeError', 'createMcpSessionGuard: `rateLimit.perIp` must be { points, duration } with whole numbers ≥ 1 (duration in seconds); got {"points":0,"duration":60}'],
+    ['rate limit rule invalid', { ...base, rateLimit: { perIp: { points: 0, window: '1m' } } }, 'TypeError', 'createMcpSessionGuard: `rateLimit.perIp` must be { points, window } with whole points ≥ 1 and a window like \'1m\'; got {"points":0,"window":"1m"}'],
+    ['rate limit window in seconds (the old `duration`)', { ...base, rateLimit: { perIp: { points: 10, duration: 60 } } }, 'Error', "createMcpSessionGuard: `rateLimit.perIp`: `duration` (seconds) is now `window`, a duration like '30m' or a number of milliseconds: write `window: '1m'`."],
+    ['rate limit window not whole seconds', { ...base, rateLimit: { perIp: { points: 10, window: 1500 } } }, 'RangeError', 'createMcpSessionGuard: `rateLimit.perIp`.window must be whole seconds; got 1500'],
+    ['sweepInterval not a duration', { ...base, sweepInterval: 'often' }, 'Error', "createMcpSessionGuard: `sweepInterval` must be a duration like '30m', '4h', '15s' or a number of milliseconds; got \"often\""],
   ];
   for (const [name, options, errorName, message] of cases) {
     it(`fails at construction when ${name}`, () => {

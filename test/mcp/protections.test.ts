@@ -51,7 +51,7 @@ describe('MCP connection fingerprint', () => {
 
 describe('MCP rate limits', () => {
   it('answers 429 with Retry-After once an IP exceeds its budget, and audits it', async () => {
-    const server = await startGuardedServer({ rateLimit: { perIp: { points: 5, duration: 60 }, perPrincipal: false } });
+    const server = await startGuardedServer({ rateLimit: { perIp: { points: 5, window: '1m' }, perPrincipal: false } });
     const statuses: number[] = [];
     for (let i = 0; i < 6; i += 1) statuses.push((await rawPost(server.endpoint, {}, INITIALIZE)).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
@@ -71,7 +71,7 @@ describe('MCP rate limits', () => {
   });
 
   it('limits a principal across all of its sessions', async () => {
-    const server = await startGuardedServer({ rateLimit: { perIp: false, perPrincipal: { points: 3, duration: 60 } } });
+    const server = await startGuardedServer({ rateLimit: { perIp: false, perPrincipal: { points: 3, window: '1m' } } });
     const a = await connectClient(server.endpoint);
     await login(server, a);
     const b = await connectClient(server.endpoint);
@@ -93,7 +93,7 @@ describe('MCP rate limits', () => {
     const redis = createClient({ url: process.env.REDIS_URL ?? ownServer?.url });
     await redis.connect();
     const keyPrefix = `fg:test:${Date.now()}`;
-    const rateLimit = { perIp: { points: 4, duration: 60 }, perPrincipal: false as const, redis, keyPrefix };
+    const rateLimit = { perIp: { points: 4, window: '1m' }, perPrincipal: false as const, redis, keyPrefix };
     const one = await startGuardedServer({ rateLimit });
     const two = await startGuardedServer({ rateLimit });
     const statuses: number[] = [];

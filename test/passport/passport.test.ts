@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { isTombstone, ManualClock, memorySink, sessionGuard, type GuardState, type SessionGuardOptions } from '../../src/index.js';
+import { guarded, isTombstone, ManualClock, memorySink, requireAuth, secureHeaders, sessionGuard, type GuardState, type SessionGuardOptions } from '../../src/index.js';
 import { https, idOf, request, SECRET, setCookie } from '../helpers.js';
 
 const USERS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password' };
@@ -16,8 +16,8 @@ function userOf(req: Request): string | undefined {
   return (req.user as { id?: string } | undefined)?.id;
 }
 
-function passportApp(order: Order, options: Partial<SessionGuardOptions> & { keepSessionInfo?: boolean } = {}) {
-  const { keepSessionInfo, ...guardOptions } = options;
+function passportApp(order: Order, options: Partial<SessionGuardOptions> & { keepSessionInfo?: boolean; headers?: boolean } = {}) {
+  const { keepSessionInfo, headers, ...guardOptions } = options;
   const audit = memorySink();
   const clock = new ManualClock();
   const passport = new Passport();
@@ -29,6 +29,7 @@ function passportApp(order: Order, options: Partial<SessionGuardOptions> & { kee
   const guard = sessionGuard({ secret: SECRET, audit, clock, trustProxy: true, ...guardOptions });
   const app = express();
   app.use(express.json());
+  if (headers) app.use(secureHeaders());
   if (order === 'passport.initialize() before the guard') {
     app.use(passport.initialize());
     app.use(guard);
@@ -55,6 +56,7 @@ function passportApp(order: Order, options: Partial<SessionGuardOptions> & { kee
   app.post('/logout', (req, res, next) => {
     req.logout(keepSessionInfo ? { keepSessionInfo: true } : {}, (err) => (err ? next(err) : res.status(204).end()));
   });
+  app.get('/guard-me', requireAuth(), (req, res) => res.json({ guardPrincipal: req.sessionGuard?.principal ?? null }));
   app.get('/guard', (req, res) => res.json({ guardPrincipal: req.sessionGuard?.principal ?? null }));
   app.post('/logout-all', async (req, res, next) => {
     try {
@@ -65,7 +67,7 @@ function passportApp(order: Order, options: Partial<SessionGuardOptions> & { kee
   });
   app.post('/elevate', async (req, res, next) => {
     try {
-      await req.elevate({ privilege: 'admin' });
+      await guarded(req).elevate({ privilege: 'admin' });
       res.json({ ok: true });
     } catch (err) {
       next(err);
@@ -164,6 +166,29 @@ describe('passport beside the guard', () => {
         assert.equal(audit.of('fixation_tripwire').length, 0);
       });
 
+      it("passport's logout is a logout: Clear-Site-Data, the cookie cleared, a logout audited, and the old id ends as SESSION_LOGGED_OUT", async () => {
+        const { app, audit } = passportApp(order, { headers: true });
+        const cookie = setCookie(await passportLogin(app, undefined).expect(200)) as string;
+        await https(request(app).get('/guard-me')).set('Cookie', cookie).expect(200);
+        const out = await https(request(app).post('/logout')).set('Cookie', cookie).expect(204);
+        assert.equal(out.headers['clear-site-data'], '"cookies"');
+        assert.ok((out.headers['set-cookie'] as unknown as string[] | undefined)?.some((line) => /^__Host-sid=;/.test(line)), 'the cookie is cleared');
+        const after = await https(request(app).get('/guard-me')).set('Cookie', cookie).expect(401);
+        assert.equal(after.body.error.code, 'SESSION_LOGGED_OUT');
+        assert.equal(audit.of('logout').length, 1);
+        assert.equal(audit.of('logout')[0]?.principal, 'alice');
+      });
+
+      it("passport's login on a logged-in session (a switch of user) is a rotation, not a logout: no Clear-Site-Data", async () => {
+        const { app, audit } = passportApp(order, { headers: true });
+        const alice = setCookie(await passportLogin(app, undefined).expect(200)) as string;
+        const res = await https(request(app).post('/login')).set('Cookie', alice).send({ username: 'bob', password: 'bob-password' }).expect(200);
+        assert.equal(res.headers['clear-site-data'], undefined);
+        const after = await https(request(app).get('/guard-me')).set('Cookie', alice).expect(401);
+        assert.equal(after.body.error.code, 'SESSION_ROTATED');
+        assert.equal(audit.of('logout').length, 0);
+      });
+
       it('the index knows passport sessions: req.sessionGuard.logoutEverywhere() ends them all', async () => {
         const { app, guard } = passportApp(order);
         const laptop = setCookie(await passportLogin(app, undefined).expect(200)) as string;
@@ -196,7 +221,7 @@ describe('passport beside the guard', () => {
         await https(request(app).get('/me')).set('Cookie', cookie).expect(401);
       });
 
-      it('req.elevate() is available beside passport and rotates the passport session', async () => {
+      it('guarded(req).elevate() works beside passport and rotates the passport session', async () => {
         const { app } = passportApp(order);
         const cookie = setCookie(await passportLogin(app, undefined).expect(200)) as string;
         const res = await https(request(app).post('/elevate')).set('Cookie', cookie).expect(200);

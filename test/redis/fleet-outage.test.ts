@@ -21,7 +21,7 @@ let b: TestApp;
 
 before(async () => {
   server = await startRedisServer();
-  const options = { url: server.url, prefix, operationTimeoutMs: 300, reconnectMaxDelayMs: 100 };
+  const options = { url: server.url, prefix, operationTimeout: '300ms', reconnectMaxDelay: '100ms' };
   redisA = createRedisSessionStores(options);
   redisB = createRedisSessionStores(options);
   await Promise.all([redisA.ready, redisB.ready]);

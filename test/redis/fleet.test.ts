@@ -14,8 +14,8 @@ let redisA: RedisSessionStores;
 let redisB: RedisSessionStores;
 
 before(async () => {
-  redisA = await connectedStores(prefix, { pendingGraceMs: 5_000 });
-  redisB = await connectedStores(prefix, { pendingGraceMs: 5_000 });
+  redisA = await connectedStores(prefix, { pendingGrace: '5s' });
+  redisB = await connectedStores(prefix, { pendingGrace: '5s' });
 });
 
 after(async () => {

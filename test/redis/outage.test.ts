@@ -17,8 +17,8 @@ before(async () => {
   fleet = createRedisSessionStores({
     url: server.url,
     prefix,
-    operationTimeoutMs: 300,
-    reconnectMaxDelayMs: 100,
+    operationTimeout: '300ms',
+    reconnectMaxDelay: '100ms',
     onError: (error) => errors.push(error),
   });
   await fleet.ready;
@@ -89,7 +89,7 @@ describe('Redis outage', () => {
     assert.ok(errors.length > 0, 'connection errors reached onError instead of crashing the process');
   });
 
-  it('a Redis that stops answering fails the operation at operationTimeoutMs instead of hanging', async () => {
+  it('a Redis that stops answering fails the operation at operationTimeout instead of hanging', async () => {
     // Another client keeps the single-threaded server busy in a script for 1 s.
     const blocker = createClient({ url: server.url });
     blocker.on('error', () => {});
@@ -113,7 +113,7 @@ describe('Redis outage', () => {
 
   it('starts while Redis is down: operations fail fast until it comes up, without recreating anything', async () => {
     await server.stop();
-    const late = createRedisSessionStores({ url: server.url, prefix, operationTimeoutMs: 300, reconnectMaxDelayMs: 100 });
+    const late = createRedisSessionStores({ url: server.url, prefix, operationTimeout: 300, reconnectMaxDelay: 100 });
     try {
       const { ms, error } = await timed(() => late.store.get('after'));
       assert.ok(error instanceof SessionStoreUnavailableError);
@@ -128,7 +128,7 @@ describe('Redis outage', () => {
   });
 
   it('close() returns promptly even while Redis is down', async () => {
-    const doomed = createRedisSessionStores({ url: server.url, prefix, operationTimeoutMs: 300 });
+    const doomed = createRedisSessionStores({ url: server.url, prefix, operationTimeout: 300 });
     await doomed.ready;
     await server.stop();
     const { ms } = await timed(() => doomed.close());

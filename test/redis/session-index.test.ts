@@ -8,8 +8,8 @@ let a: RedisSessionStores;
 let b: RedisSessionStores;
 
 before(async () => {
-  a = await connectedStores(prefix, { pendingGraceMs: 300 });
-  b = await connectedStores(prefix, { pendingGraceMs: 300 });
+  a = await connectedStores(prefix, { pendingGrace: '300ms' });
+  b = await connectedStores(prefix, { pendingGrace: '300ms' });
 });
 
 after(async () => {
@@ -186,6 +186,6 @@ describe('RedisSessionIndex', () => {
       a.index.admit('u', { sessionId: 'x', createdAt: 1, lastSeenAt: 1 }, { max: 1, onLimit: 'kick' as any }),
       /`limit.onLimit` must be 'evictOldest' or 'rejectLogin'; got "kick"/,
     );
-    assert.throws(() => new RedisSessionIndex({ client: a.client, pendingGraceMs: 0 }), /`pendingGraceMs` must be a positive number/);
+    assert.throws(() => new RedisSessionIndex({ client: a.client, pendingGrace: 0 }), /`pendingGrace` must be a positive number of milliseconds; got 0/);
   });
 });

@@ -190,7 +190,7 @@ describe('RedisSessionStore#rename', () => {
   });
 
   it('a login (admit the new id, then rotate the anonymous record into it) leaves a live entry covering the session TTL', async () => {
-    const index = new RedisSessionIndex({ client: a.client, prefix, pendingGraceMs: 200 });
+    const index = new RedisSessionIndex({ client: a.client, prefix, pendingGrace: 200 });
     await a.store.guardedSet('pre-auth', record(50_000, { visits: 1 }));
     await index.admit('login-user', { sessionId: 'post-auth', createdAt: 10, lastSeenAt: 10 });
     await a.store.rename('pre-auth', 'post-auth', signedIn('login-user', 50_000, { visits: 1 }), 20, 60_000);
@@ -217,12 +217,26 @@ describe('RedisSessionStore configuration', () => {
     ],
     ['a prefix with glob characters', () => new RedisSessionStore({ client: a.client, prefix: 'a*:{a}:' }), /must not contain the glob/],
     ['a non-string prefix', () => new RedisSessionStore({ client: a.client, prefix: 3 as any }), /`prefix` must be a string/],
-    ['a zero ttl', () => new RedisSessionStore({ client: a.client, ttl: 0 }), /`ttl` must be a positive number of seconds/],
+    ['a zero sessionTtl', () => new RedisSessionStore({ client: a.client, sessionTtl: 0 }), /`sessionTtl` must be a positive number of milliseconds; got 0/],
+    ['a sessionTtl that is no duration', () => new RedisSessionStore({ client: a.client, sessionTtl: '1 day' }), /`sessionTtl` must be a duration like '30m'/],
     [
-      'a negative operationTimeoutMs',
-      () => new RedisSessionStore({ client: a.client, operationTimeoutMs: -1 }),
-      /`operationTimeoutMs` must be a positive number of milliseconds; got -1/,
+      'a negative operationTimeout',
+      () => new RedisSessionStore({ client: a.client, operationTimeout: -1 }),
+      /`operationTimeout` must be a positive number of milliseconds; got -1/,
     ],
+    [
+      "connect-redis's `ttl` in seconds (renamed: a number would be read in another unit)",
+      () => new RedisSessionStore({ client: a.client, ttl: 3600 } as never),
+      /^Error: RedisSessionStore: `ttl` \(seconds\) is now `sessionTtl`, a duration like '30m' or a number of milliseconds: write `sessionTtl: '1h'`\.$/,
+    ],
+    [
+      'the old `operationTimeoutMs`',
+      () => createRedisSessionStores({ url: redisUrl(), operationTimeoutMs: 1500 } as never),
+      /^Error: createRedisSessionStores: `operationTimeoutMs` is now `operationTimeout`, a duration like '30m' or a number of milliseconds: write `operationTimeout: '1500ms'`\.$/,
+    ],
+    ['the old `connectTimeoutMs`', () => createRedisSessionStores({ url: redisUrl(), connectTimeoutMs: 2000 } as never), /`connectTimeoutMs` is now `connectTimeout`.*write `connectTimeout: '2s'`/],
+    ['the old `reconnectMaxDelayMs`', () => createRedisSessionStores({ url: redisUrl(), reconnectMaxDelayMs: 60000 } as never), /`reconnectMaxDelayMs` is now `reconnectMaxDelay`.*write `reconnectMaxDelay: '1m'`/],
+    ['the old `pendingGraceMs`', () => new RedisSessionIndex({ client: a.client, pendingGraceMs: 5000 } as never), /RedisSessionIndex: `pendingGraceMs` is now `pendingGrace`.*write `pendingGrace: '5s'`/],
     ['a bad index client', () => new RedisSessionIndex({ client: {} }), /RedisSessionIndex: `client` must be a node-redis client/],
     ['both url and client', () => createRedisSessionStores({ url: redisUrl(), client: a.client }), /give either `url` or `client`/],
     ['a non-redis url', () => createRedisSessionStores({ url: 'http://x' }), /`url` must be a redis:\/\/ or rediss:\/\/ URL/],

@@ -19,7 +19,7 @@ export async function connectedStores(
   prefix: string,
   options: Parameters<typeof createRedisSessionStores>[0] = {},
 ): Promise<RedisSessionStores> {
-  const stores = createRedisSessionStores({ url: redisUrl(), prefix, reconnectMaxDelayMs: 100, ...options });
+  const stores = createRedisSessionStores({ url: redisUrl(), prefix, reconnectMaxDelay: 100, ...options });
   await stores.ready;
   return stores;
 }
