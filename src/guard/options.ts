@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { SessionGuardError } from '../errors/index.js';
 import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
@@ -384,7 +385,14 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   const sessionIdFor = (store as GuardStoreExtensions).sessionIdFor;
   const genidFor =
     typeof sessionIdFor === 'function'
-      ? (principal: string | undefined) => (principal === undefined ? genid() : sessionIdFor.call(store, principal, genid()))
+      ? (principal: string | undefined) => {
+          const random = genid();
+          if (principal === undefined) return random;
+          const id: unknown = sessionIdFor.call(store, principal, random);
+          // The id's unguessability is the random part: a store may only add to it.
+          if (typeof id !== 'string' || !id.includes(random)) throw new SessionGuardError('SESSION_CONFIG', `${NAME}: the store's sessionIdFor() must return a string that contains the random id it was given.`);
+          return id;
+        }
       : () => genid();
 
   const context: GuardContext = {
