@@ -27,7 +27,8 @@ function findTests(dir: string): string[] {
 
 /**
  * Run a second time on Express 4 (the `express4` alias, swapped in by test/support/express4.mjs):
- * the guard, its pieces, passport beside it, the attack suite against it and the example app.
+ * the guard, its pieces, its timeouts, passport beside it, the attack suite (against the guard on
+ * memory and Redis, and its flaw matrix) and the example app.
  */
 const EXPRESS4_TESTS = [
   'test/guard/',
@@ -35,7 +36,10 @@ const EXPRESS4_TESTS = [
   'test/cookie-tossing/',
   'test/headers/',
   'test/passport/',
+  'test/lifecycle/lifecycle.test.ts',
   'test/attack-suite/guard.test.ts',
+  'test/attack-suite/matrix.test.ts',
+  'test/redis/attack-suite.test.ts',
   'test/examples/',
 ];
 

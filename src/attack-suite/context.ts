@@ -9,8 +9,9 @@ import {
   type SessionCookie,
   type SetCookie,
 } from './cookies.js';
-import { AttackHttpClient, type AttackTarget, type HeldRequest, type ReceivedResponse } from './http.js';
-import type { ResolvedAttackOptions } from './options.js';
+import { detectCsrf, describeCsrf, readCsrfToken } from './csrf.js';
+import { AttackHttpClient, RequestTimeoutError, routeKey, type AttackTarget, type HeldRequest, type ReceivedResponse } from './http.js';
+import type { ResolvedAttackOptions, ResolvedCsrf } from './options.js';
 import type { EvidenceCookie, EvidenceRequest } from './types.js';
 
 /** The app is not attackable as described: wrong path, wrong credentials, no session cookie. */
@@ -40,9 +41,14 @@ export interface SendOptions {
   headers?: Record<string, string>;
   json?: unknown;
   body?: string;
+  /** Other cookies to send after the session cookies (a CSRF cookie); not shown in the evidence. */
+  extraCookies?: ReadonlyArray<{ name: string; value: string }>;
   /** Leave the request out of the evidence (bulk sampling). */
   quiet?: boolean;
 }
+
+/** A route only some attacks need: the probe and the clean-up use it only when a selected attack does. */
+export type OptionalRoute = 'logout' | 'elevate' | 'logoutAll';
 
 /** What the probe learnt about the app, shared by every attack of a run. */
 export interface TargetFacts {
@@ -52,9 +58,16 @@ export interface TargetFacts {
   anonymousSessions: boolean;
   /**
    * Whether replaying a cookie on the start path tells a live id (kept) from a dead one (a
-   * fresh id is issued). When false, `undefined` says why.
+   * fresh id is issued). When false, `why` says why.
    */
   aliveCheck: { usable: true } | { usable: false; why: string };
+  /** The CSRF token handling in force (given, or detected by the probe), or none. */
+  csrf: ResolvedCsrf | undefined;
+}
+
+/** An attack was aborted because a route it needs hangs (see {@link RequestTimeoutError}). */
+export class RouteAborted extends Error {
+  override readonly name = 'RouteAborted';
 }
 
 /**
@@ -64,28 +77,52 @@ export interface TargetFacts {
 export class AttackSession {
   readonly client: AttackHttpClient;
   readonly options: ResolvedAttackOptions;
+  /** The optional routes the selected attacks use; the others are never requested. */
+  readonly uses: ReadonlySet<OptionalRoute>;
+  /** Routes that hung past the per-request timeout (`METHOD /path` → why): never requested again. */
+  readonly deadRoutes = new Map<string, string>();
   facts!: TargetFacts;
 
-  private constructor(client: AttackHttpClient, options: ResolvedAttackOptions) {
+  private constructor(client: AttackHttpClient, options: ResolvedAttackOptions, uses: ReadonlySet<OptionalRoute>) {
     this.client = client;
     this.options = options;
+    this.uses = uses;
   }
 
   /** Opens the target and probes it; throws {@link FixationAttackSetupError} when it cannot be attacked. */
-  static async open(target: AttackTarget, options: ResolvedAttackOptions): Promise<AttackSession> {
+  static async open(target: AttackTarget, options: ResolvedAttackOptions, uses: ReadonlySet<OptionalRoute> = new Set(['logout', 'elevate', 'logoutAll'])): Promise<AttackSession> {
     const headers = { ...options.headers };
     const plainTransport = typeof target === 'function' || !/^https:/i.test(String(target));
     // An app behind a TLS-terminating proxy decides Secure from X-Forwarded-Proto.
     if (options.https && plainTransport) headers['x-forwarded-proto'] ??= 'https';
     const client = await AttackHttpClient.open(target, { timeoutMs: options.requestTimeoutMs, headers });
-    const session = new AttackSession(client, options);
+    const session = new AttackSession(client, options, uses);
     try {
       session.facts = await probe(session);
     } catch (err) {
       await client.close();
+      if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
+        throw new FixationAttackSetupError(
+          `fixation attack suite: ${err.message} while probing the app, and the suite cannot run without that route; check the path, or raise ${options.name('requestTimeout')}.`,
+        );
+      }
       throw err;
     }
     return session;
+  }
+
+  /** Whether the selected attacks use this optional route and it still answers. */
+  usable(route: OptionalRoute): boolean {
+    if (!this.uses.has(route)) return false;
+    const { method, path } = this.routeOf(route);
+    return path !== undefined && !this.deadRoutes.has(routeKey(method, path));
+  }
+
+  routeOf(route: OptionalRoute): { method: string; path: string | undefined } {
+    const { options } = this;
+    if (route === 'logout') return { method: options.logoutMethod, path: options.logoutPath };
+    if (route === 'elevate') return { method: 'POST', path: options.elevatePath };
+    return { method: 'POST', path: options.logoutAllPath };
   }
 
   context(): AttackContext {
@@ -101,51 +138,137 @@ function setup(message: string): never {
   throw new FixationAttackSetupError(`fixation attack suite: ${message}`);
 }
 
+/** 404 and 405: the route is not there (or not with this method), which is a setup error, never a finding. */
+function notFound(status: number): boolean {
+  return status === 404 || status === 405;
+}
+
+/**
+ * On a plain-http target that sets no cookie, asks again as if through a TLS proxy: an app
+ * whose session cookie is Secure sets it then, and the fix is a flag, not a bug in the app.
+ */
+async function secureCookieHint(session: AttackSession, start: string): Promise<string | undefined> {
+  const { client, options } = session;
+  if (client.isHttps || options.https) return undefined;
+  const tried = await client.send({ method: 'GET', path: start, headers: { 'x-forwarded-proto': 'https' } }).catch(() => undefined);
+  const secure = tried?.setCookies.find((c) => !isClearing(c) && c.attributes.has('secure'));
+  if (secure) {
+    return `Secure cookie over an http:// target: the app sets its session cookie \`${secure.name}\` only with Secure, which is never sent over ${client.baseUrl.origin}. Pass ${options.name('https')} (the suite then sends X-Forwarded-Proto: https to an app that trusts its proxy), or attack the https URL, or run the app in development over plain HTTP (fixation-guard: plainHttpDevelopment).`;
+  }
+  return undefined;
+}
+
+/** Where a login's CSRF token may be served: the login path, its parents (`/login` for `/login/password`), the start page. */
+function csrfPageCandidates(loginPath: string, start: string): string[] {
+  const pages = [loginPath];
+  const segments = loginPath.split('?')[0]?.split('/').filter(Boolean) ?? [];
+  for (let i = segments.length - 1; i >= 1; i--) pages.push(`/${segments.slice(0, i).join('/')}`);
+  pages.push(start);
+  return [...new Set(pages)];
+}
+
 async function probe(session: AttackSession): Promise<TargetFacts> {
   const { options, client } = session;
+  const name = options.name;
   const https = options.https ?? client.isHttps;
-  const facts: TargetFacts = { cookieName: options.cookieName ?? '', https, anonymousSessions: false, aliveCheck: { usable: true } };
+  const facts: TargetFacts = {
+    cookieName: options.cookieName ?? '',
+    https,
+    anonymousSessions: false,
+    aliveCheck: { usable: true },
+    csrf: undefined,
+  };
   const ctx = new AttackContext(session, facts);
   const start = options.startPath;
 
   const first = await ctx.send('probe: anonymous visit', { method: 'GET', path: start });
+  if (notFound(first.response.status)) {
+    setup(`GET ${start} answered ${first.response.status}; pass ${name('startPath')} with a public page of the app (one that creates a session, such as the login page).`);
+  }
   if (!facts.cookieName) facts.cookieName = guessSessionCookieName(first.response.setCookies) ?? '';
   const open = await ctx.send('probe: protected path without a session', { method: 'GET', path: options.protectedPath });
   if (isSuccess(open.response.status)) {
-    setup(`GET ${options.protectedPath} answered ${open.response.status} without any session; \`protectedPath\` must name a path that needs a login (401/403 without one).`);
+    setup(`GET ${options.protectedPath} answered ${open.response.status} without any session; ${name('protectedPath')} must name a path that needs a login (not 2xx without one).`);
   }
   const anonymous = facts.cookieName ? sessionCookieOf(first.response.setCookies, facts.cookieName) : undefined;
+  if (options.csrf !== false) {
+    // The login form is often served elsewhere than it posts to (GET /login, POST /login/password).
+    const given = options.csrf === 'auto' ? undefined : options.csrf;
+    const pages = given?.page ? [given.page] : csrfPageCandidates(options.loginPath, start);
+    for (const path of pages) {
+      const page = path === start ? first : await ctx.send('probe: a page that may carry a CSRF token', { method: 'GET', path, cookies: anonymous ? [anonymous] : [] });
+      if (!facts.cookieName) facts.cookieName = guessSessionCookieName(page.response.setCookies) ?? '';
+      const found = given ? (readCsrfToken(page.response, given.from) !== undefined ? { ...given, page: path } : undefined) : detectCsrf(page.response, path, facts.cookieName);
+      if (found) {
+        facts.csrf = found;
+        break;
+      }
+    }
+    if (given && !facts.csrf) {
+      setup(`no CSRF token at ${given.from.kind}:${given.from.name} on GET ${pages.join(', GET ')}; pass ${name('csrf.page')} with the page that carries it, or check ${name('csrf')}.`);
+    }
+  }
   facts.anonymousSessions = anonymous !== undefined;
   const login = await ctx.login('probe: login', anonymous);
+  if (notFound(login.response.status)) {
+    setup(`login route not found: POST ${options.loginPath} answered ${login.response.status}; check ${name('loginPath')}.`);
+  }
   if (login.response.status >= 400) {
-    setup(`POST ${options.loginPath} answered ${login.response.status} to the given \`loginBody\`; check \`loginPath\`, \`loginBody\` and \`loginEncoding\`.`);
+    const hints = [`check ${name('loginPath')}, ${name('loginBody')} and ${name('loginEncoding')}`];
+    if (login.response.status === 403 && !facts.csrf) hints.push(`if the login form carries a CSRF token, pass ${name('csrf')} (e.g. input:_csrf, meta:csrf-token, cookie:XSRF-TOKEN)`);
+    if (login.response.status === 403 && facts.csrf) hints.push(`the CSRF token was sent as ${describeCsrf(facts.csrf)}; pass ${name('csrf')} and ${name('csrf.to')} if the app expects it elsewhere`);
+    setup(`POST ${options.loginPath} answered ${login.response.status} to the given ${name('loginBody')}; ${hints.join('; ')}.`);
   }
   if (!facts.cookieName) facts.cookieName = guessSessionCookieName(login.response.setCookies) ?? '';
   if (!facts.cookieName) {
-    setup(`neither GET ${start} nor POST ${options.loginPath} set a cookie; pass \`cookieName\` if the session cookie is set elsewhere.`);
+    const hint = await secureCookieHint(session, start);
+    if (hint) setup(hint);
+    setup(
+      `neither GET ${start} nor POST ${options.loginPath} set a cookie. If the session cookie is Secure, it is never set over http:// (pass ${name('https')} for an app behind a TLS proxy, or attack the https URL); if it is set elsewhere, pass ${name('cookieName')}.`,
+    );
   }
-  const loggedIn = sessionCookieOf(login.response.setCookies, facts.cookieName) ?? anonymous;
-  if (!loggedIn) setup(`no \`${facts.cookieName}\` cookie was set before or at login.`);
+  // The cookie name may only be known since this login: read its cookie again.
+  const loggedIn = login.cookie ?? sessionCookieOf(login.response.setCookies, facts.cookieName) ?? anonymous;
+  if (!loggedIn) setup(`no \`${facts.cookieName}\` cookie was set before or at login; pass ${name('cookieName')} if the session cookie has another name.`);
   const auth = await ctx.authenticated('probe: protected path after login', loggedIn);
   if (!auth.ok) {
-    setup(`after POST ${options.loginPath} answered ${login.response.status}, GET ${options.protectedPath} with the \`${facts.cookieName}\` cookie still answered ${auth.status}; check \`protectedPath\`, \`cookieName\` and the credentials.`);
+    setup(
+      `after POST ${options.loginPath} answered ${login.response.status}, GET ${options.protectedPath} with the \`${facts.cookieName}\` cookie still answered ${auth.status}; check ${name('protectedPath')}, ${name('cookieName')}, ${name('loginEncoding')} and the credentials (${name('loginBody')}).`,
+    );
   }
   let current = auth.cookie;
-  if (options.elevatePath) {
-    const elevate = await ctx.send('probe: privilege change', { method: 'POST', path: options.elevatePath, cookies: [current], json: options.elevateBody });
+  if (session.usable('elevate')) {
+    const elevate = await ctx.elevate('probe: privilege change', current);
+    if (notFound(elevate.response.status)) setup(`privilege change route not found: POST ${options.elevatePath} answered ${elevate.response.status}; check ${name('elevatePath')}.`);
     if (elevate.response.status >= 400) {
-      setup(`POST ${options.elevatePath} answered ${elevate.response.status} for a logged-in session; check \`elevatePath\` and \`elevateBody\`.`);
+      setup(`POST ${options.elevatePath} answered ${elevate.response.status} for a logged-in session; check ${name('elevatePath')} and ${name('elevateBody')}.`);
     }
     current = elevate.issued ?? current;
   }
-  await ctx.send('probe: logout', { method: 'POST', path: options.logoutPath, cookies: [current] });
+  if (session.usable('logout')) {
+    try {
+      const out = await ctx.logout('probe: logout', current);
+      if (notFound(out.response.status)) {
+        const other = options.logoutMethod === 'POST' ? 'GET' : 'POST';
+        setup(
+          `logout route not found: ${options.logoutMethod} ${options.logoutPath} answered ${out.response.status}; try ${name('logoutMethod')} ${other}, or ${name('logoutPath')} with the app's logout route (or ${name('skip')} the attacks that log out).`,
+        );
+      }
+    } catch (err) {
+      // A hung logout aborts only the attacks that need it (the route is marked dead).
+      if (!(err instanceof RequestTimeoutError) && !(err instanceof RouteAborted)) throw err;
+    }
+  }
 
   // Calibrate the alive check: a live id must be kept, an id the server does not know replaced.
   const fresh = await ctx.visit('probe: another anonymous visit');
   const forged = toSessionCookie(facts.cookieName, randomBytes(24).toString('base64url'));
   const unknown = await ctx.visit('probe: visit with an unknown id', forged);
   if (!fresh.issued) {
-    facts.aliveCheck = { usable: false, why: `GET ${start} sets no session cookie, so a dead id cannot be told from a live one` };
+    facts.aliveCheck = {
+      usable: false,
+      why: `GET ${start} sets no session cookie, so a dead id cannot be told from a live one; pass ${name('startPath')} with a public page that creates a session (such as the login page)`,
+    };
   } else if (!unknown.issued || unknown.issued.id === forged.id) {
     facts.aliveCheck = {
       usable: false,
@@ -157,6 +280,7 @@ async function probe(session: AttackSession): Promise<TargetFacts> {
       facts.aliveCheck = { usable: false, why: `GET ${start} replaced a live session id, so a dead id cannot be told from a live one` };
     }
   }
+  facts.anonymousSessions = facts.anonymousSessions || fresh.issued !== undefined;
   return facts;
 }
 
@@ -243,7 +367,11 @@ export class AttackContext {
     }
     const cookies = request.cookies ?? [];
     cookies.forEach((c) => this.#remember(c));
-    if (cookies.length > 0) headers.cookie = cookieHeader(...cookies);
+    const all = [...cookies, ...(request.extraCookies ?? [])];
+    if (all.length > 0) headers.cookie = cookieHeader(...all);
+    const route = routeKey(request.method, request.path);
+    const dead = this.session.deadRoutes.get(route);
+    if (dead) throw new RouteAborted(dead);
     const evidence: EvidenceRequest = {
       step,
       method: request.method,
@@ -258,6 +386,7 @@ export class AttackContext {
     } catch (err) {
       evidence.error = (err as Error).message;
       evidence.path = this.redact(evidence.path);
+      if (err instanceof RequestTimeoutError) this.session.deadRoutes.set(err.route, err.message);
       throw err;
     }
   }
@@ -305,25 +434,93 @@ export class AttackContext {
   async anonymous(step: string): Promise<SessionCookie> {
     const visit = await this.visit(step);
     if (!visit.issued) {
-      throw new NotApplicable(`GET ${this.options.startPath} set no \`${this.cookieName}\` cookie, so there is no pre-login id to attack`);
+      throw new NotApplicable(
+        `GET ${this.options.startPath} set no \`${this.cookieName}\` cookie, so there is no pre-login id to attack; pass ${this.options.name('startPath')} with a public page that creates a session (such as the login page)`,
+      );
     }
     return visit.issued;
   }
 
-  /** POST the login body, optionally carrying a cookie; `cookie` is the id in force afterwards. */
-  async login(step: string, cookie?: SessionCookie, path = this.options.loginPath): Promise<Exchange & { cookie: SessionCookie | undefined }> {
+  /**
+   * Reads a CSRF token the way a browser's page would get it: GET the token page carrying
+   * `cookie`. A session cookie the page sets replaces `cookie` (as in a browser); the other
+   * cookies it sets (a double-submit cookie) go with the request that uses the token.
+   */
+  async csrfToken(step: string, cookie: SessionCookie | undefined): Promise<{ token: string | undefined; cookie: SessionCookie | undefined; extraCookies: Array<{ name: string; value: string }> }> {
+    const csrf = this.facts.csrf;
+    if (!csrf) return { token: undefined, cookie, extraCookies: [] };
+    const page = csrf.page ?? this.options.loginPath;
+    const exchange = await this.send(step, { method: 'GET', path: page, cookies: cookie ? [cookie] : [] });
+    const extraCookies = exchange.response.setCookies
+      .filter((c) => c.name !== this.cookieName && !isClearing(c))
+      .map((c) => ({ name: c.name, value: c.value }));
+    const token = readCsrfToken(exchange.response, csrf.from);
+    if (token === undefined) this.note(`GET ${page} carried no CSRF token at ${csrf.from.kind}:${csrf.from.name}`);
+    return { token, cookie: exchange.issued ?? (exchange.cleared ? undefined : cookie), extraCookies };
+  }
+
+  /** The body and headers of a state-changing request, in the login encoding, with the CSRF token where it goes. */
+  #body(fields: Record<string, unknown>, token: string | undefined, encoding: 'json' | 'form'): Pick<SendOptions, 'headers' | 'json' | 'body'> {
+    const csrf = this.facts.csrf;
+    const headers: Record<string, string> = {};
+    let all = fields;
+    if (token !== undefined && csrf?.to.kind === 'header') headers[csrf.to.name] = token;
+    if (token !== undefined && csrf?.to.kind === 'field') all = { ...fields, [csrf.to.name]: token };
+    if (encoding === 'json') return { headers, json: all };
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    const form = new URLSearchParams();
+    for (const [key, value] of Object.entries(all)) form.append(key, typeof value === 'string' ? value : JSON.stringify(value));
+    return { headers, body: form.toString() };
+  }
+
+  /**
+   * Logs in, optionally carrying a cookie: reads a fresh CSRF token first when the app uses
+   * them. `before` is the id carried into the login (the page may have replaced `cookie`),
+   * `cookie` the id in force afterwards.
+   */
+  async login(step: string, cookie?: SessionCookie, path = this.options.loginPath): Promise<Exchange & { before: SessionCookie | undefined; cookie: SessionCookie | undefined }> {
     const { loginBody, loginEncoding } = this.options;
+    const csrf = await this.csrfToken(`${step}: the login page (CSRF token)`, cookie);
+    const before = csrf.cookie;
     const exchange = await this.send(step, {
       method: 'POST',
       path,
-      cookies: cookie ? [cookie] : [],
-      ...(loginEncoding === 'json'
-        ? { json: loginBody }
-        : { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(loginBody as Record<string, string>).toString() }),
+      cookies: before ? [before] : [],
+      extraCookies: csrf.extraCookies,
+      ...this.#body(loginBody, csrf.token, loginEncoding),
     });
-    const after = exchange.issued ?? (exchange.cleared ? undefined : cookie);
+    const after = exchange.issued ?? (exchange.cleared ? undefined : before);
     if (after && exchange.response.status < 400) this.#toLogOut.push(after);
-    return { ...exchange, cookie: after };
+    return { ...exchange, before, cookie: after };
+  }
+
+  /** A state-changing request of a logged-in session (POST, with a CSRF token when the app uses them). */
+  async #change(step: string, method: string, path: string, cookie: SessionCookie, fields: Record<string, unknown>): Promise<Exchange> {
+    if (method === 'GET') return this.send(step, { method, path, cookies: [cookie] });
+    const csrf = this.facts.csrf ? await this.csrfToken(`${step}: a page with a CSRF token`, cookie) : undefined;
+    const current = csrf?.cookie ?? cookie;
+    return this.send(step, {
+      method,
+      path,
+      cookies: [current],
+      ...(csrf ? { extraCookies: csrf.extraCookies } : {}),
+      ...this.#body(fields, csrf?.token, this.options.loginEncoding),
+    });
+  }
+
+  /** Logs out with the configured method and path. */
+  logout(step: string, cookie: SessionCookie): Promise<Exchange> {
+    return this.#change(step, this.options.logoutMethod, this.options.logoutPath, cookie, {});
+  }
+
+  /** The privilege change (`elevatePath`, with `elevateBody`). */
+  elevate(step: string, cookie: SessionCookie): Promise<Exchange> {
+    return this.#change(step, 'POST', this.options.elevatePath as string, cookie, this.options.elevateBody);
+  }
+
+  /** Logs out everywhere (`logoutAllPath`). */
+  logoutAll(step: string, cookie: SessionCookie): Promise<Exchange> {
+    return this.#change(step, 'POST', this.options.logoutAllPath as string, cookie, {});
   }
 
   /** GET the protected path with exactly these cookies; `cookie` follows a rotation. */
@@ -341,7 +538,7 @@ export class AttackContext {
     if (!check?.ok) {
       throw new NotApplicable(`logging in did not give a working session this time (POST ${this.options.loginPath} → ${login.response.status}${check ? `, GET ${this.options.protectedPath} → ${check.status}` : ''})`);
     }
-    return { before, after: check.cookie };
+    return { before: login.before ?? before, after: check.cookie };
   }
 
   /**
@@ -382,16 +579,21 @@ export class AttackContext {
   /** NotApplicable unless the suite was given a test clock. */
   requireClock(): void {
     if (!this.options.clock && !this.options.clockPath) {
-      throw new NotApplicable('no test clock: pass `clock` (an in-process app) or `clockPath` (a running server with a test clock) to check timeouts without waiting');
+      const { name } = this.options;
+      const which = name('clock') === '`clock`' ? '`clock` (an in-process app) or `clockPath` (a running server with a test clock)' : `${name('clockPath')} (a running server's test clock, POST {"advanceMs": n})`;
+      throw new NotApplicable(`no test clock: pass ${which} to check timeouts without waiting`);
     }
   }
 
   /** Logs out every session this attack logged in, so runs do not pile up sessions per user. */
   async cleanUp(): Promise<void> {
-    for (const cookie of this.#toLogOut.splice(0)) {
-      await this.session.client
-        .send({ method: 'POST', path: this.options.logoutPath, headers: { cookie: cookieHeader(cookie) } })
-        .catch(() => undefined);
+    const cookies = this.#toLogOut.splice(0);
+    // Only when an attack of the run uses the logout and it answers: a skipped or hung logout is never requested.
+    if (!this.session.usable('logout')) return;
+    for (const cookie of cookies) {
+      if (!this.session.usable('logout')) return;
+      const quiet = new AttackContext(this.session, this.facts);
+      await quiet.logout('clean-up', cookie).catch(() => undefined);
     }
   }
 }

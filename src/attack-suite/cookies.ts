@@ -93,7 +93,8 @@ const SESSION_NAME_RE = /^(?:__host-|__secure-)?(?:sid|connect\.sid|session|sess
 
 /** Picks the session cookie among the cookies of a response. */
 export function guessSessionCookieName(cookies: readonly SetCookie[]): string | undefined {
-  const live = cookies.filter((c) => !isClearing(c));
+  // A CSRF cookie (XSRF-TOKEN, csrf-csrf's x-csrf-token) is never the session cookie.
+  const live = cookies.filter((c) => !isClearing(c) && !/csrf|xsrf/i.test(c.name));
   if (live.length === 0) return undefined;
   if (live.length === 1) return live[0]?.name;
   return (live.find((c) => SESSION_NAME_RE.test(c.name)) ?? live[0])?.name;

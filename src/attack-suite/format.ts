@@ -9,8 +9,8 @@ export interface FormatOptions {
   evidence?: boolean;
 }
 
-const LABEL = { pass: 'PASS', fail: 'FAIL', 'not-applicable': 'N/A' } as const;
-const COLOUR = { pass: ANSI.green, fail: ANSI.red, 'not-applicable': ANSI.yellow } as const;
+const LABEL = { pass: 'PASS', fail: 'FAIL', 'not-applicable': 'N/A', error: 'ERR' } as const;
+const COLOUR = { pass: ANSI.green, fail: ANSI.red, 'not-applicable': ANSI.yellow, error: ANSI.yellow } as const;
 
 function paint(text: string, colour: string, on: boolean): string {
   return on ? `${colour}${text}${ANSI.reset}` : text;
@@ -39,9 +39,23 @@ export function formatStandard(result: Pick<AttackResult, 'standard'>): string {
   return [asvs4.length ? `ASVS4 ${asvs4.join(',')}` : '', asvs5.length ? `ASVS5 ${asvs5.join(',')}` : ''].filter(Boolean).join(' · ');
 }
 
+/** The request that decided an attack, in one line: its last request, or its first note. */
+export function formatEvidenceSummary(result: AttackResult): string {
+  const request = result.evidence.requests.at(-1);
+  const shown = result.evidence.requests.length;
+  if (!request) return result.evidence.notes[0] ?? 'no request';
+  const sent = request.sent.length > 0 ? ` [${cookies(request.sent)}]` : '';
+  const outcome = request.error ? `error: ${request.error}` : `${request.status}`;
+  const more = shown > 1 ? ` (last of ${shown} requests)` : '';
+  return `${request.step}: ${request.method} ${request.path}${sent} → ${outcome}${more}`;
+}
+
+const VERDICT_COLOUR = { pass: ANSI.green, fail: ANSI.red, inconclusive: ANSI.yellow } as const;
+
 /**
- * A readable report: one line per attack (outcome, id, reason), then the evidence of every
- * attack that succeeded, then the summary.
+ * A readable report: one block per attack (outcome, id and reason; class, severity and
+ * standards; the request that decided it), then the evidence of every attack that succeeded,
+ * then the summary and the verdict.
  *
  * @example
  * console.log(formatReport(await runFixationAttacks(app, options), { color: process.stdout.isTTY }));
@@ -49,6 +63,7 @@ export function formatStandard(result: Pick<AttackResult, 'standard'>): string {
 export function formatReport(report: FixationReport, options: FormatOptions = {}): string {
   const color = options.color ?? false;
   const width = Math.max(...report.results.map((r) => r.id.length), 2);
+  const indent = `      ${' '.repeat(width)}  `;
   const out: string[] = [
     paint(`Fixation attacks against ${report.target} (cookie \`${report.cookieName}\`${report.https ? ', https' : ''})`, ANSI.bold, color),
     '',
@@ -56,18 +71,22 @@ export function formatReport(report: FixationReport, options: FormatOptions = {}
   for (const result of report.results) {
     const label = paint(LABEL[result.outcome].padEnd(4), COLOUR[result.outcome], color);
     out.push(`${label}  ${result.id.padEnd(width)}  ${result.reason}`);
-    out.push(paint(`      ${' '.repeat(width)}  ${formatStandard(result)}`, ANSI.dim, color));
+    out.push(paint(`${indent}${result.class} · ${result.severity}${result.core ? ' · core' : ''} · ${formatStandard(result)}`, ANSI.dim, color));
+    out.push(paint(`${indent}evidence: ${formatEvidenceSummary(result)}`, ANSI.dim, color));
   }
   const failed = report.results.filter((r) => r.outcome === 'fail');
   if ((options.evidence ?? true) && failed.length > 0) {
     out.push('', paint('Evidence of the attacks that succeeded:', ANSI.bold, color));
-    for (const result of failed) out.push(paint(`${result.id}`, ANSI.red, color), formatEvidence(result));
+    for (const result of failed) out.push(paint(`${result.id} (${result.class}, ${result.severity})`, ANSI.red, color), formatEvidence(result));
   }
-  const { passed, failed: nFailed, notApplicable, total } = report.summary;
-  const verdict = report.summary.secure
-    ? paint(`no attack succeeded`, ANSI.green, color)
-    : paint(`${nFailed} attack${nFailed === 1 ? '' : 's'} succeeded`, ANSI.red, color);
-  out.push('', `${total} attacks: ${passed} passed, ${nFailed} failed, ${notApplicable} not applicable — ${verdict} (${report.durationMs} ms)`);
+  const { passed, failed: nFailed, notApplicable, errors, total, findings, verdict, failOn, inconclusive } = report.summary;
+  const succeeded = nFailed === 0 ? 'no attack succeeded' : `${nFailed} attack${nFailed === 1 ? '' : 's'} succeeded (${findings.fixation} fixation, ${findings.hardening} hardening)`;
+  out.push(
+    '',
+    `${total} attacks: ${passed} passed, ${nFailed} failed, ${notApplicable} not applicable${errors ? `, ${errors} aborted` : ''} — ${succeeded} (${report.durationMs} ms)`,
+  );
+  out.push(paint(`Verdict: ${verdict.toUpperCase()} (fail on: ${failOn})`, VERDICT_COLOUR[verdict], color));
+  for (const why of inconclusive) out.push(`  · ${why}`);
   return out.join('\n');
 }
 

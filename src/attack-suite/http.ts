@@ -39,9 +39,28 @@ export interface HeldRequest {
   release(): Promise<ReceivedResponse>;
 }
 
-/** The target could not be reached at all (refused, DNS, TLS, timeout). */
+/** The target could not be reached at all (refused, DNS, TLS), or a request got no answer in time. */
 export class TargetUnreachableError extends Error {
-  override readonly name = 'TargetUnreachableError';
+  override readonly name: string = 'TargetUnreachableError';
+}
+
+/**
+ * One request got no answer within the per-request timeout. The route hangs, not the whole
+ * target: the suite aborts the attacks that need that route and runs the others.
+ */
+export class RequestTimeoutError extends TargetUnreachableError {
+  override readonly name: string = 'RequestTimeoutError';
+  /** `METHOD /path` (without the query). */
+  readonly route: string;
+  constructor(message: string, route: string) {
+    super(message);
+    this.route = route;
+  }
+}
+
+/** `METHOD /path`, the query left out: how the suite names a route that hangs. */
+export function routeKey(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path.split(/[?;#]/)[0]}`;
 }
 
 const HOLD_ACCEPT_TIMEOUT_MS = 2_000;
@@ -162,7 +181,10 @@ export class AttackHttpClient {
       headers: { connection: 'close', ...this.#extraHeaders, ...request.headers },
       timeout: this.#timeoutMs,
     });
-    req.on('timeout', () => req.destroy(new TargetUnreachableError(`${request.method} ${path} got no answer within ${this.#timeoutMs} ms`)));
+    req.on('timeout', () => {
+      const route = routeKey(request.method, request.path);
+      req.destroy(new RequestTimeoutError(`${route} got no answer within ${this.#timeoutMs} ms`, route));
+    });
     req.on('error', (err) => {
       const code = (err as NodeJS.ErrnoException).code;
       if (err instanceof TargetUnreachableError) onError(err);

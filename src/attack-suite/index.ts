@@ -8,9 +8,10 @@
  */
 export { runFixationAttacks, fixationAttacks, type FixationAttackInfo } from './run.js';
 export { fixationAttackSuite, type FixationAttackSuiteOptions } from './register.js';
-export { formatReport, formatComparison, formatEvidence, type FormatOptions } from './format.js';
+export { formatReport, formatComparison, formatEvidence, formatEvidenceSummary, type FormatOptions } from './format.js';
 export { FixationAttackSetupError } from './context.js';
-export { TargetUnreachableError, type AttackTarget } from './http.js';
+export { toJUnit, toSarif, type SarifLog } from './ci.js';
+export { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
 export { idHash } from './cookies.js';
 export type {
@@ -18,8 +19,13 @@ export type {
   AttackOutcome,
   AttackResult,
   AttackStandard,
+  CsrfOptions,
   EvidenceCookie,
   EvidenceRequest,
+  FailOn,
+  FindingClass,
+  RunVerdict,
+  Severity,
   FixationAttackId,
   FixationAttackOptions,
   FixationReport,

@@ -5,6 +5,7 @@ import { formatEvidence } from './format.js';
 import type { AttackTarget } from './http.js';
 import { FixationAttackRunner, fixationAttacks } from './run.js';
 import type { AttackResult, FixationAttackOptions } from './types.js';
+import { DEFAULT_FAIL_ON, failsRun } from './verdict.js';
 
 type TestFn = (...args: any[]) => unknown;
 
@@ -36,9 +37,11 @@ export interface FixationAttackSuiteOptions extends FixationAttackOptions {
 
 /**
  * Registers every attack of the catalogue as its own test, so a user adds one file to their
- * suite. With node:test (the default) a not-applicable attack is reported as skipped with its
- * reason; with vitest and mocha too; jest has no runtime skip, so it passes with a warning.
- * A failing attack fails its test with the reason and the evidence.
+ * suite. A successful attack at or above `failOn` (default: the fixation class), and an attack
+ * aborted by a misbehaving route, fail their test with the reason and the evidence; a core
+ * fixation attack that cannot run fails too (the protection would be unproven). A finding
+ * below `failOn` and a not-applicable attack are reported as skipped with the reason
+ * (node:test, vitest, mocha); jest has no runtime skip, so there they pass with a warning.
  *
  * @example
  * // test/fixation.test.ts (node:test)
@@ -67,6 +70,7 @@ export function fixationAttackSuite(options: FixationAttackSuiteOptions): void {
   const itFn = it ?? (nodeTest?.it as unknown as NonNullable<FixationAttackSuiteOptions['it']>);
   const afterFn = after ?? (nodeTest?.after as unknown as FixationAttackSuiteOptions['after']);
   const timeout = testTimeout === undefined ? 60_000 : parseDuration(testTimeout, 'fixationAttackSuite: `testTimeout`');
+  const failOn = attackOptions.failOn ?? DEFAULT_FAIL_ON;
   const selected = fixationAttacks.filter(
     (a) => (!attackOptions.only || attackOptions.only.includes(a.id)) && !attackOptions.skip?.includes(a.id),
   );
@@ -94,10 +98,18 @@ export function fixationAttackSuite(options: FixationAttackSuiteOptions): void {
         } finally {
           if (--remaining === 0) await close();
         }
-        if (result.outcome === 'fail') {
-          throw new Error(`${attack.id}: the attack succeeded. ${result.reason}\n${formatEvidence(result)}`);
+        if (result.outcome === 'fail' && failsRun(result.class, failOn)) {
+          throw new Error(`${attack.id}: the attack succeeded (${result.class}, ${result.severity}). ${result.reason}\n${formatEvidence(result)}`);
         }
-        if (result.outcome === 'not-applicable') skip(`not applicable: ${result.reason}`, args[0], mocha);
+        if (result.outcome === 'error') throw new Error(`${attack.id}: the attack was aborted. ${result.reason}\n${formatEvidence(result)}`);
+        if (result.outcome === 'fail') {
+          // A finding below failOn: shown, never silent, but it does not fail the suite.
+          skip(`${result.class} finding (${result.severity}), below failOn '${failOn}': ${result.reason}`, args[0], mocha);
+        }
+        if (result.outcome === 'not-applicable') {
+          if (result.core) throw new Error(`${attack.id}: a core fixation attack could not run, so the app's protection is unproven. ${result.reason}`);
+          skip(`not applicable: ${result.reason}`, args[0], mocha);
+        }
       };
       if (framework) itFn(attack.title, test);
       else itFn(attack.title, test, timeout);

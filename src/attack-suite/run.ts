@@ -2,10 +2,11 @@ import { idNotLeaked, cookieHostPrefix, cookieHttpOnly, cookiePath, cookieSameSi
 import { notApplicable, type AttackDefinition, type Verdict } from './attacks/define.js';
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
 import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
-import { AttackSession, NotApplicable } from './context.js';
-import { TargetUnreachableError, type AttackTarget } from './http.js';
+import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
+import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
-import type { AttackResult, AttackStandard, FixationAttackId, FixationAttackOptions, FixationReport } from './types.js';
+import type { AttackResult, AttackStandard, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport, Severity } from './types.js';
+import { decideVerdict } from './verdict.js';
 
 // The timeout attacks come last: they move the app's clock, which ages every session.
 const CATALOGUE: readonly AttackDefinition[] = [
@@ -40,6 +41,10 @@ export interface FixationAttackInfo {
   /** How the attack is carried out. */
   method: string;
   standard: AttackStandard;
+  class: FindingClass;
+  severity: Severity;
+  /** A core fixation attack: when it cannot run, the run is inconclusive. */
+  core: boolean;
 }
 
 /**
@@ -49,7 +54,9 @@ export interface FixationAttackInfo {
  * for (const attack of fixationAttacks) console.log(attack.id, attack.standard.asvs5.join(' '));
  */
 export const fixationAttacks: readonly FixationAttackInfo[] = Object.freeze(
-  CATALOGUE.map(({ id, title, method, standard }) => Object.freeze({ id, title, method, standard })),
+  CATALOGUE.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
+    Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
+  ),
 );
 
 /**
@@ -69,8 +76,10 @@ export class FixationAttackRunner {
   /** Validates the options, opens the target and probes it (login works, cookie name, …). */
   static async open(target: AttackTarget, options: FixationAttackOptions): Promise<FixationAttackRunner> {
     const resolved = resolveAttackOptions(options, KNOWN_IDS);
-    const session = await AttackSession.open(target, resolved);
-    return new FixationAttackRunner(session, selectAttacks(resolved));
+    const attacks = selectAttacks(resolved);
+    const uses = new Set<OptionalRoute>(attacks.flatMap((a) => a.needs ?? []));
+    const session = await AttackSession.open(target, resolved, uses);
+    return new FixationAttackRunner(session, attacks);
   }
 
   /** Runs one attack; never throws for what the app does, only when the target is unreachable. */
@@ -84,7 +93,9 @@ export class FixationAttackRunner {
       verdict = await attack.run(ctx);
     } catch (err) {
       if (err instanceof NotApplicable) verdict = notApplicable(err.message);
-      else if (err instanceof TargetUnreachableError) throw err;
+      else if (err instanceof RequestTimeoutError || err instanceof RouteAborted) {
+        verdict = { outcome: 'error', reason: `${err.message} (${this.#session.options.name('requestTimeout')}): only the attacks that need this route were aborted` };
+      } else if (err instanceof TargetUnreachableError) throw err;
       else verdict = notApplicable(`the attack could not complete: ${(err as Error).message}`);
     } finally {
       await ctx.cleanUp();
@@ -93,6 +104,9 @@ export class FixationAttackRunner {
       id: attack.id,
       title: attack.title,
       standard: attack.standard,
+      class: attack.class,
+      severity: attack.severity,
+      core: attack.core === true,
       outcome: verdict.outcome,
       reason: ctx.redact(verdict.reason),
       evidence: { requests: ctx.requests, notes: ctx.notes },
@@ -104,6 +118,8 @@ export class FixationAttackRunner {
   report(results: AttackResult[]): FixationReport {
     const count = (outcome: AttackResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
     const failed = count('fail');
+    const failOn = this.#session.options.failOn;
+    const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
     return {
       target: this.#session.client.baseUrl.href,
       cookieName: this.#session.facts.cookieName,
@@ -111,7 +127,17 @@ export class FixationAttackRunner {
       startedAt: this.#startedAt.toISOString(),
       durationMs: Date.now() - this.#startedAt.getTime(),
       results,
-      summary: { total: results.length, passed: count('pass'), failed, notApplicable: count('not-applicable'), secure: failed === 0 },
+      summary: {
+        total: results.length,
+        passed: count('pass'),
+        failed,
+        notApplicable: count('not-applicable'),
+        errors: count('error'),
+        findings: { fixation: findings('fixation'), hardening: findings('hardening') },
+        secure: failed === 0,
+        failOn,
+        ...decideVerdict(results, failOn),
+      },
     };
   }
 

@@ -24,8 +24,34 @@ export type FixationAttackId =
 /**
  * `pass`: the app resisted the attack. `fail`: the attack succeeded. `not-applicable`: the
  * attack could not be run against this app, and `reason` says why; it is never a pass.
+ * `error`: the attack was aborted because the target misbehaved (a route that hung past the
+ * per-request timeout, a reset connection); `reason` names the route.
  */
-export type AttackOutcome = 'pass' | 'fail' | 'not-applicable';
+export type AttackOutcome = 'pass' | 'fail' | 'not-applicable' | 'error';
+
+/**
+ * What a successful attack means. `fixation`: an attacker can fix, keep or take over a
+ * session (a planted id survives login, a logged-out id still works…). `hardening`: a defence
+ * in depth is missing (SameSite, `__Host-`, cookie tossing, timeouts…); no session is taken
+ * over by it alone.
+ */
+export type FindingClass = 'fixation' | 'hardening';
+
+/** How bad a successful attack is, for sorting and for SARIF levels (`critical`/`high` → error, `medium` → warning, `low` → note). */
+export type Severity = 'critical' | 'high' | 'medium' | 'low';
+
+/**
+ * Which findings fail a run. `fixation` (the default): fixation findings only. `hardening`:
+ * hardening findings and everything above them (today: both classes). `all`: every finding.
+ */
+export type FailOn = 'fixation' | 'hardening' | 'all';
+
+/**
+ * The run as a whole. `pass`: no finding at or above `failOn`, and every core fixation attack
+ * ran. `fail`: a finding at or above `failOn`. `inconclusive`: no such finding, but a core
+ * fixation attack could not run or an attack was aborted; `summary.inconclusive` says why.
+ */
+export type RunVerdict = 'pass' | 'fail' | 'inconclusive';
 
 /** Where an attack comes from: OWASP ASVS requirement numbers and Cheat Sheet sections. */
 export interface AttackStandard {
@@ -68,6 +94,11 @@ export interface AttackResult {
   id: FixationAttackId;
   title: string;
   standard: AttackStandard;
+  /** What a success of this attack means. */
+  class: FindingClass;
+  severity: Severity;
+  /** A core fixation attack: when it cannot run, the run is inconclusive. */
+  core: boolean;
   outcome: AttackOutcome;
   /** Why this outcome, in one or two sentences: what was tried and what the app did. */
   reason: string;
@@ -96,8 +127,17 @@ export interface FixationReport {
     /** Attacks that succeeded. */
     failed: number;
     notApplicable: number;
-    /** `true` when no attack succeeded. */
+    /** Attacks aborted because the target misbehaved (a hung route…). */
+    errors: number;
+    /** Attacks that succeeded, by class. */
+    findings: Record<FindingClass, number>;
+    /** `true` when no attack succeeded (whatever `failOn`; see `verdict`). */
     secure: boolean;
+    /** The threshold the verdict was decided with. */
+    failOn: FailOn;
+    verdict: RunVerdict;
+    /** Why the run is inconclusive (empty otherwise), each naming the option or flag that fixes it. */
+    inconclusive: string[];
   };
 }
 
@@ -119,8 +159,10 @@ export interface FixationAttackOptions {
   startPath?: string;
   /** A path that answers 2xx only when authenticated. The default value is `'/me'` (GET). */
   protectedPath?: string;
-  /** The default value is `'/logout'` (POST). */
+  /** The default value is `'/logout'`. */
   logoutPath?: string;
+  /** How the logout is sent: `'POST'` (the default) or `'GET'` (a logout link, as in express's examples/auth). */
+  logoutMethod?: 'GET' | 'POST';
   /** Ends every session of the user (POST). Without it, `logout-all-kills-sessions` is not applicable. */
   logoutAllPath?: string;
   /** A privilege change such as step-up (POST). Without it, `privilege-change-rotates` is not applicable. */
@@ -153,4 +195,34 @@ export interface FixationAttackOptions {
   requestTimeout?: number | string;
   /** Extra headers on every request (an API key, a fixed `Host`, …). */
   headers?: Record<string, string>;
+  /** Which findings fail the run (`summary.verdict`). The default value is `'fixation'`. */
+  failOn?: FailOn;
+  /**
+   * CSRF tokens for logins (and logouts, privilege changes) of apps that require them. The
+   * default value is `'auto'`: the login page (`GET loginPath`, then the start path) is read
+   * and a token found in a hidden input, a meta tag, a response header or a cookie whose name
+   * says csrf/xsrf is sent back. `false` turns it off. Each session the suite creates reads
+   * its own token, with its own cookies.
+   */
+  csrf?: 'auto' | false | CsrfOptions;
+}
+
+/**
+ * Where a CSRF token is read and where it is sent. Each side is `kind:name`.
+ *
+ * @example
+ * { from: 'input:_csrf' }                              // a hidden form field, sent back as the field _csrf
+ * { from: 'cookie:XSRF-TOKEN', to: 'header:X-XSRF-TOKEN' } // double submit
+ */
+export interface CsrfOptions {
+  /** `input:<name>` (hidden input), `meta:<name>` (meta tag), `cookie:<name>` or `header:<name>` (of the page's response). */
+  from: string;
+  /**
+   * `field:<name>` (a body field, form or JSON) or `header:<name>`. The default value follows
+   * `from`: `input:x` → `field:x`; `meta:x` → `header:X-CSRF-Token`; `cookie:XSRF-TOKEN` →
+   * `header:X-XSRF-TOKEN`, other cookies → `header:X-CSRF-Token`; `header:x` → `header:x`.
+   */
+  to?: string;
+  /** The page whose response carries the token (GET). The default value is `loginPath`. */
+  page?: string;
 }

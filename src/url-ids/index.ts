@@ -124,9 +124,9 @@ export function rejectUrlSessionIds(options: RejectUrlSessionIdsOptions = {}) {
     // Express 5 parses req.query from req.url when it is read; Express 4 already parsed it
     // (its query middleware runs first), so the stripped ids are dropped from that copy too.
     if (inQuery.length && Object.prototype.hasOwnProperty.call(req, 'query') && typeof req.query === 'object' && req.query !== null) {
-      const kept: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(req.query)) if (!names.has(decodeName(key))) kept[key] = value;
-      (req as { query: unknown }).query = kept;
+      // fromEntries defines each key as data, so a `__proto__` parameter stays a parameter.
+      const kept = Object.fromEntries(Object.entries(req.query).filter(([key]) => !names.has(decodeName(key))));
+      (req as { query: unknown }).query = Object.setPrototypeOf(kept, Object.getPrototypeOf(req.query) as object | null) as unknown;
     }
     next();
   };

@@ -1,43 +1,26 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Server } from 'node:http';
 import type { FixationReport } from '../../src/attack-suite/index.js';
 import { createTestApp, type Flaw } from './support/apps.js';
+import { buildCli, runCli, serve as serveApp, type BuiltCli } from './support/built-cli.js';
 
-const CLI = 'src/attack-suite/cli.ts';
-const LOGIN = ['--username', 'alice', '--password', 'alice-password'];
+const LOGIN = ['--username', 'alice', '--password', 'alice-password', '--samples', '16'];
 
-/** Runs the CLI the way a developer does during development (through tsx), never in a TTY. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A live server for the CLI to attack. */
-async function serve(flaws: Flaw[]): Promise<{ url: string; server: Server }> {
-  const server = createTestApp(flaws).app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
+let built: BuiltCli;
+/** Runs the built binary, never in a TTY. */
+const cli = (args: string[]) => runCli(built, args);
+const serve = (flaws: Flaw[]) => serveApp(createTestApp(flaws).app);
 
 describe('attack suite: the fixation-guard CLI', () => {
-  let safe: { url: string; server: Server };
-  let vulnerable: { url: string; server: Server };
+  let safe: Awaited<ReturnType<typeof serve>>;
+  let vulnerable: Awaited<ReturnType<typeof serve>>;
   before(async () => {
-    safe = await serve([]);
-    vulnerable = await serve(['no-rotation']);
+    [built, safe, vulnerable] = await Promise.all([buildCli(), serve([]), serve(['no-rotation'])]);
   });
-  after(() => {
-    safe.server.close();
-    vulnerable.server.close();
+  after(async () => {
+    await Promise.all([safe.close(), vulnerable.close()]);
+    built.dispose();
   });
 
   it('prints a table without colours and exits 0 when no attack succeeds', async () => {
@@ -53,7 +36,7 @@ describe('attack suite: the fixation-guard CLI', () => {
     const run = await cli(['attack', vulnerable.url, ...LOGIN]);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /^FAIL {2}planted-id-survives-login/m);
-    assert.match(run.stdout, /Evidence of the attacks that succeeded:\nplanted-id-survives-login\n {2}· attacker visits the site and keeps the pre-login cookie: GET \/ → 200 set sid=#[0-9a-f]{8}/);
+    assert.match(run.stdout, /Evidence of the attacks that succeeded:\nplanted-id-survives-login \(fixation, critical\)\n {2}· attacker visits the site and keeps the pre-login cookie: GET \/ → 200 set sid=#[0-9a-f]{8}/);
     assert.match(run.stdout, /3 attacks succeeded/);
   });
 
@@ -73,7 +56,7 @@ describe('attack suite: the fixation-guard CLI', () => {
 
   it('exits 2 with a clear message when the target is unreachable', async () => {
     const closed = await serve([]);
-    closed.server.close();
+    await closed.close();
     const run = await cli(['attack', closed.url, ...LOGIN]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, new RegExp(`^fixation-guard: cannot reach ${closed.url.replace(/\./g, '\\.')}: ECONNREFUSED`));
@@ -81,9 +64,13 @@ describe('attack suite: the fixation-guard CLI', () => {
   });
 
   it('exits 2 with the usage when the credentials are missing', async () => {
-    const run = await cli(['attack', safe.url, '--username', 'alice']);
-    assert.equal(run.code, 2);
-    assert.match(run.stderr, /^fixation-guard: give --username and --password \(or --login-body\) so the suite can log in\n\nUsage:/);
+    const [half, none] = await Promise.all([cli(['attack', safe.url, '--username', 'alice']), cli(['attack', safe.url, '--json'])]);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /^fixation-guard: give --username and --password together \(or --login-field for each field of the login\)\n\nUsage:/);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^fixation-guard: give the login so the suite can log in: --login-field name=value/);
+    // --json: one JSON document on stdout, also for a usage error.
+    assert.deepEqual(JSON.parse(none.stdout).error.kind, 'usage');
   });
 
   it('exits 2 when the login is refused or an option is unknown', async () => {
@@ -92,14 +79,48 @@ describe('attack suite: the fixation-guard CLI', () => {
       cli(['attack', safe.url, ...LOGIN, '--frobnicate']),
     ]);
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /POST \/login answered 401 to the given `loginBody`/);
+    assert.match(refused.stderr, /POST \/login answered 401 to the given --login-field; check --login-path, --login-field and --login-encoding/);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /Unknown option '--frobnicate'/);
+  });
+
+  it('prints its version and the command table', async () => {
+    const [version, help, unknown] = await Promise.all([cli(['--version']), cli(['--help']), cli(['frobnicate'])]);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+    assert.match(help.stdout, /^Commands:\n {2}attack +run the session fixation attack suite/m);
+    assert.match(help.stdout, /0 pass, 1 findings at or above --fail-on, 2 setup error/);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('refuses bad flag values, naming the flag', async () => {
+    const runs = await Promise.all([
+      cli(['attack', safe.url, ...LOGIN, '--login-encoding', 'xml']),
+      cli(['attack', safe.url, ...LOGIN, '--logout-method', 'DELETE']),
+      cli(['attack', safe.url, ...LOGIN, '--header', 'no colon']),
+      cli(['attack', safe.url, ...LOGIN, '--csrf-from', 'body:_csrf']),
+      cli(['attack', safe.url, ...LOGIN, '--fail-on', 'everything']),
+      cli(['attack', safe.url, ...LOGIN, '--skip', 'no-such-attack']),
+    ]);
+    const expected = [
+      /--login-encoding must be json or form; got "xml"/,
+      /--logout-method must be GET or POST; got "DELETE"/,
+      /--header must be 'Name: value'; got "no colon"/,
+      /--csrf-from must be input:<name>, meta:<name>, cookie:<name> or header:<name>; got "body:_csrf"/,
+      /--fail-on must be one of fixation, hardening, all; got "everything"/,
+      /--skip names an unknown attack "no-such-attack"/,
+    ];
+    runs.forEach((run, i) => {
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, expected[i] as RegExp);
+      assert.doesNotMatch(run.stderr, /runFixationAttacks|`[a-z]+[A-Z][A-Za-z]*`/, 'messages name flags, not library options');
+    });
   });
 
   it('lists the catalogue with its standards', async () => {
     const run = await cli(['list']);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^planted-id-survives-login\n {2}A session id planted before login does not become authenticated at login\.\n {2}ASVS4 3\.2\.1 · ASVS5 7\.2\.4$/m);
+    assert.match(run.stdout, /^planted-id-survives-login\n {2}A session id planted before login does not become authenticated at login\.\n {2}fixation · critical · core · ASVS4 3\.2\.1 · ASVS5 7\.2\.4$/m);
   });
 });

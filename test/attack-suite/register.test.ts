@@ -43,7 +43,7 @@ describe('attack suite: fixationAttackSuite', () => {
     const testApp = createTestApp(['no-rotation']);
     fixationAttackSuite({ target: testApp.app, loginBody: { username: 'alice', password: 'alice-password' }, only: ['planted-id-survives-login', 'idle-timeout', 'cookie-httponly'], ...framework });
     const [planted, httpOnly, idle] = framework.tests as [Registered, Registered, Registered];
-    await assert.rejects(async () => planted.fn(), /planted-id-survives-login: the attack succeeded\. The planted pre-login id #[0-9a-f]{8} was authenticated[\s\S]*· victim logs in carrying the planted cookie: POST \/login \[sid=#/);
+    await assert.rejects(async () => planted.fn(), /planted-id-survives-login: the attack succeeded \(fixation, critical\)\. The planted pre-login id #[0-9a-f]{8} was authenticated[\s\S]*· victim logs in carrying the planted cookie: POST \/login \[sid=#/);
     await httpOnly.fn();
     const skipped: string[] = [];
     await idle.fn({ skip: (message: string) => skipped.push(message) });

@@ -61,7 +61,18 @@ describe('attack suite: report and setup', () => {
       assert.ok(result.title.endsWith('.'), result.id);
       assert.ok(result.durationMs >= 0);
     }
-    assert.deepEqual(report.summary, { total: 20, passed: 18, failed: 0, notApplicable: 2, secure: true });
+    assert.deepEqual(report.summary, {
+      total: 20,
+      passed: 18,
+      failed: 0,
+      notApplicable: 2,
+      errors: 0,
+      findings: { fixation: 0, hardening: 0 },
+      secure: true,
+      failOn: 'fixation',
+      verdict: 'pass',
+      inconclusive: [],
+    });
     assert.match(report.target, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { startRedisServer, type RunningRedis } from '../../scripts/redis-server.js';
-import { consoleSink, MemorySessionIndex, sessionGuard, type AuditEvent } from '../../src/index.js';
+import { consoleSink, guarded, MemorySessionIndex, sessionGuard, type AuditEvent } from '../../src/index.js';
 import { createRedisSessionStores } from '../../src/redis/index.js';
 import { https, idOf, request, SECRET, setCookie, signedCookie } from '../helpers.js';
 import { uniquePrefix } from '../redis/support.js';
@@ -32,7 +32,7 @@ function app(options: Record<string, unknown>) {
     res.json({ ok: true });
   });
   a.post('/login', async (req, res) => {
-    await req.login('alice');
+    await guarded(req).login('alice');
     res.json({ ok: true });
   });
   return a;

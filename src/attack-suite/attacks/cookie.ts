@@ -9,6 +9,8 @@ export const urlSessionId: AttackDefinition = {
   method:
     'Sends a logged-in session\'s id in the query string and as a path parameter, with no cookie, to the protected path; then logs in with a pre-login id in the URL. None may authenticate or be adopted.',
   standard: standard(['3.1.1'], ['14.2.1'], [CS.exchange]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const { protectedPath, loginPath } = ctx.options;
     const { after: victim } = await ctx.loggedIn('victim');
@@ -45,6 +47,8 @@ export const cookieTossing: AttackDefinition = {
   method:
     'Sends the victim\'s logged-in cookie together with a second cookie of the same name (as a sibling subdomain or a narrower Path can plant), in both orders. The server must refuse the ambiguity, not pick one.',
   standard: standard(['3.4.4'], ['3.3.3'], [CS.multipleCookies, CS.userInput]),
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     const { after: victim } = await ctx.loggedIn('victim');
     const tossed = ctx.facts.anonymousSessions ? await ctx.anonymous('attacker takes a pre-login id to toss') : (await ctx.loggedIn('attacker')).after;
@@ -82,17 +86,20 @@ function attributeAttack(
   std: AttackDefinition['standard'],
   method: string,
   check: (cookie: SessionCookie, ctx: AttackContext) => string | undefined,
-  options: { httpsOnly?: boolean; ok: string },
+  options: { httpsOnly?: boolean; ok: string; severity: AttackDefinition['severity'] },
 ): AttackDefinition {
   return {
     id,
     title,
     method,
     standard: std,
+    // A cookie attribute is defence in depth: alone, its absence hands no session to anyone.
+    class: 'hardening',
+    severity: options.severity,
     async run(ctx): Promise<Verdict> {
       if (options.httpsOnly && !ctx.facts.https) {
         return notApplicable(
-          `the target is plain http (${ctx.session.client.baseUrl.origin}), where a browser would neither keep a Secure cookie nor accept a \`__Host-\` one; run against the https deployment, or pass \`https: true\` to an app that trusts X-Forwarded-Proto`,
+          `the target is plain http (${ctx.session.client.baseUrl.origin}), where a browser would neither keep a Secure cookie nor accept a \`__Host-\` one; run against the https deployment, or pass ${ctx.options.name('https')} for an app that trusts X-Forwarded-Proto`,
         );
       }
       const problems = (await issuedCookies(ctx))
@@ -113,7 +120,7 @@ export const cookieHttpOnly = attributeAttack(
   standard(['3.4.2'], ['3.3.4'], [CS.httpOnly]),
   'Reads the attributes of every Set-Cookie of the session cookie (before and at login).',
   (cookie) => (cookie.attributes?.has('httponly') ? undefined : `\`${cookie.name}\` is set without HttpOnly, so any XSS can read the session id`),
-  { ok: 'Every Set-Cookie of the session cookie has HttpOnly.' },
+  { ok: 'Every Set-Cookie of the session cookie has HttpOnly.', severity: 'medium' },
 );
 
 export const cookieSecure = attributeAttack(
@@ -122,7 +129,7 @@ export const cookieSecure = attributeAttack(
   standard(['3.4.1'], ['3.3.1'], [CS.secure, CS.tls]),
   'Reads the attributes of every Set-Cookie of the session cookie, on an https target.',
   (cookie) => (cookie.attributes?.has('secure') ? undefined : `\`${cookie.name}\` is set without Secure, so it also travels over plain http`),
-  { httpsOnly: true, ok: 'Every Set-Cookie of the session cookie has Secure.' },
+  { httpsOnly: true, ok: 'Every Set-Cookie of the session cookie has Secure.', severity: 'medium' },
 );
 
 export const cookieSameSite = attributeAttack(
@@ -136,7 +143,7 @@ export const cookieSameSite = attributeAttack(
     if (!/^(lax|strict)$/i.test(sameSite)) return `\`${cookie.name}\` has SameSite=${sameSite}, so it is sent on cross-site requests`;
     return undefined;
   },
-  { ok: 'Every Set-Cookie of the session cookie has SameSite=Lax or Strict.' },
+  { ok: 'Every Set-Cookie of the session cookie has SameSite=Lax or Strict.', severity: 'low' },
 );
 
 export const cookiePath = attributeAttack(
@@ -150,7 +157,7 @@ export const cookiePath = attributeAttack(
     if (path !== '/') return `\`${cookie.name}\` has ${path === undefined ? 'no Path' : `Path=${path}`} instead of Path=/, so the browser may hold several cookies of this name for different paths`;
     return undefined;
   },
-  { ok: 'Every Set-Cookie of the session cookie has Path=/ and no Domain.' },
+  { ok: 'Every Set-Cookie of the session cookie has Path=/ and no Domain.', severity: 'low' },
 );
 
 export const cookieHostPrefix = attributeAttack(
@@ -165,7 +172,7 @@ export const cookieHostPrefix = attributeAttack(
     }
     return undefined;
   },
-  { httpsOnly: true, ok: 'The session cookie is named with __Host- and keeps its rules.' },
+  { httpsOnly: true, ok: 'The session cookie is named with __Host- and keeps its rules.', severity: 'low' },
 );
 
 export const tamperedSignatureRejected: AttackDefinition = {
@@ -174,6 +181,8 @@ export const tamperedSignatureRejected: AttackDefinition = {
   method:
     'Takes a logged-in signed cookie (`s:<id>.<signature>`) and replays the id with a flipped signature, with no signature, bare, and with another id\'s signature.',
   standard: standard(['3.5.3'], ['7.2.1'], [CS.userInput]),
+  class: 'fixation',
+  severity: 'critical',
   async run(ctx) {
     const { before, after: victim } = await ctx.loggedIn('victim');
     if (!victim.signature) {
@@ -205,6 +214,8 @@ export const idEntropy: AttackDefinition = {
   method:
     'Collects fresh ids (64 by default), infers their alphabet from the positions that vary, credits each position by how much it varies, and looks for repeats and counters or clocks.',
   standard: standard(['3.2.2', '3.2.4'], ['7.2.3'], [CS.entropy, CS.length, CS.content]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const { entropySamples, startPath, loginPath } = ctx.options;
     const ids: string[] = [];
@@ -265,8 +276,10 @@ export const idNotLeaked: AttackDefinition = {
   method:
     'Walks through a whole session (visit, login, protected page, privilege change, logout) and searches every response body and header for any id or cookie value seen so far.',
   standard: standard(['3.1.1'], ['14.2.1'], [CS.exchange]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
-    const { startPath, loginPath, protectedPath, elevatePath, elevateBody, logoutPath } = ctx.options;
+    const { startPath, loginPath, protectedPath, elevatePath, logoutPath, logoutMethod } = ctx.options;
     const found: string[] = [];
     let scanned = 0;
     const scan = (label: string, exchange: Exchange) => {
@@ -281,13 +294,13 @@ export const idNotLeaked: AttackDefinition = {
     if (!cookie) return notApplicable('the login left no session cookie to follow');
     const me = scan(`GET ${protectedPath}`, await ctx.send('user opens the protected page', { method: 'GET', path: protectedPath, cookies: [cookie] }));
     cookie = me.issued ?? cookie;
-    if (elevatePath) {
-      const elevate = scan(`POST ${elevatePath}`, await ctx.send('user changes privilege', { method: 'POST', path: elevatePath, cookies: [cookie], json: elevateBody }));
+    if (elevatePath && ctx.session.usable('elevate')) {
+      const elevate = scan(`POST ${elevatePath}`, await ctx.elevate('user changes privilege', cookie));
       cookie = elevate.issued ?? cookie;
     }
     const again = scan(`GET ${startPath} (logged in)`, await ctx.visit('user visits the site again', cookie));
     cookie = again.issued ?? cookie;
-    scan(`POST ${logoutPath}`, await ctx.send('user logs out', { method: 'POST', path: logoutPath, cookies: [cookie] }));
+    if (ctx.session.usable('logout')) scan(`${logoutMethod} ${logoutPath}`, await ctx.logout('user logs out', cookie));
     if (found.length > 0) return fail(`The session id leaks outside its cookie: in ${found.join('; ')}.`);
     return pass(`No id or cookie value appeared in the bodies or other headers of ${scanned} responses.`);
   },

@@ -1,5 +1,5 @@
-import type { AttackContext } from '../context.js';
-import type { AttackOutcome, AttackStandard, FixationAttackId } from '../types.js';
+import type { AttackContext, OptionalRoute } from '../context.js';
+import type { AttackOutcome, AttackStandard, FindingClass, FixationAttackId, Severity } from '../types.js';
 
 export interface Verdict {
   outcome: AttackOutcome;
@@ -14,6 +14,13 @@ export interface AttackDefinition {
   /** How the attack is carried out, for the README and `fixation-guard list`. */
   readonly method: string;
   readonly standard: AttackStandard;
+  /** What a success of this attack means: an attacker takes a session (`fixation`) or a defence in depth is missing (`hardening`). */
+  readonly class: FindingClass;
+  readonly severity: Severity;
+  /** A core fixation attack: when it cannot run against an app, the run is inconclusive, never a pass. */
+  readonly core?: boolean;
+  /** The optional routes it uses: when every attack that uses one is skipped, the suite never requests it. */
+  readonly needs?: readonly OptionalRoute[];
   run(ctx: AttackContext): Promise<Verdict>;
 }
 

@@ -7,16 +7,19 @@ export const logoutKillsSession: AttackDefinition = {
   title: 'Logout ends the session on the server, not just in the browser.',
   method: 'Captures a logged-in cookie, logs out, and replays the captured cookie on the protected path.',
   standard: standard(['3.3.1'], ['7.4.1'], [CS.manualExpiration]),
+  needs: ['logout'],
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
-    const { logoutPath, protectedPath } = ctx.options;
+    const { logoutPath, logoutMethod, protectedPath } = ctx.options;
     const { after: victim } = await ctx.loggedIn('victim');
-    const out = await ctx.send('victim logs out', { method: 'POST', path: logoutPath, cookies: [victim] });
+    const out = await ctx.logout('victim logs out', victim);
     const replay = await ctx.authenticated('attacker replays the cookie captured before logout', victim);
     if (replay.ok) {
       const cleared = out.cleared ? ', which cleared the cookie in the browser only' : '';
-      return fail(`After POST ${logoutPath} (${out.response.status}${cleared}), the captured cookie still opens ${protectedPath} (${replay.status}).`);
+      return fail(`After ${logoutMethod} ${logoutPath} (${out.response.status}${cleared}), the captured cookie still opens ${protectedPath} (${replay.status}).`);
     }
-    return pass(`After POST ${logoutPath} (${out.response.status}) the captured cookie ${idHash(victim.id)} no longer opens ${protectedPath} (${replay.status}).`);
+    return pass(`After ${logoutMethod} ${logoutPath} (${out.response.status}) the captured cookie ${idHash(victim.id)} no longer opens ${protectedPath} (${replay.status}).`);
   },
 };
 
@@ -25,12 +28,15 @@ export const logoutAllKillsSessions: AttackDefinition = {
   title: 'Logging out everywhere ends every session of the user.',
   method: 'Logs the same user in twice (two devices), logs out everywhere from the first, and replays both cookies.',
   standard: standard(['3.3.4'], ['7.4.1', '7.5.2'], [CS.manualExpiration]),
+  needs: ['logoutAll'],
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     const { logoutAllPath, protectedPath } = ctx.options;
-    if (!logoutAllPath) throw new NotApplicable('no log-out-everywhere route to attack: pass `logoutAllPath` to check it');
+    if (!logoutAllPath) throw new NotApplicable(`no log-out-everywhere route to attack: pass ${ctx.options.name('logoutAllPath')} to check it`);
     const { after: first } = await ctx.loggedIn('user on a first device');
     const { after: second } = await ctx.loggedIn('user on a second device');
-    const out = await ctx.send('user logs out everywhere from the first device', { method: 'POST', path: logoutAllPath, cookies: [first] });
+    const out = await ctx.logoutAll('user logs out everywhere from the first device', first);
     const still: string[] = [];
     for (const [device, cookie] of [
       ['first', first],
@@ -56,7 +62,14 @@ async function withRequestInFlight<T>(
   const request = ctx.hold(`a request on ${idHash(cookie.id)} is in flight (its body withheld)`, { method: 'GET', path: ctx.options.startPath, cookies: [cookie] });
   const accepted = await request.accepted;
   if (accepted === 'timeout') ctx.note('the server sent no 100 Continue within 2 s; the request was held anyway');
-  const result = await meanwhile();
+  let result: T;
+  try {
+    result = await meanwhile();
+  } catch (err) {
+    // Let the held request finish, so no request of the suite is left open on the server.
+    await request.done().catch(() => undefined);
+    throw err;
+  }
   const late = await request.done();
   return { held: accepted !== 'response', result, late };
 }
@@ -65,10 +78,10 @@ const lateFreshIdNote =
   'the late request was answered with a fresh id: either the app reads the body before it loads the session (then this race was not provoked; mount body parsers after the session middleware to test it), or it noticed the id had ended';
 
 async function lateSaveAfterLogout(ctx: AttackContext): Promise<Verdict> {
-  const { logoutPath, protectedPath } = ctx.options;
+  const { protectedPath } = ctx.options;
   const { after: victim } = await ctx.loggedIn('victim');
   const run = await withRequestInFlight(ctx, victim, async () => {
-    await ctx.send('victim logs out meanwhile', { method: 'POST', path: logoutPath, cookies: [victim] });
+    await ctx.logout('victim logs out meanwhile', victim);
     return ctx.authenticated('the cookie is checked while the request is still in flight', victim);
   });
   if (!run.held) return notApplicable(`the server answered GET ${ctx.options.startPath} before reading its body, so no request could be held open across the logout`);
@@ -113,6 +126,9 @@ export const inflightNoResurrection: AttackDefinition = {
   method:
     'Opens a session-writing request and withholds its body (Expect: 100-continue) so the app has loaded the session; meanwhile logs out (or logs in, rotating the id); then lets the request finish and replays the old id. The race is provoked when the app loads the session before reading the body.',
   standard: standard(['3.3.1', '3.2.1'], ['7.2.4', '7.4.1'], [CS.renew, CS.manualExpiration]),
+  needs: ['logout'],
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     const phases = [await lateSaveAfterLogout(ctx), await lateSaveAfterLogin(ctx)];
     const failed = phases.filter((p) => p.outcome === 'fail');
@@ -129,6 +145,8 @@ export const idleTimeout: AttackDefinition = {
   title: 'An idle session expires after the idle timeout.',
   method: 'Logs in, moves the app\'s test clock past the idle timeout (30 min by default) and replays the cookie.',
   standard: standard(['3.3.2'], ['7.3.1'], [CS.idle]),
+  class: 'hardening',
+  severity: 'medium',
   async run(ctx) {
     ctx.requireClock();
     const { idleTimeoutMs, protectedPath } = ctx.options;
@@ -148,6 +166,8 @@ export const absoluteTimeout: AttackDefinition = {
   title: 'A session expires after the absolute timeout even while in use.',
   method: 'Logs in and keeps the session busy (a request every half idle timeout, moving the test clock) until past the absolute timeout (4 h by default).',
   standard: standard(['3.3.2'], ['7.3.2'], [CS.absolute]),
+  class: 'hardening',
+  severity: 'low',
   async run(ctx) {
     ctx.requireClock();
     const { idleTimeoutMs, absoluteTimeoutMs, protectedPath } = ctx.options;
@@ -164,7 +184,7 @@ export const absoluteTimeout: AttackDefinition = {
       if (!check.ok) {
         if (elapsed === move) {
           return notApplicable(
-            `the session ended at the first step (+${formatDuration(elapsed)}) although it was in use, so the app's idle timeout is probably shorter than \`idleTimeout\` (${formatDuration(idleTimeoutMs)}); the absolute timeout could not be observed`,
+            `the session ended at the first step (+${formatDuration(elapsed)}) although it was in use, so the app's idle timeout is probably shorter than ${ctx.options.name('idleTimeout')} (${formatDuration(idleTimeoutMs)}); the absolute timeout could not be observed`,
           );
         }
         return pass(`The session, kept in use, ended at +${formatDuration(elapsed)} (absolute timeout ${formatDuration(absoluteTimeoutMs)}).`);

@@ -8,7 +8,8 @@ async function logInWithPreLoginId(ctx: AttackContext, visit: string, login: str
   const before = await ctx.anonymous(visit);
   const after = await ctx.login(login, before);
   if (after.response.status >= 400) throw new NotApplicable(`the login answered ${after.response.status}`);
-  return { before, login: after };
+  // `carried`: the id the login request carried (a login page may have replaced the visit's id).
+  return { before, carried: after.before ?? before, login: after };
 }
 
 /** The classic attack: the attacker's pre-login id is planted in the victim's browser. */
@@ -18,6 +19,9 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
   method:
     'The attacker takes a pre-login cookie, the victim logs in carrying it (as after cookie tossing or XSS), then the attacker replays it on the protected path.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'critical',
+  core: true,
   async run(ctx) {
     const { before: planted } = await logInWithPreLoginId(ctx, 'attacker visits the site and keeps the pre-login cookie', 'victim logs in carrying the planted cookie');
     const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
@@ -35,8 +39,11 @@ export const loginSetsNewId: AttackDefinition = {
   title: 'The login response sets a new session id.',
   method: 'Logs in carrying a pre-login cookie and compares the id in the login response\'s Set-Cookie with it.',
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'high',
+  core: true,
   async run(ctx) {
-    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
+    const { carried: before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (!login.issued) {
       return fail(`POST ${ctx.options.loginPath} set no \`${ctx.cookieName}\` cookie, so the browser keeps the pre-login id ${idHash(before.id)} as the logged-in id.`);
     }
@@ -53,8 +60,11 @@ export const preLoginIdDead: AttackDefinition = {
   method:
     'After login, replays the pre-login cookie on the public start path: a dead id is replaced by a fresh one, a live one is kept (rotation that forgot to destroy the old record).',
   standard: standard(['3.2.1', '3.3.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'high',
+  core: true,
   async run(ctx) {
-    const { before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
+    const { carried: before, login } = await logInWithPreLoginId(ctx, 'user visits the site', 'user logs in with the pre-login cookie');
     if (login.cookie?.id === before.id) {
       return fail(`Login kept the pre-login id ${idHash(before.id)}: it is the logged-in session's id, so it cannot be dead.`);
     }
@@ -90,6 +100,8 @@ export const forgedIdNotAdopted: AttackDefinition = {
   method:
     'Presents made-up ids shaped like real ones (bare, and signed with a bogus signature), then logs in with one: the server must issue its own id each time (strict session management), never the attacker\'s.',
   standard: standard(['3.2.1'], ['7.2.1', '7.2.4'], [CS.strict]),
+  class: 'fixation',
+  severity: 'high',
   async run(ctx) {
     const real = ctx.facts.anonymousSessions ? await ctx.anonymous('attacker looks at a real id') : (await ctx.loggedIn('attacker')).after;
     const forged: SessionCookie[] = [ctx.cookie(lookalikeId(real.id))];
@@ -117,11 +129,14 @@ export const privilegeChangeRotates: AttackDefinition = {
   title: 'A privilege change issues a new session id and kills the old one.',
   method: 'Logs in, performs the privilege change (step-up), then checks that the response set a new id and that the old id no longer works.',
   standard: standard(['3.2.1', '3.7.1'], ['7.2.4', '7.5.3'], [CS.renew]),
+  needs: ['elevate'],
+  class: 'fixation',
+  severity: 'high',
   async run(ctx: AttackContext) {
-    const { elevatePath, elevateBody, protectedPath } = ctx.options;
-    if (!elevatePath) throw new NotApplicable('no privilege change to attack: pass `elevatePath` (for example a step-up route) to check it');
+    const { elevatePath, protectedPath } = ctx.options;
+    if (!elevatePath) throw new NotApplicable(`no privilege change to attack: pass ${ctx.options.name('elevatePath')} (for example a step-up route) to check it`);
     const { after: before } = await ctx.loggedIn('user');
-    const change = await ctx.send('user changes privilege', { method: 'POST', path: elevatePath, cookies: [before], json: elevateBody });
+    const change = await ctx.elevate('user changes privilege', before);
     if (change.response.status >= 400) return notApplicable(`POST ${elevatePath} answered ${change.response.status}`);
     if (change.issued) ctx.track(change.issued);
     if (!change.issued || change.issued.id === before.id) {
