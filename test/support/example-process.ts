@@ -38,9 +38,15 @@ export interface ExampleProcess {
 
 const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
+function withoutBackends(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { REDIS_URL: _url, REDIS_CLUSTER_URLS: _cluster, ...rest } = env;
+  return rest;
+}
+
 export async function startExample(env: Record<string, string>, script = 'examples/basic-login/server.ts'): Promise<ExampleProcess> {
   const child: ChildProcess = spawn(process.execPath, [bundle(script)], {
-    env: { ...process.env, PORT: '0', ...env },
+    // Only the backend the caller names: the test runner's REDIS_URL / REDIS_CLUSTER_URLS must not leak in.
+    env: { ...withoutBackends(process.env), PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
