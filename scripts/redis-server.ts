@@ -57,7 +57,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
+/** Whether a Redis answers PING on the loopback port. */
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let answer = '';
@@ -87,22 +88,42 @@ export interface RunningRedis {
   restart(): Promise<void>;
 }
 
+export interface StartRedisOptions {
+  port?: number;
+  /**
+   * A directory for an append-only file fsynced before every reply: a server killed and
+   * restarted keeps every write it acknowledged (fault-injection tests). Default: no persistence.
+   */
+  persistDir?: string;
+  /** More `redis-server` arguments (e.g. cluster mode). */
+  extraArgs?: string[];
+}
+
 /** Starts a private redis-server on a free (or the given) loopback port. */
-export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
+export async function startRedisServer(options: StartRedisOptions = {}): Promise<RunningRedis> {
   const binary = ensureRedisServerBinary();
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
+    const persistence = options.persistDir
+      ? ['--dir', options.persistDir, '--appendonly', 'yes', '--appendfsync', 'always', '--appendfilename', `appendonly-${port}.aof`, '--appenddirname', `aof-${port}`]
+      : ['--appendonly', 'no'];
     child = spawn(
       binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'yes', '--loglevel', 'warning', ...(options.extraArgs ?? [])],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const started = Date.now();
     while (Date.now() - started < READY_TIMEOUT_MS) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} on port ${port}`);
-      if (await ping(port)) return;
+      if (await ping(port)) {
+        // Another process may have taken the port while ours was down (a restart): the PONG
+        // would be theirs, and our server exits on the failed bind.
+        await new Promise((r) => setTimeout(r, 100));
+        if (child.exitCode !== null) throw new Error(`redis-server could not bind port ${port} (exit code ${child.exitCode}); another process holds it`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
     child.kill('SIGKILL');

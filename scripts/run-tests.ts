@@ -1,17 +1,20 @@
 /**
  * The test entry point (`npm test` runs it after the type-check and lint): starts a private
- * redis-server unless REDIS_URL names one, runs every `test/**\/*.test.ts` with node:test on
+ * redis-server unless REDIS_URL names one, and — when a selected test file reads
+ * REDIS_CLUSTER_URLS — a private three-primary Redis Cluster unless REDIS_CLUSTER_URLS names
+ * one (comma-separated `redis://host:port`); runs every `test/**\/*.test.ts` with node:test on
  * Express 5, then the guard's core tests and the attack suite (EXPRESS4_TESTS) again on
- * Express 4, and stops Redis again whatever happens. When browser tests are selected, it finds
- * Debian's `chromium` (installing the package when it is missing, like redis-server) and hands
- * its path to the tests in CHROMIUM_PATH.
+ * Express 4, and stops what it started whatever happens. When browser tests are selected, it
+ * finds Debian's `chromium` (installing the package when it is missing, like redis-server) and
+ * hands its path to the tests in CHROMIUM_PATH.
  *
  * `--express=5` or `--express=4` runs one pass only; other arguments filter the files.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureChromiumBinary } from './chromium.js';
+import { startRedisCluster, type RunningRedisCluster } from './redis-cluster.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
 import { knownSecrets, scanForSecrets } from './secrets-scan.js';
 
@@ -73,6 +76,21 @@ if (files.some((file) => file.startsWith(join('test', 'browser')))) {
   console.log(`run-tests: browser tests use ${env.CHROMIUM_PATH}`);
 }
 
+let cluster: RunningRedisCluster | undefined;
+const needsCluster = files.some((file) => readFileSync(file, 'utf8').includes('REDIS_CLUSTER_URLS'));
+if (needsCluster && !env.REDIS_CLUSTER_URLS) {
+  try {
+    cluster = await startRedisCluster();
+  } catch (error) {
+    await redis?.stop();
+    throw error;
+  }
+  env.REDIS_CLUSTER_URLS = cluster.urls.join(',');
+  console.log(`run-tests: started a 3-primary Redis Cluster for the tests at ${env.REDIS_CLUSTER_URLS}`);
+} else if (needsCluster) {
+  console.log('run-tests: using the Redis Cluster named by REDIS_CLUSTER_URLS');
+}
+
 /** One node:test run; everything it prints is also kept for the secrets scan below. */
 function runPass(label: string, preload: string[], passFiles: string[]): Promise<number> {
   console.log(`run-tests: ${label}: ${passFiles.length} file(s)`);
@@ -101,7 +119,7 @@ try {
   if (only !== '4') code = await runPass('Express 5', [], files);
   if (only !== '5' && express4Files.length > 0) code = (await runPass('Express 4', ['./test/support/express4.mjs'], express4Files)) || code;
 } finally {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 }
 
 const findings = scanForSecrets(Buffer.concat(output).toString('utf8'), knownSecrets(['test', 'examples']));

@@ -30,6 +30,17 @@ const USERS = new Map<string, string>([
   ['bob', 'bob-password'],
 ]);
 
+/** `LOAD_USERS=N` adds user1 … userN with passwords password-1 … (load tests need many principals). */
+function addLoadUsers(value: string | undefined): void {
+  if (value === undefined || value === '') return;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 0 || count > 1_000_000) {
+    throw new Error(`LOAD_USERS must be a whole number from 0 to 1000000; got ${JSON.stringify(value)}`);
+  }
+  for (let i = 1; i <= count; i++) USERS.set(`user${i}`, `password-${i}`);
+}
+addLoadUsers(process.env.LOAD_USERS);
+
 function checkPassword(username: unknown, password: unknown): username is string {
   if (typeof username !== 'string' || typeof password !== 'string') return false;
   const expected = USERS.get(username);

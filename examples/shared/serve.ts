@@ -1,4 +1,8 @@
-/** Starts an example on 127.0.0.1:$PORT, MemoryStore by default, Redis when REDIS_URL is set. */
+/**
+ * Starts an example on 127.0.0.1:$PORT: MemoryStore by default, Redis when REDIS_URL is set, a
+ * Redis Cluster (sessions spread over its shards) when REDIS_CLUSTER_URLS lists its nodes
+ * (comma-separated; SESSION_SECRET required, it also keys the placement tags).
+ */
 import type { Store } from 'express-session';
 import type { SessionIndex } from '../../src/index.js';
 import { createLoginApp, type ExampleAppOptions } from './login-app.js';
@@ -9,9 +13,19 @@ export async function serveLoginApp(title: string, options: ExampleAppOptions = 
   let store: Store | undefined;
   let index: SessionIndex | undefined;
   let close: (() => Promise<void>) | undefined;
-  if (process.env.REDIS_URL) {
+  if (process.env.REDIS_CLUSTER_URLS) {
+    const secret = process.env.SESSION_SECRET;
+    if (!secret) throw new Error(`${title}: REDIS_CLUSTER_URLS needs SESSION_SECRET (the fleet shares it)`);
+    const { createRedisClusterSessionStores } = await import('../../src/redis/index.js');
+    const stores = createRedisClusterSessionStores({ rootUrls: process.env.REDIS_CLUSTER_URLS.split(','), tagSecret: secret, prefix: `fg-example-${title}:` });
+    await stores.ready;
+    store = stores.store;
+    index = stores.index;
+    close = stores.close;
+  } else if (process.env.REDIS_URL) {
     const { createRedisSessionStores } = await import('../../src/redis/index.js');
-    const stores = await createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:{${title}}:` });
+    const stores = createRedisSessionStores({ url: process.env.REDIS_URL, prefix: `fg-example:{${title}}:` });
+    await stores.ready;
     store = stores.store;
     index = stores.index;
     close = stores.close;
@@ -25,7 +39,7 @@ export async function serveLoginApp(title: string, options: ExampleAppOptions = 
     }
     const address = server.address();
     const actual = typeof address === 'object' && address ? address.port : port;
-    console.log(`${title} listening on http://${host}:${actual} (${store ? 'Redis' : 'MemoryStore'})`);
+    console.log(`${title} listening on http://${host}:${actual} (${process.env.REDIS_CLUSTER_URLS ? 'Redis Cluster' : store ? 'Redis' : 'MemoryStore'})`);
   });
   const shutdown = () => {
     server.close(() => {

@@ -45,4 +45,10 @@ export interface GuardContext {
   crossSite: CrossSitePolicy | undefined;
   /** The handle `listSessions` shows for a session id: a keyed hash, useless as a cookie. */
   sessionHandle: (sessionId: string) => string;
+  /**
+   * A new id for a session of `principal` (undefined: anonymous). A store may place an
+   * authenticated session by its id (`sessionIdFor`: the Redis `spread` layout puts a
+   * principal's sessions in the slot of its index); otherwise it is `genid()`.
+   */
+  genidFor: (principal: string | undefined) => string;
 }

@@ -3,10 +3,11 @@ import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
 import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { SessionGuardError } from '../errors/index.js';
 import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
-import type { SessionIndex, SessionLimit } from '../store/contracts.js';
+import type { GuardStoreExtensions, SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
 import { Binding } from '../policy/binding.js';
@@ -404,6 +405,18 @@ export function resolveOptions(input: unknown): ResolvedGuard {
   });
   const genid = () => randomBytes(32).toString('base64url');
   const handleKey = deriveKey(first, 'session-handle');
+  const sessionIdFor = (store as GuardStoreExtensions).sessionIdFor;
+  const genidFor =
+    typeof sessionIdFor === 'function'
+      ? (principal: string | undefined) => {
+          const random = genid();
+          if (principal === undefined) return random;
+          const id: unknown = sessionIdFor.call(store, principal, random);
+          // The id's unguessability is the random part: a store may only add to it.
+          if (typeof id !== 'string' || !id.includes(random)) throw new SessionGuardError('SESSION_CONFIG', `${NAME}: the store's sessionIdFor() must return a string that contains the random id it was given.`);
+          return id;
+        }
+      : () => genid();
 
   const context: GuardContext = {
     store: guardedStore,
@@ -439,6 +452,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     genid,
     crossSite,
     sessionHandle: (sessionId) => shortHash(handleKey, sessionId),
+    genidFor,
   };
   const sessionOptions: session.SessionOptions = {
     secret: secrets,

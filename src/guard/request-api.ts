@@ -193,7 +193,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const now = ctx.clock.now();
     const credentialVersion = ctx.credentialVersion ? String(await ctx.credentialVersion(principal)) : undefined;
     const oldId = req.sessionID;
-    const newId = ctx.strategy === 'none' ? oldId : ctx.genid();
+    const newId = ctx.strategy === 'none' ? oldId : ctx.genidFor(principal);
     // A re-login on a session of the same principal replaces it: it does not count against the limit.
     const replacing = stateOf(old)?.principal === principal ? oldId : undefined;
     const entry = { sessionId: newId, createdAt: now, lastSeenAt: now, ...(meta ? { meta } : {}) };

@@ -35,9 +35,11 @@ export async function rotateSession(
   strategy: RotationStrategy,
   keep: readonly string[],
   mutate: (base: GuardState, previous: GuardState, newId: string) => GuardState,
-  newId: string = ctx.genid(),
+  newId?: string,
 ): Promise<{ oldId: string; newId: string }> {
   const old = requireSession(req);
+  // An authenticated session keeps its placement (the Redis `spread` layout: its principal's slot).
+  newId ??= ctx.genidFor(stateOf(old)?.principal);
   const oldId = req.sessionID;
   const now = ctx.clock.now();
   const previous = stateOf(old) ?? newGuardState(now);

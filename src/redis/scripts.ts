@@ -210,6 +210,43 @@ return 'ok'
 `,
 );
 
+/**
+ * The first half of a move across slots (Redis Cluster, `spread` layout: a login moves an
+ * anonymous session into its principal's slot). KEYS: new session, [index, meta].
+ * ARGV: value, ttlMs, newId, lastSeenAt. Writes the new record — refusing when the id exists
+ * (or holds a tombstone) — and marks its reserved index entry as having a record.
+ */
+export const MOVE_IN = new LuaScript(
+  'moveIn',
+  String.raw`
+if redis.call('EXISTS', KEYS[1]) == 1 then return fail('new_exists') end
+local ttl = tonumber(ARGV[2])
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+  mark_live(KEYS[3], ARGV[3], ARGV[4])
+  cover_index(KEYS[2], KEYS[3], ttl)
+end
+return 'ok'
+`,
+);
+
+/**
+ * The second half of a move across slots. KEYS: old session. ARGV: tombstone JSON, ttlMs.
+ * Tombstones the old id only while it holds a live record: an id ended (or moved by another
+ * request) meanwhile refuses, and the caller ends the new record it wrote.
+ */
+export const MOVE_OUT = new LuaScript(
+  'moveOut',
+  String.raw`
+local old = redis.call('GET', KEYS[1])
+if not old then return fail('old_missing') end
+if is_tombstone(old) then return fail('old_dead') end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'ok'
+`,
+);
+
 /** KEYS: index. Read-only: the members the next script will look at. */
 export const INDEX_MEMBERS = new LuaScript(
   'indexMembers',

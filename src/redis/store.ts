@@ -9,10 +9,10 @@ import {
   type TombstoneRecord,
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
-import { DEFAULT_PREFIX, KeyLayout, validatePrefix } from './keys.js';
+import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
-import { GUARDED_SET, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { GUARDED_SET, MOVE_IN, MOVE_OUT, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 
 type Callback = (err?: unknown, data?: any) => any;
 
@@ -24,8 +24,18 @@ export const DEFAULT_SESSION_TTL_MS = 86_400_000;
 export interface RedisSessionStoreOptions {
   /** A connected node-redis client (`createClient()` or `createCluster()`). */
   client: unknown;
-  /** Key prefix with a hash tag; session keys are `<prefix>sess:<id>`. Default `'fg:{fg}:'`. */
+  /**
+   * Key prefix; session keys are `<prefix>sess:<id>`. With the `deployment` layout it carries a
+   * hash tag (default `'fg:{fg}:'`); with `spread` it has none (default `'fg:'`).
+   */
   prefix?: string;
+  /**
+   * `'deployment'` (default): every key in one slot, every step one script. `'spread'`: sessions
+   * spread over a Redis Cluster's slots, a principal's sessions next to its index (see keys.ts).
+   */
+  keyLayout?: KeyLayoutKind;
+  /** `spread` only, required: the key of the principals' placement tags, the same on every instance. */
+  tagSecret?: string;
   /**
    * How long a record lives when its cookie has no `expires` (`'1d'` or milliseconds; a
    * function receives the record and returns one). connect-redis's `ttl` (seconds) is refused
@@ -64,11 +74,14 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
   readonly keys: KeyLayout;
   readonly operationTimeoutMs: number;
   readonly #scripting: RedisScriptingClient;
+  readonly #cluster: boolean;
 
   constructor(options: RedisSessionStoreOptions) {
     checkOptionsObject(options, WHO, 'an options object with a `client`');
     const scripting = checkClient(options.client, WHO);
-    const keys = new KeyLayout(validatePrefix(options.prefix ?? DEFAULT_PREFIX, WHO));
+    const layout = validateLayout(options.keyLayout, WHO);
+    const prefix = validatePrefix(options.prefix ?? (layout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX), WHO, layout);
+    const keys = new KeyLayout(prefix, layout, validateTagSecret(options.tagSecret, layout, WHO));
     refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
     const ttl = secondsTtl(options.sessionTtl);
     super({
@@ -80,21 +93,38 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     });
     this.keys = keys;
     this.#scripting = scripting;
+    // node-redis's cluster client (connect-redis tells them apart the same way).
+    this.#cluster = typeof options.client === 'object' && options.client !== null && 'masters' in options.client;
     this.operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   }
 
   // connect-redis's own operations, with a deadline and typed errors.
 
   override get(sid: string, cb?: Callback): Promise<any> {
-    return settle(this.#deadline('GET', super.get(sid)), cb);
+    return settle(this.#deadline('GET', this.keys.spread ? this.#getSpread(sid) : super.get(sid)), cb);
   }
 
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<any> {
-    return settle(this.#deadline('SET', super.set(sid, sess)), cb);
+    return settle(this.#deadline('SET', this.keys.spread ? this.#setSpread(sid, sess) : super.set(sid, sess)), cb);
   }
 
   override destroy(sid: string, cb?: Callback): Promise<any> {
-    return settle(this.#deadline('DEL', super.destroy(sid)), cb);
+    return settle(this.#deadline('DEL', this.keys.spread ? (this.client as SpreadClient).del([this.keys.session(sid)]) : super.destroy(sid)), cb);
+  }
+
+  // connect-redis builds keys as prefix + id; the spread layout puts the id's slot tag in braces.
+  async #getSpread(sid: string): Promise<SessionData | null> {
+    const data = await (this.client as SpreadClient).get(this.keys.session(sid));
+    return data ? (JSON.parse(data) as SessionData) : null;
+  }
+
+  async #setSpread(sid: string, sess: SessionData): Promise<void> {
+    const ttl = this.#ttlMs(sess);
+    if (ttl <= 0) {
+      await (this.client as SpreadClient).del([this.keys.session(sid)]);
+      return;
+    }
+    await (this.client as SpreadClient).set(this.keys.session(sid), JSON.stringify(sess), { expiration: { type: 'PX', value: ttl } });
   }
 
   /**
@@ -113,10 +143,51 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
   /** Every live record (tombstones left out), each with its `id`. */
   override all(cb?: Callback): Promise<any> {
     const run = async (): Promise<SessionData[]> => {
+      if (this.keys.spread) return await this.#allSpread();
       const records = (await super.all()) as unknown[];
       return records.filter((record): record is SessionData => !isTombstone(record));
     };
     return settle(run(), cb);
+  }
+
+  /** Removes every session key of this prefix (one DEL per key: on a cluster they span slots). */
+  override clear(cb?: Callback): Promise<any> {
+    if (!this.keys.spread) return super.clear(cb);
+    const run = async (): Promise<null> => {
+      const client = this.client as SpreadClient;
+      for (const key of await this.#sessionKeys()) await client.del([key]);
+      return null;
+    };
+    return settle(run(), cb);
+  }
+
+  // The spread layout's keys are in many slots: connect-redis reads them with one MGET and
+  // deletes them with one DEL, which a cluster refuses. These go key by key (pipelined).
+  async #sessionKeys(): Promise<string[]> {
+    const match = `${this.keys.sessionPrefix}*`;
+    const count = this.scanCount;
+    const found = new Set<string>();
+    const client = this.client as unknown as ScanClient & { masters?: unknown[]; nodeClient?(node: unknown): Promise<ScanClient> };
+    const nodes: ScanClient[] = client.masters && client.nodeClient ? await Promise.all(client.masters.map((m) => client.nodeClient!(m))) : [client];
+    for (const node of nodes) {
+      for await (const keys of node.scanIterator({ MATCH: match, COUNT: count })) for (const key of keys) found.add(key);
+    }
+    return [...found];
+  }
+
+  async #allSpread(): Promise<SessionData[]> {
+    const keys = await this.#sessionKeys();
+    const client = this.client as SpreadClient;
+    const values = await Promise.all(keys.map((key) => client.get(key)));
+    const records: SessionData[] = [];
+    for (const [i, value] of values.entries()) {
+      if (!value) continue;
+      const record = JSON.parse(value) as SessionData & { id?: string };
+      if (isTombstone(record)) continue;
+      record.id = this.keys.idOfSessionKey(keys[i] as string);
+      records.push(record);
+    }
+    return records;
   }
 
   /** How many live records there are (tombstones left out). */
@@ -126,6 +197,15 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
   }
 
   // GuardStoreExtensions.
+
+  /**
+   * The id of a new authenticated session of `principal`: with the `spread` layout, the
+   * principal's placement tag followed by the guard's random id (so the session lands in its
+   * index's slot); otherwise the random id as is.
+   */
+  sessionIdFor(principal: string, randomId: string): string {
+    return this.keys.spread ? this.keys.placementTag(principal) + randomId : randomId;
+  }
 
   /** Writes `sess` under `sid` unless `sid` holds a tombstone (a late save of a dead id). */
   async guardedSet(sid: string, sess: SessionData): Promise<GuardedSetResult> {
@@ -161,16 +241,44 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
     const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil }));
     const principal = principalOf(sess);
+    if (this.#cluster && !this.keys.sameSlot(oldId, newId)) {
+      await this.#moveAcrossSlots(oldId, newId, sess, now, tombstone, ttl, principal);
+      return;
+    }
     const keys = [this.keys.session(oldId), this.keys.session(newId)];
-    if (principal !== undefined) keys.push(this.keys.index(principal), this.keys.meta(principal));
+    if (principal !== undefined && this.keys.colocated(newId, principal)) keys.push(this.keys.index(principal), this.keys.meta(principal));
     const args = [JSON.stringify(sess), tombstone, String(ttl), oldId, newId, String(Math.floor(now))];
     await this.#deadline('rename', RENAME.run(this.#scripting, keys, args).catch(refusalToConflict));
+  }
+
+  /**
+   * `rename` when the two ids live in different slots of a cluster (a login: an anonymous id's
+   * slot to the principal's). No script can span them, so it is the plain-store order: the new
+   * record first (its index entry marked as having a record), then the old id tombstoned only
+   * if it is still live. When that refuses (another request ended or moved the old id first) or
+   * fails, the new record is tombstoned before the error goes up: an ended id never gets a
+   * successor, and a login that answers 409/503 leaves no session behind. The new id was never
+   * sent to anyone, so nobody can use it in between.
+   */
+  async #moveAcrossSlots(oldId: string, newId: string, sess: SessionData, now: number, tombstone: string, ttl: number, principal: string | undefined): Promise<void> {
+    const inKeys = [this.keys.session(newId)];
+    if (principal !== undefined && this.keys.colocated(newId, principal)) inKeys.push(this.keys.index(principal), this.keys.meta(principal));
+    const value = JSON.stringify(sess);
+    await this.#deadline('rename', MOVE_IN.run(this.#scripting, inKeys, [value, String(this.#ttlMs(sess)), newId, String(Math.floor(now))]).catch(refusalToConflict));
+    try {
+      await this.#deadline('rename', MOVE_OUT.run(this.#scripting, [this.keys.session(oldId)], [tombstone, String(ttl)]).catch(refusalToConflict));
+    } catch (error) {
+      const ended = JSON.stringify(makeTombstone('destroyed', now, ttl));
+      await this.#deadline('rename', TOMBSTONE.run(this.#scripting, [this.keys.session(newId)], [ended, String(ttl), '0'])).catch(ignore);
+      throw error;
+    }
   }
 
   #keysFor(sid: string, sess: SessionData): string[] {
     const principal = principalOf(sess);
     const session = this.keys.session(sid);
-    return principal === undefined ? [session] : [session, this.keys.index(principal), this.keys.meta(principal)];
+    // An id minted elsewhere (not in its principal's slot) cannot touch the index in one script.
+    return principal === undefined || !this.keys.colocated(sid, principal) ? [session] : [session, this.keys.index(principal), this.keys.meta(principal)];
   }
 
   /** connect-redis's TTL rule (cookie expiry, else `ttl` seconds), in milliseconds. */
@@ -194,6 +302,19 @@ export function principalOf(sess: SessionData): string | undefined {
   const principal: unknown = (state as { principal?: unknown }).principal;
   return typeof principal === 'string' && principal !== '' ? principal : undefined;
 }
+
+/** The node-redis commands the `spread` layout's get/set/destroy use. */
+interface SpreadClient {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  del(keys: string[]): Promise<unknown>;
+}
+
+interface ScanClient {
+  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
+}
+
+function ignore(): void {}
 
 function refusalToConflict(error: unknown): never {
   const reason = scriptRefusal(error);

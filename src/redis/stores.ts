@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
-import { createClient } from 'redis';
-import { DEFAULT_PREFIX } from './keys.js';
+import { createClient, createCluster } from 'redis';
+import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, type KeyLayoutKind } from './keys.js';
 import { refuseRenamedDurations } from '../clock/index.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkOptionsObject, durationMs } from './options.js';
 import { RedisSessionIndex } from './session-index.js';
@@ -26,8 +26,12 @@ export interface CreateRedisSessionStoresOptions {
    * Give it `disableOfflineQueue: true`; an `'error'` listener is added when it has none.
    */
   client?: unknown;
-  /** Key prefix with a Redis Cluster hash tag. Default `'fg:{fg}:'`. */
+  /** Key prefix with a Redis Cluster hash tag. Default `'fg:{fg}:'` (`'fg:'` with `keyLayout: 'spread'`). */
   prefix?: string;
+  /** `'deployment'` (default, every key in one slot) or `'spread'` (a cluster's slots; see `createRedisClusterSessionStores`). */
+  keyLayout?: KeyLayoutKind;
+  /** `keyLayout: 'spread'` only, required: the key of the principals' placement tags. */
+  tagSecret?: string;
   /**
    * How long a record lives when its cookie has no `expires` (`'1d'` or milliseconds).
    * connect-redis's `ttl` (seconds) is refused with a hint. Default `'1d'`.
@@ -116,12 +120,8 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
       // (`operationTimeout`), which also covers commands already written.
       socket: {
         connectTimeout: connectTimeoutMs,
-        reconnectStrategy: function reconnectForEver(retries: number): number {
-          // Never give up (node-redis gives up after a socket timeout by default): the fleet
-          // must come back by itself once Redis does.
-          const backoff = Math.min(50 * 2 ** Math.min(retries, 16), maxDelay);
-          return Math.round(backoff * (0.8 + Math.random() * 0.4));
-        },
+        // The fleet must come back by itself once Redis does.
+        reconnectStrategy: reconnectForEver(maxDelay),
       },
     })) as FleetRedisClient;
 
@@ -134,10 +134,12 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
     });
   }
 
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const layout = { ...(options.keyLayout !== undefined && { keyLayout: options.keyLayout }), ...(options.tagSecret !== undefined && { tagSecret: options.tagSecret }) };
+  const prefix = options.prefix ?? (options.keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
   const store = new RedisSessionStore({
     client,
     prefix,
+    ...layout,
     ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
     operationTimeout: operationTimeoutMs,
@@ -145,11 +147,12 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   const index = new RedisSessionIndex({
     client,
     prefix,
+    ...layout,
     operationTimeout: operationTimeoutMs,
     ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
 
-  const ready = owned ? client.connect().then(noop) : whenReady(client);
+  const ready = owned ? client.connect().then(noop) : whenReady(client as unknown as Connectable);
   // Closing before the first connection rejects `ready`; nobody has to be listening.
   ready.catch(noop);
 
@@ -168,9 +171,127 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   return { store, index, client, ready, close };
 }
 
-function whenReady(client: FleetRedisClient): Promise<void> {
-  if (client.isReady) return Promise.resolve();
-  return new Promise((resolve) => client.once('ready', () => resolve()));
+interface Connectable {
+  isReady?: boolean;
+  isOpen: boolean;
+  once(event: string, listener: () => void): unknown;
+}
+
+function whenReady(client: Connectable): Promise<void> {
+  if (client.isReady ?? client.isOpen) return Promise.resolve();
+  return new Promise((resolve) => client.once(client.isReady === undefined ? 'connect' : 'ready', () => resolve()));
+}
+
+/** Never give up reconnecting (node-redis gives up after a socket timeout by default), capped backoff with jitter. */
+function reconnectForEver(maxDelay: number): (retries: number) => number {
+  return function reconnectForEver(retries: number): number {
+    const backoff = Math.min(50 * 2 ** Math.min(retries, 16), maxDelay);
+    return Math.round(backoff * (0.8 + Math.random() * 0.4));
+  };
+}
+
+/** The cluster client `createRedisClusterSessionStores` builds (node-redis `createCluster`). */
+export type FleetRedisCluster = ReturnType<typeof createCluster>;
+
+export interface CreateRedisClusterSessionStoresOptions extends Omit<CreateRedisSessionStoresOptions, 'url' | 'client' | 'prefix'> {
+  /** `redis://host:port` of some of the cluster's nodes (the rest is discovered). */
+  rootUrls: string[];
+  /**
+   * The key of the principals' placement tags (`spread` layout), the same on every instance:
+   * at least 16 characters. The session secret will do: it is used under its own label.
+   */
+  tagSecret: string;
+  /** Key prefix without a hash tag (each key carries its own). Default `'fg:'`. */
+  prefix?: string;
+  /**
+   * `'spread'` (default): sessions spread over the cluster's slots. `'deployment'`: every key
+   * in one slot (one shard holds everything; each step stays one script).
+   */
+  keyLayout?: KeyLayoutKind;
+}
+
+export interface RedisClusterSessionStores extends Omit<RedisSessionStores, 'client'> {
+  /** The node-redis cluster client both use. */
+  client: FleetRedisCluster;
+}
+
+/**
+ * `createRedisSessionStores` for a Redis Cluster: one node-redis cluster client set up to fail
+ * closed the same way (no offline queue, reconnection for ever, errors to `onError`), and a
+ * store and index on the `spread` key layout: anonymous sessions spread over every slot, each
+ * principal's sessions next to its index, a login moved across slots (see the README's
+ * "Redis Cluster" part). While a primary is down, requests whose keys live in its slots get
+ * 503s; the rest of the fleet serves on, and its slots serve again once it is back.
+ *
+ * @example
+ * import { createRedisClusterSessionStores } from 'fixation-guard/redis';
+ *
+ * const redis = createRedisClusterSessionStores({
+ *   rootUrls: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379', 'redis://10.0.0.3:6379'],
+ *   tagSecret: process.env.SESSION_SECRET!,
+ * });
+ * app.use(sessionGuard({ secret: process.env.SESSION_SECRET!, store: redis.store, index: redis.index }));
+ */
+export function createRedisClusterSessionStores(options: CreateRedisClusterSessionStoresOptions): RedisClusterSessionStores {
+  const who = 'createRedisClusterSessionStores';
+  checkOptionsObject(options, who, 'an options object with `rootUrls` and `tagSecret`');
+  if (!Array.isArray(options.rootUrls) || options.rootUrls.length === 0 || options.rootUrls.some((url) => typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+    throw new TypeError(`${who}: \`rootUrls\` must be a non-empty array of redis:// or rediss:// URLs; got ${JSON.stringify(options.rootUrls)}`);
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError(`${who}: \`onError\` must be a function; got ${typeof options.onError}`);
+  }
+  refuseRenamedDurations(options, who, RENAMED_REDIS_DURATIONS);
+  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeout');
+  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeout');
+  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelay');
+  const onError = options.onError ?? ignoreError;
+  const keyLayout = options.keyLayout ?? 'spread';
+  const prefix = options.prefix ?? (keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
+  const shared = { prefix, keyLayout, tagSecret: options.tagSecret };
+  // Validate before connecting anything.
+  const probe = { evalSha: noop, eval: noop, masters: [] };
+  new RedisSessionStore({ client: probe, ...shared });
+
+  const client = createCluster({
+    rootNodes: options.rootUrls.map((url) => ({ url })),
+    defaults: {
+      // As for one Redis: offline, a command fails now (503) instead of replaying later.
+      disableOfflineQueue: true,
+      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectForEver(maxDelay) },
+    },
+  });
+  client.on('error', function onRedisClusterError(error: Error) {
+    onError(error);
+  });
+  const store = new RedisSessionStore({
+    client,
+    ...shared,
+    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
+    ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
+    operationTimeout: operationTimeoutMs,
+  });
+  const index = new RedisSessionIndex({
+    client,
+    ...shared,
+    operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
+  });
+  const ready = client.connect().then(noop);
+  ready.catch(noop);
+
+  async function close(): Promise<void> {
+    if (!client.isOpen) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), operationTimeoutMs);
+    });
+    const outcome = await Promise.race([client.close().then(() => 'closed' as const, () => 'closed' as const), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout' && client.isOpen) client.destroy();
+  }
+
+  return { store, index, client, ready, close };
 }
 
 function ignoreError(): void {}

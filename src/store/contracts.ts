@@ -78,6 +78,12 @@ export interface GuardStoreExtensions {
    * already exists: a lost race, not an outage.
    */
   rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined }): Promise<void>;
+  /**
+   * The id of a new authenticated session of `principal`, built from `randomId` (the guard's
+   * own 256-bit random id, which must stay in it whole). A store that places records by id
+   * (Redis Cluster: a principal's sessions in its index's slot) embeds its placement here.
+   */
+  sessionIdFor?(principal: string, randomId: string): string;
 }
 
 /** One entry of a principal's session index ("your devices"). */

@@ -12,8 +12,8 @@ import type fc from 'fast-check';
 
 /** Methods that only read; every other method counts as a write (for failure injection). */
 const READ_METHODS = new Set(['get', 'all', 'length', 'list', 'touch', 'readRaw']);
-/** Synchronous helpers of express-session's Store base class: scheduling them would break them. */
-const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor']);
+/** Synchronous helpers (express-session's Store base class, the store's id minting): scheduling them would break them. */
+const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor', 'sessionIdFor']);
 
 export interface FailurePlan {
   /** Writes of the wrapped object to let through before one fails. */

@@ -1,0 +1,108 @@
+/**
+ * Starts a throw-away Redis Cluster of three primaries (no replicas) on free loopback ports,
+ * for the tests and the benchmarks: `redis-server --cluster-enabled yes` three times, then
+ * `redis-cli --cluster create`. Each node keeps an append-only file fsynced before every reply
+ * in a temporary directory, so a node killed and restarted on the same port comes back with
+ * its slots and every write it acknowledged. `stop()` removes the directory.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'node:net';
+import { freePort, startRedisServer, type RunningRedis } from './redis-server.js';
+
+const READY_TIMEOUT_MS = 30_000;
+
+export interface RunningRedisCluster {
+  /** `redis://127.0.0.1:<port>` of each primary. */
+  readonly urls: string[];
+  readonly nodes: RunningRedis[];
+  stop(): Promise<void>;
+}
+
+/** Sends one inline command to 127.0.0.1:port and resolves to the raw reply text. */
+export function command(port: number, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(1_000);
+    socket.on('connect', () => socket.write(`${line}\r\n`));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      // A bulk reply ($len\r\n…\r\n) or a one-line reply.
+      const bulk = /^\$(\d+)\r\n/.exec(reply);
+      if ((bulk && reply.length >= bulk[0].length + Number(bulk[1]) + 2) || (!bulk && reply.includes('\r\n') && !reply.startsWith('$'))) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(reply);
+    });
+    socket.on('error', () => resolve(''));
+  });
+}
+
+async function clusterOk(port: number): Promise<boolean> {
+  return (await command(port, 'CLUSTER INFO')).includes('cluster_state:ok');
+}
+
+/** Waits until every given node reports `cluster_state:ok`. */
+export async function waitForClusterOk(ports: number[], timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const states = await Promise.all(ports.map(clusterOk));
+    if (states.every(Boolean)) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`Redis Cluster on ports ${ports.join(', ')} not ok within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function startRedisCluster(): Promise<RunningRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  const nodes: RunningRedis[] = [];
+  try {
+    for (const port of ports) {
+      nodes.push(
+        await startRedisServer({
+          port,
+          persistDir: dir,
+          extraArgs: [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', `nodes-${port}.conf`,
+            // A dead primary is noticed within a second; the other slots keep serving.
+            '--cluster-node-timeout', '1000',
+            '--cluster-require-full-coverage', 'no',
+          ],
+        }),
+      );
+    }
+    const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    create.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code: number | null = await new Promise((resolve) => create.on('exit', resolve));
+    if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}): ${stderr.trim()}`);
+    await waitForClusterOk(ports);
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    urls: ports.map((port) => `redis://127.0.0.1:${port}`),
+    nodes,
+    async stop() {
+      await Promise.all(nodes.map((node) => node.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
