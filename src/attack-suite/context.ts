@@ -159,6 +159,12 @@ async function secureCookieHint(session: AttackSession, start: string): Promise<
 }
 
 /** Where a login's CSRF token may be served: the login path, its parents (`/login` for `/login/password`), the start page. */
+/** The path of a redirect to the same origin (a relative or path-absolute Location), else undefined. */
+function sameOriginRedirect(status: number, location: string | undefined): string | undefined {
+  if (![301, 302, 303, 307, 308].includes(status) || !location || !location.startsWith('/') || location.startsWith('//')) return undefined;
+  return location;
+}
+
 function csrfPageCandidates(loginPath: string, start: string): string[] {
   const pages = [loginPath];
   const segments = loginPath.split('?')[0]?.split('/').filter(Boolean) ?? [];
@@ -449,14 +455,24 @@ export class AttackContext {
   async csrfToken(step: string, cookie: SessionCookie | undefined): Promise<{ token: string | undefined; cookie: SessionCookie | undefined; extraCookies: Array<{ name: string; value: string }> }> {
     const csrf = this.facts.csrf;
     if (!csrf) return { token: undefined, cookie, extraCookies: [] };
-    const page = csrf.page ?? this.options.loginPath;
-    const exchange = await this.send(step, { method: 'GET', path: page, cookies: cookie ? [cookie] : [] });
-    const extraCookies = exchange.response.setCookies
-      .filter((c) => c.name !== this.cookieName && !isClearing(c))
-      .map((c) => ({ name: c.name, value: c.value }));
-    const token = readCsrfToken(exchange.response, csrf.from);
-    if (token === undefined) this.note(`GET ${page} carried no CSRF token at ${csrf.from.kind}:${csrf.from.name}`);
-    return { token, cookie: exchange.issued ?? (exchange.cleared ? undefined : cookie), extraCookies };
+    let page = csrf.page ?? this.options.loginPath;
+    let current = cookie;
+    const extraCookies: Array<{ name: string; value: string }> = [];
+    // A logged-in session is often redirected away from the login page (to the account page,
+    // which carries the logout form's token): follow up to three same-origin redirects, as the
+    // browser would, instead of sending a state change without its token.
+    for (let hop = 0; ; hop++) {
+      const exchange = await this.send(hop === 0 ? step : `${step} (redirected)`, { method: 'GET', path: page, cookies: current ? [current] : [] });
+      for (const c of exchange.response.setCookies) if (c.name !== this.cookieName && !isClearing(c)) extraCookies.push({ name: c.name, value: c.value });
+      current = exchange.issued ?? (exchange.cleared ? undefined : current);
+      const token = readCsrfToken(exchange.response, csrf.from);
+      const next = token === undefined && hop < 3 ? sameOriginRedirect(exchange.response.status, exchange.response.headers.location) : undefined;
+      if (next === undefined) {
+        if (token === undefined) this.note(`GET ${page} carried no CSRF token at ${csrf.from.kind}:${csrf.from.name}`);
+        return { token, cookie: current, extraCookies };
+      }
+      page = next;
+    }
   }
 
   /** The body and headers of a state-changing request, in the login encoding, with the CSRF token where it goes. */
