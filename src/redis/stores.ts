@@ -157,15 +157,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   ready.catch(noop);
 
   async function close(): Promise<void> {
-    if (!owned || !client.isOpen) return;
-    // close() waits for pending replies; a Redis that stopped answering would keep it waiting.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), operationTimeoutMs);
-    });
-    const outcome = await Promise.race([client.close().then(() => 'closed' as const, () => 'closed' as const), gaveUp]);
-    clearTimeout(timer);
-    if (outcome === 'timeout' && client.isOpen) client.destroy();
+    if (owned) await closeWithin(client, operationTimeoutMs);
   }
 
   return { store, index, client, ready, close };
@@ -280,18 +272,24 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   const ready = client.connect().then(noop);
   ready.catch(noop);
 
-  async function close(): Promise<void> {
-    if (!client.isOpen) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), operationTimeoutMs);
-    });
-    const outcome = await Promise.race([client.close().then(() => 'closed' as const, () => 'closed' as const), gaveUp]);
-    clearTimeout(timer);
-    if (outcome === 'timeout' && client.isOpen) client.destroy();
-  }
+  const close = () => closeWithin(client, operationTimeoutMs);
 
   return { store, index, client, ready, close };
+}
+
+/**
+ * Closes a client the factory made. close() waits for pending replies, and a Redis that
+ * stopped answering would keep it waiting: after `timeoutMs` the client is destroyed instead.
+ */
+async function closeWithin(client: { isOpen: boolean; close(): Promise<unknown>; destroy(): void }, timeoutMs: number): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const outcome = await Promise.race([client.close().then(() => 'closed' as const, () => 'closed' as const), gaveUp]);
+  clearTimeout(timer);
+  if (outcome === 'timeout' && client.isOpen) client.destroy();
 }
 
 function ignoreError(): void {}
