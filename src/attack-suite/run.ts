@@ -1,12 +1,12 @@
 import { idNotLeaked, cookieHostPrefix, cookieHttpOnly, cookiePath, cookieSameSite, cookieSecure, cookieTossing, idEntropy, tamperedSignatureRejected, urlSessionId } from './attacks/cookie.js';
-import { notApplicable, type AttackDefinition, type Verdict } from './attacks/define.js';
+import { describeCatalogue, notApplicable, type AttackDefinition, type AttackInfo, type Verdict } from './attacks/define.js';
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
 import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
 import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
 import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
-import type { AttackResult, AttackStandard, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport, Severity } from './types.js';
+import type { AttackResult, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport } from './types.js';
 import { decideVerdict } from './verdict.js';
 
 // The timeout attacks come last: they move the app's clock, which ages every session.
@@ -37,17 +37,7 @@ const CATALOGUE: readonly AttackDefinition[] = [
 const KNOWN_IDS: ReadonlySet<string> = new Set(CATALOGUE.map((a) => a.id));
 
 /** What the catalogue says about one attack, without running it. */
-export interface FixationAttackInfo {
-  id: FixationAttackId;
-  title: string;
-  /** How the attack is carried out. */
-  method: string;
-  standard: AttackStandard;
-  class: FindingClass;
-  severity: Severity;
-  /** A core fixation attack: when it cannot run, the run is inconclusive. */
-  core: boolean;
-}
+export type FixationAttackInfo = AttackInfo<FixationAttackId>;
 
 /**
  * The attack catalogue, in the order the suite runs it.
@@ -55,11 +45,7 @@ export interface FixationAttackInfo {
  * @example
  * for (const attack of fixationAttacks) console.log(attack.id, attack.standard.asvs5.join(' '));
  */
-export const fixationAttacks: readonly FixationAttackInfo[] = Object.freeze(
-  CATALOGUE.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
-    Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
-  ),
-);
+export const fixationAttacks: readonly FixationAttackInfo[] = describeCatalogue(CATALOGUE);
 
 /**
  * A probed target with the attacks selected by the options, run one at a time. Used by

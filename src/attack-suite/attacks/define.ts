@@ -24,6 +24,30 @@ export interface AttackDefinition {
   run(ctx: AttackContext): Promise<Verdict>;
 }
 
+/** What a catalogue says about one attack, without running it (both suites' `…AttackInfo`). */
+export interface AttackInfo<Id extends string> {
+  id: Id;
+  title: string;
+  /** How the attack is carried out. */
+  method: string;
+  standard: AttackStandard;
+  class: FindingClass;
+  severity: Severity;
+  /** A core attack: when it applies but cannot run, the run is inconclusive. */
+  core: boolean;
+}
+
+/** The frozen, run-free view of a catalogue, in its order. */
+export function describeCatalogue<Id extends string>(
+  catalogue: ReadonlyArray<{ id: Id; title: string; method: string; standard: AttackStandard; class: FindingClass; severity: Severity; core?: boolean }>,
+): readonly AttackInfo<Id>[] {
+  return Object.freeze(
+    catalogue.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
+      Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
+    ),
+  );
+}
+
 export const pass = (reason: string): Verdict => ({ outcome: 'pass', reason });
 export const fail = (reason: string): Verdict => ({ outcome: 'fail', reason });
 export const notApplicable = (reason: string): Verdict => ({ outcome: 'not-applicable', reason });

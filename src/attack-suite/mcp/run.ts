@@ -1,6 +1,6 @@
-import { notApplicable, type Verdict } from '../attacks/define.js';
+import { describeCatalogue, notApplicable, type AttackInfo, type Verdict } from '../attacks/define.js';
 import { TargetUnreachableError } from '../http.js';
-import type { AttackStandard, FindingClass, Severity } from '../types.js';
+import type { FindingClass } from '../types.js';
 import { decideVerdict } from '../verdict.js';
 import { MCP_CATALOGUE, type McpAttackDefinition } from './attacks.js';
 import { connectLegacy, connectModern, type McpConnection } from './clients.js';
@@ -15,15 +15,7 @@ const KNOWN_IDS: ReadonlySet<string> = new Set(MCP_CATALOGUE.map((a) => a.id));
 const IDENTITY_TOOL = /^(whoami|who_am_i|whoAmI|who-am-i|current_user|currentUser|get_current_user|get_me|me|identity|get_identity)$/i;
 
 /** What the catalogue says about one attack, without running it. */
-export interface McpAttackInfo {
-  id: McpAttackId;
-  title: string;
-  method: string;
-  standard: AttackStandard;
-  class: FindingClass;
-  severity: Severity;
-  core: boolean;
-}
+export type McpAttackInfo = AttackInfo<McpAttackId>;
 
 /**
  * The MCP attack catalogue, in the order the suite runs it.
@@ -31,11 +23,7 @@ export interface McpAttackInfo {
  * @example
  * for (const attack of mcpAttacks) console.log(attack.id, attack.title);
  */
-export const mcpAttacks: readonly McpAttackInfo[] = Object.freeze(
-  MCP_CATALOGUE.map(({ id, title, method, standard, class: findingClass, severity, core }) =>
-    Object.freeze({ id, title, method, standard, class: findingClass, severity, core: core === true }),
-  ),
-);
+export const mcpAttacks: readonly McpAttackInfo[] = describeCatalogue(MCP_CATALOGUE);
 
 function endpoint(target: string | URL): URL {
   let url: URL;
