@@ -1,5 +1,6 @@
 /**
- * Heap per session, in its own process (`node --expose-gc --import tsx benchmarks/memory-worker.ts <kind> <count>`).
+ * Heap per session, in its own process (`node --expose-gc --import tsx benchmarks/memory-worker.ts <kind> <count>`),
+ * against the built package (dist/, through lib/library.ts) like the servers.
  *
  * The record templates come from a real request: the worker serves the variant's app on
  * 127.0.0.1:0, visits and logs in once, and copies what the store then holds. It then writes
@@ -17,9 +18,10 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
-import { MemorySessionIndex, sessionGuard, guarded } from '../src/index.js';
-import { Binding } from '../src/policy/binding.js';
+import { core } from './lib/library.js';
 import { cookieFrom } from './lib/load.js';
+
+const { MemorySessionIndex, sessionGuard, guarded } = core;
 
 declare module 'express-session' {
   interface SessionData {
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
       });
   } else {
     const index = new MemorySessionIndex();
-    const guard = sessionGuard({ secret: SECRET, store, index, plainHttpDevelopment: true, env: 'development' });
+    const guard = sessionGuard({ secret: SECRET, store, index, plainHttpDevelopment: true, env: 'development', audit: [] });
     app.use(guard);
     app.get('/visit', (req, res) => void res.json({ visits: (req.session.visits = 1) }));
     app.post('/login', async (req, res, next) => {
@@ -110,17 +112,26 @@ async function main(): Promise<void> {
     store.clear();
     await index.removeAll('alice');
     const guardedStore = guard.store;
-    const binding = new Binding([SECRET]);
-    const state = record.fixationGuard as Raw;
+    // The template record with this session's principal, whatever the encoding of the guard's
+    // state. Its binding hash and times are kept: they have the same length for every session,
+    // so the bytes are those of a record bound to its own id (the store is written through its
+    // API, not through a request, so nothing checks the binding).
+    const template = JSON.stringify(record);
+    if (!template.includes('"alice"')) throw new Error('the template record does not name its principal');
     write = async (i) => {
       const principal = `user${i}`;
       const oldId = randomBytes(32).toString('base64url');
       const id = randomBytes(32).toString('base64url');
       const now = Date.now();
       await guardedStore.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
-      const sess = { ...record, fixationGuard: { ...state, principal, boundTo: binding.hash(id), createdAt: now, lastSeenAt: now, rotatedAt: now, authAt: now } };
+      const sess = JSON.parse(template.replaceAll('"alice"', JSON.stringify(principal))) as Raw;
       await new Promise<void>((resolve, reject) => guardedStore.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
-      if (kind === 'guard-tombstones') await guardedStore.endSession(oldId, 'rotated');
+      if (kind === 'guard-tombstones') {
+        // The pre-login session the login rotated away from: it existed, so it is tombstoned
+        // (an id without a record gets no tombstone).
+        await new Promise<void>((resolve, reject) => store.set(oldId, { cookie: record.cookie, visits: 1 } as never, (err) => (err ? reject(err as Error) : resolve())));
+        await guardedStore.endSession(oldId, 'rotated');
+      }
     };
   }
   const before = fullGc();

@@ -27,11 +27,12 @@ interface CpuProfile {
 
 const [scenario = 'hot', store = 'memory', impl = 'guard'] = process.argv.slice(2);
 const PROFILE_DIR = fileURLToPath(new URL('./results/profiles/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 mkdirSync(PROFILE_DIR, { recursive: true });
 
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(/^.*\/work\/main\//, '');
+  const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(ROOT, '');
   return `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
 }
 
@@ -66,8 +67,8 @@ export function summarize(profile: CpuProfile, top = 25): string {
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
   const lines = [`total sampled: ${(total / 1000).toFixed(0)} ms`, '', 'top self time:'];
   for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${name}`);
-  lines.push('', 'inclusive time, fixation-guard (src/) frames:');
-  for (const [name, us] of [...inclusive].filter(([n]) => n.includes(' src/')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  lines.push('', 'inclusive time, fixation-guard (dist/) frames:');
+  for (const [name, us] of [...inclusive].filter(([n]) => n.includes(' dist/') || n.includes(' src/')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
     lines.push(`  ${pct(us)}  ${name}`);
   }
   lines.push('', 'inclusive time, dependencies (node_modules) frames:');

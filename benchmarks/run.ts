@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,login,memory,growth] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
+ * `npm run bench [-- --quick] [-- --only hot,visit,login,memory,tombstones,growth] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -10,11 +10,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
+import { buildDist } from './lib/build.js';
 import { codeVersion, dependencyVersions, machineInfo } from './lib/machine.js';
 import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
-import { runGrowth, type GrowthResult } from './scenarios/growth.js';
-import { httpScenarios, runScenario, type ScenarioResult, type Settings } from './scenarios/http.js';
-import { runMemory, type MemoryResult } from './scenarios/memory.js';
+import type { GrowthResult } from './scenarios/growth.js';
+import type { ScenarioResult, Settings } from './scenarios/http.js';
+import type { MemoryResult } from './scenarios/memory.js';
+import type { TombstoneResult } from './scenarios/tombstones.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -25,8 +27,13 @@ const wants = (name: string) => !only || only.includes(name);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 const started = performance.now();
-// Every variant runs the built package (dist/), as users do: build the working tree first.
-if (!args.includes('--no-build')) execFileSync('npx', ['tsup', '--silent'], { stdio: 'inherit' });
+// Every variant runs the built package (dist/), as users do: build the working tree first, and
+// only then load the scenarios (they load dist/ when imported).
+if (!args.includes('--no-build')) await buildDist();
+const { runGrowth } = await import('./scenarios/growth.js');
+const { httpScenarios, runScenario } = await import('./scenarios/http.js');
+const { runMemory } = await import('./scenarios/memory.js');
+const { runTombstones } = await import('./scenarios/tombstones.js');
 const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 const settings: Settings = quick
@@ -54,6 +61,7 @@ const code = codeVersion();
 const http: ScenarioResult[] = [];
 let memory: MemoryResult[] = [];
 let growth: GrowthResult | undefined;
+let tombstones: TombstoneResult | undefined;
 try {
   if (!noRedis) {
     redis = await startRedisServer();
@@ -66,6 +74,7 @@ try {
     http.push(await runScenario(scenario, settings));
   }
   if (wants('memory')) memory = await runMemory(memoryCount, log);
+  if (wants('tombstones')) tombstones = await runTombstones(quick ? 50 : 200, log);
   if (wants('growth') && redis) {
     growth = await runGrowth({
       redisUrl: redis.url,
@@ -92,7 +101,6 @@ const report: BenchReport = {
     runs: settings.runs,
     durationSeconds: settings.duration,
     warmupSeconds: settings.warmup,
-    
     connections: 10,
     memorySessions: memoryCount,
     growthTotals,
@@ -102,7 +110,8 @@ const report: BenchReport = {
   http,
   memory,
   growth,
-  targets: evaluateTargets(http, growth),
+  tombstones,
+  targets: evaluateTargets({ http, memory, growth, tombstones }),
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);

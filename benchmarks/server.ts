@@ -134,6 +134,9 @@ async function guardApp(): Promise<void> {
     plainHttpDevelopment: true,
     strategy,
     env: 'development',
+    // No audit sink, as plain express-session logs nothing (outside production the default
+    // sink prints every event: a console line per first visit or login would be measured).
+    audit: [],
     ...(stores ?? {}),
   });
   app.use(guard);

@@ -2,6 +2,7 @@
 import type { GrowthResult } from '../scenarios/growth.js';
 import type { ScenarioResult } from '../scenarios/http.js';
 import type { MemoryResult } from '../scenarios/memory.js';
+import type { TombstoneResult } from '../scenarios/tombstones.js';
 import type { MachineInfo } from './machine.js';
 
 export interface TargetCheck {
@@ -21,50 +22,83 @@ export interface BenchReport {
   http: ScenarioResult[];
   memory: MemoryResult[];
   growth?: GrowthResult | undefined;
+  tombstones?: TombstoneResult | undefined;
   targets: TargetCheck[];
 }
 
 const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
 
-export function evaluateTargets(http: ScenarioResult[], growth: GrowthResult | undefined): TargetCheck[] {
+export interface TargetInputs {
+  http: ScenarioResult[];
+  memory: MemoryResult[];
+  growth?: GrowthResult | undefined;
+  tombstones?: TombstoneResult | undefined;
+}
+
+const REVOKE_ALL_BUDGET_MS = 10;
+
+/** A ratio target: `at most` (CPU, memory) or `at least` (throughput) `limit` × the baseline. */
+function ratioCheck(target: string, measured: number, limit: number, direction: 'atMost' | 'atLeast', detail = ''): TargetCheck {
+  const met = direction === 'atMost' ? measured <= limit : measured >= limit;
+  const points = Math.abs(measured - limit) * 100;
+  const margin = met ? `${pct(measured)} vs plain` : `${direction === 'atMost' ? 'over' : 'short'} by ${points.toFixed(1)} points`;
+  return { target, measured: `${measured.toFixed(3)}×${detail}`, met, margin };
+}
+
+/** Every row of the performance targets, each met or not (a row whose scenario did not run is left out). */
+export function evaluateTargets({ http, memory, growth, tombstones }: TargetInputs): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  const storeName = (id: string) => (id.endsWith('redis') ? 'Redis' : 'MemoryStore');
   for (const id of ['hot-memory', 'hot-redis']) {
-    const s = http.find((x) => x.id === id);
-    const g = s?.variants.find((v) => v.key === 'guard');
+    const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
     if (!g) continue;
-    const store = id.endsWith('redis') ? 'Redis' : 'MemoryStore';
-    checks.push({
-      target: `Hot path (${store}): guard CPU/request ≤ 1.10× plain`,
-      measured: `${g.ratio.cpuUsPerRequest.toFixed(3)}×`,
-      met: g.ratio.cpuUsPerRequest <= 1.1,
-      margin: g.ratio.cpuUsPerRequest <= 1.1 ? `${pct(g.ratio.cpuUsPerRequest)} vs plain` : `over by ${((g.ratio.cpuUsPerRequest - 1.1) * 100).toFixed(1)} points`,
-    });
-    checks.push({
-      target: `Hot path (${store}): guard throughput ≥ 0.90× plain`,
-      measured: `${g.ratio.rps.toFixed(3)}×`,
-      met: g.ratio.rps >= 0.9,
-      margin: g.ratio.rps >= 0.9 ? `${pct(g.ratio.rps)} vs plain` : `short by ${((0.9 - g.ratio.rps) * 100).toFixed(1)} points`,
-    });
+    checks.push(ratioCheck(`Hot path (${storeName(id)}): guard CPU/request ≤ 1.10× plain`, g.ratio.cpuUsPerRequest, 1.1, 'atMost'));
+    checks.push(ratioCheck(`Hot path (${storeName(id)}): guard throughput ≥ 0.90× plain`, g.ratio.rps, 0.9, 'atLeast'));
   }
-  const login = http.find((x) => x.id === 'login-redis');
-  const atomic = login?.variants.find((v) => v.key === 'changeSessionId');
-  if (atomic) {
-    checks.push({
-      target: 'Login on Redis: atomic changeSessionId ≥ as fast as plain regenerate + copy (req/s)',
-      measured: `${atomic.ratio.rps.toFixed(3)}× req/s, ${atomic.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
-      met: atomic.ratio.rps >= 1,
-      margin: `${pct(atomic.ratio.rps)} req/s`,
-    });
+  for (const id of ['first-visit-memory', 'first-visit-redis']) {
+    const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
+    if (!g) continue;
+    checks.push(ratioCheck(`First visit (${storeName(id)}): guard CPU/request ≤ 1.05× plain`, g.ratio.cpuUsPerRequest, 1.05, 'atMost'));
+  }
+  const redisLogin = http.find((x) => x.id === 'login-redis');
+  if (redisLogin) {
+    for (const v of redisLogin.variants.slice(1)) {
+      checks.push(
+        ratioCheck(`Login on Redis (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 1.0× plain regenerate + copy`, v.ratio.rps, 1, 'atLeast', ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`),
+      );
+    }
+  }
+  const memoryLogin = http.find((x) => x.id === 'login-memory');
+  if (memoryLogin) {
+    for (const v of memoryLogin.variants.slice(1)) {
+      checks.push(
+        ratioCheck(`Login on MemoryStore (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 0.90× plain regenerate + copy`, v.ratio.rps, 0.9, 'atLeast', ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`),
+      );
+    }
+  }
+  const guardMemory = memory.find((r) => r.kind === 'guard');
+  if (guardMemory?.ratio !== undefined) {
+    const plain = memory.find((r) => r.kind === 'plain');
+    checks.push(
+      ratioCheck(
+        `Memory per live session (${guardMemory.count.toLocaleString('en')} sessions, record + index entry) ≤ 1.5× plain`,
+        guardMemory.ratio,
+        1.5,
+        'atMost',
+        ` (${guardMemory.heapBytesPerSession} B vs ${plain?.heapBytesPerSession ?? '?'} B)`,
+      ),
+    );
   }
   if (growth) {
     const largest = Math.max(...growth.points.map((p) => p.totalSessions));
     const p = growth.points.find((x) => x.totalSessions === largest && x.sessionsPerUser === 1000);
     if (p) {
+      const met = p.revokeAllMs <= REVOKE_ALL_BUDGET_MS;
       checks.push({
-        target: `Revoke-all of a user with 1,000 sessions < 50 ms (Redis, ${largest.toLocaleString('en')} sessions in total)`,
+        target: `Revoke-all of a user with 1,000 sessions ≤ ${REVOKE_ALL_BUDGET_MS} ms (Redis, ${largest.toLocaleString('en')} sessions in total${largest < 1_000_000 ? '; the full run measures 1,000,000' : ''})`,
         measured: `${p.revokeAllMs.toFixed(1)} ms`,
-        met: p.revokeAllMs < 50,
-        margin: p.revokeAllMs < 50 ? `${(50 - p.revokeAllMs).toFixed(1)} ms to spare` : `${(p.revokeAllMs / 50).toFixed(1)}× the budget`,
+        met,
+        margin: met ? `${(REVOKE_ALL_BUDGET_MS - p.revokeAllMs).toFixed(1)} ms to spare` : `${(p.revokeAllMs / REVOKE_ALL_BUDGET_MS).toFixed(1)}× the budget`,
       });
     }
     const slopes = growth.perUserSlopeMs;
@@ -81,6 +115,19 @@ export function evaluateTargets(http: ScenarioResult[], growth: GrowthResult | u
       measured: growth.otherUsersRatio.map((r) => `${r.sessionsPerUser}/user: ${r.loginCheck}× / ${r.list}× / ${r.revokeAll}×`).join('; '),
       met: worst <= 1.5,
       margin: `worst ${worst}×`,
+    });
+  }
+  if (tombstones) {
+    const t = tombstones;
+    const bound = t.logins + t.logouts;
+    const met = t.tombstonesAfterNoSession === 0 && t.tombstones <= bound && t.longestLifetimeMs <= t.tombstoneTtlMs;
+    checks.push({
+      target: 'Tombstones bounded: none for requests without a stored session; at most one per rotation or logout, living ≤ tombstoneTtl',
+      measured:
+        `${t.tombstonesAfterNoSession} after ${t.noSessionRequests} requests without a session; ${t.tombstones} after ${t.logins} logins + ${t.logouts} logouts; ` +
+        `longest ${(t.longestLifetimeMs / 60_000).toFixed(1)} min of ${(t.tombstoneTtlMs / 60_000).toFixed(0)}`,
+      met,
+      margin: met ? `${bound - t.tombstones} under the bound` : 'unbounded',
     });
   }
   return checks;
@@ -149,6 +196,23 @@ export function markdown(report: BenchReport): string {
         ]),
       ),
     );
+  }
+  const t = report.tombstones;
+  if (t) {
+    out.push('');
+    out.push('#### Tombstones (MemoryStore, in-process)');
+    out.push('');
+    out.push(
+      table(
+        ['requests', 'tombstones stored', 'bound'],
+        [
+          [`${t.noSessionRequests} without a stored session (no cookie, a forged signed cookie, an unsigned one; POST /logout and GET /me)`, t.tombstonesAfterNoSession, 0],
+          [`then ${t.logins} logins and ${t.logouts} logouts (each logout replayed once)`, t.tombstones, t.logins + t.logouts],
+        ],
+      ),
+    );
+    out.push('');
+    out.push(`Longest remaining lifetime of a stored tombstone: ${(t.longestLifetimeMs / 60_000).toFixed(1)} min (tombstoneTtl ${(t.tombstoneTtlMs / 60_000).toFixed(0)} min).`);
   }
   const g = report.growth;
   if (g) {

@@ -93,7 +93,7 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
   await admin.flushAll();
   const redis = createRedisSessionStores({ url: settings.redisUrl, prefix: PREFIX });
   await redis.ready;
-  const guard = sessionGuard({ secret: randomBytes(32).toString('base64url'), store: redis.store, index: redis.index, plainHttpDevelopment: true, env: 'development' });
+  const guard = sessionGuard({ secret: randomBytes(32).toString('base64url'), store: redis.store, index: redis.index, plainHttpDevelopment: true, env: 'development', audit: [] });
   const points: GrowthPoint[] = [];
   let filler = 0;
   let fillerLoadMs = 0;
