@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import { SessionGuardError } from '../errors/index.js';
-import { newGuardState, stateOf, type GuardState } from '../policy/state.js';
+import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
 import { carryOver, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
@@ -48,7 +48,7 @@ export async function rotateSession(
     const next = mutate({ ...previous }, previous, oldId);
     if (next.principal !== undefined) next.boundTo = ctx.binding.hash(oldId);
     else delete next.boundTo;
-    old.fixationGuard = next;
+    old.fixationGuard = guardState(next);
     markBoundNow(state, oldId);
     await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
     return { oldId, newId: oldId };
@@ -61,7 +61,7 @@ export async function rotateSession(
   next.lastSeenAt = now;
   if (next.principal !== undefined) next.boundTo = ctx.binding.hash(newId);
   else delete next.boundTo;
-  data.fixationGuard = next;
+  data.fixationGuard = guardState(next);
 
   const oldPrincipal = previous.principal;
   req.sessionID = newId;

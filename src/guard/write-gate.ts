@@ -6,7 +6,7 @@
 import type { Request } from 'express';
 import { FixationTripwireError } from '../errors/index.js';
 import { authKeyNames, authKeyPrincipal, principalOf } from '../policy/principal.js';
-import { newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
+import { guardState, newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
 import { tripReason } from '../policy/tripwire.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
@@ -143,7 +143,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
  */
 async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: string, sess: Record_, principal: string, now: number, ip: string | undefined): Promise<GuardState> {
   const previous = stateOf(sess);
-  const guard: GuardState = { ...(previous ?? newGuardState(now)), principal, boundTo: ctx.binding.hash(sid), authAt: now, lastSeenAt: now, rotatedAt: now };
+  const guard = guardState({ ...(previous ?? newGuardState(now)), principal, boundTo: ctx.binding.hash(sid), authAt: now, lastSeenAt: now, rotatedAt: now });
   // A new authentication, as in req.login: no privilege survives it, and the credential
   // version is the principal's current one (without it, the next request would end the session).
   delete guard.elevatedAt;

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import express from 'express';
 import session from 'express-session';
 import { isTombstone, type RotationStrategy, guarded } from '../../src/index.js';
+import { stateOf } from '../../src/policy/state.js';
 import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie, signedCookie, SECRET } from '../helpers.js';
 
 const ROTATING: RotationStrategy[] = ['newSession', 'migrateSession', 'changeSessionId'];
@@ -91,14 +92,15 @@ describe('sessionGuard: what each strategy carries (Spring Security scenarios)',
     const { app, guard, clock } = buildApp({ strategy: 'changeSessionId' });
     const before = await anonymousCookie(app);
     await https(request(app).post('/cart')).set('Cookie', before).send({ item: 'book' }).expect(200);
-    const created = ((await guard.store.readRaw(idOf(before))) as { fixationGuard: { createdAt: number } }).fixationGuard.createdAt;
+    const created = stateOf(await guard.store.readRaw(idOf(before)))?.createdAt;
+    assert.equal(typeof created, 'number');
     clock.advance('1m');
     const after = setCookie(await loginWith(app, before).expect(200)) as string;
     assert.notEqual(idOf(after), idOf(before));
-    const record = (await guard.store.readRaw(idOf(after))) as { cart: string[]; visits: number; fixationGuard: { createdAt: number } };
+    const record = (await guard.store.readRaw(idOf(after))) as { cart: string[]; visits: number };
     assert.deepEqual(record.cart, ['book']);
     assert.equal(record.visits, 1);
-    assert.equal(record.fixationGuard.createdAt, created);
+    assert.equal(stateOf(record)?.createdAt, created);
   });
 
   it('none keeps the data and the id', async () => {

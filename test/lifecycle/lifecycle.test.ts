@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTombstone, type GuardState } from '../../src/index.js';
+import { isTombstone } from '../../src/index.js';
+import { stateOf } from '../../src/policy/state.js';
 import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie } from '../helpers.js';
 
 type Built = ReturnType<typeof buildApp>;
@@ -186,8 +187,7 @@ describe('lifecycle', () => {
       await expectEnded(app, owner, 'SESSION_ROTATED');
       await expectEnded(app, thief, 'SESSION_CREDENTIALS_CHANGED');
       assert.equal(audit.of('session_rotated').filter((e) => e.reason === 'credentials').length, 1);
-      const record = (await guard.store.readRaw(idOf(renewed))) as { fixationGuard: GuardState };
-      assert.equal(record.fixationGuard.credentialVersion, '2');
+      assert.equal(stateOf(await guard.store.readRaw(idOf(renewed)))?.credentialVersion, '2');
     });
 
     it('refreshCredentials() without the option is a clear SESSION_CONFIG error', async () => {

@@ -4,7 +4,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { guarded, isTombstone, ManualClock, memorySink, requireAuth, secureHeaders, sessionGuard, type GuardState, type SessionGuardOptions } from '../../src/index.js';
+import { guarded, isTombstone, ManualClock, memorySink, requireAuth, secureHeaders, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
+import { stateOf } from '../../src/policy/state.js';
 import { https, idOf, request, SECRET, setCookie } from '../helpers.js';
 
 const USERS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password' };
@@ -260,7 +261,9 @@ describe('passport beside the guard', () => {
         const me = await https(request(app).get('/me')).set('Cookie', bob).expect(200);
         assert.equal(me.body.user, 'bob');
         assert.equal(me.body.guardPrincipal, 'bob', "the guard's principal follows passport's user");
-        const state = records().find((r) => (r.fixationGuard as GuardState | undefined)?.principal === 'bob')?.fixationGuard as GuardState | undefined;
+        const state = records()
+          .map((r) => stateOf(r))
+          .find((s) => s?.principal === 'bob');
         assert.ok(state, "bob's session is recorded as bob's");
         assert.equal(state.privilege, undefined, "alice's elevation is not carried into bob's session");
         assert.equal((await guard.listSessions('bob')).length, 1);
