@@ -75,7 +75,16 @@ async function main(): Promise<void> {
   const app = express();
   let write: (i: number) => Promise<void>;
   if (kind === 'plain') {
-    app.use(session({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false, store, cookie: { httpOnly: true, sameSite: 'lax', maxAge: 4 * 3_600_000 } }));
+    app.use(
+      session({
+        secret: SECRET,
+        name: 'sid',
+        resave: false,
+        saveUninitialized: false,
+        store,
+        cookie: { httpOnly: true, sameSite: 'lax', maxAge: 4 * 3_600_000 },
+      }),
+    );
     app.get('/visit', (req, res) => void res.json({ visits: (req.session.visits = 1) }));
     app.post('/login', (req, res, next) => {
       const { cookie: _c, ...carried } = req.session;
@@ -92,11 +101,20 @@ async function main(): Promise<void> {
       new Promise<void>((resolve, reject) => {
         // express-session's default ids: uid-safe, 24 random bytes.
         const id = randomBytes(24).toString('base64url');
-        store.set(id, { ...record, user: `user${i}` } as never, (err) => (err ? reject(err as Error) : resolve()));
+        store.set(id, { ...record, user: `user${i}` } as never, (err) =>
+          err ? reject(err as Error) : resolve(),
+        );
       });
   } else {
     const index = new MemorySessionIndex();
-    const guard = sessionGuard({ secret: SECRET, store, index, plainHttpDevelopment: true, env: 'development', audit: [] });
+    const guard = sessionGuard({
+      secret: SECRET,
+      store,
+      index,
+      plainHttpDevelopment: true,
+      env: 'development',
+      audit: [],
+    });
     app.use(guard);
     app.get('/visit', (req, res) => void res.json({ visits: (req.session.visits = 1) }));
     app.post('/login', async (req, res, next) => {
@@ -117,19 +135,28 @@ async function main(): Promise<void> {
     // so the bytes are those of a record bound to its own id (the store is written through its
     // API, not through a request, so nothing checks the binding).
     const template = JSON.stringify(record);
-    if (!template.includes('"alice"')) throw new Error('the template record does not name its principal');
+    if (!template.includes('"alice"'))
+      throw new Error('the template record does not name its principal');
     write = async (i) => {
       const principal = `user${i}`;
       const oldId = randomBytes(32).toString('base64url');
       const id = randomBytes(32).toString('base64url');
       const now = Date.now();
-      await guardedStore.index('index', (ix) => ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }));
+      await guardedStore.index('index', (ix) =>
+        ix.admit(principal, { sessionId: id, createdAt: now, lastSeenAt: now }),
+      );
       const sess = JSON.parse(template.replaceAll('"alice"', JSON.stringify(principal))) as Raw;
-      await new Promise<void>((resolve, reject) => guardedStore.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        guardedStore.set(id, sess as never, (err) => (err ? reject(err as Error) : resolve())),
+      );
       if (kind === 'guard-tombstones') {
         // The pre-login session the login rotated away from: it existed, so it is tombstoned
         // (an id without a record gets no tombstone).
-        await new Promise<void>((resolve, reject) => store.set(oldId, { cookie: record.cookie, visits: 1 } as never, (err) => (err ? reject(err as Error) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          store.set(oldId, { cookie: record.cookie, visits: 1 } as never, (err) =>
+            err ? reject(err as Error) : resolve(),
+          ),
+        );
         await guardedStore.endSession(oldId, 'rotated');
       }
     };

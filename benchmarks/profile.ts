@@ -1,15 +1,18 @@
 /**
- * Profiles one bench server under load: `npx tsx benchmarks/profile.ts [hot|visit|login] [memory|redis] [plain|guard]`.
+ * Profiles one bench server under load:
+ * `npm run bench:profile -- [hot|visit|login] [memory|redis] [plain|guard] [--no-build]`.
  *
- * Starts the server with `node --cpu-prof`, drives it like the benchmark does, stops it (the
- * profile is written at exit) and prints the top frames by self time and the fixation-guard
- * frames by inclusive time. The .cpuprofile stays in benchmarks/results/profiles/ (git-ignored
- * by nobody: delete it or open it in Chrome DevTools → Performance).
+ * Builds dist/ (as `npm run bench` does), starts the server with `node --cpu-prof`, drives it
+ * like the benchmark does, stops it (the profile is written at exit) and prints the top frames
+ * by self time and the fixation-guard frames by inclusive time. The .cpuprofile stays in
+ * benchmarks/results/profiles/ (git-ignored): open it in Chrome DevTools (Performance → Load
+ * profile) or drop it on https://www.speedscope.app for a flame graph.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
+import { buildDist } from './lib/build.js';
 import { cookieFrom, load } from './lib/load.js';
 import { ServerProcess } from './lib/server-process.js';
 
@@ -25,21 +28,27 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const [scenario = 'hot', store = 'memory', impl = 'guard'] = process.argv.slice(2);
+const [scenario = 'hot', store = 'memory', impl = 'guard'] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'));
 const PROFILE_DIR = fileURLToPath(new URL('./results/profiles/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 mkdirSync(PROFILE_DIR, { recursive: true });
 
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(ROOT, '');
+  const file = url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '~/')
+    .replace(ROOT, '');
   return `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
 }
 
 export function summarize(profile: CpuProfile, top = 25): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
   const selfUs = new Map<number, number>();
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -66,24 +75,37 @@ export function summarize(profile: CpuProfile, top = 25): string {
   }
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
   const lines = [`total sampled: ${(total / 1000).toFixed(0)} ms`, '', 'top self time:'];
-  for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${name}`);
+  for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
+    lines.push(`  ${pct(us)}  ${name}`);
   lines.push('', 'inclusive time, fixation-guard (dist/) frames:');
-  for (const [name, us] of [...inclusive].filter(([n]) => n.includes(' dist/') || n.includes(' src/')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [name, us] of [...inclusive]
+    .filter(([n]) => n.includes(' dist/') || n.includes(' src/'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     lines.push(`  ${pct(us)}  ${name}`);
   }
   lines.push('', 'inclusive time, dependencies (node_modules) frames:');
-  for (const [name, us] of [...inclusive].filter(([n]) => n.includes('~/')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [name, us] of [...inclusive]
+    .filter(([n]) => n.includes('~/'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     lines.push(`  ${pct(us)}  ${name}`);
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
+  if (!process.argv.includes('--no-build')) await buildDist();
   let redis: RunningRedis | undefined;
   if (store === 'redis') redis = await startRedisServer();
   const before = new Set(readdirSync(PROFILE_DIR));
   const server = await ServerProcess.start(
-    { impl: impl === 'plain' ? 'plain' : 'guard', store: store === 'redis' ? 'redis' : 'memory', ...(redis ? { redisUrl: redis.url } : {}), prefix: 'profile:{p}:' },
+    {
+      impl: impl === 'plain' ? 'plain' : 'guard',
+      store: store === 'redis' ? 'redis' : 'memory',
+      ...(redis ? { redisUrl: redis.url } : {}),
+      prefix: 'profile:{p}:',
+    },
     { cpuProfDir: PROFILE_DIR },
   );
   try {
@@ -103,7 +125,12 @@ async function main(): Promise<void> {
       console.log(`GET /visit: ${result.rps.toFixed(0)} req/s, non-2xx ${result.non2xx}`);
     } else {
       const cookies: string[] = [];
-      await load({ url: server.url, path: '/visit', amount: 4000, onResponse: (_s, h) => void cookies.push(cookieFrom(h) ?? '') });
+      await load({
+        url: server.url,
+        path: '/visit',
+        amount: 4000,
+        onResponse: (_s, h) => void cookies.push(cookieFrom(h) ?? ''),
+      });
       let n = 0;
       const result = await load({
         url: server.url,
@@ -113,7 +140,10 @@ async function main(): Promise<void> {
         amount: 4000,
         perRequest: () => {
           const i = n++;
-          return { headers: { cookie: cookies[i % cookies.length] ?? '' }, body: JSON.stringify({ username: `user${i}`, password: `user${i}-password` }) };
+          return {
+            headers: { cookie: cookies[i % cookies.length] ?? '' },
+            body: JSON.stringify({ username: `user${i}`, password: `user${i}-password` }),
+          };
         },
       });
       console.log(`POST /login: ${result.rps.toFixed(0)} req/s, non-2xx ${result.non2xx}`);
@@ -128,7 +158,9 @@ async function main(): Promise<void> {
     .sort((a, b) => statSync(b).size - statSync(a).size); // the main thread's, not tsx's loader thread's
   const file = created[0];
   if (!file) throw new Error('no profile was written');
-  console.log(`profile: ${file}\n`);
+  console.log(
+    `profile: ${file}\n(open it in Chrome DevTools → Performance → Load profile, or on https://www.speedscope.app)\n`,
+  );
   console.log(summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile));
 }
 

@@ -22,7 +22,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const noRedis = args.includes('--no-redis');
 const onlyArg = args.find((a) => a.startsWith('--only'));
-const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1])?.split(',') : undefined;
+const only = onlyArg
+  ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1])?.split(',')
+  : undefined;
 const wants = (name: string) => !only || only.includes(name);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -34,7 +36,10 @@ const { runGrowth } = await import('./scenarios/growth.js');
 const { httpScenarios, runScenario } = await import('./scenarios/http.js');
 const { runMemory } = await import('./scenarios/memory.js');
 const { runTombstones } = await import('./scenarios/tombstones.js');
-const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const log = (line: string) =>
+  process.stdout.write(
+    `[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
+  );
 
 const settings: Settings = quick
   ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, log }
@@ -69,7 +74,8 @@ try {
     log(`redis-server on ${redis.url} (private, persistence off)`);
   }
   for (const scenario of httpScenarios(settings)) {
-    const family = scenario.id.split('-')[0] === 'first' ? 'visit' : (scenario.id.split('-')[0] as string);
+    const family =
+      scenario.id.split('-')[0] === 'first' ? 'visit' : (scenario.id.split('-')[0] as string);
     if (!wants(family)) continue;
     http.push(await runScenario(scenario, settings));
   }
@@ -81,7 +87,7 @@ try {
       totals: growthTotals,
       perUser: growthPerUser,
       reps: quick ? 5 : 15,
-      revokeReps: quick ? 3 : 5,
+      revokeReps: 5,
       log,
     });
   }
@@ -117,4 +123,5 @@ mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(`${RESULTS}latest.md`, markdown(report));
 log(`wrote benchmarks/results/latest.json and latest.md (${report.elapsedSeconds} s)`);
-for (const t of report.targets) log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);
+for (const t of report.targets)
+  log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);

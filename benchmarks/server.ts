@@ -41,7 +41,8 @@ const ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
 function checkPassword(username: unknown, password: unknown): username is string {
   if (typeof username !== 'string' || typeof password !== 'string') return false;
   // user0…user99999 exist too, so that each login of the login scenario can be a different user.
-  const expected = USERS[username] ?? (/^user\d{1,5}$/.test(username) ? `${username}-password` : undefined);
+  const expected =
+    USERS[username] ?? (/^user\d{1,5}$/.test(username) ? `${username}-password` : undefined);
   if (expected === undefined) return false;
   const a = Buffer.from(password);
   const b = Buffer.from(expected);
@@ -119,7 +120,10 @@ async function guardApp(): Promise<void> {
   const strategy: RotationStrategy = variant.strategy ?? 'changeSessionId';
   let stores: { store: Store; index: Parameters<typeof sessionGuard>[0]['index'] } | undefined;
   if (variant.store === 'redis') {
-    const redis = createRedisSessionStores({ url: variant.redisUrl, prefix: variant.prefix ?? 'bench:{guard}:' });
+    const redis = createRedisSessionStores({
+      url: variant.redisUrl,
+      prefix: variant.prefix ?? 'bench:{guard}:',
+    });
     await redis.ready;
     cleanups.push(() => redis.close());
     if (variant.atomicRename === false) {
@@ -167,7 +171,10 @@ app.get('/visit', (req, res) => {
 });
 
 app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-  const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+  const status =
+    typeof (err as { status?: unknown }).status === 'number'
+      ? (err as { status: number }).status
+      : 500;
   res.status(status).json({ error: { message: (err as Error).message } });
 });
 

@@ -38,10 +38,18 @@ export interface TargetInputs {
 const REVOKE_ALL_BUDGET_MS = 10;
 
 /** A ratio target: `at most` (CPU, memory) or `at least` (throughput) `limit` × the baseline. */
-function ratioCheck(target: string, measured: number, limit: number, direction: 'atMost' | 'atLeast', detail = ''): TargetCheck {
+function ratioCheck(
+  target: string,
+  measured: number,
+  limit: number,
+  direction: 'atMost' | 'atLeast',
+  detail = '',
+): TargetCheck {
   const met = direction === 'atMost' ? measured <= limit : measured >= limit;
   const points = Math.abs(measured - limit) * 100;
-  const margin = met ? `${pct(measured)} vs plain` : `${direction === 'atMost' ? 'over' : 'short'} by ${points.toFixed(1)} points`;
+  const margin = met
+    ? `${pct(measured)} vs plain`
+    : `${direction === 'atMost' ? 'over' : 'short'} by ${points.toFixed(1)} points`;
   return { target, measured: `${measured.toFixed(3)}×${detail}`, met, margin };
 }
 
@@ -52,19 +60,46 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
   for (const id of ['hot-memory', 'hot-redis']) {
     const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
     if (!g) continue;
-    checks.push(ratioCheck(`Hot path (${storeName(id)}): guard CPU/request ≤ 1.10× plain`, g.ratio.cpuUsPerRequest, 1.1, 'atMost'));
-    checks.push(ratioCheck(`Hot path (${storeName(id)}): guard throughput ≥ 0.90× plain`, g.ratio.rps, 0.9, 'atLeast'));
+    checks.push(
+      ratioCheck(
+        `Hot path (${storeName(id)}): guard CPU/request ≤ 1.10× plain`,
+        g.ratio.cpuUsPerRequest,
+        1.1,
+        'atMost',
+      ),
+    );
+    checks.push(
+      ratioCheck(
+        `Hot path (${storeName(id)}): guard throughput ≥ 0.90× plain`,
+        g.ratio.rps,
+        0.9,
+        'atLeast',
+      ),
+    );
   }
   for (const id of ['first-visit-memory', 'first-visit-redis']) {
     const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
     if (!g) continue;
-    checks.push(ratioCheck(`First visit (${storeName(id)}): guard CPU/request ≤ 1.05× plain`, g.ratio.cpuUsPerRequest, 1.05, 'atMost'));
+    checks.push(
+      ratioCheck(
+        `First visit (${storeName(id)}): guard CPU/request ≤ 1.05× plain`,
+        g.ratio.cpuUsPerRequest,
+        1.05,
+        'atMost',
+      ),
+    );
   }
   const redisLogin = http.find((x) => x.id === 'login-redis');
   if (redisLogin) {
     for (const v of redisLogin.variants.slice(1)) {
       checks.push(
-        ratioCheck(`Login on Redis (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 1.0× plain regenerate + copy`, v.ratio.rps, 1, 'atLeast', ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`),
+        ratioCheck(
+          `Login on Redis (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 1.0× plain regenerate + copy`,
+          v.ratio.rps,
+          1,
+          'atLeast',
+          ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
+        ),
       );
     }
   }
@@ -72,7 +107,13 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
   if (memoryLogin) {
     for (const v of memoryLogin.variants.slice(1)) {
       checks.push(
-        ratioCheck(`Login on MemoryStore (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 0.90× plain regenerate + copy`, v.ratio.rps, 0.9, 'atLeast', ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`),
+        ratioCheck(
+          `Login on MemoryStore (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 0.90× plain regenerate + copy`,
+          v.ratio.rps,
+          0.9,
+          'atLeast',
+          ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
+        ),
       );
     }
   }
@@ -98,21 +139,36 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
         target: `Revoke-all of a user with 1,000 sessions ≤ ${REVOKE_ALL_BUDGET_MS} ms (Redis, ${largest.toLocaleString('en')} sessions in total${largest < 1_000_000 ? '; the full run measures 1,000,000' : ''})`,
         measured: `${p.revokeAllMs.toFixed(1)} ms`,
         met,
-        margin: met ? `${(REVOKE_ALL_BUDGET_MS - p.revokeAllMs).toFixed(1)} ms to spare` : `${(p.revokeAllMs / REVOKE_ALL_BUDGET_MS).toFixed(1)}× the budget`,
+        margin: met
+          ? `${(REVOKE_ALL_BUDGET_MS - p.revokeAllMs).toFixed(1)} ms to spare`
+          : `${(p.revokeAllMs / REVOKE_ALL_BUDGET_MS).toFixed(1)}× the budget`,
       });
     }
     const slopes = growth.perUserSlopeMs;
     const linear = Object.values(slopes).every((s) => !(s.r2 < 0.95));
     checks.push({
-      target: "Index growth linear in the user's sessions (least-squares r² ≥ 0.95 over 1 → 10 → 1,000)",
-      measured: Object.entries(slopes).map(([k, s]) => `${k.replace(/Ms$/, '')} ${(s.slopeMsPerSession * 1000).toFixed(1)} µs/session (r² ${s.r2})`).join('; '),
+      target:
+        "Index growth linear in the user's sessions (least-squares r² ≥ 0.95 over 1 → 10 → 1,000)",
+      measured: Object.entries(slopes)
+        .map(
+          ([k, s]) =>
+            `${k.replace(/Ms$/, '')} ${(s.slopeMsPerSession * 1000).toFixed(1)} µs/session (r² ${s.r2})`,
+        )
+        .join('; '),
       met: linear,
       margin: linear ? 'linear' : 'not linear',
     });
-    const worst = Math.max(...growth.otherUsersRatio.flatMap((r) => [r.loginCheck, r.list, r.revokeAll]).filter(Number.isFinite));
+    const worst = Math.max(
+      ...growth.otherUsersRatio
+        .flatMap((r) => [r.loginCheck, r.list, r.revokeAll])
+        .filter(Number.isFinite),
+    );
     checks.push({
-      target: "Index growth constant in other users' sessions (time at the largest total ÷ smallest, ≤ 1.5× allowing for noise)",
-      measured: growth.otherUsersRatio.map((r) => `${r.sessionsPerUser}/user: ${r.loginCheck}× / ${r.list}× / ${r.revokeAll}×`).join('; '),
+      target:
+        "Index growth constant in other users' sessions (time at the largest total ÷ smallest, ≤ 1.5× allowing for noise)",
+      measured: growth.otherUsersRatio
+        .map((r) => `${r.sessionsPerUser}/user: ${r.loginCheck}× / ${r.list}× / ${r.revokeAll}×`)
+        .join('; '),
       met: worst <= 1.5,
       margin: `worst ${worst}×`,
     });
@@ -120,9 +176,13 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
   if (tombstones) {
     const t = tombstones;
     const bound = t.logins + t.logouts;
-    const met = t.tombstonesAfterNoSession === 0 && t.tombstones <= bound && t.longestLifetimeMs <= t.tombstoneTtlMs;
+    const met =
+      t.tombstonesAfterNoSession === 0 &&
+      t.tombstones <= bound &&
+      t.longestLifetimeMs <= t.tombstoneTtlMs;
     checks.push({
-      target: 'Tombstones bounded: none for requests without a stored session; at most one per rotation or logout, living ≤ tombstoneTtl',
+      target:
+        'Tombstones bounded: none for requests without a stored session; at most one per rotation or logout, living ≤ tombstoneTtl',
       measured:
         `${t.tombstonesAfterNoSession} after ${t.noSessionRequests} requests without a session; ${t.tombstones} after ${t.logins} logins + ${t.logouts} logouts; ` +
         `longest ${(t.longestLifetimeMs / 60_000).toFixed(1)} min of ${(t.tombstoneTtlMs / 60_000).toFixed(0)}`,
@@ -141,7 +201,9 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 export function markdown(report: BenchReport): string {
   const m = report.machine;
   const out: string[] = [];
-  out.push(`### Latest results (${report.mode === 'quick' ? '`--quick` run' : 'full run'}, ${m.date.slice(0, 10)})`);
+  out.push(
+    `### Latest results (${report.mode === 'quick' ? '`--quick` run' : 'full run'}, ${m.date.slice(0, 10)})`,
+  );
   out.push('');
   out.push(
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform} ${m.kernel}; Node ${m.node}` +
@@ -151,12 +213,30 @@ export function markdown(report: BenchReport): string {
       `ratios are medians of per-run ratios against the first row of each table.`,
   );
   out.push('');
-  if (m.commit) out.push(`Code: commit ${m.commit}${m.srcDirty ? ' plus uncommitted changes in src/' : ''} (built into dist/ by the runner; every variant runs the built ESM package).`, '');
-  out.push(`Versions: ${Object.entries(report.dependencies).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  if (m.commit)
+    out.push(
+      `Code: commit ${m.commit}${m.srcDirty ? ' plus uncommitted changes in src/' : ''} (built into dist/ by the runner; every variant runs the built ESM package).`,
+      '',
+    );
+  out.push(
+    `Versions: ${Object.entries(report.dependencies)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+  );
   out.push('');
   out.push('#### Targets');
   out.push('');
-  out.push(table(['target', 'measured', 'met', 'margin'], report.targets.map((t) => [t.target, t.measured, t.met === null ? '–' : t.met ? '✅ yes' : '❌ no', t.margin])));
+  out.push(
+    table(
+      ['target', 'measured', 'met', 'margin'],
+      report.targets.map((t) => [
+        t.target,
+        t.measured,
+        t.met === null ? '–' : t.met ? '✅ yes' : '❌ no',
+        t.margin,
+      ]),
+    ),
+  );
   for (const s of report.http) {
     out.push('');
     out.push(`#### ${s.title}`);
@@ -181,13 +261,26 @@ export function markdown(report: BenchReport): string {
   }
   if (report.memory.length) {
     out.push('');
-    out.push(`#### Memory: heap per session at ${report.memory[0]?.count.toLocaleString('en')} sessions (MemoryStore, in-process)`);
+    out.push(
+      `#### Memory: heap per session at ${report.memory[0]?.count.toLocaleString('en')} sessions (MemoryStore, in-process)`,
+    );
     out.push('');
     out.push(
       table(
-        ['what is stored per login', 'heap B/session', '×', 'heap MiB', 'store keys', 'record JSON B'],
+        [
+          'what is stored per login',
+          'heap B/session',
+          '×',
+          'heap MiB',
+          'store keys',
+          'record JSON B',
+        ],
         report.memory.map((r) => [
-          r.kind === 'plain' ? 'express-session: record' : r.kind === 'guard' ? 'sessionGuard: record + index entry' : 'sessionGuard: record + index entry + pre-login tombstone',
+          r.kind === 'plain'
+            ? 'express-session: record'
+            : r.kind === 'guard'
+              ? 'sessionGuard: record + index entry'
+              : 'sessionGuard: record + index entry + pre-login tombstone',
           r.heapBytesPerSession,
           (r.ratio ?? Number.NaN).toFixed(2),
           r.heapUsedDeltaMiB,
@@ -206,13 +299,23 @@ export function markdown(report: BenchReport): string {
       table(
         ['requests', 'tombstones stored', 'bound'],
         [
-          [`${t.noSessionRequests} without a stored session (no cookie, a forged signed cookie, an unsigned one; POST /logout and GET /me)`, t.tombstonesAfterNoSession, 0],
-          [`then ${t.logins} logins and ${t.logouts} logouts (each logout replayed once)`, t.tombstones, t.logins + t.logouts],
+          [
+            `${t.noSessionRequests} without a stored session (no cookie, a forged signed cookie, an unsigned one; POST /logout and GET /me)`,
+            t.tombstonesAfterNoSession,
+            0,
+          ],
+          [
+            `then ${t.logins} logins and ${t.logouts} logouts (each logout replayed once)`,
+            t.tombstones,
+            t.logins + t.logouts,
+          ],
         ],
       ),
     );
     out.push('');
-    out.push(`Longest remaining lifetime of a stored tombstone: ${(t.longestLifetimeMs / 60_000).toFixed(1)} min (tombstoneTtl ${(t.tombstoneTtlMs / 60_000).toFixed(0)} min).`);
+    out.push(
+      `Longest remaining lifetime of a stored tombstone: ${(t.longestLifetimeMs / 60_000).toFixed(1)} min (tombstoneTtl ${(t.tombstoneTtlMs / 60_000).toFixed(0)} min).`,
+    );
   }
   const g = report.growth;
   if (g) {
@@ -223,8 +326,22 @@ export function markdown(report: BenchReport): string {
     out.push('');
     out.push(
       table(
-        ['total sessions', 'keys in Redis', 'sessions of the user', 'login check (admit at limit + evict)', 'list (listSessions)', 'revoke-all (revokeSessions)'],
-        g.points.map((p) => [p.totalSessions.toLocaleString('en'), p.dbsize.toLocaleString('en'), p.sessionsPerUser.toLocaleString('en'), p.loginCheckMs, p.listMs, p.revokeAllMs]),
+        [
+          'total sessions',
+          'keys in Redis',
+          'sessions of the user',
+          'login check (admit at limit + evict)',
+          'list (listSessions)',
+          'revoke-all (revokeSessions)',
+        ],
+        g.points.map((p) => [
+          p.totalSessions.toLocaleString('en'),
+          p.dbsize.toLocaleString('en'),
+          p.sessionsPerUser.toLocaleString('en'),
+          p.loginCheckMs,
+          p.listMs,
+          p.revokeAllMs,
+        ]),
       ),
     );
   }
