@@ -78,22 +78,53 @@ function encode(state: GuardState): CompactState | undefined {
   return out;
 }
 
+/** Whether `state` has the same fields as `from` (field by field, no allocation: this runs several times per request). */
+function sameFields(state: GuardState, from: GuardState): boolean {
+  return (
+    state.createdAt === from.createdAt &&
+    state.lastSeenAt === from.lastSeenAt &&
+    state.rotatedAt === from.rotatedAt &&
+    state.authAt === from.authAt &&
+    state.elevatedAt === from.elevatedAt &&
+    state.principal === from.principal &&
+    state.boundTo === from.boundTo &&
+    state.authPrincipal === from.authPrincipal &&
+    state.authNames === from.authNames &&
+    state.privilege === from.privilege &&
+    state.credentialVersion === from.credentialVersion
+  );
+}
+
 /**
- * The prototype of every state the guard holds in memory: plain data (its own fields are the
- * `GuardState`), serialised in the compact form. Spreading a state copies its fields only.
+ * A state as the guard holds it in memory: its own enumerable fields are the `GuardState`
+ * (spreading one copies the fields only), and it serialises in the compact form. The encoded
+ * form is remembered with the fields it was made from: the session is serialised several times
+ * per request (the guard's comparison, express-session's hashes) and a state that did not change
+ * is not encoded again. A state decoded from a record starts with that record's form, which is
+ * what the store holds.
  */
-const STATE_PROTOTYPE: object = Object.create(Object.prototype, {
-  toJSON: {
-    value: function guardStateToJSON(this: GuardState): object {
-      return encode(this) ?? { ...this };
-    },
-    enumerable: false,
-  },
-});
+class HeldState {
+  #encoded: { out: object; from: GuardState } | undefined;
+
+  constructor(fields: GuardState, stored?: object) {
+    Object.assign(this, fields);
+    if (stored) this.#encoded = { out: stored, from: fields };
+  }
+
+  toJSON(): object {
+    const state = this as unknown as GuardState;
+    const known = this.#encoded;
+    if (known && sameFields(state, known.from)) return known.out;
+    const out = encode(state);
+    if (!out) return { ...state };
+    this.#encoded = { out, from: { ...state } };
+    return out;
+  }
+}
 
 /** `fields` as a state that is stored compactly. */
-export function guardState(fields: GuardState): GuardState {
-  return Object.assign(Object.create(STATE_PROTOTYPE) as GuardState, fields);
+export function guardState(fields: GuardState, stored?: object): GuardState {
+  return new HeldState(fields, stored) as unknown as GuardState;
 }
 
 /** A stored time: a base-36 integer, or 0 (long past: every timeout is due) when unreadable. */
@@ -122,7 +153,7 @@ function decode(raw: Record<string, unknown>): GuardState {
   if (typeof raw.e === 'string') state.elevatedAt = createdAt === 0 ? 0 : time(raw.e, createdAt);
   if (typeof raw.p === 'string') state.privilege = raw.p;
   if (typeof raw.c === 'string') state.credentialVersion = raw.c;
-  return guardState(state);
+  return guardState(state, raw);
 }
 
 export function newGuardState(now: number): GuardState {
@@ -154,7 +185,7 @@ export function stateOf(record: object | undefined): GuardState | undefined {
   const holder = record as Record<string, unknown> | undefined;
   const raw = holder?.[GUARD_KEY];
   if (typeof raw !== 'object' || raw === null) return undefined;
-  if (Object.getPrototypeOf(raw) === STATE_PROTOTYPE) return raw as GuardState;
+  if (raw instanceof HeldState) return raw as unknown as GuardState;
   const state = decode(raw as Record<string, unknown>);
   if (!Object.isFrozen(holder)) (holder as Record<string, unknown>)[GUARD_KEY] = state;
   return state;

@@ -81,6 +81,15 @@ describe('the stored guard state', () => {
     const decoded = stateOf(JSON.parse(json) as Raw);
     assert.deepEqual({ ...decoded }, fields);
     assert.equal(JSON.stringify({ fixationGuard: decoded }), json);
+    // Encoded afresh (not from what the record held), the same JSON too.
+    assert.equal(JSON.stringify({ fixationGuard: guardState({ ...decoded } as GuardState) }), json);
+    // A change is encoded, not the remembered form.
+    (decoded as GuardState).lastSeenAt += 1000;
+    assert.notEqual(JSON.stringify({ fixationGuard: decoded }), json);
+    assert.equal(
+      stateOf(JSON.parse(JSON.stringify({ fixationGuard: decoded })) as Raw)?.lastSeenAt,
+      fields.lastSeenAt + 1000,
+    );
     // Before a login (no principal, no authAt) too.
     const anonymous = JSON.stringify({
       fixationGuard: guardState({ v: 1, createdAt: 5, lastSeenAt: 9, rotatedAt: 5 }),
