@@ -14,14 +14,14 @@ import { Binding } from '../policy/binding.js';
 import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
 import { deriveKey, shortHash } from '../util/hash.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
+import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
 import type { GuardContext } from './context.js';
 import { createPlainHttpReports, isPlainLoopbackRequest, type PlainHttpMode } from './plain-http.js';
 
 export { DEFAULT_AUTH_KEYS };
 
 export const MIN_SECRET_BYTES = 32;
-export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
-export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ABSOLUTE_TIMEOUT_MS };
 /** How long a periodically rotated id still resolves to its successor (parallel requests of one page). */
 export const DEFAULT_ROTATION_GRACE_MS = 10_000;
 /** lastSeenAt is written at most this often, so a read-only request does not rewrite the record. */

@@ -48,11 +48,11 @@ export function mcpBatchPolicy(options: BatchPolicyOptions): RequestHandler {
     const revision = req.headers['mcp-protocol-version'];
     if (typeof revision === 'string' && revision >= FIRST_REVISION_WITHOUT_BATCHES) {
       auditor.emit('batch_rejected', { ip: req.ip, reason: 'revision_without_batches', detail: { revision: revision.slice(0, 20), messages: body.length } });
-      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', 400, `Bad Request: protocol revision ${revision.slice(0, 20)} has no JSON-RPC batches; send one message per request.`));
+      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', `Bad Request: protocol revision ${revision.slice(0, 20)} has no JSON-RPC batches; send one message per request.`));
     }
     if (body.length > max) {
       auditor.emit('batch_rejected', { ip: req.ip, reason: 'too_large', detail: { messages: body.length, limit: max } });
-      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', 400, `Bad Request: a batch may carry at most ${max} messages.`));
+      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', `Bad Request: a batch may carry at most ${max} messages.`));
     }
     next();
   };

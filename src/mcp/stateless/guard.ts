@@ -290,7 +290,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     async function serverForRequest() {
       const scope = scopes.getStore();
       // Only requests that passed the adapter reach the SDK; anything else has no identity to serve.
-      if (!scope) throw new McpGuardError('INTERNAL_ERROR', 500, 'Request reached the MCP handler without passing the adapter');
+      if (!scope) throw new McpGuardError('INTERNAL_ERROR', 'Request reached the MCP handler without passing the adapter');
       return options.createServer(contextFor(scope));
     },
     {
@@ -322,7 +322,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     const body: unknown = req.body;
     if (Array.isArray(body)) {
       // The revision has no batches; one would also carry states past the check below.
-      return send(res, new McpGuardError('PARSE_ERROR', 400, 'Invalid Request: JSON-RPC batches are not part of the 2026-07-28 revision.', { jsonRpcCode: -32600 }));
+      return send(res, new McpGuardError('INVALID_REQUEST', 'Invalid Request: JSON-RPC batches are not part of the 2026-07-28 revision.'));
     }
     const message: JsonRpcBody = typeof body === 'object' && body !== null ? (body as JsonRpcBody) : {};
     const scope: RequestScope = {
@@ -353,7 +353,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
   router.all(path, mcpHostOriginCheck({ allowedHosts: allowedHosts ? [...allowedHosts] : false, allowedOrigins: [...allowedOrigins], auditor }));
   router.all(path, function mcpStatelessContentType(req: Request, res: Response, next: NextFunction) {
     if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'] ?? null)) {
-      return send(res, new McpGuardError('PARSE_ERROR', 415, 'Unsupported Media Type: Content-Type must be application/json'));
+      return send(res, new McpGuardError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json'));
     }
     next();
   });
