@@ -57,3 +57,20 @@ export function mcpBatchPolicy(options: BatchPolicyOptions): RequestHandler {
     next();
   };
 }
+
+/**
+ * For endpoints that serve only revisions without JSON-RPC batches (2026-07-28): any batch is
+ * an invalid request, refused and audited before it could carry anything past the later checks.
+ *
+ * @example
+ * router.post('/mcp', mcpJsonBody(), mcpRefuseBatches({ auditor }));
+ */
+export function mcpRefuseBatches(options: { auditor: Auditor; revision: string }): RequestHandler {
+  const { auditor, revision } = options;
+  return function mcpRefuseBatchesMiddleware(req, res, next) {
+    const body: unknown = req.body;
+    if (!Array.isArray(body)) return next();
+    auditor.emit('batch_rejected', { ip: req.ip, reason: 'revision_without_batches', detail: { revision, messages: body.length } });
+    sendMcpError(res, new McpGuardError('INVALID_REQUEST', `Invalid Request: JSON-RPC batches are not part of the ${revision} revision.`));
+  };
+}

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Auditor } from '../audit/index.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { messageCount } from './batch.js';
@@ -147,6 +147,28 @@ export function mcpIpRateLimit(options: { limiter: McpRateLimiter; auditor: Audi
       if (outcome.allowed) return next();
       auditor.emit('rate_limit_exceeded', { ip: req.ip, reason: 'per_ip', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
       sendMcpError(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/**
+ * The per-principal limit as a middleware, for pipelines that know the principal before the
+ * last step (the 2026-07-28 era: from the bearer token). Charged per JSON-RPC message.
+ *
+ * @example
+ * router.all('/mcp', mcpPrincipalRateLimit({ limiter, auditor, principalOf: (req) => statelessIdentityOf(req)?.principal }));
+ */
+export function mcpPrincipalRateLimit(options: { limiter: McpRateLimiter; auditor: Auditor; principalOf: (req: Request) => string | undefined }): RequestHandler {
+  const { limiter, auditor, principalOf } = options;
+  return async function mcpPrincipalRateLimitMiddleware(req, res, next) {
+    const principal = principalOf(req);
+    if (principal === undefined) return next();
+    try {
+      const refused = await chargePrincipal(limiter, auditor, principal, messageCount(req), { ip: req.ip });
+      if (!refused) return next();
+      sendMcpError(res, refused.error, refused.headers);
     } catch (err) {
       next(err);
     }

@@ -1,11 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import {
   createMcpHandler,
   getOAuthProtectedResourceMetadataUrl,
   isJsonContentType,
-  isLegacyRequest,
   type AuthInfo,
   type McpHttpHandler,
   type McpServer,
@@ -15,25 +12,29 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { mcpAuthMetadataRouter } from '@modelcontextprotocol/express';
-import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { Auditor } from '../../audit/index.js';
 import { systemClock, type Clock } from '../../clock/index.js';
 import { ephemeralKey } from '../../util/hash.js';
 import { authorizeCredentialAccess, requireCredential, type CredentialAccessSubject } from '../acl.js';
+import { mcpRefuseBatches } from '../batch.js';
 import { McpGuardError } from '../errors.js';
-import { LOCALHOST_HOSTNAMES, mcpHostOriginCheck, resolveAllowedHosts, resolveAllowedOrigins } from '../host-origin.js';
+import { LOCALHOST_HOSTNAMES, mcpHostOriginCheck } from '../host-origin.js';
 import { mcpErrorHandler, mcpJsonBody, sendMcpError } from '../http.js';
-import { createMcpRateLimiter, rateLimitedError, type McpRateLimiter, type McpRateLimitOptions } from '../rate-limit.js';
+import { createMcpRateLimiter, mcpIpRateLimit, mcpPrincipalRateLimit, type McpRateLimitOptions } from '../rate-limit.js';
 import { memoryCredentialVault, normalizeEmail, type CredentialVault, type StoredCredential } from '../vault.js';
-import { createBearerIdentity, type StatelessBearerOptions } from './bearer.js';
+import { mcpStatelessIdentity, statelessIdentityOf, type StatelessBearerOptions } from './bearer.js';
 import { createRequestStateCodec, type RequestStateCodecOptions, type SealedRequestStateCodec } from './codec.js';
+import { createStatelessDispatch } from './dispatch.js';
+import { mcpEraRouting } from './era.js';
 import { memoryReplayGuard, redisReplayGuard, type ReplayGuard } from './replay.js';
+import { mcpRequestStateBinding, REQUEST_STATE_ERROR_MESSAGE, type RequestScope } from './state-binding.js';
 import { memoryStateStore, type PrincipalStateStore } from './state-store.js';
 
+export { REQUEST_STATE_ERROR_MESSAGE };
 export const DEFAULT_STATELESS_MCP_PATH = '/mcp';
-/** The one answer a client gets for any refused `requestState`: the SDK's own frozen wording. */
-export const REQUEST_STATE_ERROR_MESSAGE = 'Invalid or expired requestState';
-const JSON_RPC_INVALID_PARAMS = -32602;
+/** The revision this guard serves (and whose requests carry no batches). */
+const MODERN_REVISION = '2026-07-28';
 
 /** What the app's server factory gets for one 2026-07-28 request. */
 export interface McpStatelessContext {
@@ -122,47 +123,6 @@ export interface McpStatelessGuard {
   close(): Promise<void>;
 }
 
-/** What one HTTP request proved, for the factory and the `requestState` hook of its server. */
-interface RequestScope {
-  id: string;
-  principal: string;
-  authInfo: AuthInfo;
-  emails: Set<string>;
-  request: string;
-  ip: string | undefined;
-  opened: Map<string, unknown>;
-}
-
-interface JsonRpcBody {
-  id?: unknown;
-  method?: unknown;
-  params?: Record<string, unknown>;
-}
-
-/** JSON with sorted keys, so the same arguments hash the same whatever order a client writes them in. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/**
- * The originating request a state is bound to: the method, what it names (tool, prompt,
- * resource) and a hash of its arguments, so a state cannot be carried to another call or
- * replayed with other arguments (a confirmed transfer of 5 retried as 500).
- */
-function requestKey(body: JsonRpcBody): string {
-  const params = body.params ?? {};
-  const target = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : '';
-  const args = createHash('sha256').update(canonicalJson(params.arguments ?? null)).digest('base64url');
-  return `${typeof body.method === 'string' ? body.method : ''}\0${target}\0${args}`;
-}
-
 function singleUseGuard(option: McpStatelessRequestStateOptions['singleUse'], clock: Clock): ReplayGuard | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === 'memory') return memoryReplayGuard({ clock });
@@ -224,28 +184,26 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
     throw new TypeError(`createMcpStatelessGuard: \`legacy\` must be an Express handler (e.g. createMcpSessionGuard({…}).router) or 'reject'; got ${JSON.stringify(legacy)}`);
   }
   const who = 'createMcpStatelessGuard';
-  const allowedOrigins = resolveAllowedOrigins(options.allowedOrigins, who);
-  // The protected resource names its own host: by default nothing else may arrive in `Host`.
-  const resourceHost = resourceUrl.hostname.toLowerCase();
-  const allowedHosts = resolveAllowedHosts(
-    options.allowedHosts !== undefined ? options.allowedHosts : LOCALHOST_HOSTNAMES.includes(resourceHost) ? LOCALHOST_HOSTNAMES : [resourceHost],
-    who,
-  );
-
   const clock = options.clock ?? systemClock;
   const auditor = options.audit ?? new Auditor({ hashSecret: ephemeralKey(), clock });
+  // The protected resource names its own host: by default nothing else may arrive in `Host`.
+  const resourceHost = resourceUrl.hostname.toLowerCase();
+  const hostOrigin = mcpHostOriginCheck({
+    allowedHosts: options.allowedHosts !== undefined ? options.allowedHosts : LOCALHOST_HOSTNAMES.includes(resourceHost) ? LOCALHOST_HOSTNAMES : [resourceHost],
+    allowedOrigins: options.allowedOrigins ?? [],
+    auditor,
+    who,
+  });
+
   const vault = options.vault ?? memoryCredentialVault();
   const stateStore = options.stateStore ?? memoryStateStore({ clock, audit: auditor });
   const audience = options.requestState.audience ?? resourceUrl.href;
   const { singleUse, ...codecOptions } = options.requestState;
   const replay = singleUseGuard(singleUse, clock);
   const codec = createRequestStateCodec({ ...codecOptions, audience, audit: auditor, clock, ...(replay ? { replay } : {}) });
-  const limiter: McpRateLimiter | undefined = options.rateLimit === false ? undefined : createMcpRateLimiter(options.rateLimit ?? {});
-  const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(resourceUrl);
-  const identify = createBearerIdentity({ ...options.bearer, resourceMetadataUrl, auditor });
-  const scopes = new AsyncLocalStorage<RequestScope>();
-
-  const send = sendMcpError;
+  const limiter = options.rateLimit === false ? undefined : createMcpRateLimiter(options.rateLimit ?? {}, who);
+  const identity = mcpStatelessIdentity({ ...options.bearer, resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(resourceUrl), auditor });
+  const dispatch = createStatelessDispatch();
 
   function subjectOf(scope: RequestScope): CredentialAccessSubject {
     return { sessionId: scope.id, principal: scope.principal, emails: scope.emails, ip: scope.ip };
@@ -288,7 +246,7 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
 
   const handler = createMcpHandler(
     async function serverForRequest() {
-      const scope = scopes.getStore();
+      const scope = dispatch.current();
       // Only requests that passed the adapter reach the SDK; anything else has no identity to serve.
       if (!scope) throw new McpGuardError('INTERNAL_ERROR', 'Request reached the MCP handler without passing the adapter');
       return options.createServer(contextFor(scope));
@@ -302,73 +260,27 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       },
     },
   );
-  const nodeHandler = toNodeHandler(handler);
 
-  async function checkRate(kind: 'ip' | 'principal', key: string, ip: string | undefined, res: Response): Promise<boolean> {
-    if (!limiter) return true;
-    const outcome = kind === 'ip' ? await limiter.consumeIp(key) : await limiter.consumePrincipal(key);
-    if (outcome.allowed) return true;
-    auditor.emit('rate_limit_exceeded', { ip, ...(kind === 'principal' ? { principal: key } : {}), reason: kind === 'ip' ? 'per_ip' : 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
-    send(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
-    return false;
-  }
-
-  async function serveModern(req: Request, res: Response): Promise<void> {
-    const ip = req.ip;
-    if (!(await checkRate('ip', ip ?? 'unknown', ip, res))) return;
-    const identity = await identify(req, res);
-    if (!identity.ok) return;
-    if (!(await checkRate('principal', identity.principal, ip, res))) return;
-    const body: unknown = req.body;
-    if (Array.isArray(body)) {
-      // The revision has no batches; one would also carry states past the check below.
-      return send(res, new McpGuardError('INVALID_REQUEST', 'Invalid Request: JSON-RPC batches are not part of the 2026-07-28 revision.'));
-    }
-    const message: JsonRpcBody = typeof body === 'object' && body !== null ? (body as JsonRpcBody) : {};
-    const scope: RequestScope = {
-      id: randomUUID(),
-      principal: identity.principal,
-      authInfo: identity.authInfo,
-      emails: new Set(identity.emails.map((email) => normalizeEmail(email))),
-      request: requestKey(message),
-      ip,
-      opened: new Map(),
-    };
-    const params = message.params;
-    if (params !== undefined && typeof params === 'object' && params !== null && 'requestState' in params) {
-      const opened = await codec.open(params.requestState, { principal: scope.principal, audience, request: scope.request }, ip === undefined ? {} : { ip });
-      if (!opened.ok) {
-        // One frozen answer for every reason; the reason is in the audit log only.
-        res.status(200).json({ jsonrpc: '2.0', id: message.id ?? null, error: { code: JSON_RPC_INVALID_PARAMS, message: REQUEST_STATE_ERROR_MESSAGE, data: { reason: 'invalid_request_state' } } });
-        return;
-      }
-      scope.opened.set(params.requestState as string, opened.payload);
-    }
-    (req as Request & { auth?: AuthInfo }).auth = identity.authInfo;
-    await scopes.run(scope, () => nodeHandler(req, res, req.body));
-  }
-
+  // host / origin → content type → json body → era routing (2025 traffic leaves here) → per-IP
+  // rate limit → bearer identity → per-principal rate limit → no batches → request-state binding
+  // → dispatch to the SDK handler → JSON-RPC error answers.
   const router = express.Router();
   router.use(mcpAuthMetadataRouter({ oauthMetadata: options.oauthMetadata, resourceServerUrl: resourceUrl }));
-  router.all(path, mcpHostOriginCheck({ allowedHosts: allowedHosts ? [...allowedHosts] : false, allowedOrigins: [...allowedOrigins], auditor }));
+  router.all(path, hostOrigin);
   router.all(path, function mcpStatelessContentType(req: Request, res: Response, next: NextFunction) {
     if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'] ?? null)) {
-      return send(res, new McpGuardError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json'));
+      return sendMcpError(res, new McpGuardError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json'));
     }
     next();
   });
   router.all(path, mcpJsonBody(options.maxBodySize === undefined ? {} : { limit: options.maxBodySize }));
-  router.all(path, async function mcpStatelessDispatch(req: Request, res: Response, next: NextFunction) {
-    try {
-      const probe = await toWebRequest(req, req.body);
-      if (await isLegacyRequest(probe, req.body)) {
-        if (legacy !== 'reject') return legacy(req, res, next);
-      }
-      await serveModern(req, res);
-    } catch (err) {
-      next(err);
-    }
-  });
+  router.all(path, mcpEraRouting({ legacy }));
+  if (limiter) router.all(path, mcpIpRateLimit({ limiter, auditor }));
+  router.all(path, identity);
+  if (limiter) router.all(path, mcpPrincipalRateLimit({ limiter, auditor, principalOf: (req) => statelessIdentityOf(req)?.principal }));
+  router.all(path, mcpRefuseBatches({ auditor, revision: MODERN_REVISION }));
+  router.all(path, mcpRequestStateBinding({ codec, audience }));
+  router.all(path, dispatch.middleware(toNodeHandler(handler)));
   router.use(path, mcpErrorHandler());
 
   return {
