@@ -82,7 +82,8 @@ export function mcpJsonBody(options: { limit?: string | number } = {}): RequestH
 export function mcpErrorHandler(): ErrorRequestHandler {
   return function mcpErrorHandlerMiddleware(err, _req, res, next) {
     if (res.headersSent) return next(err);
-    if (err instanceof McpGuardError) return sendMcpError(res, err);
+    // An internal error's message is for the operator (a wiring bug), never for the client.
+    if (err instanceof McpGuardError && err.code !== 'INTERNAL_ERROR') return sendMcpError(res, err);
     const mapped = bodyParserError(err);
     if (mapped) return sendMcpError(res, mapped);
     process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
