@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express from 'express';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { Auditor, memorySink } from '../../src/audit/index.js';
+import type { memorySink } from '../../src/audit/index.js';
 import { bearerIdentityOf, mcpBearerIdentity } from '../../src/mcp/bearer.js';
 import { mcpErrorHandler } from '../../src/mcp/http.js';
 import type { McpBearerOptions } from '../../src/mcp/index.js';
-import { SECRET } from './helpers.js';
+import { withExpressApp } from './helpers.js';
 
 const CLIENT = 'shared-client';
 const TOKENS = new Map<string, Omit<AuthInfo, 'expiresAt'>>([
@@ -24,21 +22,13 @@ const verifier = {
 };
 
 /** The identity middleware alone, in front of a route that answers what it proved. */
-async function withIdentityApp(bearer: Partial<McpBearerOptions>, body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>): Promise<void> {
-  const audit = memorySink();
-  const auditor = new Auditor({ sinks: [audit], hashSecret: SECRET });
-  const app = express();
-  app.all('/mcp', mcpBearerIdentity({ bearer: { verifier, ...bearer }, auditor }), function proved(req, res) {
-    res.json({ identity: bearerIdentityOf(req) ?? null });
-  });
-  app.use('/mcp', mcpErrorHandler());
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, audit);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
+function withIdentityApp(bearer: Partial<McpBearerOptions>, body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>): Promise<void> {
+  return withExpressApp((app, auditor) => {
+    app.all('/mcp', mcpBearerIdentity({ bearer: { verifier, ...bearer }, auditor }), function proved(req, res) {
+      res.json({ identity: bearerIdentityOf(req) ?? null });
+    });
+    app.use('/mcp', mcpErrorHandler());
+  }, body);
 }
 
 const post = (url: string, token?: string) => fetch(url, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
+import express, { type Express } from 'express';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -221,5 +221,24 @@ export async function withGuardedServer(overrides: Partial<McpSessionGuardOption
     await body(server);
   } finally {
     await server.close();
+  }
+}
+
+/** Runs `body` against an Express app built by `build`, listening on 127.0.0.1:0 at `/mcp`, with a memory audit sink. */
+export async function withExpressApp(
+  build: (app: Express, auditor: Auditor) => void,
+  body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>,
+): Promise<void> {
+  const audit = memorySink();
+  const auditor = new Auditor({ sinks: [audit], hashSecret: SECRET });
+  const app = express();
+  build(app, auditor);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, audit);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 }

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { Auditor, memorySink } from '../../src/audit/index.js';
 import { refusal, McpGuardError } from '../../src/mcp/errors.js';
 import { mcpAllowedMethods, mcpErrorHandler, mcpJsonBody, sendMcpRefusal } from '../../src/mcp/http.js';
-import { SECRET } from './helpers.js';
+import { SECRET, withExpressApp } from './helpers.js';
 
-async function withApp(build: (app: Express) => void, body: (url: string) => Promise<void>): Promise<void> {
-  const app = express();
-  build(app);
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
+function withApp(build: (app: Express) => void, body: (url: string) => Promise<void>): Promise<void> {
+  return withExpressApp((app) => build(app), (url) => body(url));
 }
 
 describe('MCP endpoint HTTP pieces', () => {

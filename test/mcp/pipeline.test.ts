@@ -4,10 +4,9 @@
  * batch refusal, era routing and the request-state binding of the 2026-07-28 era.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express, { type Express, type Request } from 'express';
-import { Auditor, memorySink } from '../../src/audit/index.js';
+import type { Express, Request } from 'express';
+import type { Auditor, memorySink } from '../../src/audit/index.js';
 import { mcpRefuseBatches } from '../../src/mcp/batch.js';
 import { createSessionChannels } from '../../src/mcp/channels.js';
 import { mcpSessionDispatch } from '../../src/mcp/dispatch.js';
@@ -16,21 +15,13 @@ import type { SessionLifecycle } from '../../src/mcp/lifecycle.js';
 import { createMcpRateLimiter, mcpPrincipalRateLimit } from '../../src/mcp/rate-limit.js';
 import { createStatelessDispatch } from '../../src/mcp/stateless/dispatch.js';
 import { mcpEraRouting } from '../../src/mcp/stateless/era.js';
-import { SECRET } from './helpers.js';
+import { withExpressApp } from './helpers.js';
 
-async function withApp(build: (app: Express, auditor: Auditor) => void, body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>): Promise<void> {
-  const audit = memorySink();
-  const auditor = new Auditor({ sinks: [audit], hashSecret: SECRET });
-  const app = express();
-  build(app, auditor);
-  app.use('/mcp', mcpErrorHandler());
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, audit);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
+function withApp(build: (app: Express, auditor: Auditor) => void, body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>): Promise<void> {
+  return withExpressApp((app, auditor) => {
+    build(app, auditor);
+    app.use('/mcp', mcpErrorHandler());
+  }, body);
 }
 
 const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
