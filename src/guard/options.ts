@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
-import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { durationOption, systemClock, type Clock } from '../clock/index.js';
 import { SessionGuardError } from '../errors/index.js';
 import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
@@ -163,8 +163,7 @@ const EXPRESS_SESSION_OPTIONS: Record<string, string> = {
 };
 
 function duration(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  return parseDuration(value, `${NAME}: \`${option}\``);
+  return durationOption(value, NAME, option, fallback);
 }
 
 function stringArray(value: unknown, option: string, fallback: readonly string[]): readonly string[] {

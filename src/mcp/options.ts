@@ -7,7 +7,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { Auditor } from '../audit/index.js';
-import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { durationOption, systemClock, type Clock } from '../clock/index.js';
 import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
 import type { SessionLimit } from '../store/contracts.js';
 import { DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_SESSION_LIMIT_POLICY, type SessionLimitPolicy } from './config.js';
@@ -158,9 +158,9 @@ export function positiveInteger(value: unknown, name: string, fallback: number, 
   return value as number;
 }
 
-/** A duration option (`'30m'` or milliseconds) through the core's `parseDuration`, or the default when absent. */
-export function durationOption(value: unknown, name: string, fallback: number, who = GUARD_NAME): number {
-  return value === undefined ? fallback : parseDuration(value, `${who}: \`${name}\``);
+/** A duration option of this guard, through the core's `durationOption` (`parseDuration`). */
+function duration(value: unknown, name: string, fallback: number): number {
+  return durationOption(value, GUARD_NAME, name, fallback);
 }
 
 /**
@@ -180,10 +180,10 @@ export function resolveSessionGuardOptions(options: McpSessionGuardOptions): Res
   }
   const secrets = decodeKeyList(options.sessionSecret, `${GUARD_NAME}: \`sessionSecret\` (SESSION_SECRET)`);
   const clock = options.clock ?? systemClock;
-  const idleTimeoutMs = durationOption(options.idleTimeout, 'idleTimeout', DEFAULT_IDLE_TIMEOUT_MS);
-  const absoluteTimeoutMs = durationOption(options.absoluteTimeout, 'absoluteTimeout', DEFAULT_ABSOLUTE_TIMEOUT_MS);
-  const tokenTtlMs = durationOption(options.tokenTtl, 'tokenTtl', absoluteTimeoutMs);
-  const sweepIntervalMs = options.sweepInterval === false ? undefined : durationOption(options.sweepInterval, 'sweepInterval', DEFAULT_SWEEP_INTERVAL_MS);
+  const idleTimeoutMs = duration(options.idleTimeout, 'idleTimeout', DEFAULT_IDLE_TIMEOUT_MS);
+  const absoluteTimeoutMs = duration(options.absoluteTimeout, 'absoluteTimeout', DEFAULT_ABSOLUTE_TIMEOUT_MS);
+  const tokenTtlMs = duration(options.tokenTtl, 'tokenTtl', absoluteTimeoutMs);
+  const sweepIntervalMs = options.sweepInterval === false ? undefined : duration(options.sweepInterval, 'sweepInterval', DEFAULT_SWEEP_INTERVAL_MS);
   const maxSessionsPerUser = positiveInteger(options.maxSessionsPerUser, 'maxSessionsPerUser', DEFAULT_MAX_SESSIONS_PER_USER);
   const maxSessions = positiveInteger(options.maxSessions, 'maxSessions', DEFAULT_MAX_SESSIONS);
   const preAuth =
@@ -192,7 +192,7 @@ export function resolveSessionGuardOptions(options: McpSessionGuardOptions): Res
       : {
           maxPerIp: positiveInteger(options.preAuth?.maxPerIp, 'preAuth.maxPerIp', DEFAULT_PREAUTH_MAX_PER_IP),
           maxSessions: positiveInteger(options.preAuth?.maxSessions, 'preAuth.maxSessions', DEFAULT_PREAUTH_MAX_SESSIONS),
-          idleTimeoutMs: durationOption(options.preAuth?.idleTimeout, 'preAuth.idleTimeout', DEFAULT_PREAUTH_IDLE_TIMEOUT_MS),
+          idleTimeoutMs: duration(options.preAuth?.idleTimeout, 'preAuth.idleTimeout', DEFAULT_PREAUTH_IDLE_TIMEOUT_MS),
         };
   const onSessionLimit = options.onSessionLimit ?? DEFAULT_SESSION_LIMIT_POLICY;
   if (onSessionLimit !== 'evictOldest' && onSessionLimit !== 'rejectLogin') {
