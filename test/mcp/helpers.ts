@@ -16,6 +16,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Auditor, jsonlSink, memorySink } from '../../src/audit/index.js';
 import { ManualClock } from '../../src/clock/index.js';
 import { createMcpSessionGuard, type McpSessionGuard, type McpSessionGuardOptions } from '../../src/mcp/index.js';
+import { mcpErrorHandler } from '../../src/mcp/http.js';
 
 export const SECRET = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY='; // 32 bytes, tests only
 
@@ -241,4 +242,20 @@ export async function withExpressApp(
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+/** `withExpressApp` with the endpoint's error handler after what `build` mounts: one middleware tested alone. */
+export function withMcpMiddleware(
+  build: (app: Express, auditor: Auditor) => void,
+  body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>,
+): Promise<void> {
+  return withExpressApp((app, auditor) => {
+    build(app, auditor);
+    app.use('/mcp', mcpErrorHandler());
+  }, body);
+}
+
+/** POSTs a JSON body as an MCP client would. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(body) });
 }
