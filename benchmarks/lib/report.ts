@@ -89,28 +89,17 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
       ),
     );
   }
-  const redisLogin = http.find((x) => x.id === 'login-redis');
-  if (redisLogin) {
-    for (const v of redisLogin.variants.slice(1)) {
+  for (const [id, store, limit] of [
+    ['login-redis', 'Redis', 1],
+    ['login-memory', 'MemoryStore', 0.9],
+  ] as const) {
+    for (const v of http.find((x) => x.id === id)?.variants.slice(1) ?? []) {
+      const target = `Login on ${store} (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ ${limit.toFixed(2)}× plain regenerate + copy`;
       checks.push(
         ratioCheck(
-          `Login on Redis (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 1.0× plain regenerate + copy`,
+          target,
           v.ratio.rps,
-          1,
-          'atLeast',
-          ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
-        ),
-      );
-    }
-  }
-  const memoryLogin = http.find((x) => x.id === 'login-memory');
-  if (memoryLogin) {
-    for (const v of memoryLogin.variants.slice(1)) {
-      checks.push(
-        ratioCheck(
-          `Login on MemoryStore (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ 0.90× plain regenerate + copy`,
-          v.ratio.rps,
-          0.9,
+          limit,
           'atLeast',
           ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
         ),
