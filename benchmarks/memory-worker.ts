@@ -20,6 +20,7 @@ import express from 'express';
 import session from 'express-session';
 import { core } from './lib/library.js';
 import { cookieFrom } from './lib/load.js';
+import { plainSession } from './lib/plain.js';
 
 const { MemorySessionIndex, sessionGuard, guarded } = core;
 
@@ -75,16 +76,7 @@ async function main(): Promise<void> {
   const app = express();
   let write: (i: number) => Promise<void>;
   if (kind === 'plain') {
-    app.use(
-      session({
-        secret: SECRET,
-        name: 'sid',
-        resave: false,
-        saveUninitialized: false,
-        store,
-        cookie: { httpOnly: true, sameSite: 'lax', maxAge: 4 * 3_600_000 },
-      }),
-    );
+    app.use(plainSession(SECRET, store));
     app.get('/visit', (req, res) => void res.json({ visits: (req.session.visits = 1) }));
     app.post('/login', (req, res, next) => {
       const { cookie: _c, ...carried } = req.session;

@@ -17,11 +17,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import session, { type Store } from 'express-session';
+import type { Store } from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import type { RotationStrategy } from '../src/index.js';
 import { core, redisStores } from './lib/library.js';
+import { plainSession } from './lib/plain.js';
 import type { ServerVariant, ServerMessage, RunnerMessage, CpuSample } from './lib/protocol.js';
 
 const { guarded, requireAuth, sessionGuard } = core;
@@ -36,7 +37,6 @@ declare module 'express-session' {
 
 const SECRET = process.env.BENCH_SECRET ?? randomBytes(32).toString('base64url');
 const USERS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password' };
-const ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
 
 function checkPassword(username: unknown, password: unknown): username is string {
   if (typeof username !== 'string' || typeof password !== 'string') return false;
@@ -78,16 +78,7 @@ async function plainApp(): Promise<void> {
     cleanups.push(async () => void (await client.close()));
     store = new RedisStore({ client, prefix: `${variant.prefix ?? 'bench:{plain}:'}sess:` });
   }
-  app.use(
-    session({
-      secret: SECRET,
-      name: 'sid',
-      resave: false,
-      saveUninitialized: false,
-      cookie: { httpOnly: true, sameSite: 'lax', path: '/', maxAge: ABSOLUTE_TIMEOUT_MS },
-      ...(store ? { store } : {}),
-    }),
-  );
+  app.use(plainSession(SECRET, store));
   app.get('/me', (req, res) => {
     if (!req.session.user) {
       res.status(401).json({ error: { code: 'UNAUTHENTICATED' } });
