@@ -11,7 +11,9 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import express from 'express';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OAuthError, OAuthErrorCode, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import { Auditor, memorySink } from '../../src/audit/index.js';
 import { createMcpSessionGuard } from '../../src/mcp/index.js';
@@ -87,8 +89,8 @@ export async function startConformanceTarget(): Promise<ConformanceTarget> {
   const server = createServer(app);
   port = await listen(server);
   return {
-    direct: `http://localhost:${port}/mcp`,
-    withToken: `http://localhost:${proxyPort}/mcp`,
+    direct: `http://127.0.0.1:${port}/mcp`,
+    withToken: `http://127.0.0.1:${proxyPort}/mcp`,
     audit,
     async close() {
       proxy.closeAllConnections();
@@ -96,6 +98,36 @@ export async function startConformanceTarget(): Promise<ConformanceTarget> {
       await Promise.all([new Promise((resolve) => proxy.close(resolve)), new Promise((resolve) => server.close(resolve))]);
       await modern.close();
       await sessions.close();
+    },
+  };
+}
+
+/**
+ * The same reference server on the SDK 1.x sessionful transport with no guard at all (the
+ * SDK's own pattern: a transport per session id): the control for the runs without a token.
+ */
+export async function startUnprotectedTarget(): Promise<{ url: string; close(): Promise<void> }> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const app = express();
+  app.use(express.json());
+  app.all('/mcp', async function unguarded(req, res) {
+    const id = req.headers['mcp-session-id'];
+    let transport = typeof id === 'string' ? transports.get(id) : undefined;
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void transports.set(sid, created) });
+      await legacyConformanceServer().connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, req.body);
+  });
+  const server = createServer(app);
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await Promise.all([...transports.values()].map((transport) => transport.close()));
     },
   };
 }

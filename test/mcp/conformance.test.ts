@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runConformance, startConformanceTarget, type ConformanceRun, type ConformanceTarget } from './conformance-support.js';
+import { runConformance, startConformanceTarget, startUnprotectedTarget, type ConformanceRun, type ConformanceTarget } from './conformance-support.js';
 
 /**
  * Checks of the 0.2 suite the reference surface in test/support/conformance-servers.ts does not
@@ -73,6 +73,17 @@ describe('official MCP conformance suite through the adapter (both eras on one e
     assert.equal(run.exitCode, 0, run.output.slice(-2000));
     const sessions = target.audit.events.filter((event) => event.type === 'mcp_session_created' && event.principal === 'conformance-user');
     assert.ok(sessions.length > 20, `the sessionful guard served the run with sessions bound to the token's subject (${sessions.length})`);
+  });
+
+  it('0.1.16 without a token against the same reference server with no guard: it serves the suite (the control)', async (t) => {
+    const unprotected = await startUnprotectedTarget();
+    try {
+      const run = await runConformance('0.1.16', unprotected.url, ['--suite', 'all']);
+      t.diagnostic(`0.1.16 without a token, no guard: ${summary(run)}`);
+      assert.ok(run.passed >= 40, `the unguarded server answers anyone: ${summary(run)}`);
+    } finally {
+      await unprotected.close();
+    }
   });
 
   it('0.1.16 without a token: every session is refused (401), no scenario passes', async (t) => {
