@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createCluster } from 'redis';
 import { createRedisMcpFleet } from '../../src/redis/index.js';
-import { connectClient, login, rawPost, startGuardedServer, type GuardedServer, type TestClient } from '../mcp/helpers.js';
+import { connectClient, login, openStream, rawPost, startGuardedServer, type GuardedServer, type TestClient } from '../mcp/helpers.js';
 import { clusterUrls, slotOf } from './support.js';
 
 type Cluster = ReturnType<typeof createCluster>;
@@ -95,12 +95,7 @@ describe('MCP fleet on a Redis Cluster', () => {
     const { a, b, prefix } = await twoInstances();
     try {
       const onB = await signIn(b);
-      const stream = await fetch(b.endpoint, { headers: { ...PROTOCOL, accept: 'text/event-stream', 'user-agent': 'test-agent/1.0', 'mcp-session-id': onB.sessionId as string, 'x-session-token': onB.token as string } });
-      assert.equal(stream.status, 200);
-      const ended = (async () => {
-        const reader = stream.body!.getReader();
-        while (!(await reader.read()).done);
-      })();
+      const { ended } = await openStream(b, onB, PROTOCOL);
       a.guard.emergencyDisableSessionReuse();
       await a.guard.settled();
       await ended; // B cut its stream on A's message, published on the cluster

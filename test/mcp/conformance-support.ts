@@ -19,7 +19,7 @@ import { Auditor, memorySink } from '../../src/audit/index.js';
 import { createMcpSessionGuard } from '../../src/mcp/index.js';
 import { createMcpStatelessGuard } from '../../src/mcp/stateless/index.js';
 import { legacyConformanceServer, modernConformanceServer } from '../support/conformance-servers.js';
-import { SECRET } from './helpers.js';
+import { listenMcp, SECRET } from './helpers.js';
 import { STATE_KEY } from './stateless/helpers.js';
 
 export const CONFORMANCE_TOKEN = 'conformance-suite-token';
@@ -120,13 +120,11 @@ export async function startUnprotectedTarget(): Promise<{ url: string; close(): 
     }
     await transport.handleRequest(req, res, req.body);
   });
-  const server = createServer(app);
-  const port = await listen(server);
+  const http = await listenMcp(app);
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: http.endpoint.href,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await http.close();
       await Promise.all([...transports.values()].map((transport) => transport.close()));
     },
   };

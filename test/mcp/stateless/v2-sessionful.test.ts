@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { z } from 'zod';
@@ -15,25 +13,12 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
-import { INITIALIZE, rawPost, toolText } from '../helpers.js';
+import { INITIALIZE, listenMcp, rawPost, toolText } from '../helpers.js';
 
 function v2Server(owner: { name: string }): McpServer {
   const server = new McpServer({ name: 'v2-sessionful', version: '1.0.0' });
   server.registerTool('whoami', { description: 'The user this session was opened for', inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: owner.name }] }));
   return server;
-}
-
-async function listen(app: express.Express): Promise<{ endpoint: URL; close(): Promise<void> }> {
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return {
-    endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
 }
 
 describe('SDK v2 and 2025-era sessions', () => {
@@ -43,7 +28,7 @@ describe('SDK v2 and 2025-era sessions', () => {
     app.use(express.json());
     const node = toNodeHandler(handler);
     app.all('/mcp', (req, res) => void node(req, res, req.body));
-    const http = await listen(app);
+    const http = await listenMcp(app);
     try {
       const init = await rawPost(http.endpoint, {}, INITIALIZE);
       assert.equal(init.status, 200);
@@ -71,7 +56,7 @@ describe('SDK v2 and 2025-era sessions', () => {
       }
       await transport.handleRequest(req, res, req.body);
     });
-    const http = await listen(app);
+    const http = await listenMcp(app);
     const alice = new LegacyClient({ name: 'alice-client', version: '1.0.0' });
     const aliceTransport = new LegacyTransport(http.endpoint);
     try {
