@@ -16,6 +16,7 @@ import express from 'express';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OAuthError, OAuthErrorCode, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import { Auditor, memorySink } from '../../src/audit/index.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { createMcpSessionGuard } from '../../src/mcp/index.js';
 import { createMcpStatelessGuard } from '../../src/mcp/stateless/index.js';
 import { legacyConformanceServer, modernConformanceServer } from '../support/conformance-servers.js';
@@ -72,6 +73,8 @@ export async function startConformanceTarget(): Promise<ConformanceTarget> {
     allowedOrigins: ownOrigins,
     rateLimit: false,
     sweepInterval: false,
+    // Resumable streams (the server-sse-polling scenario), through the guard's per-session scope.
+    eventStore: new InMemoryEventStore(),
   });
   const modern = createMcpStatelessGuard({
     resourceServerUrl: 'http://127.0.0.1/mcp',
