@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,visit,login,memory,tombstones,growth] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
+ * `npm run bench [-- --quick] [-- --only hot,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -16,6 +16,7 @@ import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
 import type { GrowthResult } from './scenarios/growth.js';
 import type { ScenarioResult, Settings } from './scenarios/http.js';
 import type { MemoryResult } from './scenarios/memory.js';
+import { mcpPreAuthMarkdown, runMcpPreAuth, type McpPreAuthResult } from './scenarios/mcp-preauth.js';
 import type { TombstoneResult } from './scenarios/tombstones.js';
 
 const args = process.argv.slice(2);
@@ -67,6 +68,7 @@ const http: ScenarioResult[] = [];
 let memory: MemoryResult[] = [];
 let growth: GrowthResult | undefined;
 let tombstones: TombstoneResult | undefined;
+let mcpPreAuth: McpPreAuthResult | undefined;
 try {
   if (!noRedis) {
     redis = await startRedisServer();
@@ -81,6 +83,7 @@ try {
   }
   if (wants('memory')) memory = await runMemory(memoryCount, log);
   if (wants('tombstones')) tombstones = await runTombstones(quick ? 50 : 200, log);
+  if (wants('mcp')) mcpPreAuth = await runMcpPreAuth(quick ? 500 : 2000, log);
   if (wants('growth') && redis) {
     growth = await runGrowth({
       redisUrl: redis.url,
@@ -120,8 +123,8 @@ const report: BenchReport = {
   targets: evaluateTargets({ http, memory, growth, tombstones }),
 };
 mkdirSync(RESULTS, { recursive: true });
-writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(`${RESULTS}latest.md`, markdown(report));
+writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify({ ...report, mcpPreAuth }, null, 2)}\n`);
+writeFileSync(`${RESULTS}latest.md`, markdown(report) + (mcpPreAuth ? mcpPreAuthMarkdown(mcpPreAuth) : ''));
 log(`wrote benchmarks/results/latest.json and latest.md (${report.elapsedSeconds} s)`);
 for (const t of report.targets)
   log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);

@@ -6,6 +6,7 @@
 import type { RequestHandler } from 'express';
 import type { SessionChannels } from './channels.js';
 import { McpGuardError, sessionNotFound } from './errors.js';
+import { ownsEventId } from './event-store.js';
 import { sendMcpError } from './http.js';
 import type { SessionLifecycle } from './lifecycle.js';
 import type { RequestProof } from './session-record.js';
@@ -15,8 +16,8 @@ import { sessionBindingOf } from './session-binding.js';
  * @example
  * router.all('/mcp', mcpSessionBinding(context), mcpSessionDispatch({ channels, lifecycle }));
  */
-export function mcpSessionDispatch(options: { channels: SessionChannels; lifecycle: SessionLifecycle }): RequestHandler {
-  const { channels, lifecycle } = options;
+export function mcpSessionDispatch(options: { channels: SessionChannels; lifecycle: SessionLifecycle; resumable?: boolean }): RequestHandler {
+  const { channels, lifecycle, resumable = false } = options;
   return async function mcpSessionDispatchMiddleware(req, res, next) {
     const binding = sessionBindingOf(req);
     if (binding === undefined) return next(new McpGuardError('INTERNAL_ERROR', 'Request reached the MCP dispatch without a session binding'));
@@ -27,6 +28,12 @@ export function mcpSessionDispatch(options: { channels: SessionChannels; lifecyc
     if (proved.generation !== record.generation || proved.principal !== record.principal) {
       lifecycle.audit('session_token_mismatch', record, { ip: req.ip, reason: 'request_superseded' });
       return sendMcpError(res, new McpGuardError('INVALID_SESSION_TOKEN', 'Unauthorized: the session was authorized again while this request waited; send the current session token.'));
+    }
+    const lastEventId = resumable && req.method === 'GET' ? req.get('last-event-id') : undefined;
+    if (lastEventId !== undefined && !ownsEventId(record, lastEventId)) {
+      // Another session's event id (or one from before this session was authorized again) would replay its messages here.
+      lifecycle.audit('session_token_mismatch', record, { ip: req.ip, reason: 'foreign_event_id' });
+      return sendMcpError(res, new McpGuardError('INVALID_REQUEST', 'Bad Request: Last-Event-ID was not issued to this session'));
     }
     const proof: RequestProof = { record, principal: proved.principal, generation: proved.generation, requestIds: new Set() };
     record.requests.add(proof);

@@ -145,9 +145,10 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       createServer: resolved.createServer,
       sessionTools: resolved.sessionTools,
       jsonResponse: resolved.jsonResponse,
+      eventStore: resolved.eventStore,
     }),
   );
-  router.all(path, mcpSessionDispatch({ channels, lifecycle }));
+  router.all(path, mcpSessionDispatch({ channels, lifecycle, resumable: resolved.eventStore !== undefined }));
   router.use(path, mcpErrorHandler());
 
   const sweepTimer = resolved.sweepIntervalMs === undefined ? undefined : setInterval(lifecycle.sweep, resolved.sweepIntervalMs);

@@ -6,6 +6,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { Auditor } from '../audit/index.js';
 import { durationOption, systemClock, type Clock } from '../clock/index.js';
 import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
@@ -116,6 +117,13 @@ export interface McpSessionGuardOptions {
   clock?: Clock;
   /** Answer POSTs with JSON instead of SSE streams. The default value is `false`. */
   jsonResponse?: boolean;
+  /**
+   * The SDK's `EventStore`, for streams a client resumes with `Last-Event-ID`. Each session
+   * sees it through its own scope: an event id from another session, or from an earlier
+   * authorization of this one, is refused (400) and audited. The default value is `undefined`
+   * (streams are not resumable).
+   */
+  eventStore?: EventStore;
   /** Register `revoke_current_session` and `session://validate` on every server. The default value is `true`. */
   sessionTools?: boolean;
   /** The default value is `'1mb'`. */
@@ -147,6 +155,7 @@ export interface ResolvedSessionGuardOptions {
   sweepIntervalMs: number | undefined;
   sessionTools: boolean;
   jsonResponse: boolean;
+  eventStore: EventStore | undefined;
 }
 
 /** A whole number ≥ 1, or the default when absent. */
@@ -228,5 +237,15 @@ export function resolveSessionGuardOptions(options: McpSessionGuardOptions): Res
     sweepIntervalMs,
     sessionTools: options.sessionTools !== false,
     jsonResponse: options.jsonResponse === true,
+    eventStore: eventStoreOption(options.eventStore),
   };
+}
+
+function eventStoreOption(store: unknown): EventStore | undefined {
+  if (store === undefined) return undefined;
+  const s = store as Partial<EventStore> | null;
+  if (typeof s !== 'object' || s === null || typeof s.storeEvent !== 'function' || typeof s.replayEventsAfter !== 'function') {
+    throw new TypeError('mcpSessionGuard: `eventStore` must be an EventStore (storeEvent and replayEventsAfter)');
+  }
+  return store as EventStore;
 }

@@ -9,12 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
 import { messageCount } from './batch.js';
 import type { SessionChannels } from './channels.js';
+import { sessionEventStore } from './event-store.js';
 import { McpGuardError, refusal, sessionNotFound, type McpRefusal } from './errors.js';
 import type { McpFleetSignals } from './fleet.js';
 import { sendMcpError, sendMcpRefusal } from './http.js';
@@ -56,6 +57,8 @@ export interface SessionBindingOptions extends SessionHandleContext {
   createServer: (session: McpSession) => McpServer | Promise<McpServer>;
   sessionTools: boolean;
   jsonResponse: boolean;
+  /** The app's event store; each session's transport sees it through `sessionEventStore`. */
+  eventStore: EventStore | undefined;
 }
 
 /**
@@ -83,6 +86,7 @@ export function mcpSessionBinding(options: SessionBindingOptions): RequestHandle
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => record.id,
       enableJsonResponse: options.jsonResponse,
+      ...(options.eventStore ? { eventStore: sessionEventStore(options.eventStore, record) } : {}),
       onsessioninitialized: function sessionInitialized() {
         record.initialized = true;
         registry.add(record);

@@ -196,6 +196,34 @@ export async function rawPost(endpoint: URL, headers: Record<string, string>, bo
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
+/** Serves an app on 127.0.0.1:0; `endpoint` is its `/mcp`. For the unguarded baselines of the tests. */
+export async function listenMcp(app: express.Express): Promise<{ endpoint: URL; close(): Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Opens the session's GET (SSE) stream; `ended` settles once the server ends the stream. */
+export async function openStream(server: GuardedServer, client: TestClient, headers: Record<string, string> = {}): Promise<{ ended: Promise<void> }> {
+  const stream = await fetch(server.endpoint, {
+    headers: { ...headers, accept: 'text/event-stream', 'user-agent': 'test-agent/1.0', 'mcp-session-id': client.sessionId as string, 'x-session-token': client.token as string },
+  });
+  assert.equal(stream.status, 200);
+  // Wrapped: an async function returning this promise would wait for the stream to end.
+  const ended = (async () => {
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    while (!(await reader.read()).done);
+  })();
+  return { ended };
+}
+
 export const INITIALIZE = {
   jsonrpc: '2.0',
   id: 0,

@@ -104,8 +104,9 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       legacy: 'reject',
       ...(options.responseMode ? { responseMode: options.responseMode } : {}),
       onerror: function reportHandlerError(error) {
-        // The SDK reports refused requests here too; the adapter has audited its own refusals.
-        if (!/requestState|^Rejected inbound request/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
+        // The SDK reports refused requests here too (the adapter has audited its own refusals) and
+        // a client's unsupported protocol version, which the SDK has answered: neither is the server's fault.
+        if (!/requestState|^Rejected inbound request|^Unsupported protocol version/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
       },
     },
   );
