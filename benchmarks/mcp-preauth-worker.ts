@@ -12,7 +12,10 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { createMcpSessionGuard, DEFAULT_PREAUTH_IDLE_TIMEOUT_MS, DEFAULT_PREAUTH_MAX_PER_IP, DEFAULT_PREAUTH_MAX_SESSIONS, type McpSessionGuardOptions } from '../src/mcp/index.js';
+import type { McpSessionGuardOptions } from '../src/mcp/index.js';
+import { loadMcp } from './lib/library.js';
+
+const { createMcpSessionGuard, DEFAULT_PREAUTH_IDLE_TIMEOUT_MS, DEFAULT_PREAUTH_MAX_PER_IP, DEFAULT_PREAUTH_MAX_SESSIONS } = await loadMcp();
 
 const count = Number(process.argv[2] ?? 2000);
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as CoreModule from '../../src/index.js';
+import type * as McpModule from '../../src/mcp/index.js';
 import type * as RedisModule from '../../src/redis/index.js';
 
 type Core = typeof CoreModule;
@@ -23,3 +24,8 @@ async function load<T>(entry: string): Promise<T> {
 
 export const core = await load<Core>('index.js');
 export const redisStores = await load<Redis>('redis/index.js');
+
+/** The MCP adapter, loaded only by the scenarios that measure it (it brings the MCP SDK along). */
+export async function loadMcp(): Promise<typeof McpModule> {
+  return await load<typeof McpModule>('mcp/index.js');
+}
