@@ -221,11 +221,10 @@ export class RequestApi implements SessionGuardRequestApi {
       rotated = true;
       await store.confirmLogin(principal, entry, req.ip);
     } catch (err) {
-      if (!rotated) {
-        if (newId !== oldId) await store.index('index', (index) => index.remove(principal, newId)).catch(() => undefined);
-      } else {
-        // Logged in but not confirmed (the index failed): no half-logged-in session survives.
-        await store.endSession(newId, 'destroyed', principal).catch(() => undefined);
+      // No half-logged-in session survives, even when the store failed mid-way (ended after
+      // recovery when it cannot be now).
+      if (newId !== oldId || rotated) await store.abandonLogin(principal, newId, { written: rotated });
+      if (rotated) {
         delete (req as { session?: unknown }).session;
         clearSessionCookie(this.#state.cookie, this.#res);
       }

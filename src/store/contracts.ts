@@ -50,6 +50,29 @@ export function makeTombstone(reason: EndReason, now: number, ttlMs: number, opt
   };
 }
 
+/**
+ * Whether a failed store write may nevertheless have landed. A store marks a failure
+ * `notApplied: true` (on the error or any error in its `cause` chain) when the write provably
+ * changed nothing: the command never left (the client was offline or closed), or the store
+ * answered with an error. Any other failure — a deadline passed, the connection dropped after
+ * the command was sent — has an unknown outcome, and so has a refusal-free failure of a store
+ * that marks nothing. A refusal (a `SessionGuardError` below 500: a conflict, a limit) is an
+ * answer, never unknown.
+ */
+export function mayHaveLanded(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { notApplied?: unknown }).notApplied === true) return false;
+    const status = (e as { status?: unknown }).status;
+    if (depth === 0 && typeof status === 'number' && status < 500) return false;
+  }
+  return true;
+}
+
+/** Marks `error` as a failure that provably changed nothing in the store (see `mayHaveLanded`). */
+export function markNotApplied<E extends object>(error: E): E & { notApplied: true } {
+  return Object.assign(error, { notApplied: true as const });
+}
+
 /** What `guardedSet` did. */
 export type GuardedSetResult = 'written' | 'tombstoned';
 

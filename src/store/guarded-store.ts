@@ -7,6 +7,7 @@ import { settleEach } from '../util/concurrency.js';
 import {
   isTombstone,
   makeTombstone,
+  mayHaveLanded,
   type EndReason,
   type GuardStoreExtensions,
   type GuardedSetResult,
@@ -25,6 +26,13 @@ type Record_ = Record<string, unknown>;
 export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** A revocation follows rotations that were in flight for at most this many rounds. */
 const MAX_REVOCATION_ROUNDS = 8;
+/** Ids of writes with an unknown outcome still to be ended, at most (the oldest is given up beyond). */
+export const MAX_UNSETTLED_IDS = 10_000;
+/** Retries of those ends: the first after this long, doubling up to `UNSETTLED_RETRY_MAX_MS`. */
+const UNSETTLED_RETRY_MIN_MS = 250;
+const UNSETTLED_RETRY_MAX_MS = 5_000;
+/** Ids ended per retry round. */
+const UNSETTLED_BATCH = 256;
 
 /**
  * Decides, for the layer above, whether express-session may persist a record: it may bind
@@ -91,6 +99,11 @@ export class GuardedStore extends session.Store {
   readonly #locks = new Map<string, Promise<void>>();
   #gate: WriteGate | undefined;
   #available = true;
+  /** Ids whose creating write has an unknown outcome and that could not be ended yet → their principal. */
+  readonly #unsettled = new Map<string, string | undefined>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = UNSETTLED_RETRY_MIN_MS;
+  #retrying = false;
 
   constructor(inner: Store, options: GuardedStoreOptions) {
     super();
@@ -165,6 +178,80 @@ export class GuardedStore extends session.Store {
     if (this.#available) return;
     this.#available = true;
     this.options.auditor.emit('store_recovered', {});
+    // Back: what could not be ended during the outage is ended now.
+    if (this.#unsettled.size > 0) this.#scheduleRetry(0);
+  }
+
+  // ---- writes with an unknown outcome --------------------------------------------------------
+
+  /** How many ids of writes with an unknown outcome still wait to be ended. */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
+  /**
+   * A write that may have created a session under `sid` failed without a known outcome (its
+   * reply was lost: a deadline, a connection reset after it was sent). The request answers
+   * 503, so `sid` is never sent to anyone — and nothing may live under it: it is tombstoned (a
+   * write still on its way then finds the tombstone and refuses) and removed from
+   * `principal`'s index, now, or — when the store is still failing — by retries with a capped
+   * backoff and as soon as a store call succeeds again. At most `MAX_UNSETTLED_IDS` wait; the
+   * oldest is given up beyond (audited). Never rejects.
+   */
+  async settleUnknown(sid: string, principal: string | undefined): Promise<void> {
+    this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
+    try {
+      await this.#endLineages([sid], 'destroyed', principal, false);
+    } catch {
+      this.#unsettled.delete(sid);
+      this.#unsettled.set(sid, principal);
+      if (this.#unsettled.size > MAX_UNSETTLED_IDS) {
+        const [oldest, who] = this.#unsettled.entries().next().value as [string, string | undefined];
+        this.#unsettled.delete(oldest);
+        this.options.auditor.emit('write_outcome_abandoned', { sessionId: oldest, principal: who, reason: 'queue_full' });
+      }
+      this.#scheduleRetry(this.#retryDelayMs);
+    }
+  }
+
+  #scheduleRetry(delayMs: number): void {
+    if (this.#retrying) return;
+    if (this.#retryTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#retryTimer);
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryUnsettled();
+    }, delayMs);
+    // Pending ends never keep a process alive that is otherwise done.
+    this.#retryTimer.unref?.();
+  }
+
+  async #retryUnsettled(): Promise<void> {
+    this.#retrying = true;
+    let failed = false;
+    try {
+      while (this.#unsettled.size > 0 && !failed) {
+        const batch = [...this.#unsettled].slice(0, UNSETTLED_BATCH);
+        const outcomes = await settleEach(batch, ([sid, principal]) => this.#endLineages([sid], 'destroyed', principal, false));
+        for (const [i, outcome] of outcomes.entries()) {
+          const [sid, principal] = batch[i] as [string, string | undefined];
+          if (!outcome.ok) {
+            failed = true;
+            continue;
+          }
+          this.#unsettled.delete(sid);
+          this.options.auditor.emit('write_outcome_settled', { sessionId: sid, principal });
+        }
+      }
+    } finally {
+      this.#retrying = false;
+    }
+    if (failed) {
+      this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, UNSETTLED_RETRY_MAX_MS);
+      this.#scheduleRetry(this.#retryDelayMs);
+    } else this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   }
 
   /**
@@ -367,6 +454,17 @@ export class GuardedStore extends session.Store {
    * nothing) when the old id was already rotated or ended: an ended id never gets a successor.
    */
   async rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
+    try {
+      await this.#rotate(oldId, newId, record, options);
+    } catch (err) {
+      // The request answers 503 and keeps the old cookie: whatever reached the store under
+      // `newId` must not live (an unreachable session that counts against the user's limit).
+      if (mayHaveLanded(err)) await this.settleUnknown(newId, options.principal);
+      throw err;
+    }
+  }
+
+  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
     const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
@@ -422,11 +520,35 @@ export class GuardedStore extends session.Store {
    */
   async reserveLogin(principal: string, entry: SessionIndexEntry, request: { replacing?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
     const { auditor, sessionLimit } = this.options;
-    const admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
+    let admitted;
+    try {
+      admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
+    } catch (err) {
+      // The reservation may have landed: drop it now if the store answers (pruning drops a
+      // reservation without a record after the index's pending grace otherwise).
+      if (mayHaveLanded(err)) await this.index('index', (index) => index.remove(principal, entry.sessionId)).catch(() => undefined);
+      throw err;
+    }
     if (!admitted.admitted) {
       auditor.emit('login_rejected', { sessionId: request.replacing ?? entry.sessionId, principal, ip: request.ip, reason: 'session_limit' });
       throw new SessionLimitError(`This account already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
     }
+  }
+
+  /**
+   * A login failed after `reserveLogin`: nothing of it may survive. When its record was
+   * written (`written`: the confirmation failed), `newId` is ended like a write with an
+   * unknown outcome (`settleUnknown`: tombstoned, unindexed, retried after an outage). A
+   * rotation that failed with an unknown outcome was settled by `rotate`; after a refusal (a
+   * conflict), nothing was written. Either way the reservation is dropped. Never rejects.
+   */
+  async abandonLogin(principal: string, newId: string, failure: { written: boolean }): Promise<void> {
+    if (failure.written) {
+      await this.settleUnknown(newId, principal);
+      return;
+    }
+    // A rotation with an unknown outcome was settled by `rotate`; this drops the reservation.
+    await this.index('index', (index) => index.remove(principal, newId)).catch(() => undefined);
   }
 
   /**
