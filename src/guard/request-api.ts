@@ -198,7 +198,10 @@ export class RequestApi implements SessionGuardRequestApi {
     const replacing = stateOf(old)?.principal === principal ? oldId : undefined;
     const entry = { sessionId: newId, createdAt: now, lastSeenAt: now, ...(meta ? { meta } : {}) };
 
-    await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
+    // One step where the store can (one Redis script: admit, evict, move, index); else reserve
+    // the place first and confirm it after the move.
+    const atOnce = newId !== oldId && store.logsInAtOnce;
+    if (!atOnce) await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
     let rotated = false;
     try {
       await rotateSession(
@@ -217,13 +220,14 @@ export class RequestApi implements SessionGuardRequestApi {
           return state;
         },
         newId,
+        atOnce ? { entry, replacing, ip: req.ip } : undefined,
       );
       rotated = true;
-      await store.confirmLogin(principal, entry, req.ip);
+      if (!atOnce) await store.confirmLogin(principal, entry, req.ip);
     } catch (err) {
       // No half-logged-in session survives, even when the store failed mid-way (ended after
-      // recovery when it cannot be now).
-      if (newId !== oldId || rotated) await store.abandonLogin(principal, newId, { written: rotated });
+      // recovery when it cannot be now; a one-step login's unknown outcome is settled by the store).
+      if (!atOnce && (newId !== oldId || rotated)) await store.abandonLogin(principal, newId, { written: rotated });
       if (rotated) {
         delete (req as { session?: unknown }).session;
         clearSessionCookie(this.#state.cookie, this.#res);

@@ -143,6 +143,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
     ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
     operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
   const index = new RedisSessionIndex({
     client,
@@ -262,6 +263,7 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
     ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
     operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
   const index = new RedisSessionIndex({
     client,

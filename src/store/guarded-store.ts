@@ -70,6 +70,11 @@ export interface RotateOptions {
   oldStored: boolean;
   /** Periodic rotation: the old id resolves to the new one until then. */
   graceUntil?: number | undefined;
+  /**
+   * A login where `logsInAtOnce`: the index entry to admit with the move, in the same step
+   * (`principal` is the one logging in).
+   */
+  admission?: { entry: SessionIndexEntry; replacing?: string | undefined; ip?: string | undefined } | undefined;
 }
 
 /**
@@ -155,6 +160,15 @@ export class GuardedStore extends session.Store {
   /** Whether the last store call succeeded. */
   get available(): boolean {
     return this.#available;
+  }
+
+  /**
+   * Whether a login is one atomic step here (`GuardStoreExtensions#loginAtOnce`, with the
+   * store's own index): then `rotate` with `admission` admits, evicts and moves at once, and
+   * no `reserveLogin` / `confirmLogin` is needed.
+   */
+  get logsInAtOnce(): boolean {
+    return typeof this.inner.loginAtOnce === 'function' && this.options.index.ownsSessionsOf?.(this.inner) === true;
   }
 
   /** Whether the inner store writes atomically (then no per-id lock is needed). */
@@ -467,6 +481,10 @@ export class GuardedStore extends session.Store {
   async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
+    if (options.admission && options.principal !== undefined && this.logsInAtOnce) {
+      await this.#loginAtOnce(oldId, newId, record, options.principal, options.admission, options.oldStored);
+      return;
+    }
     const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
     if (!options.oldStored) {
       // The old id was generated in this request and never saved: nobody can know it.
@@ -507,6 +525,15 @@ export class GuardedStore extends session.Store {
     });
   }
 
+  /** A login in one step: admitted (or refused at the limit), moved, evicting the oldest beyond it. */
+  async #loginAtOnce(oldId: string, newId: string, record: Record_, principal: string, admission: NonNullable<RotateOptions['admission']>, oldStored: boolean): Promise<void> {
+    const { auditor, clock, sessionLimit, tombstoneTtlMs } = this.options;
+    const login = { oldId, newId, sess: record as unknown as SessionData, oldStored, principal, entry: admission.entry, limit: sessionLimit, replacing: admission.replacing };
+    const result = await this.#promise('rename', () => this.inner.loginAtOnce!(login, clock.now(), tombstoneTtlMs));
+    if (!result.admitted) throw this.#refuseAtLimit(principal, admission.replacing ?? newId, admission.ip);
+    for (const id of result.evicted) auditor.emit('session_evicted', { sessionId: id, principal, ip: admission.ip, reason: 'session_limit' });
+  }
+
   // ---- the index -----------------------------------------------------------------------------
 
   /** Index operations, with the same time-out and 503 mapping as store calls. */
@@ -529,10 +556,13 @@ export class GuardedStore extends session.Store {
       if (mayHaveLanded(err)) await this.index('index', (index) => index.remove(principal, entry.sessionId)).catch(() => undefined);
       throw err;
     }
-    if (!admitted.admitted) {
-      auditor.emit('login_rejected', { sessionId: request.replacing ?? entry.sessionId, principal, ip: request.ip, reason: 'session_limit' });
-      throw new SessionLimitError(`This account already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
-    }
+    if (!admitted.admitted) throw this.#refuseAtLimit(principal, request.replacing ?? entry.sessionId, request.ip);
+  }
+
+  /** A login refused under `rejectLogin` at the limit: audited, nothing changed. */
+  #refuseAtLimit(principal: string, sessionId: string, ip: string | undefined): SessionLimitError {
+    this.options.auditor.emit('login_rejected', { sessionId, principal, ip, reason: 'session_limit' });
+    return new SessionLimitError(`This account already has ${this.options.sessionLimit?.max ?? 0} sessions; log out of one first.`);
   }
 
   /**

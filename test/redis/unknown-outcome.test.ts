@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
-import { RENAME, TOMBSTONE, RENAME as LOGIN } from '../../src/redis/scripts.js';
+import { LOGIN, RENAME, TOMBSTONE } from '../../src/redis/scripts.js';
 import { anonymousCookie, buildApp, https, loginWith, me, post, request, type TestApp } from '../helpers.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { eventually, redisUrl, uniquePrefix } from './support.js';
