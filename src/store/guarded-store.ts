@@ -168,7 +168,9 @@ export class GuardedStore extends session.Store {
    * no `reserveLogin` / `confirmLogin` is needed.
    */
   get logsInAtOnce(): boolean {
-    return typeof this.inner.loginAtOnce === 'function' && this.options.index.ownsSessionsOf?.(this.inner) === true;
+    // It is `rename` and admission together: a store whose `rename` is withheld logs in in steps.
+    const inner = this.inner;
+    return typeof inner.loginAtOnce === 'function' && typeof inner.rename === 'function' && this.options.index.ownsSessionsOf?.(inner) === true;
   }
 
   /** Whether the inner store writes atomically (then no per-id lock is needed). */
