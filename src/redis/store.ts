@@ -284,7 +284,8 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
       limit?.onLimit ?? 'evictOldest',
       String(Math.ceil(this.pendingGraceMs)),
       login.replacing ?? '',
-      JSON.stringify(makeTombstone('evicted', now, ttl)),
+      // Only an eviction writes it.
+      limit?.onLimit === 'evictOldest' ? JSON.stringify(makeTombstone('evicted', now, ttl)) : '',
       this.keys.sessionPrefix,
       login.oldStored ? '1' : '0',
       String(this.#ttlMs(sess)),

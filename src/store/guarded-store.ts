@@ -548,7 +548,7 @@ export class GuardedStore extends session.Store {
    * `rejectLogin` at the limit: audited `login_rejected`, `SessionLimitError`, nothing changed.
    */
   async reserveLogin(principal: string, entry: SessionIndexEntry, request: { replacing?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
-    const { auditor, sessionLimit } = this.options;
+    const { sessionLimit } = this.options;
     let admitted;
     try {
       admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
 import { LOGIN, RENAME, TOMBSTONE } from '../../src/redis/scripts.js';
-import { anonymousCookie, buildApp, https, loginWith, me, post, request, type TestApp } from '../helpers.js';
+import { anonymousCookie, buildApp, https, loginWith, me, post, type request, type TestApp } from '../helpers.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { eventually, redisUrl, uniquePrefix } from './support.js';
 
