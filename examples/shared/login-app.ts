@@ -58,6 +58,8 @@ export interface ExampleAppOptions {
   testClock?: boolean;
   /** csrf-csrf tokens on the HTML forms; `false` shows the guard's own login-CSRF check alone (browser tests). The default value is `true`. */
   csrfTokens?: boolean;
+  /** Overrides secureHeaders' `Referrer-Policy` (browser tests show what `no-referrer` does to `Origin`). */
+  referrerPolicy?: 'no-referrer' | 'same-origin';
 }
 
 export function createLoginApp(options: ExampleAppOptions = {}) {
@@ -69,10 +71,8 @@ export function createLoginApp(options: ExampleAppOptions = {}) {
   app.use(
     secureHeaders({
       helmet: {
-        // helmet's `no-referrer` makes a browser without Fetch Metadata send `Origin: null` from
-        // the app's own login form, which the login-CSRF check must refuse: keep same-origin
-        // referrers (nothing leaves the site).
-        referrerPolicy: { policy: 'same-origin' },
+        // The default Referrer-Policy (same-origin) keeps `Origin` on the login form's POST.
+        ...(options.referrerPolicy ? { referrerPolicy: { policy: options.referrerPolicy } } : {}),
         // Over plain HTTP, upgrade-insecure-requests would send the pages' forms to https://.
         ...(plainHttp ? { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } } : {}),
       },

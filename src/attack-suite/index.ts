@@ -30,6 +30,7 @@ export type {
   EvidenceRequest,
   FailOn,
   FindingClass,
+  RunSummary,
   RunVerdict,
   Severity,
   FixationAttackId,

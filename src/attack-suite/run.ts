@@ -6,8 +6,8 @@ import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
 import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
 import { resolveAttackOptions, type ResolvedAttackOptions } from './options.js';
-import type { AttackResult, FindingClass, FixationAttackId, FixationAttackOptions, FixationReport } from './types.js';
-import { decideVerdict } from './verdict.js';
+import type { AttackResult, FixationAttackId, FixationAttackOptions, FixationReport } from './types.js';
+import { summarize } from './verdict.js';
 
 // The timeout attacks come last: they move the app's clock, which ages every session.
 const CATALOGUE: readonly AttackDefinition[] = [
@@ -104,10 +104,6 @@ export class FixationAttackRunner {
 
   /** Assembles the report of the given results. */
   report(results: AttackResult[]): FixationReport {
-    const count = (outcome: AttackResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
-    const failed = count('fail');
-    const failOn = this.#session.options.failOn;
-    const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
     return {
       target: this.#session.client.baseUrl.href,
       cookieName: this.#session.facts.cookieName,
@@ -115,17 +111,7 @@ export class FixationAttackRunner {
       startedAt: this.#startedAt.toISOString(),
       durationMs: Date.now() - this.#startedAt.getTime(),
       results,
-      summary: {
-        total: results.length,
-        passed: count('pass'),
-        failed,
-        notApplicable: count('not-applicable'),
-        errors: count('error'),
-        findings: { fixation: findings('fixation'), hardening: findings('hardening') },
-        secure: failed === 0,
-        failOn,
-        ...decideVerdict(results, failOn),
-      },
+      summary: summarize(results, this.#session.options.failOn),
     };
   }
 

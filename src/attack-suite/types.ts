@@ -122,24 +122,27 @@ export interface FixationReport {
   startedAt: string;
   durationMs: number;
   results: AttackResult[];
-  summary: {
-    total: number;
-    passed: number;
-    /** Attacks that succeeded. */
-    failed: number;
-    notApplicable: number;
-    /** Attacks aborted because the target misbehaved (a hung route…). */
-    errors: number;
-    /** Attacks that succeeded, by class. */
-    findings: Record<FindingClass, number>;
-    /** `true` when no attack succeeded (whatever `failOn`; see `verdict`). */
-    secure: boolean;
-    /** The threshold the verdict was decided with. */
-    failOn: FailOn;
-    verdict: RunVerdict;
-    /** Why the run is inconclusive (empty otherwise), each naming the option or flag that fixes it. */
-    inconclusive: string[];
-  };
+  summary: RunSummary;
+}
+
+/** The counts and the verdict of a run (the fixation and the MCP reports share it). */
+export interface RunSummary {
+  total: number;
+  passed: number;
+  /** Attacks that succeeded. */
+  failed: number;
+  notApplicable: number;
+  /** Attacks aborted because the target misbehaved (a hung route…). */
+  errors: number;
+  /** Attacks that succeeded, by class. */
+  findings: Record<FindingClass, number>;
+  /** `true` when no attack succeeded (whatever `failOn`; see `verdict`). */
+  secure: boolean;
+  /** The threshold the verdict was decided with. */
+  failOn: FailOn;
+  verdict: RunVerdict;
+  /** Why the run is inconclusive (empty otherwise), each naming the option or flag that fixes it. */
+  inconclusive: string[];
 }
 
 /** A test clock the suite moves instead of waiting, for the idle and absolute timeout attacks. */

@@ -1,4 +1,4 @@
-import type { AttackOutcome, FailOn, FindingClass, RunVerdict, Severity } from './types.js';
+import type { AttackOutcome, FailOn, FindingClass, RunSummary, RunVerdict, Severity } from './types.js';
 
 /** The `--fail-on` values, most lenient last. */
 export const FAIL_ON_VALUES: readonly FailOn[] = ['fixation', 'hardening', 'all'];
@@ -45,4 +45,22 @@ export function decideVerdict(results: readonly VerdictInput[], failOn: FailOn):
 /** The exit status of a decided run: 0 pass, 1 fail, 3 inconclusive (2 is a setup error, decided before any run). */
 export function exitCodeOf(verdict: RunVerdict): 0 | 1 | 3 {
   return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+/** Counts a run's results and decides its verdict: the `summary` of every report. */
+export function summarize(results: readonly VerdictInput[], failOn: FailOn): RunSummary {
+  const count = (outcome: AttackOutcome) => results.filter((r) => r.outcome === outcome).length;
+  const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
+  const failed = count('fail');
+  return {
+    total: results.length,
+    passed: count('pass'),
+    failed,
+    notApplicable: count('not-applicable'),
+    errors: count('error'),
+    findings: { fixation: findings('fixation'), hardening: findings('hardening') },
+    secure: failed === 0,
+    failOn,
+    ...decideVerdict(results, failOn),
+  };
 }

@@ -3,8 +3,16 @@ import helmet, { type HelmetOptions } from 'helmet';
 import onHeaders from 'on-headers';
 import { LOGGED_OUT } from '../guard/request-api.js';
 
+/** Keeps `Origin` on the app's own POSTs (see `SecureHeadersOptions.helmet`); nothing reaches another site. */
+export const DEFAULT_REFERRER_POLICY = { policy: 'same-origin' } as const;
+
 export interface SecureHeadersOptions {
-  /** Passed to helmet; `false` leaves helmet out. The default value is helmet's defaults. */
+  /**
+   * Passed to helmet; `false` leaves helmet out. The default value is helmet's defaults, except
+   * `Referrer-Policy: same-origin` (helmet's is `no-referrer`): with `no-referrer`, a browser
+   * without Fetch Metadata sends `Origin: null` from the app's own login form, which the
+   * login-CSRF check must refuse. `same-origin` sends nothing to other sites either.
+   */
   helmet?: HelmetOptions | false;
   /** `Cache-Control: no-store` on responses of authenticated sessions. The default value is `true`. */
   noStoreWhenAuthenticated?: boolean;
@@ -28,7 +36,7 @@ export function secureHeaders(options: SecureHeadersOptions = {}): RequestHandle
   }
   const noStore = options.noStoreWhenAuthenticated ?? true;
   const clearSiteData = options.clearSiteDataOnLogout ?? true;
-  const helmetMiddleware = options.helmet === false ? undefined : helmet(options.helmet ?? {});
+  const helmetMiddleware = options.helmet === false ? undefined : helmet({ referrerPolicy: DEFAULT_REFERRER_POLICY, ...options.helmet });
 
   function sessionHeaders(req: Request, res: Response): void {
     onHeaders(res, function sessionHeadersOnHeaders() {

@@ -26,12 +26,14 @@ let shared: BrowserContext;
 let sharedPage: Page;
 const servers: HttpsServer[] = [];
 
-async function site(options: ExampleAppOptions = {}): Promise<Site> {
+/** `withoutFetchMetadata` drops the Sec-Fetch-* headers before the app sees them: a browser older than Fetch Metadata. */
+async function site(options: ExampleAppOptions & { withoutFetchMetadata?: boolean } = {}): Promise<Site> {
   const { app } = createLoginApp({ ...options, guard: { plainHttpDevelopment: false, maxSessionsPerUser: 5, ...options.guard } });
   const logins: Site['logins'] = [];
   const outer: Express = express();
   outer.use((req, _res, next) => {
     if (req.method === 'POST' && req.path === '/account/login') logins.push({ site: req.get('sec-fetch-site'), origin: req.get('origin') });
+    if (options.withoutFetchMetadata) for (const name of Object.keys(req.headers)) if (name.startsWith('sec-fetch-')) delete req.headers[name];
     next();
   });
   outer.use(app);
@@ -165,6 +167,24 @@ describe('the example app in a real browser (chromium)', () => {
     const result = await crossSiteLogin(main);
     assert.equal(result.status, 403);
     assert.equal(result.after, undefined);
+  });
+
+  it("keeps Origin on the app's own login form by default, where helmet's no-referrer would refuse a browser without Fetch Metadata", async () => {
+    const asShipped = await site({ csrfTokens: false, withoutFetchMetadata: true });
+    const noReferrer = await site({ csrfTokens: false, withoutFetchMetadata: true, referrerPolicy: 'no-referrer' });
+    const { page } = await fresh();
+    await logIn(page, asShipped.origin, 'alice');
+    assert.equal(asShipped.logins.at(-1)?.origin, asShipped.origin, 'Referrer-Policy: same-origin (the default) sends the real Origin');
+    assert.equal(await signedInAs(page, asShipped.origin), 'alice');
+
+    await fresh();
+    await page.goto(`${noReferrer.origin}/account/login`);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice-password');
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/login') && r.request().method() === 'POST'), page.click('button[type=submit]')]);
+    assert.equal(noReferrer.logins.at(-1)?.origin, 'null', 'no-referrer turns the own form\'s Origin into null');
+    assert.equal(response.status(), 403, 'and the login-CSRF check must refuse null');
+    assert.equal(await signedInAs(page, noReferrer.origin), undefined);
   });
 
   it('refuses as cookie tossing a same-named cookie a page script set on a narrower path (a name without __Host-)', async () => {

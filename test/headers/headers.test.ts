@@ -47,8 +47,13 @@ describe('secureHeaders', () => {
     assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
     assert.match(res.headers['content-security-policy'] ?? '', /default-src 'self'/);
     assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
-    assert.equal(res.headers['referrer-policy'], 'no-referrer');
+    assert.equal(res.headers['referrer-policy'], 'same-origin', "same-origin, not helmet's no-referrer: the login form's POST keeps its Origin");
     assert.equal(res.headers['x-powered-by'], undefined);
+  });
+
+  it('lets the app choose its own Referrer-Policy', async () => {
+    const res = await https(request(headersApp({ helmet: { referrerPolicy: { policy: 'no-referrer' } } })).get('/')).expect(200);
+    assert.equal(res.headers['referrer-policy'], 'no-referrer');
   });
 
   it('passes helmet options through', async () => {

@@ -6,9 +6,9 @@ export interface Verdict {
   reason: string;
 }
 
-/** One attack of the catalogue. `run` returns a verdict or throws `NotApplicable`. */
-export interface AttackDefinition {
-  readonly id: FixationAttackId;
+/** One attack of a catalogue (the fixation or the MCP one), run against a context of its suite. */
+export interface CatalogueAttack<Id extends string, Context> {
+  readonly id: Id;
   /** The protection, stated as a full sentence (it is also the test's name). */
   readonly title: string;
   /** How the attack is carried out, for the README and `fixation-guard list`. */
@@ -17,11 +17,15 @@ export interface AttackDefinition {
   /** What a success of this attack means: an attacker takes a session (`fixation`) or a defence in depth is missing (`hardening`). */
   readonly class: FindingClass;
   readonly severity: Severity;
-  /** A core fixation attack: when it cannot run against an app, the run is inconclusive, never a pass. */
+  /** A core attack: when it applies but cannot run against a target, the run is inconclusive, never a pass. */
   readonly core?: boolean;
+  run(ctx: Context): Promise<Verdict>;
+}
+
+/** One attack of the fixation catalogue. `run` returns a verdict or throws `NotApplicable`. */
+export interface AttackDefinition extends CatalogueAttack<FixationAttackId, AttackContext> {
   /** The optional routes it uses: when every attack that uses one is skipped, the suite never requests it. */
   readonly needs?: readonly OptionalRoute[];
-  run(ctx: AttackContext): Promise<Verdict>;
 }
 
 /** What a catalogue says about one attack, without running it (both suites' `…AttackInfo`). */

@@ -1,24 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { fail, notApplicable, pass, standard, type Verdict } from '../attacks/define.js';
+import { fail, notApplicable, pass, standard, type CatalogueAttack, type Verdict } from '../attacks/define.js';
 import { estimateIdEntropy } from '../entropy.js';
-import type { AttackStandard, FindingClass, Severity } from '../types.js';
 import { answerOf, headerOf, McpNotApplicable, said, type McpAttackContext } from './context.js';
 import { tamperVariants } from './tamper.js';
 import type { McpAttackId, McpEra } from './types.js';
 import { BATCH_PROTOCOL_VERSION, initializeRequest, legacyRequest, modernRequest, type JsonRpcMessage } from './wire.js';
 
 /** One attack of the MCP catalogue. `run` returns a verdict or throws `McpNotApplicable`. */
-export interface McpAttackDefinition {
-  readonly id: McpAttackId;
-  readonly title: string;
-  readonly method: string;
-  readonly standard: AttackStandard;
-  readonly class: FindingClass;
-  readonly severity: Severity;
-  /** When it applies to the server but cannot run, the run is inconclusive. */
-  readonly core?: boolean;
-  run(ctx: McpAttackContext): Promise<Verdict>;
-}
+export type McpAttackDefinition = CatalogueAttack<McpAttackId, McpAttackContext>;
 
 /**
  * The session ids of the 2025 era: the MCP specification asks for a cryptographically secure

@@ -74,6 +74,29 @@ function answerOf(result: unknown): ToolAnswer {
   return { ok: r.isError !== true && r.resultType !== 'input_required', ...(text !== undefined ? { text } : {}) };
 }
 
+/** What both eras' SDK clients offer for tools (their types differ only in the schemas' detail). */
+interface ToolClient {
+  listTools(): Promise<{ tools: Array<{ name: string; inputSchema: unknown }> }>;
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+}
+
+/** `listTools` and `callTool` of a connection, over either era's client. */
+function toolCalls(client: ToolClient): Pick<McpConnection, 'listTools' | 'callTool'> {
+  return {
+    async listTools() {
+      const { tools } = await client.listTools();
+      return tools.map((t) => ({ name: t.name, required: (t.inputSchema as { required?: string[] }).required ?? [] }));
+    },
+    async callTool(name, args = {}) {
+      try {
+        return answerOf(await client.callTool({ name, arguments: args }));
+      } catch (err) {
+        return refusalOf(err);
+      }
+    },
+  };
+}
+
 function refusalOf(err: unknown): ToolAnswer {
   const e = err as { code?: unknown; message?: string };
   const answer: ToolAnswer = { ok: false, error: String(e.message ?? err).slice(0, 200) };
@@ -122,17 +145,7 @@ export async function connectLegacy(wire: McpWire, identity: McpIdentity, option
     era: '2025',
     sessionId,
     headers,
-    async listTools() {
-      const { tools } = await client.listTools();
-      return tools.map((t) => ({ name: t.name, required: (t.inputSchema as { required?: string[] }).required ?? [] }));
-    },
-    async callTool(name, args = {}) {
-      try {
-        return answerOf(await client.callTool({ name, arguments: args }));
-      } catch (err) {
-        return refusalOf(err);
-      }
-    },
+    ...toolCalls(client),
     async terminate() {
       await transport.terminateSession();
     },
@@ -157,17 +170,7 @@ export async function connectModern(wire: McpWire, identity: McpIdentity, option
     era: '2026-07-28',
     sessionId: undefined,
     headers,
-    async listTools() {
-      const { tools } = await client.listTools();
-      return tools.map((t) => ({ name: t.name, required: (t.inputSchema as { required?: string[] }).required ?? [] }));
-    },
-    async callTool(name, args = {}) {
-      try {
-        return answerOf(await client.callTool({ name, arguments: args }));
-      } catch (err) {
-        return refusalOf(err);
-      }
-    },
+    ...toolCalls(client),
     async terminate() {},
     async close() {
       await client.close().catch(() => {});

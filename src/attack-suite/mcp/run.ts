@@ -1,7 +1,6 @@
 import { describeCatalogue, notApplicable, type AttackInfo, type Verdict } from '../attacks/define.js';
 import { TargetUnreachableError } from '../http.js';
-import type { FindingClass } from '../types.js';
-import { decideVerdict } from '../verdict.js';
+import { summarize } from '../verdict.js';
 import { MCP_CATALOGUE, type McpAttackDefinition } from './attacks.js';
 import { connectLegacy, connectModern, type McpConnection } from './clients.js';
 import { McpAttackContext, McpAttackSetupError, McpNotApplicable, said, type Markers } from './context.js';
@@ -171,26 +170,13 @@ export class McpAttackRunner {
   }
 
   report(results: McpAttackResult[]): McpReport {
-    const count = (outcome: McpAttackResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
-    const failed = count('fail');
-    const findings = (c: FindingClass) => results.filter((r) => r.outcome === 'fail' && r.class === c).length;
     return {
       target: this.#url.href,
       facts: this.facts,
       startedAt: this.#startedAt.toISOString(),
       durationMs: Date.now() - this.#startedAt.getTime(),
       results,
-      summary: {
-        total: results.length,
-        passed: count('pass'),
-        failed,
-        notApplicable: count('not-applicable'),
-        errors: count('error'),
-        findings: { fixation: findings('fixation'), hardening: findings('hardening') },
-        secure: failed === 0,
-        failOn: this.#options.failOn,
-        ...decideVerdict(results, this.#options.failOn),
-      },
+      summary: summarize(results, this.#options.failOn),
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { AttackOutcome, AttackStandard, FailOn, FindingClass, RunVerdict, Severity } from '../types.js';
+import type { AttackOutcome, AttackStandard, FailOn, FindingClass, RunSummary, Severity } from '../types.js';
 
 /** Every attack of the MCP catalogue, by id. */
 export type McpAttackId =
@@ -94,22 +94,7 @@ export interface McpReport {
   startedAt: string;
   durationMs: number;
   results: McpAttackResult[];
-  summary: {
-    total: number;
-    passed: number;
-    /** Attacks that succeeded. */
-    failed: number;
-    notApplicable: number;
-    errors: number;
-    /** Attacks that succeeded, by class. */
-    findings: Record<FindingClass, number>;
-    /** `true` when no attack succeeded (whatever `failOn`; see `verdict`). */
-    secure: boolean;
-    failOn: FailOn;
-    verdict: RunVerdict;
-    /** Why the run is inconclusive (empty otherwise). */
-    inconclusive: string[];
-  };
+  summary: RunSummary;
 }
 
 /** Describes the MCP server under attack. Only `victim` and `attacker` are required. */
