@@ -101,6 +101,16 @@ local function mark_live(meta, sid, last_seen)
   redis.call('HSET', meta, sid, format_entry(c, l, a, s, m))
 end
 
+-- Writes value under key living ttl ms (-1: never expires, as the record it replaces; at least 1 ms otherwise).
+local function set_for(key, value, ttl)
+  if ttl == -1 then
+    redis.call('SET', key, value)
+  else
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', key, value, 'PX', ttl)
+  end
+end
+
 local function now_micros()
   local t = redis.call('TIME')
   return t[1] .. string.format('%06d', tonumber(t[2]))
@@ -182,12 +192,8 @@ if not old then return fail('old_missing') end
 if is_tombstone(old) then return fail('old_dead') end
 if redis.call('EXISTS', KEYS[2]) == 1 then return fail('new_exists') end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 then
-  redis.call('SET', KEYS[2], ARGV[1])
-else
-  if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
-end
+set_for(KEYS[2], ARGV[1], ttl)
+if ttl < 1 and ttl ~= -1 then ttl = 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if KEYS[4] then
   local score = redis.call('ZSCORE', KEYS[3], ARGV[4])
@@ -445,12 +451,8 @@ if max > 0 and ARGV[10] == 'rejectLogin' then
   if replaced then count = count - 1 end
   if count >= max then return {0} end
 end
-if ttl == -1 then
-  redis.call('SET', KEYS[4], ARGV[1])
-else
-  if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[4], ARGV[1], 'PX', ttl)
-end
+set_for(KEYS[4], ARGV[1], ttl)
+if ttl < 1 and ttl ~= -1 then ttl = 1 end
 if old_stored then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
 local c, l, a, m = ARGV[6], ARGV[7], now, ARGV[8]
 if replaced then
