@@ -290,6 +290,12 @@ export class GuardedStore extends session.Store {
         done(err);
         return;
       }
+      if (err instanceof SessionGuardError && err.code === 'SESSION_CONFIG') {
+        // A setup the store cannot serve (a regenerated login on the Redis `spread` layout):
+        // said as it is, never disguised as an outage (503) the app would retry for ever.
+        done(err);
+        return;
+      }
       if (err && (err as { code?: unknown }).code !== 'ENOENT') {
         this.#markDown(operation, err);
         // The store's own message (Redis errors name keys and hosts) stays in `cause`.
