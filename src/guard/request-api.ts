@@ -165,7 +165,8 @@ export class RequestApi implements SessionGuardRequestApi {
    * Authenticates `principal`: reserves its place in the session index (enforcing
    * `maxSessionsPerUser`), rotates the id per the configured strategy, binds the new id,
    * saves, and confirms the index entry (evicting the oldest sessions under `evictOldest`)
-   * — all before resolving. On failure no new session survives.
+   * — all before resolving, in one store step where the store offers it (one Redis script).
+   * On failure no new session survives (after an outage, once the store is back).
    *
    * @example
    * app.post('/login', async (req, res) => {
