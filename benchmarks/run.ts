@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,login,memory,growth] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
+ * `npm run bench [-- --quick] [-- --only hot,login,memory,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -15,6 +15,7 @@ import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
 import { runGrowth, type GrowthResult } from './scenarios/growth.js';
 import { httpScenarios, runScenario, type ScenarioResult, type Settings } from './scenarios/http.js';
 import { runMemory, type MemoryResult } from './scenarios/memory.js';
+import { mcpPreAuthMarkdown, runMcpPreAuth, type McpPreAuthResult } from './scenarios/mcp-preauth.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -54,6 +55,7 @@ const code = codeVersion();
 const http: ScenarioResult[] = [];
 let memory: MemoryResult[] = [];
 let growth: GrowthResult | undefined;
+let mcpPreAuth: McpPreAuthResult | undefined;
 try {
   if (!noRedis) {
     redis = await startRedisServer();
@@ -66,6 +68,7 @@ try {
     http.push(await runScenario(scenario, settings));
   }
   if (wants('memory')) memory = await runMemory(memoryCount, log);
+  if (wants('mcp')) mcpPreAuth = await runMcpPreAuth(quick ? 500 : 2000, log);
   if (wants('growth') && redis) {
     growth = await runGrowth({
       redisUrl: redis.url,
@@ -105,7 +108,7 @@ const report: BenchReport = {
   targets: evaluateTargets(http, growth),
 };
 mkdirSync(RESULTS, { recursive: true });
-writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(`${RESULTS}latest.md`, markdown(report));
+writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify({ ...report, mcpPreAuth }, null, 2)}\n`);
+writeFileSync(`${RESULTS}latest.md`, markdown(report) + (mcpPreAuth ? mcpPreAuthMarkdown(mcpPreAuth) : ''));
 log(`wrote benchmarks/results/latest.json and latest.md (${report.elapsedSeconds} s)`);
 for (const t of report.targets) log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);

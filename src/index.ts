@@ -71,6 +71,8 @@ export {
   SessionLimitError,
   SessionConflictError,
   ERROR_STATUS,
+  MCP_ERROR_STATUS,
   type SessionGuardErrorCode,
+  type SessionGuardErrorBody,
 } from './errors/index.js';
 export type { GuardState } from './policy/state.js';

@@ -76,6 +76,17 @@ export function parseDuration(value: unknown, what: string): number {
   );
 }
 
+/**
+ * A duration option: `fallback` when absent, else `parseDuration` with a message that starts
+ * with `who` and names the option (what every guard's option validation uses).
+ *
+ * @example
+ * const idleTimeoutMs = durationOption(options.idleTimeout, 'sessionGuard', 'idleTimeout', DEFAULT_IDLE_TIMEOUT_MS);
+ */
+export function durationOption(value: unknown, who: string, option: string, fallback: number): number {
+  return value === undefined ? fallback : parseDuration(value, `${who}: \`${option}\``);
+}
+
 /** A duration in the shortest exact form: `3600000` → `'1h'`, `1500` → `'1500ms'`. */
 export function formatDuration(ms: number): string {
   for (const unit of ['d', 'h', 'm', 's'] as const) {

@@ -5,8 +5,58 @@
  * answer. Bad configuration is not a runtime error: it throws `TypeError` / `Error` at startup.
  */
 
+/**
+ * The MCP adapter's codes (`fixation-guard/mcp`), answered as JSON-RPC error bodies by
+ * `McpGuardError`, a `SessionGuardError`. They share the one table below: a code means the same
+ * thing, and is answered with the same status, wherever it is raised.
+ */
+export const MCP_ERROR_STATUS = Object.freeze({
+  /** `Origin` is not in `allowedOrigins`. */
+  ORIGIN_REJECTED: 403,
+  /** `Host` is not in `allowedHosts` (DNS rebinding). */
+  HOST_REJECTED: 403,
+  /** A per-IP or per-principal rate limit, or the per-IP cap of unauthenticated sessions. */
+  RATE_LIMITED: 429,
+  /** A JSON-RPC batch too large, or sent under a revision without batches. */
+  BATCH_REJECTED: 400,
+  /** The endpoint answers GET, POST and DELETE only. */
+  METHOD_NOT_ALLOWED: 405,
+  /** A request other than `initialize` without `Mcp-Session-Id` (or with two). */
+  SESSION_ID_REQUIRED: 400,
+  /** An unknown, expired or revoked session id: never another session. */
+  SESSION_NOT_FOUND: 404,
+  SESSION_TOKEN_REQUIRED: 401,
+  INVALID_SESSION_TOKEN: 401,
+  SESSION_TOKEN_EXPIRED: 401,
+  /** The session, or the token, belongs to another principal. */
+  SESSION_OWNER_MISMATCH: 403,
+  /** A verified bearer token that names no user (no subject): the OAuth client is not a user. */
+  BEARER_PRINCIPAL_MISSING: 403,
+  FINGERPRINT_MISMATCH: 403,
+  /** Too many sessions, or a shared registry that cannot answer: try again later. */
+  SERVER_BUSY: 503,
+  /** A credential outside the session's (or principal's) ACL. */
+  PERMISSION_DENIED: 403,
+  CREDENTIAL_NOT_FOUND: 404,
+  CREDENTIAL_STORE_UNAVAILABLE: 503,
+  /** The body is not JSON. */
+  PARSE_ERROR: 400,
+  /** The body is JSON but not a request this revision accepts (a batch under 2026-07-28). */
+  INVALID_REQUEST: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  /** The body could not be read (a corrupt compressed body, an aborted upload). */
+  BODY_UNREADABLE: 400,
+  /** A `Content-Encoding` or charset the endpoint does not decode. */
+  UNSUPPORTED_ENCODING: 415,
+  /** A POST whose `Content-Type` is not JSON. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Anything unexpected: the body names nothing internal. */
+  INTERNAL_ERROR: 500,
+} as const);
+
 /** Every code, with the status it is answered with. One code, one meaning. */
 export const ERROR_STATUS = Object.freeze({
+  ...MCP_ERROR_STATUS,
   /** The store failed or timed out: fail closed, retry later. */
   SESSION_STORE_UNAVAILABLE: 503,
   SESSION_ID_IN_URL: 400,
@@ -40,6 +90,11 @@ export const ERROR_STATUS = Object.freeze({
 
 export type SessionGuardErrorCode = keyof typeof ERROR_STATUS;
 
+/** What an error answers as JSON: the core's `{ error: { code, message } }`, or a JSON-RPC error body. */
+export interface SessionGuardErrorBody {
+  error: { code: string | number; message: string };
+}
+
 export class SessionGuardError extends Error {
   override readonly name: string;
   readonly code: SessionGuardErrorCode;
@@ -56,7 +111,7 @@ export class SessionGuardError extends Error {
   }
 
   /** The JSON body the guard answers with: a code and a message, never internals. */
-  toJSON(): { error: { code: string; message: string } } {
+  toJSON(): SessionGuardErrorBody {
     return { error: { code: this.code, message: this.message } };
   }
 }

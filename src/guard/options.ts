@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
-import { parseDuration, systemClock, type Clock } from '../clock/index.js';
+import { durationOption, systemClock, type Clock } from '../clock/index.js';
 import { SessionGuardError } from '../errors/index.js';
 import { hardenedCookie, plainHttpCookie, type HardenedCookieOptions, type ResolvedCookie } from '../cookie/hardened.js';
 import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
@@ -14,14 +14,14 @@ import { Binding } from '../policy/binding.js';
 import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
 import { deriveKey, shortHash } from '../util/hash.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
+import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
 import type { GuardContext } from './context.js';
 import { createPlainHttpReports, isPlainLoopbackRequest, type PlainHttpMode } from './plain-http.js';
 
 export { DEFAULT_AUTH_KEYS };
 
 export const MIN_SECRET_BYTES = 32;
-export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
-export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 4 * 3_600_000;
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ABSOLUTE_TIMEOUT_MS };
 /** How long a periodically rotated id still resolves to its successor (parallel requests of one page). */
 export const DEFAULT_ROTATION_GRACE_MS = 10_000;
 /** lastSeenAt is written at most this often, so a read-only request does not rewrite the record. */
@@ -163,8 +163,7 @@ const EXPRESS_SESSION_OPTIONS: Record<string, string> = {
 };
 
 function duration(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  return parseDuration(value, `${NAME}: \`${option}\``);
+  return durationOption(value, NAME, option, fallback);
 }
 
 function stringArray(value: unknown, option: string, fallback: readonly string[]): readonly string[] {

@@ -72,6 +72,6 @@ export function authorizeCredentialAccess(auditor: Auditor, subject: CredentialA
 /** Reads a credential through the ACL and fails when there is none. */
 export async function requireCredential(context: CredentialAccessContext, subject: CredentialAccessSubject, email: unknown): Promise<StoredCredential> {
   const credential = await accessCredential(context, subject, email, 'read');
-  if (credential === undefined) throw new McpGuardError('CREDENTIAL_NOT_FOUND', 404, 'No credential is stored for that account; authenticate it first.');
+  if (credential === undefined) throw new McpGuardError('CREDENTIAL_NOT_FOUND', 'No credential is stored for that account; authenticate it first.');
   return credential;
 }

@@ -48,12 +48,29 @@ export function mcpBatchPolicy(options: BatchPolicyOptions): RequestHandler {
     const revision = req.headers['mcp-protocol-version'];
     if (typeof revision === 'string' && revision >= FIRST_REVISION_WITHOUT_BATCHES) {
       auditor.emit('batch_rejected', { ip: req.ip, reason: 'revision_without_batches', detail: { revision: revision.slice(0, 20), messages: body.length } });
-      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', 400, `Bad Request: protocol revision ${revision.slice(0, 20)} has no JSON-RPC batches; send one message per request.`));
+      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', `Bad Request: protocol revision ${revision.slice(0, 20)} has no JSON-RPC batches; send one message per request.`));
     }
     if (body.length > max) {
       auditor.emit('batch_rejected', { ip: req.ip, reason: 'too_large', detail: { messages: body.length, limit: max } });
-      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', 400, `Bad Request: a batch may carry at most ${max} messages.`));
+      return sendMcpError(res, new McpGuardError('BATCH_REJECTED', `Bad Request: a batch may carry at most ${max} messages.`));
     }
     next();
+  };
+}
+
+/**
+ * For endpoints that serve only revisions without JSON-RPC batches (2026-07-28): any batch is
+ * an invalid request, refused and audited before it could carry anything past the later checks.
+ *
+ * @example
+ * router.post('/mcp', mcpJsonBody(), mcpRefuseBatches({ auditor }));
+ */
+export function mcpRefuseBatches(options: { auditor: Auditor; revision: string }): RequestHandler {
+  const { auditor, revision } = options;
+  return function mcpRefuseBatchesMiddleware(req, res, next) {
+    const body: unknown = req.body;
+    if (!Array.isArray(body)) return next();
+    auditor.emit('batch_rejected', { ip: req.ip, reason: 'revision_without_batches', detail: { revision, messages: body.length } });
+    sendMcpError(res, new McpGuardError('INVALID_REQUEST', `Invalid Request: JSON-RPC batches are not part of the ${revision} revision.`));
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SessionLimit } from '../store/contracts.js';
 import { DEFAULT_FINGERPRINT_INPUTS, DEFAULT_FINGERPRINT_POLICY, FINGERPRINT_INPUTS, type FingerprintInput, type FingerprintPolicy } from './fingerprint.js';
 import { decodeKeyList, generateKey, KEY_GENERATION_COMMAND } from './keys.js';
 import { CREDENTIAL_STORAGE_MODES, DEFAULT_CREDENTIAL_STORAGE_MODE, DEFAULT_CREDENTIAL_STORAGE_PATH, type CredentialStorageMode } from './vault.js';
@@ -11,7 +12,8 @@ export const DEFAULT_RATE_LIMIT_PER_IP = 300;
 export const DEFAULT_RATE_LIMIT_PER_PRINCIPAL = 300;
 export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60;
 
-export type SessionLimitPolicy = 'evictOldest' | 'rejectLogin';
+/** What happens at `MAX_SESSIONS_PER_USER`: the core's per-user limit policy. */
+export type SessionLimitPolicy = SessionLimit['onLimit'];
 export const DEFAULT_SESSION_LIMIT_POLICY: SessionLimitPolicy = 'evictOldest';
 
 /** The MCP adapter's configuration, as read from the environment. */

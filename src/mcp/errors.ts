@@ -1,59 +1,70 @@
 /**
- * Errors of the MCP adapter. Runtime failures are answered as JSON-RPC error bodies
- * (`{ jsonrpc: '2.0', error: { code, message }, id: null }`) with the HTTP status below;
- * tool handlers see them as thrown errors, which the SDK turns into `isError` tool results.
+ * Errors of the MCP adapter. They are the core's typed error (`SessionGuardError`), whose status
+ * comes from the one code → status table (`ERROR_STATUS`), answered as JSON-RPC error bodies
+ * (`{ jsonrpc: '2.0', error: { code, message }, id: null }`); tool handlers see them as thrown
+ * errors, which the SDK turns into `isError` tool results.
  */
-export type McpGuardErrorCode =
-  | 'ORIGIN_REJECTED'
-  | 'HOST_REJECTED'
-  | 'RATE_LIMITED'
-  | 'BATCH_REJECTED'
-  | 'SESSION_ID_REQUIRED'
-  | 'SESSION_NOT_FOUND'
-  | 'SESSION_TOKEN_REQUIRED'
-  | 'INVALID_SESSION_TOKEN'
-  | 'SESSION_TOKEN_EXPIRED'
-  | 'SESSION_OWNER_MISMATCH'
-  | 'BEARER_PRINCIPAL_MISSING'
-  | 'FINGERPRINT_MISMATCH'
-  | 'SESSION_LIMIT_REACHED'
-  | 'SERVER_BUSY'
-  | 'PERMISSION_DENIED'
-  | 'CREDENTIAL_NOT_FOUND'
-  | 'CREDENTIAL_STORE_UNAVAILABLE'
-  | 'PARSE_ERROR'
-  | 'UNSUPPORTED_ENCODING'
-  | 'INTERNAL_ERROR';
+import type { AuditEventType } from '../audit/index.js';
+import { ERROR_STATUS, MCP_ERROR_STATUS, SessionGuardError } from '../errors/index.js';
+
+/** The codes the MCP adapter raises: its own, and the core's `SESSION_LIMIT_REACHED` (same meaning, same status). */
+export type McpGuardErrorCode = keyof typeof MCP_ERROR_STATUS | 'SESSION_LIMIT_REACHED';
 
 /** JSON-RPC codes, aligned with the SDK's transport (-32001 is its "Session not found"). */
 export const JSON_RPC_PARSE_ERROR = -32700;
+export const JSON_RPC_INVALID_REQUEST = -32600;
+export const JSON_RPC_INVALID_PARAMS = -32602;
 export const JSON_RPC_SERVER_ERROR = -32000;
 export const JSON_RPC_SESSION_NOT_FOUND = -32001;
 export const JSON_RPC_INTERNAL_ERROR = -32603;
 
+/** The JSON-RPC code a code is answered with: the protocol's own where there is one, else a server error. */
+function jsonRpcCodeOf(code: McpGuardErrorCode, status: number): number {
+  if (code === 'PARSE_ERROR') return JSON_RPC_PARSE_ERROR;
+  if (code === 'INVALID_REQUEST') return JSON_RPC_INVALID_REQUEST;
+  if (code === 'SESSION_NOT_FOUND') return JSON_RPC_SESSION_NOT_FOUND;
+  return status >= 500 ? JSON_RPC_INTERNAL_ERROR : JSON_RPC_SERVER_ERROR;
+}
+
+export interface McpGuardErrorOptions {
+  cause?: unknown;
+  /** @deprecated The JSON-RPC code follows from `code`; kept for callers of the 0.1 constructor. */
+  jsonRpcCode?: number;
+}
+
 /**
- * A typed MCP adapter error: `code` for programs, `status` for HTTP, `jsonRpcCode` for the body.
+ * A typed MCP adapter error: `code` for programs, `status` for HTTP (from the shared
+ * `ERROR_STATUS` table), `jsonRpcCode` for the body. It is a `SessionGuardError`, so one
+ * `instanceof SessionGuardError` catches the errors of every part of fixation-guard.
  *
  * @example
  * if (err instanceof McpGuardError && err.code === 'SESSION_LIMIT_REACHED') showTooManySessions();
+ * throw new McpGuardError('SESSION_OWNER_MISMATCH', 'Forbidden: unknown tenant.'); // 403, from the table
  */
-export class McpGuardError extends Error {
-  override readonly name: string;
-  readonly code: McpGuardErrorCode;
-  readonly status: number;
+export class McpGuardError extends SessionGuardError {
+  declare readonly code: McpGuardErrorCode;
   readonly jsonRpcCode: number;
 
-  constructor(code: McpGuardErrorCode, status: number, message: string, options?: { cause?: unknown; jsonRpcCode?: number }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.status = status;
-    this.jsonRpcCode =
-      options?.jsonRpcCode ?? (status === 404 ? JSON_RPC_SESSION_NOT_FOUND : status >= 500 ? JSON_RPC_INTERNAL_ERROR : JSON_RPC_SERVER_ERROR);
+  constructor(code: McpGuardErrorCode, message: string, options?: McpGuardErrorOptions);
+  /** @deprecated The status follows from `code`: write `new McpGuardError(code, message)`. */
+  constructor(code: McpGuardErrorCode, status: number, message: string, options?: McpGuardErrorOptions);
+  constructor(code: McpGuardErrorCode, statusOrMessage: number | string, messageOrOptions?: string | McpGuardErrorOptions, legacyOptions?: McpGuardErrorOptions) {
+    const legacy = typeof statusOrMessage === 'number';
+    const message = legacy ? (messageOrOptions as string) : statusOrMessage;
+    const options = legacy ? legacyOptions : (messageOrOptions as McpGuardErrorOptions | undefined);
+    if (!Object.prototype.hasOwnProperty.call(MCP_ERROR_STATUS, code) && code !== 'SESSION_LIMIT_REACHED') {
+      throw new TypeError(`McpGuardError: unknown code ${JSON.stringify(code)}; use one of ${Object.keys(MCP_ERROR_STATUS).join(', ')}`);
+    }
+    if (legacy && statusOrMessage !== ERROR_STATUS[code]) {
+      // One code, one status: a second status for a code would give it a second meaning.
+      throw new TypeError(`McpGuardError: ${code} is answered with ${ERROR_STATUS[code]}, not ${statusOrMessage}; write new McpGuardError(${JSON.stringify(code)}, message)`);
+    }
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.jsonRpcCode = options?.jsonRpcCode ?? jsonRpcCodeOf(code, this.status);
   }
 
   /** The JSON-RPC error body answered for this error. */
-  toJSON(): JsonRpcErrorBody {
+  override toJSON(): JsonRpcErrorBody {
     return jsonRpcErrorBody(this.jsonRpcCode, this.message);
   }
 }
@@ -66,7 +77,7 @@ export class McpGuardError extends Error {
  */
 export class PermissionError extends McpGuardError {
   constructor(message = 'Permission denied: this session is not authorized for that account.') {
-    super('PERMISSION_DENIED', 403, message);
+    super('PERMISSION_DENIED', message);
   }
 }
 
@@ -84,4 +95,27 @@ export interface JsonRpcErrorBody {
  */
 export function jsonRpcErrorBody(code: number, message: string): JsonRpcErrorBody {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+/**
+ * Why a check refused a request: the error answered, and what is audited (an event and a
+ * reason) when the check itself did not audit it. The pieces of the request pipeline return
+ * refusals; only the middleware answers them.
+ */
+export interface McpRefusal {
+  error: McpGuardError;
+  event?: AuditEventType;
+  reason?: string;
+  /** Extra response headers (`Retry-After`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** A refusal of `error`, audited as `event` with `reason` when given. */
+export function refusal(error: McpGuardError, event?: AuditEventType, reason?: string): McpRefusal {
+  return { error, ...(event ? { event } : {}), ...(reason ? { reason } : {}) };
+}
+
+/** The one answer for an unknown, expired or revoked session id (and for a session that ended meanwhile). */
+export function sessionNotFound(): McpGuardError {
+  return new McpGuardError('SESSION_NOT_FOUND', 'Session not found');
 }

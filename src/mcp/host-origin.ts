@@ -16,6 +16,8 @@ export interface HostOriginOptions {
   /** Browser origins allowed to call the endpoint; requests without `Origin` pass. The default value is `[]`. */
   allowedOrigins?: readonly string[];
   auditor: Auditor;
+  /** The guard named in construction errors. The default value is `'createMcpSessionGuard'`. */
+  who?: string;
 }
 
 /** `host[:port]` with nothing else: no userinfo (`evil@127.0.0.1`), path, or whitespace. */
@@ -72,7 +74,7 @@ export function resolveAllowedOrigins(value: readonly string[] | undefined, who:
  * router.all('/mcp', mcpHostOriginCheck({ allowedHosts: ['mcp.example.com'], allowedOrigins: [], auditor }));
  */
 export function mcpHostOriginCheck(options: HostOriginOptions): RequestHandler {
-  const who = 'createMcpSessionGuard';
+  const who = options.who ?? 'createMcpSessionGuard';
   const hosts = resolveAllowedHosts(options.allowedHosts, who);
   const origins = resolveAllowedOrigins(options.allowedOrigins, who);
   const { auditor } = options;
@@ -82,13 +84,13 @@ export function mcpHostOriginCheck(options: HostOriginOptions): RequestHandler {
       const hostname = typeof host === 'string' ? hostnameOf(host) : undefined;
       if (hostname === undefined || !hosts.has(hostname)) {
         auditor.emit('host_rejected', { ip: req.ip, detail: { host: typeof host === 'string' ? host.slice(0, 200) : null } });
-        return sendMcpError(res, new McpGuardError('HOST_REJECTED', 403, 'Forbidden: host not allowed'));
+        return sendMcpError(res, new McpGuardError('HOST_REJECTED', 'Forbidden: host not allowed'));
       }
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !origins.has(origin)) {
       auditor.emit('origin_rejected', { ip: req.ip, detail: { origin: String(origin).slice(0, 200) } });
-      return sendMcpError(res, new McpGuardError('ORIGIN_REJECTED', 403, 'Forbidden: origin not allowed'));
+      return sendMcpError(res, new McpGuardError('ORIGIN_REJECTED', 'Forbidden: origin not allowed'));
     }
     next();
   };

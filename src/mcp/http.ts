@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
-import { JSON_RPC_PARSE_ERROR, McpGuardError, jsonRpcErrorBody } from './errors.js';
+import type { Auditor } from '../audit/index.js';
+import { McpGuardError, jsonRpcErrorBody, type McpRefusal } from './errors.js';
 
 export const DEFAULT_MAX_BODY_SIZE = '1mb';
 
@@ -14,6 +15,32 @@ export function sendMcpError(res: Response, error: McpGuardError, headers: Reado
 }
 
 /**
+ * Answers a refusal of the request pipeline: audits it (its event and reason, with the request's
+ * IP and what else `fields` names) when it carries an event, then answers its error.
+ */
+export function sendMcpRefusal(res: Response, refused: McpRefusal, auditor: Auditor, fields: { ip?: string | undefined; sessionId?: string | undefined; principal?: string | undefined } = {}): void {
+  if (refused.event) auditor.emit(refused.event, { ...fields, ...(refused.reason ? { reason: refused.reason } : {}) });
+  sendMcpError(res, refused.error, refused.headers);
+}
+
+/** The methods of a Streamable HTTP endpoint. */
+export const MCP_METHODS: readonly string[] = Object.freeze(['GET', 'POST', 'DELETE']);
+
+/**
+ * Answers any other method with 405 and `Allow`, before any session work.
+ *
+ * @example
+ * router.all('/mcp', mcpAllowedMethods());
+ */
+export function mcpAllowedMethods(): RequestHandler {
+  return function mcpAllowedMethodsMiddleware(req, res, next) {
+    if (MCP_METHODS.includes(req.method)) return next();
+    res.setHeader('Allow', MCP_METHODS.join(', '));
+    sendMcpError(res, new McpGuardError('METHOD_NOT_ALLOWED', 'Method not allowed.'));
+  };
+}
+
+/**
  * Maps what the body parser (body-parser, through `express.json`) reports to an adapter error.
  * Every one of these is the client's fault: a 4xx with a fixed message, never the parser's own
  * text (which names zlib codes and internals) and never a 500.
@@ -21,14 +48,15 @@ export function sendMcpError(res: Response, error: McpGuardError, headers: Reado
 export function bodyParserError(err: unknown): McpGuardError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const { type, status, code } = err as { type?: unknown; status?: unknown; code?: unknown };
-  if (type === 'entity.parse.failed') return new McpGuardError('PARSE_ERROR', 400, 'Parse error', { jsonRpcCode: JSON_RPC_PARSE_ERROR });
-  if (type === 'entity.too.large') return new McpGuardError('PARSE_ERROR', 413, 'Payload too large');
-  if (type === 'encoding.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 415, 'Unsupported Media Type: use Content-Encoding identity, gzip, deflate or br.');
-  if (type === 'charset.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 415, 'Unsupported Media Type: the body must be UTF-8 JSON.');
+  if (type === 'entity.parse.failed') return new McpGuardError('PARSE_ERROR', 'Parse error');
+  if (type === 'entity.too.large') return new McpGuardError('PAYLOAD_TOO_LARGE', 'Payload too large');
+  if (type === 'encoding.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 'Unsupported Media Type: use Content-Encoding identity, gzip, deflate or br.');
+  if (type === 'charset.unsupported') return new McpGuardError('UNSUPPORTED_ENCODING', 'Unsupported Media Type: the body must be UTF-8 JSON.');
   // A corrupt gzip/deflate/br body: zlib's error, which the parser passes on with status 400.
-  if (typeof code === 'string' && code.startsWith('Z_')) return new McpGuardError('PARSE_ERROR', 400, 'Bad Request: the compressed body could not be decoded.');
+  if (typeof code === 'string' && code.startsWith('Z_')) return new McpGuardError('BODY_UNREADABLE', 'Bad Request: the compressed body could not be decoded.');
+  // Any other client-side failure of the parser (an aborted upload, a wrong length): one 400.
   if (typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500) {
-    return new McpGuardError('PARSE_ERROR', status, 'Bad Request: the body could not be read.');
+    return new McpGuardError('BODY_UNREADABLE', 'Bad Request: the body could not be read.');
   }
   return undefined;
 }
@@ -54,10 +82,11 @@ export function mcpJsonBody(options: { limit?: string | number } = {}): RequestH
 export function mcpErrorHandler(): ErrorRequestHandler {
   return function mcpErrorHandlerMiddleware(err, _req, res, next) {
     if (res.headersSent) return next(err);
-    if (err instanceof McpGuardError) return sendMcpError(res, err);
+    // An internal error's message is for the operator (a wiring bug), never for the client.
+    if (err instanceof McpGuardError && err.code !== 'INTERNAL_ERROR') return sendMcpError(res, err);
     const mapped = bodyParserError(err);
     if (mapped) return sendMcpError(res, mapped);
     process.emitWarning(`fixation-guard/mcp: request failed: ${(err as Error)?.message ?? String(err)}`);
-    return sendMcpError(res, new McpGuardError('INTERNAL_ERROR', 500, 'Internal server error'));
+    return sendMcpError(res, new McpGuardError('INTERNAL_ERROR', 'Internal server error'));
   };
 }

@@ -1,4 +1,4 @@
-import { McpGuardError } from './errors.js';
+import { McpGuardError, refusal, type McpRefusal } from './errors.js';
 
 /**
  * What a verified bearer token says, as both SDK lines hand it over (`AuthInfo` of
@@ -96,8 +96,18 @@ export function identityFromAuthInfo<A extends VerifiedAuthInfo>(authInfo: A, op
 function missingPrincipal(cause?: unknown): McpGuardError {
   return new McpGuardError(
     'BEARER_PRINCIPAL_MISSING',
-    403,
     'Forbidden: the access token does not identify a user (no subject); the server needs a user, not only a client.',
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * How a bearer token the app's rules refused is answered and audited, in both eras: the error
+ * (`BEARER_PRINCIPAL_MISSING` 403, or the app's own `McpGuardError`), as `bearer_identity_rejected`.
+ *
+ * @example
+ * const refused = bearerIdentityRefusal(err); // { error, event: 'bearer_identity_rejected', reason: 'no_subject' }
+ */
+export function bearerIdentityRefusal(err: McpGuardError): McpRefusal {
+  return refusal(err, 'bearer_identity_rejected', err.code === 'BEARER_PRINCIPAL_MISSING' ? 'no_subject' : 'app_refused');
 }

@@ -1,8 +1,8 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Auditor } from '../audit/index.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
 import { messageCount } from './batch.js';
-import { McpGuardError } from './errors.js';
+import { McpGuardError, type McpRefusal } from './errors.js';
 import { sendMcpError } from './http.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
@@ -40,8 +40,8 @@ export interface McpRateLimiter {
 }
 
 /** The rule's points and its window in whole seconds (rate-limiter-flexible's unit). */
-function checkRule(rule: RateLimitRule, name: string): { points: number; duration: number } {
-  const where = `createMcpSessionGuard: \`rateLimit.${name}\``;
+function checkRule(rule: RateLimitRule, name: string, who: string): { points: number; duration: number } {
+  const where = `${who}: \`rateLimit.${name}\``;
   if (typeof rule === 'object' && rule !== null) refuseRenamedDurations(rule, where, { duration: { to: 'window', unit: 'seconds' } });
   if (typeof rule !== 'object' || rule === null || !Number.isInteger(rule.points) || rule.points < 1 || rule.window === undefined) {
     throw new TypeError(`${where} must be { points, window } with whole points ≥ 1 and a window like '1m'; got ${JSON.stringify(rule)}`);
@@ -58,11 +58,11 @@ function checkRule(rule: RateLimitRule, name: string): { points: number; duratio
  * @example
  * const limiter = createMcpRateLimiter({ perIp: { points: 100, window: '1m' }, redis: redisClient });
  */
-export function createMcpRateLimiter(options: McpRateLimitOptions = {}): McpRateLimiter {
+export function createMcpRateLimiter(options: McpRateLimitOptions = {}, who = 'createMcpSessionGuard'): McpRateLimiter {
   const prefix = options.keyPrefix ?? 'fg:mcp:rl';
   function build(rule: RateLimitRule | false | undefined, name: 'perIp' | 'perPrincipal'): RateLimiterAbstract | undefined {
     if (rule === false) return undefined;
-    const effective = checkRule(rule ?? DEFAULT_RATE_LIMIT_RULE, name);
+    const effective = checkRule(rule ?? DEFAULT_RATE_LIMIT_RULE, name, who);
     const memory = new RateLimiterMemory({ keyPrefix: `${prefix}:${name}`, points: effective.points, duration: effective.duration });
     if (options.redis === undefined) return memory;
     return new RateLimiterRedis({
@@ -95,7 +95,28 @@ export function createMcpRateLimiter(options: McpRateLimitOptions = {}): McpRate
 
 /** A 429 with `Retry-After`, as the rate limits answer. */
 export function rateLimitedError(retryAfterSeconds: number): McpGuardError & { retryAfterSeconds: number } {
-  return Object.assign(new McpGuardError('RATE_LIMITED', 429, 'Too many requests; slow down.'), { retryAfterSeconds });
+  return Object.assign(new McpGuardError('RATE_LIMITED', 'Too many requests; slow down.'), { retryAfterSeconds });
+}
+
+/**
+ * Charges `points` (the request's JSON-RPC messages) to a principal, across all of its sessions
+ * and both eras; audits and returns the 429 refusal when the principal is over its limit.
+ *
+ * @example
+ * const refused = await chargePrincipal(limiter, auditor, principal, messageCount(req), { ip: req.ip });
+ * if (refused) return sendMcpError(res, refused.error, refused.headers);
+ */
+export async function chargePrincipal(
+  limiter: McpRateLimiter,
+  auditor: Auditor,
+  principal: string,
+  points: number,
+  fields: { ip?: string | undefined; sessionId?: string | undefined } = {},
+): Promise<McpRefusal | undefined> {
+  const outcome = await limiter.consumePrincipal(principal, points);
+  if (outcome.allowed) return undefined;
+  auditor.emit('rate_limit_exceeded', { ...fields, principal, reason: 'per_principal', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
+  return { error: rateLimitedError(outcome.retryAfterSeconds), headers: { 'Retry-After': String(outcome.retryAfterSeconds) } };
 }
 
 /**
@@ -126,6 +147,28 @@ export function mcpIpRateLimit(options: { limiter: McpRateLimiter; auditor: Audi
       if (outcome.allowed) return next();
       auditor.emit('rate_limit_exceeded', { ip: req.ip, reason: 'per_ip', detail: { retryAfterSeconds: outcome.retryAfterSeconds } });
       sendMcpError(res, rateLimitedError(outcome.retryAfterSeconds), { 'Retry-After': String(outcome.retryAfterSeconds) });
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/**
+ * The per-principal limit as a middleware, for pipelines that know the principal before the
+ * last step (the 2026-07-28 era: from the bearer token). Charged per JSON-RPC message.
+ *
+ * @example
+ * router.all('/mcp', mcpPrincipalRateLimit({ limiter, auditor, principalOf: (req) => statelessIdentityOf(req)?.principal }));
+ */
+export function mcpPrincipalRateLimit(options: { limiter: McpRateLimiter; auditor: Auditor; principalOf: (req: Request) => string | undefined }): RequestHandler {
+  const { limiter, auditor, principalOf } = options;
+  return async function mcpPrincipalRateLimitMiddleware(req, res, next) {
+    const principal = principalOf(req);
+    if (principal === undefined) return next();
+    try {
+      const refused = await chargePrincipal(limiter, auditor, principal, messageCount(req), { ip: req.ip });
+      if (!refused) return next();
+      sendMcpError(res, refused.error, refused.headers);
     } catch (err) {
       next(err);
     }

@@ -1,5 +1,5 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { McpSession } from './guard.js';
+import type { McpSession } from './session-handle.js';
 
 export const REVOKE_TOOL_NAME = 'revoke_current_session';
 export const VALIDATE_RESOURCE_URI = 'session://validate';

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { withFileLock, type FileLockOptions } from './file-lock.js';
 import { decodeKeyList, type KeyInput } from './keys.js';
 
 /** Where credentials live. There is deliberately no plaintext mode. */
@@ -50,6 +51,12 @@ export interface CredentialVaultOptions {
   encryptionKey?: KeyInput | readonly KeyInput[];
   /** The encrypted file. The default value is `'.fixation-guard/credentials.enc'`. */
   path?: string;
+  /**
+   * The lock file (`<path>.lock`) that lets several processes share one `FILE_ENCRYPTED` file:
+   * how old an abandoned lock of another host must be before it is broken, and how long to wait
+   * for a live holder. The default value is `{ staleMs: 10_000, timeoutMs: 30_000 }`.
+   */
+  lock?: FileLockOptions;
 }
 
 const FILE_FORMAT = 'fixation-guard/credential-vault';
@@ -92,7 +99,7 @@ export async function openCredentialVault(options: CredentialVaultOptions = {}):
   const keys = decodeKeyList(options.encryptionKey, `openCredentialVault: ENCRYPTION_KEY (\`encryptionKey\`, required for CREDENTIAL_STORAGE_MODE=${mode})`, { exactBytes: 32 });
   const file = new EncryptedFile(options.path ?? DEFAULT_CREDENTIAL_STORAGE_PATH, keys);
   const initial = await file.read();
-  if (mode === 'FILE_ENCRYPTED') return new FileVault(file);
+  if (mode === 'FILE_ENCRYPTED') return new FileVault(file, options.lock ?? {});
   const vault = new MemoryVault(mode, file);
   for (const [email, credential] of Object.entries(initial)) vault.entries.set(email, credential);
   return vault;
@@ -137,7 +144,10 @@ class FileVault implements CredentialVault {
   readonly mode = 'FILE_ENCRYPTED' as const;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly file: EncryptedFile) {}
+  constructor(
+    private readonly file: EncryptedFile,
+    private readonly lock: FileLockOptions,
+  ) {}
 
   async get(principal: string, account: string): Promise<StoredCredential | undefined> {
     const key = credentialKey(principal, account);
@@ -162,14 +172,24 @@ class FileVault implements CredentialVault {
     });
   }
 
-  /** Read-modify-write, one at a time, so concurrent updates cannot lose each other. */
+  /**
+   * Read-modify-write, one at a time: queued within this process, and under the file's lock
+   * across processes (two instances of one app on one file lost each other's credentials
+   * without it: the later write was built from a read taken before the earlier one landed).
+   */
   #update(change: (all: Record<string, StoredCredential>) => boolean): Promise<boolean> {
-    const file = this.file;
-    const next = this.#queue.then(async function readModifyWrite() {
-      const all = await file.read();
-      const changed = change(all);
-      if (changed) await file.write(all);
-      return changed;
+    const { file, lock } = this;
+    const next = this.#queue.then(function lockedUpdate() {
+      return withFileLock(
+        file.path,
+        async function readModifyWrite() {
+          const all = await file.read();
+          const changed = change(all);
+          if (changed) await file.write(all);
+          return changed;
+        },
+        lock,
+      );
     });
     this.#queue = next.catch(() => undefined);
     return next;

@@ -52,7 +52,7 @@ describe('attack suite: the MCP examples', () => {
   it('finds no fixation-class attack that succeeds against examples/mcp-server, in either era', async () => {
     const base = await protectedExample.url;
     // batch-rate-limit spends 675 tool calls through the adapter's audit log: the demo runs it, here it would dominate the test's time.
-    const report = await runMcpAttacks(`${base}/mcp`, { ...mcpExampleAttackOptions('mcp-server', base), entropySamples: 16, skip: ['batch-rate-limit'] });
+    const report = await runMcpAttacks(`${base}/mcp`, { ...mcpExampleAttackOptions('mcp-server', base), entropySamples: 32, skip: ['batch-rate-limit'] });
     assert.deepEqual(report.facts, { legacy: 'sessionful', modern: 'supported', identityTool: 'whoami', notes: [] });
     const fixation = report.results.filter((r) => r.outcome === 'fail' && r.class === 'fixation').map((r) => r.id);
     assert.deepEqual(fixation, []);

@@ -28,7 +28,7 @@ const OPTIONS: McpAttackOptions = {
   stateTool: { name: 'confirm' },
   maxSessionsPerUser: 3,
   rateLimit: 60,
-  entropySamples: 16,
+  entropySamples: 32,
 };
 
 interface Running {

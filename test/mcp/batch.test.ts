@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, INITIALIZE, login, rawPost, withGuardedServer } from './helpers.js';
+import { connectClient, INITIALIZE, listenMcp, login, rawPost, withGuardedServer } from './helpers.js';
 
 const OLD = { 'mcp-protocol-version': '2025-03-26' };
 
@@ -47,16 +45,7 @@ async function startRequestCountingServer(): Promise<{ endpoint: URL; close(): P
     if (!transport) return void res.status(404).end();
     await transport.handleRequest(req, res, req.body);
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return {
-    endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return listenMcp(app);
 }
 
 describe('MCP JSON-RPC batches', () => {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { startRedisServer } from '../../scripts/redis-server.js';
 import { createRedisMcpFleet } from '../../src/redis/index.js';
-import { connectClient, login, rawPost, startGuardedServer, type GuardedServer, type TestClient } from './helpers.js';
+import { connectClient, login, openStream, rawPost, startGuardedServer, type GuardedServer, type TestClient } from './helpers.js';
 
 type Redis = ReturnType<typeof createClient>;
 const PROTOCOL = { 'mcp-protocol-version': '2025-06-18' };
@@ -93,12 +93,7 @@ describe('MCP fleet on one Redis', () => {
     try {
       const onB = await connectClient(b.endpoint);
       await login(b, onB);
-      const stream = await fetch(b.endpoint, { headers: { ...PROTOCOL, accept: 'text/event-stream', 'user-agent': 'test-agent/1.0', 'mcp-session-id': onB.sessionId as string, 'x-session-token': onB.token as string } });
-      assert.equal(stream.status, 200);
-      const ended = (async () => {
-        const reader = stream.body!.getReader();
-        while (!(await reader.read()).done);
-      })();
+      const { ended } = await openStream(b, onB, PROTOCOL);
       a.guard.emergencyDisableSessionReuse();
       await a.guard.settled();
       await ended; // B cut its stream on A's message

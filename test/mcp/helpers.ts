@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
+import express, { type Express } from 'express';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -16,6 +16,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Auditor, jsonlSink, memorySink } from '../../src/audit/index.js';
 import { ManualClock } from '../../src/clock/index.js';
 import { createMcpSessionGuard, type McpSessionGuard, type McpSessionGuardOptions } from '../../src/mcp/index.js';
+import { mcpErrorHandler } from '../../src/mcp/http.js';
 
 export const SECRET = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY='; // 32 bytes, tests only
 
@@ -195,6 +196,34 @@ export async function rawPost(endpoint: URL, headers: Record<string, string>, bo
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
+/** Serves an app on 127.0.0.1:0; `endpoint` is its `/mcp`. For the unguarded baselines of the tests. */
+export async function listenMcp(app: express.Express): Promise<{ endpoint: URL; close(): Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    endpoint: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Opens the session's GET (SSE) stream; `ended` settles once the server ends the stream. */
+export async function openStream(server: GuardedServer, client: TestClient, headers: Record<string, string> = {}): Promise<{ ended: Promise<void> }> {
+  const stream = await fetch(server.endpoint, {
+    headers: { ...headers, accept: 'text/event-stream', 'user-agent': 'test-agent/1.0', 'mcp-session-id': client.sessionId as string, 'x-session-token': client.token as string },
+  });
+  assert.equal(stream.status, 200);
+  // Wrapped: an async function returning this promise would wait for the stream to end.
+  const ended = (async () => {
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    while (!(await reader.read()).done);
+  })();
+  return { ended };
+}
+
 export const INITIALIZE = {
   jsonrpc: '2.0',
   id: 0,
@@ -222,4 +251,39 @@ export async function withGuardedServer(overrides: Partial<McpSessionGuardOption
   } finally {
     await server.close();
   }
+}
+
+/** Runs `body` against an Express app built by `build`, listening on 127.0.0.1:0 at `/mcp`, with a memory audit sink. */
+export async function withExpressApp(
+  build: (app: Express, auditor: Auditor) => void,
+  body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>,
+): Promise<void> {
+  const audit = memorySink();
+  const auditor = new Auditor({ sinks: [audit], hashSecret: SECRET });
+  const app = express();
+  build(app, auditor);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, audit);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** `withExpressApp` with the endpoint's error handler after what `build` mounts: one middleware tested alone. */
+export function withMcpMiddleware(
+  build: (app: Express, auditor: Auditor) => void,
+  body: (url: string, audit: ReturnType<typeof memorySink>) => Promise<void>,
+): Promise<void> {
+  return withExpressApp((app, auditor) => {
+    build(app, auditor);
+    app.use('/mcp', mcpErrorHandler());
+  }, body);
+}
+
+/** POSTs a JSON body as an MCP client would. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(body) });
 }

@@ -34,7 +34,7 @@ describe('identityFromAuthInfo', () => {
     assert.equal(identityFromAuthInfo(info({ oid: 'o-7', sub: 'ignored' }), { principal: byOid }).principal, 'tenant|o-7');
     assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: byOid }), { code: 'BEARER_PRINCIPAL_MISSING' });
     assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => 'x'.repeat(513) }), { code: 'BEARER_PRINCIPAL_MISSING' });
-    const refused = new McpGuardError('SESSION_OWNER_MISMATCH', 401, 'Unauthorized: unknown tenant.');
+    const refused = new McpGuardError('SESSION_OWNER_MISMATCH', 'Forbidden: unknown tenant.');
     assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => { throw refused; } }), (err: unknown) => err === refused);
     assert.throws(() => identityFromAuthInfo(info({ sub: 'user-1' }), { principal: () => { throw new Error('lookup failed'); } }), { code: 'BEARER_PRINCIPAL_MISSING' });
   });

@@ -1,8 +1,9 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { bearerAuthChallengeResponse, OAuthError, verifyBearerToken, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Auditor } from '../../audit/index.js';
-import { McpGuardError, jsonRpcErrorBody } from '../errors.js';
-import { identityFromAuthInfo, type IdentityOptions } from '../identity.js';
+import { McpGuardError } from '../errors.js';
+import { sendMcpRefusal } from '../http.js';
+import { bearerIdentityRefusal, identityFromAuthInfo, type IdentityOptions } from '../identity.js';
 
 /** Bearer verification for 2026-07-28 traffic, as the SDK does it (RFC 6750 + RFC 9728). */
 export interface StatelessBearerOptions extends IdentityOptions<AuthInfo> {
@@ -62,9 +63,40 @@ export function createBearerIdentity(options: StatelessBearerOptions & { resourc
     } catch (err) {
       if (!(err instanceof McpGuardError)) throw err;
       // Fail closed: falling back to the client id would make every user of one client one user.
-      options.auditor.emit('bearer_identity_rejected', { ip: req.ip, reason: err.code === 'BEARER_PRINCIPAL_MISSING' ? 'no_subject' : 'app_refused' });
-      res.status(err.status).json(jsonRpcErrorBody(err.jsonRpcCode, err.message));
+      sendMcpRefusal(res, bearerIdentityRefusal(err), options.auditor, { ip: req.ip });
       return { ok: false };
+    }
+  };
+}
+
+export type StatelessIdentity = Extract<BearerOutcome, { ok: true }>;
+
+const identities = new WeakMap<Request, StatelessIdentity>();
+
+/** The identity the request's bearer token proved, or `undefined` before (or without) `mcpStatelessIdentity`. */
+export function statelessIdentityOf(req: Request): StatelessIdentity | undefined {
+  return identities.get(req);
+}
+
+/**
+ * The identity middleware of the 2026-07-28 era: every request carries a bearer token, verified
+ * as the SDK does it, and stands for one user; a refused one is answered here.
+ *
+ * @example
+ * router.all('/mcp', mcpStatelessIdentity({ verifier, resourceMetadataUrl, auditor }));
+ */
+export function mcpStatelessIdentity(options: StatelessBearerOptions & { resourceMetadataUrl: string; auditor: Auditor }): RequestHandler {
+  const identify = createBearerIdentity(options);
+  return async function mcpStatelessIdentityMiddleware(req, res, next) {
+    try {
+      const identity = await identify(req, res);
+      if (!identity.ok) return;
+      identities.set(req, identity);
+      // What the SDK's handlers read as `ctx.authInfo`.
+      (req as Request & { auth?: AuthInfo }).auth = identity.authInfo;
+      next();
+    } catch (err) {
+      next(err);
     }
   };
 }
