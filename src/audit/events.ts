@@ -28,6 +28,12 @@ export const AUDIT_EVENTS = {
   // Infrastructure and configuration
   store_unavailable: 'error',
   store_recovered: 'info',
+  /** A write that may have created a session failed without a known outcome: its id is being ended. */
+  write_outcome_unknown: 'warn',
+  /** Such an id was ended after the store came back. */
+  write_outcome_settled: 'info',
+  /** Such an id could not be ended (the retry queue was full): it lives until its TTL, its id never sent to anyone. */
+  write_outcome_abandoned: 'error',
   insecure_configuration: 'warn',
   config_error: 'error',
   // MCP adapter

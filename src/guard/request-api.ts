@@ -165,7 +165,8 @@ export class RequestApi implements SessionGuardRequestApi {
    * Authenticates `principal`: reserves its place in the session index (enforcing
    * `maxSessionsPerUser`), rotates the id per the configured strategy, binds the new id,
    * saves, and confirms the index entry (evicting the oldest sessions under `evictOldest`)
-   * — all before resolving. On failure no new session survives.
+   * — all before resolving, in one store step where the store offers it (one Redis script).
+   * On failure no new session survives (after an outage, once the store is back).
    *
    * @example
    * app.post('/login', async (req, res) => {
@@ -198,7 +199,10 @@ export class RequestApi implements SessionGuardRequestApi {
     const replacing = stateOf(old)?.principal === principal ? oldId : undefined;
     const entry = { sessionId: newId, createdAt: now, lastSeenAt: now, ...(meta ? { meta } : {}) };
 
-    await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
+    // One step where the store can (one Redis script: admit, evict, move, index); else reserve
+    // the place first and confirm it after the move.
+    const atOnce = newId !== oldId && store.logsInAtOnce;
+    if (!atOnce) await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
     let rotated = false;
     try {
       await rotateSession(
@@ -217,15 +221,15 @@ export class RequestApi implements SessionGuardRequestApi {
           return state;
         },
         newId,
+        atOnce ? { entry, replacing, ip: req.ip } : undefined,
       );
       rotated = true;
-      await store.confirmLogin(principal, entry, req.ip);
+      if (!atOnce) await store.confirmLogin(principal, entry, req.ip);
     } catch (err) {
-      if (!rotated) {
-        if (newId !== oldId) await store.index('index', (index) => index.remove(principal, newId)).catch(() => undefined);
-      } else {
-        // Logged in but not confirmed (the index failed): no half-logged-in session survives.
-        await store.endSession(newId, 'destroyed', principal).catch(() => undefined);
+      // No half-logged-in session survives, even when the store failed mid-way (ended after
+      // recovery when it cannot be now; a one-step login's unknown outcome is settled by the store).
+      if (!atOnce && (newId !== oldId || rotated)) await store.abandonLogin(principal, newId, { written: rotated });
+      if (rotated) {
         delete (req as { session?: unknown }).session;
         clearSessionCookie(this.#state.cookie, this.#res);
       }

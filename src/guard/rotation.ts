@@ -7,6 +7,7 @@ import type { Request } from 'express';
 import { SessionGuardError } from '../errors/index.js';
 import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
+import type { RotateOptions } from '../store/guarded-store.js';
 import { carryOver, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
 import { isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
@@ -36,6 +37,7 @@ export async function rotateSession(
   keep: readonly string[],
   mutate: (base: GuardState, previous: GuardState, newId: string) => GuardState,
   newId?: string,
+  admission?: RotateOptions['admission'],
 ): Promise<{ oldId: string; newId: string }> {
   const old = requireSession(req);
   // An authenticated session keeps its placement (the Redis `spread` layout: its principal's slot).
@@ -73,6 +75,7 @@ export async function rotateSession(
       oldPrincipal,
       oldStored: isStored(state, oldId),
       graceUntil: cause === 'periodic' && ctx.rotationGraceMs > 0 ? now + ctx.rotationGraceMs : undefined,
+      admission,
     });
   } catch (err) {
     req.session = old as unknown as Request['session'];

@@ -1,4 +1,6 @@
+import { ClientClosedError, ClientOfflineError, ErrorReply } from 'redis';
 import { SessionConflictError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
+import { markNotApplied } from '../store/contracts.js';
 import { SCRIPT_ERROR_PREFIX } from './scripts.js';
 
 /** Why `RedisSessionStore#rename` refused to move a record. */
@@ -29,7 +31,11 @@ export function scriptRefusal(error: unknown): string | undefined {
 /**
  * Runs a Redis operation with a deadline. node-redis only times out commands it has not
  * written yet; a command written to a server that stopped answering would wait for ever,
- * and the request with it. Every failure becomes a `SessionStoreUnavailableError` (503).
+ * and the request with it. Every failure becomes a `SessionStoreUnavailableError` (503),
+ * marked `notApplied` when the command provably changed nothing (the client was offline or
+ * closed: no offline queue, so it never left; or Redis answered with an error, which our
+ * scripts raise before any write). A deadline, or a connection lost after the command left,
+ * is an unknown outcome: the write may have landed (see `mayHaveLanded`).
  */
 export async function withDeadline<T>(who: string, operation: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -43,7 +49,8 @@ export async function withDeadline<T>(who: string, operation: string, timeoutMs:
     return await Promise.race([promise, deadline]);
   } catch (error) {
     if (error instanceof SessionGuardError) throw error;
-    throw new SessionStoreUnavailableError(`${who}: ${operation} failed: ${describe(error)}`, { cause: error });
+    const failure = new SessionStoreUnavailableError(`${who}: ${operation} failed: ${describe(error)}`, { cause: error });
+    throw neverSent(error) ? markNotApplied(failure) : failure;
   } finally {
     clearTimeout(timer);
     // The losing promise may still reject later (when the connection finally drops).
@@ -52,6 +59,11 @@ export async function withDeadline<T>(who: string, operation: string, timeoutMs:
 }
 
 function ignoreLateFailure(): void {}
+
+/** A failure after which Redis provably holds nothing of the command. */
+function neverSent(error: unknown): boolean {
+  return error instanceof ClientOfflineError || error instanceof ClientClosedError || error instanceof ErrorReply;
+}
 
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

@@ -101,6 +101,16 @@ local function mark_live(meta, sid, last_seen)
   redis.call('HSET', meta, sid, format_entry(c, l, a, s, m))
 end
 
+-- Writes value under key living ttl ms (-1: never expires, as the record it replaces; at least 1 ms otherwise).
+local function set_for(key, value, ttl)
+  if ttl == -1 then
+    redis.call('SET', key, value)
+  else
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', key, value, 'PX', ttl)
+  end
+end
+
 local function now_micros()
   local t = redis.call('TIME')
   return t[1] .. string.format('%06d', tonumber(t[2]))
@@ -182,12 +192,8 @@ if not old then return fail('old_missing') end
 if is_tombstone(old) then return fail('old_dead') end
 if redis.call('EXISTS', KEYS[2]) == 1 then return fail('new_exists') end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 then
-  redis.call('SET', KEYS[2], ARGV[1])
-else
-  if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
-end
+set_for(KEYS[2], ARGV[1], ttl)
+if ttl < 1 and ttl ~= -1 then ttl = 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if KEYS[4] then
   local score = redis.call('ZSCORE', KEYS[3], ARGV[4])
@@ -255,36 +261,77 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 `,
 );
 
-// Prunes the members given as KEYS[first..] / ARGV[firstArg..] (session keys / ids) whose
-// session expired or was tombstoned. A member whose session was never seen is kept for
-// graceMs after its admission: another instance may be between admit and save.
-// Returns the longest remaining TTL among the live members looked at.
 const PRUNE = String.raw`
+-- Whether the member sid of the index (KEYS[1], meta KEYS[2]) is dead — its session key
+-- expired or was tombstoned; a member whose session was never seen is kept for grace_ms after
+-- its admission (another instance may be between admit and save) — and removes it then.
+-- Returns the member's remaining TTL (0 for a dead one).
+local function prune_one(key, sid, grace_ms, now)
+  local v = redis.call('GET', key)
+  local ttl = 0
+  local dead = false
+  if v then
+    if is_tombstone(v) then
+      dead = true
+    else
+      ttl = redis.call('PTTL', key)
+      mark_live(KEYS[2], sid)
+    end
+  else
+    local _, _, admitted, state = parse_entry(redis.call('HGET', KEYS[2], sid))
+    local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
+    if (state ~= 'p' and state ~= 'r') or left <= 0 then dead = true else ttl = math.ceil(left) end
+  end
+  if dead then
+    redis.call('ZREM', KEYS[1], sid)
+    redis.call('HDEL', KEYS[2], sid)
+  end
+  return ttl
+end
+
+-- Evicts, under evictOldest, the oldest live entries beyond max (never keep): oldest
+-- createdAt first, then order of admission. Pending entries (logins in flight) are never
+-- evicted by another login. Appends the ids to reply; tombstone (a JSON, living
+-- tombstone_ttl ms) is written under each one's session key built from session_prefix when
+-- given (the caller ends them otherwise).
+local function evict_oldest(max, keep, reply, session_prefix, tombstone, tombstone_ttl)
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local live = {}
+  for j = 1, #all, 2 do
+    local _, _, a, st = parse_entry(redis.call('HGET', KEYS[2], all[j]))
+    if st == 'l' then
+      table.insert(live, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
+    end
+  end
+  table.sort(live, function(x, y)
+    if x.c ~= y.c then return x.c < y.c end
+    if x.a ~= y.a then return x.a < y.a end
+    return x.id < y.id
+  end)
+  local excess = #live - max
+  for _, e in ipairs(live) do
+    if excess <= 0 then break end
+    if e.id ~= keep then
+      table.insert(reply, e.id)
+      if session_prefix then
+        redis.call('SET', session_prefix .. e.id, tombstone, 'PX', tombstone_ttl)
+        redis.call('ZREM', KEYS[1], e.id)
+        redis.call('HDEL', KEYS[2], e.id)
+      end
+      excess = excess - 1
+    end
+  end
+end
+
+-- Prunes the members given as KEYS[first..] / ARGV[firstArg..] (session keys / ids).
+-- Returns the longest remaining TTL among the live members looked at.
 local function prune(first_key, first_arg, grace_ms, now)
   local ttl = 0
   local i = 0
   while KEYS[first_key + i] do
-    local key = KEYS[first_key + i]
     local sid = ARGV[first_arg + i]
     if redis.call('ZSCORE', KEYS[1], sid) then
-      local v = redis.call('GET', key)
-      local dead = false
-      if v then
-        if is_tombstone(v) then
-          dead = true
-        else
-          ttl = longer(ttl, redis.call('PTTL', key))
-          mark_live(KEYS[2], sid)
-        end
-      else
-        local _, _, admitted, state = parse_entry(redis.call('HGET', KEYS[2], sid))
-        local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
-        if (state ~= 'p' and state ~= 'r') or left <= 0 then dead = true else ttl = longer(ttl, math.ceil(left)) end
-      end
-      if dead then
-        redis.call('ZREM', KEYS[1], sid)
-        redis.call('HDEL', KEYS[2], sid)
-      end
+      ttl = longer(ttl, prune_one(KEYS[first_key + i], sid, grace_ms, now))
     end
     i = i + 1
   end
@@ -353,29 +400,76 @@ end
 cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
 if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' then
-  -- Oldest live first: createdAt, then order of admission. Pending entries (logins in
-  -- flight) are never evicted by another login; the confirmed one never by itself.
-  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-  local live = {}
-  for j = 1, #all, 2 do
-    local _, _, a, st = parse_entry(redis.call('HGET', KEYS[2], all[j]))
-    if st == 'l' then
-      table.insert(live, { id = all[j], c = tonumber(all[j + 1]), a = tonumber(a or '0') })
-    end
+  evict_oldest(max, sid, reply)
+end
+return reply
+`,
+);
+
+/**
+ * A whole login in one round trip (one Redis, `deployment` layout: the members' session keys
+ * are built here from the prefix, which only a single node — or one slot — allows).
+ * KEYS: index, meta, old session, new session.
+ * ARGV: 1 new value, 2 rotated-tombstone JSON (naming the new id), 3 tombstone ttlMs, 4 oldId,
+ * 5 newId, 6 createdAt, 7 lastSeenAt, 8 metaJSON, 9 max (0 = no limit), 10 onLimit, 11 graceMs,
+ * 12 replacing id ('' = none), 13 evicted-tombstone JSON, 14 session key prefix, 15 old stored
+ * ('1' | '0'), 16 new ttlMs when the old id is not stored.
+ * In order, all or nothing: the old id must hold a live record (else old_missing / old_dead;
+ * an id never stored is not looked at) and the new id nothing (new_exists); expired and
+ * tombstoned members are pruned; under rejectLogin a login at the limit (replacing does not
+ * count) changes nothing and returns {0}; the new record is written (with the old one's
+ * remaining TTL), the old id becomes a tombstone, the index entry is added live (a replaced
+ * entry's createdAt and meta carry over); under evictOldest the oldest live entries beyond the
+ * limit are tombstoned and removed. Returns {1, evicted ids…}.
+ */
+export const LOGIN = new LuaScript(
+  'login',
+  PRUNE +
+    String.raw`
+local old_stored = ARGV[15] == '1'
+local ttl = tonumber(ARGV[16])
+if old_stored then
+  local old = redis.call('GET', KEYS[3])
+  if not old then return fail('old_missing') end
+  if is_tombstone(old) then return fail('old_dead') end
+  ttl = redis.call('PTTL', KEYS[3])
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then return fail('new_exists') end
+local now = now_micros()
+local grace = tonumber(ARGV[11])
+local max = tonumber(ARGV[9])
+local prefix = ARGV[14]
+local cover_ttl = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  cover_ttl = longer(cover_ttl, prune_one(prefix .. id, id, grace, now))
+end
+local replacing = ARGV[12]
+local replaced = nil
+if replacing ~= '' then replaced = redis.call('ZSCORE', KEYS[1], replacing) end
+if max > 0 and ARGV[10] == 'rejectLogin' then
+  local count = redis.call('ZCARD', KEYS[1])
+  if replaced then count = count - 1 end
+  if count >= max then return {0} end
+end
+set_for(KEYS[4], ARGV[1], ttl)
+if ttl < 1 and ttl ~= -1 then ttl = 1 end
+if old_stored then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
+local c, l, a, m = ARGV[6], ARGV[7], now, ARGV[8]
+if replaced then
+  local rc, rl, ra, _, rm = parse_entry(redis.call('HGET', KEYS[2], replacing))
+  if rc then
+    c, a, m = rc, ra, rm
+    if tonumber(rl) > tonumber(l) then l = rl end
   end
-  table.sort(live, function(x, y)
-    if x.c ~= y.c then return x.c < y.c end
-    if x.a ~= y.a then return x.a < y.a end
-    return x.id < y.id
-  end)
-  local excess = #live - max
-  for _, e in ipairs(live) do
-    if excess <= 0 then break end
-    if e.id ~= sid then
-      table.insert(reply, e.id)
-      excess = excess - 1
-    end
-  end
+  redis.call('ZREM', KEYS[1], replacing)
+  redis.call('HDEL', KEYS[2], replacing)
+end
+redis.call('ZADD', KEYS[1], c, ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
+cover_index(KEYS[1], KEYS[2], longer(cover_ttl, ttl))
+local reply = {1}
+if max > 0 and ARGV[10] == 'evictOldest' then
+  evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
 end
 return reply
 `,

@@ -5,14 +5,16 @@ import {
   makeTombstone,
   type EndReason,
   type GuardedSetResult,
+  type AdmitResult,
   type GuardStoreExtensions,
+  type LoginAtOnce,
   type TombstoneRecord,
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
-import { GUARDED_SET, MOVE_IN, MOVE_OUT, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 
 type Callback = (err?: unknown, data?: any) => any;
 
@@ -48,6 +50,8 @@ export interface RedisSessionStoreOptions {
   scanCount?: number;
   /** How long one operation may take before it fails with a 503 (`'2s'` or milliseconds). Default `'2s'`. */
   operationTimeout?: number | string;
+  /** The same `pendingGrace` as the index's (the login script prunes the index). Default `'1m'`. */
+  pendingGrace?: number | string;
 }
 
 /**
@@ -69,10 +73,19 @@ export interface RedisSessionStoreOptions {
  * await client.connect();
  * const store = new RedisSessionStore({ client, prefix: 'myapp:{myapp}:' });
  */
-export class RedisSessionStore extends RedisStore implements Required<GuardStoreExtensions> {
+export class RedisSessionStore extends RedisStore implements Required<Omit<GuardStoreExtensions, 'loginAtOnce'>> {
   /** Builds every key name; shared with `RedisSessionIndex` through the prefix. */
   readonly keys: KeyLayout;
   readonly operationTimeoutMs: number;
+  /**
+   * A whole login in one script, one round trip (admission with eviction, the move, the
+   * tombstone, the index entry): on one Redis with the `deployment` layout. Undefined on a
+   * cluster client or with `spread`, where a login crosses slots (the guard then reserves,
+   * moves and confirms in steps).
+   */
+  readonly loginAtOnce: LoginAtOnce | undefined;
+  /** How long an index entry whose session was never saved survives the login script's pruning (the index's `pendingGrace`). */
+  readonly pendingGraceMs: number;
   readonly #scripting: RedisScriptingClient;
   readonly #cluster: boolean;
 
@@ -96,6 +109,8 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     // node-redis's cluster client (connect-redis tells them apart the same way).
     this.#cluster = typeof options.client === 'object' && options.client !== null && 'masters' in options.client;
     this.operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
+    this.pendingGraceMs = durationMs(options.pendingGrace, DEFAULT_PENDING_GRACE_MS, WHO, 'pendingGrace');
+    this.loginAtOnce = this.#cluster || keys.spread ? undefined : this.#loginAtOnce.bind(this);
   }
 
   // connect-redis's own operations, with a deadline and typed errors.
@@ -249,6 +264,35 @@ export class RedisSessionStore extends RedisStore implements Required<GuardStore
     if (principal !== undefined && this.keys.colocated(newId, principal)) keys.push(this.keys.index(principal), this.keys.meta(principal));
     const args = [JSON.stringify(sess), tombstone, String(ttl), oldId, newId, String(Math.floor(now))];
     await this.#deadline('rename', RENAME.run(this.#scripting, keys, args).catch(refusalToConflict));
+  }
+
+  async #loginAtOnce(login: Parameters<LoginAtOnce>[0], now: number, tombstoneTtlMs: number): Promise<AdmitResult> {
+    const { oldId, newId, sess, entry, limit } = login;
+    if (oldId === newId) throw new SessionRenameConflictError('new_exists');
+    const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
+    const keys = [this.keys.index(login.principal), this.keys.meta(login.principal), this.keys.session(oldId), this.keys.session(newId)];
+    const args = [
+      JSON.stringify(sess),
+      JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId })),
+      String(ttl),
+      oldId,
+      newId,
+      String(Math.floor(entry.createdAt)),
+      String(Math.floor(entry.lastSeenAt)),
+      JSON.stringify(entry.meta ?? {}),
+      String(limit?.max ?? 0),
+      limit?.onLimit ?? 'evictOldest',
+      String(Math.ceil(this.pendingGraceMs)),
+      login.replacing ?? '',
+      // Only an eviction writes it.
+      limit?.onLimit === 'evictOldest' ? JSON.stringify(makeTombstone('evicted', now, ttl)) : '',
+      this.keys.sessionPrefix,
+      login.oldStored ? '1' : '0',
+      String(this.#ttlMs(sess)),
+    ];
+    const reply = (await this.#deadline('login', LOGIN.run(this.#scripting, keys, args).catch(refusalToConflict))) as unknown[];
+    const [admitted, ...evicted] = reply;
+    return { admitted: Number(admitted) === 1, evicted: evicted.map(String) };
   }
 
   /**

@@ -104,9 +104,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
   const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeout');
   const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelay');
-  const env = process.env.NODE_ENV;
-  const quiet = env === 'production' || env === 'test';
-  const onError = options.onError ?? (quiet ? ignoreError : undefined);
+  const onError = options.onError ?? (quietEnvironment() ? ignoreError : undefined);
 
   const owned = options.client === undefined;
   const client = (options.client ??
@@ -128,7 +126,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   // Without a listener, node-redis's 'error' event would crash the process on the first outage.
   if (owned || client.listenerCount('error') === 0) {
     // Outside production, an outage is said on the console once (and its end), not ignored.
-    const report = onError ?? reportOutages(client);
+    const report = onError ?? reportOutages(client, ['ready']);
     client.on('error', function onRedisError(error: Error) {
       report(error);
     });
@@ -143,6 +141,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
     ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
     operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
   const index = new RedisSessionIndex({
     client,
@@ -237,7 +236,6 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeout');
   const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeout');
   const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelay');
-  const onError = options.onError ?? ignoreError;
   const keyLayout = options.keyLayout ?? 'spread';
   const prefix = options.prefix ?? (keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
   const shared = { prefix, keyLayout, tagSecret: options.tagSecret };
@@ -253,8 +251,14 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
       socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectForEver(maxDelay) },
     },
   });
+  // As for one Redis: errors go to `onError`, or outside production to the console (first of
+  // each outage). A node's connection errors come as 'node-error', the cluster's own as 'error'.
+  const report = options.onError ?? (quietEnvironment() ? ignoreError : reportOutages(client, ['node-ready', 'connect']));
   client.on('error', function onRedisClusterError(error: Error) {
-    onError(error);
+    report(error);
+  });
+  client.on('node-error', function onRedisClusterNodeError(error: Error) {
+    report(error);
   });
   const store = new RedisSessionStore({
     client,
@@ -262,6 +266,7 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
     ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
     ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
     operationTimeout: operationTimeoutMs,
+    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
   });
   const index = new RedisSessionIndex({
     client,
@@ -301,17 +306,26 @@ function describeError(error: Error): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
+/** Production and test runs print nothing by default (`onError` is theirs to give). */
+function quietEnvironment(): boolean {
+  const env = process.env.NODE_ENV;
+  return env === 'production' || env === 'test';
+}
+
 /**
  * The default `onError` outside production: the first error of an outage on the console,
- * then silence until the client is ready again (it retries every few seconds, for ever).
+ * then silence until the client (or, on a cluster, a node) is ready again (it retries every
+ * few seconds, for ever).
  */
-function reportOutages(client: FleetRedisClient): (error: Error) => void {
+function reportOutages(client: { on(event: string, listener: () => void): unknown }, readyEvents: readonly string[]): (error: Error) => void {
   let down = false;
-  client.on('ready', function redisOutageOver() {
-    if (!down) return;
-    down = false;
-    console.error('fixation-guard/redis: Redis is reachable again; sessions are served.');
-  });
+  for (const event of readyEvents) {
+    client.on(event, function redisOutageOver() {
+      if (!down) return;
+      down = false;
+      console.error('fixation-guard/redis: Redis is reachable again; sessions are served.');
+    });
+  }
   return function reportRedisOutage(error: Error) {
     if (down) return;
     down = true;

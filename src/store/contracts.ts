@@ -50,6 +50,30 @@ export function makeTombstone(reason: EndReason, now: number, ttlMs: number, opt
   };
 }
 
+/**
+ * Whether a failed store write may nevertheless have landed. A store marks a failure
+ * `notApplied: true` (on the error or any error in its `cause` chain) when the write provably
+ * changed nothing: the command never left (the client was offline or closed), or the store
+ * answered with an error; a refused connection (`ECONNREFUSED`) counts too. Any other failure — a deadline passed, the connection dropped after
+ * the command was sent — has an unknown outcome, and so has a refusal-free failure of a store
+ * that marks nothing. A refusal (a `SessionGuardError` below 500: a conflict, a limit) is an
+ * answer, never unknown.
+ */
+export function mayHaveLanded(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    // A refused connection carried nothing.
+    if ((e as { notApplied?: unknown }).notApplied === true || (e as { code?: unknown }).code === 'ECONNREFUSED') return false;
+    const status = (e as { status?: unknown }).status;
+    if (depth === 0 && typeof status === 'number' && status < 500) return false;
+  }
+  return true;
+}
+
+/** Marks `error` as a failure that provably changed nothing in the store (see `mayHaveLanded`). */
+export function markNotApplied<E extends object>(error: E): E & { notApplied: true } {
+  return Object.assign(error, { notApplied: true as const });
+}
+
 /** What `guardedSet` did. */
 export type GuardedSetResult = 'written' | 'tombstoned';
 
@@ -79,12 +103,40 @@ export interface GuardStoreExtensions {
    */
   rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined }): Promise<void>;
   /**
+   * A whole login in one atomic step, where the store can (see `LoginAtOnce`); undefined
+   * otherwise. Used only with the store's own index (`SessionIndex#ownsSessionsOf`).
+   */
+  loginAtOnce?: LoginAtOnce | undefined;
+  /**
    * The id of a new authenticated session of `principal`, built from `randomId` (the guard's
    * own 256-bit random id, which must stay in it whole). A store that places records by id
    * (Redis Cluster: a principal's sessions in its index's slot) embeds its placement here.
    */
   sessionIdFor?(principal: string, randomId: string): string;
 }
+
+/**
+ * Atomically, a login: admits `entry` (its id is `newId`) to `principal`'s index under `limit`
+ * — refusing under `rejectLogin` at the limit (`replacing` does not count) with
+ * `{ admitted: false }` and changing nothing — then does what `rename` does (or, when
+ * `oldStored` is false, writes `newId` only), adds the entry live, and under `evictOldest`
+ * tombstones (reason `evicted`) and unindexes the oldest live entries beyond the limit, named in
+ * `evicted`. Rejects with a `SessionConflictError` (changing nothing) as `rename` does.
+ */
+export type LoginAtOnce = (
+  login: {
+    oldId: string;
+    newId: string;
+    sess: SessionData;
+    oldStored: boolean;
+    principal: string;
+    entry: SessionIndexEntry;
+    limit: SessionLimit | undefined;
+    replacing: string | undefined;
+  },
+  now: number,
+  tombstoneTtlMs: number,
+) => Promise<AdmitResult>;
 
 /** One entry of a principal's session index ("your devices"). */
 export interface SessionIndexEntry {

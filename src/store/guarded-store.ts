@@ -7,6 +7,7 @@ import { settleEach } from '../util/concurrency.js';
 import {
   isTombstone,
   makeTombstone,
+  mayHaveLanded,
   type EndReason,
   type GuardStoreExtensions,
   type GuardedSetResult,
@@ -25,6 +26,13 @@ type Record_ = Record<string, unknown>;
 export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** A revocation follows rotations that were in flight for at most this many rounds. */
 const MAX_REVOCATION_ROUNDS = 8;
+/** Ids of writes with an unknown outcome still to be ended, at most (the oldest is given up beyond). */
+export const MAX_UNSETTLED_IDS = 10_000;
+/** Retries of those ends: the first after this long, doubling up to `UNSETTLED_RETRY_MAX_MS`. */
+const UNSETTLED_RETRY_MIN_MS = 250;
+const UNSETTLED_RETRY_MAX_MS = 5_000;
+/** Ids ended per retry round. */
+const UNSETTLED_BATCH = 256;
 
 /**
  * Decides, for the layer above, whether express-session may persist a record: it may bind
@@ -62,6 +70,11 @@ export interface RotateOptions {
   oldStored: boolean;
   /** Periodic rotation: the old id resolves to the new one until then. */
   graceUntil?: number | undefined;
+  /**
+   * A login where `logsInAtOnce`: the index entry to admit with the move, in the same step
+   * (`principal` is the one logging in).
+   */
+  admission?: { entry: SessionIndexEntry; replacing?: string | undefined; ip?: string | undefined } | undefined;
 }
 
 /**
@@ -91,6 +104,11 @@ export class GuardedStore extends session.Store {
   readonly #locks = new Map<string, Promise<void>>();
   #gate: WriteGate | undefined;
   #available = true;
+  /** Ids whose creating write has an unknown outcome and that could not be ended yet → their principal. */
+  readonly #unsettled = new Map<string, string | undefined>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = UNSETTLED_RETRY_MIN_MS;
+  #retrying = false;
 
   constructor(inner: Store, options: GuardedStoreOptions) {
     super();
@@ -144,6 +162,17 @@ export class GuardedStore extends session.Store {
     return this.#available;
   }
 
+  /**
+   * Whether a login is one atomic step here (`GuardStoreExtensions#loginAtOnce`, with the
+   * store's own index): then `rotate` with `admission` admits, evicts and moves at once, and
+   * no `reserveLogin` / `confirmLogin` is needed.
+   */
+  get logsInAtOnce(): boolean {
+    // It is `rename` and admission together: a store whose `rename` is withheld logs in in steps.
+    const inner = this.inner;
+    return typeof inner.loginAtOnce === 'function' && typeof inner.rename === 'function' && this.options.index.ownsSessionsOf?.(inner) === true;
+  }
+
   /** Whether the inner store writes atomically (then no per-id lock is needed). */
   get atomic(): boolean {
     return typeof this.inner.guardedSet === 'function' && typeof this.inner.tombstone === 'function';
@@ -165,6 +194,80 @@ export class GuardedStore extends session.Store {
     if (this.#available) return;
     this.#available = true;
     this.options.auditor.emit('store_recovered', {});
+    // Back: what could not be ended during the outage is ended now.
+    if (this.#unsettled.size > 0) this.#scheduleRetry(0);
+  }
+
+  // ---- writes with an unknown outcome --------------------------------------------------------
+
+  /** How many ids of writes with an unknown outcome still wait to be ended. */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
+  /**
+   * A write that may have created a session under `sid` failed without a known outcome (its
+   * reply was lost: a deadline, a connection reset after it was sent). The request answers
+   * 503, so `sid` is never sent to anyone — and nothing may live under it: it is tombstoned (a
+   * write still on its way then finds the tombstone and refuses) and removed from
+   * `principal`'s index, now, or — when the store is still failing — by retries with a capped
+   * backoff and as soon as a store call succeeds again. At most `MAX_UNSETTLED_IDS` wait; the
+   * oldest is given up beyond (audited). Never rejects.
+   */
+  async settleUnknown(sid: string, principal: string | undefined): Promise<void> {
+    this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
+    try {
+      await this.#endLineages([sid], 'destroyed', principal, false);
+    } catch {
+      this.#unsettled.delete(sid);
+      this.#unsettled.set(sid, principal);
+      if (this.#unsettled.size > MAX_UNSETTLED_IDS) {
+        const [oldest, who] = this.#unsettled.entries().next().value as [string, string | undefined];
+        this.#unsettled.delete(oldest);
+        this.options.auditor.emit('write_outcome_abandoned', { sessionId: oldest, principal: who, reason: 'queue_full' });
+      }
+      this.#scheduleRetry(this.#retryDelayMs);
+    }
+  }
+
+  #scheduleRetry(delayMs: number): void {
+    if (this.#retrying) return;
+    if (this.#retryTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#retryTimer);
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryUnsettled();
+    }, delayMs);
+    // Pending ends never keep a process alive that is otherwise done.
+    this.#retryTimer.unref?.();
+  }
+
+  async #retryUnsettled(): Promise<void> {
+    this.#retrying = true;
+    let failed = false;
+    try {
+      while (this.#unsettled.size > 0 && !failed) {
+        const batch = [...this.#unsettled].slice(0, UNSETTLED_BATCH);
+        const outcomes = await settleEach(batch, ([sid, principal]) => this.#endLineages([sid], 'destroyed', principal, false));
+        for (const [i, outcome] of outcomes.entries()) {
+          const [sid, principal] = batch[i] as [string, string | undefined];
+          if (!outcome.ok) {
+            failed = true;
+            continue;
+          }
+          this.#unsettled.delete(sid);
+          this.options.auditor.emit('write_outcome_settled', { sessionId: sid, principal });
+        }
+      }
+    } finally {
+      this.#retrying = false;
+    }
+    if (failed) {
+      this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, UNSETTLED_RETRY_MAX_MS);
+      this.#scheduleRetry(this.#retryDelayMs);
+    } else this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   }
 
   /**
@@ -184,6 +287,12 @@ export class GuardedStore extends session.Store {
       if (err instanceof SessionGuardError && err.status < 500) {
         // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
         this.#markUp();
+        done(err);
+        return;
+      }
+      if (err instanceof SessionGuardError && err.code === 'SESSION_CONFIG') {
+        // A setup the store cannot serve (a regenerated login on the Redis `spread` layout):
+        // said as it is, never disguised as an outage (503) the app would retry for ever.
         done(err);
         return;
       }
@@ -367,8 +476,23 @@ export class GuardedStore extends session.Store {
    * nothing) when the old id was already rotated or ended: an ended id never gets a successor.
    */
   async rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
+    try {
+      await this.#rotate(oldId, newId, record, options);
+    } catch (err) {
+      // The request answers 503 and keeps the old cookie: whatever reached the store under
+      // `newId` must not live (an unreachable session that counts against the user's limit).
+      if (mayHaveLanded(err)) await this.settleUnknown(newId, options.principal);
+      throw err;
+    }
+  }
+
+  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
+    if (options.admission && options.principal !== undefined && this.logsInAtOnce) {
+      await this.#loginAtOnce(oldId, newId, record, options.principal, options.admission, options.oldStored);
+      return;
+    }
     const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
     if (!options.oldStored) {
       // The old id was generated in this request and never saved: nobody can know it.
@@ -409,6 +533,15 @@ export class GuardedStore extends session.Store {
     });
   }
 
+  /** A login in one step: admitted (or refused at the limit), moved, evicting the oldest beyond it. */
+  async #loginAtOnce(oldId: string, newId: string, record: Record_, principal: string, admission: NonNullable<RotateOptions['admission']>, oldStored: boolean): Promise<void> {
+    const { auditor, clock, sessionLimit, tombstoneTtlMs } = this.options;
+    const login = { oldId, newId, sess: record as unknown as SessionData, oldStored, principal, entry: admission.entry, limit: sessionLimit, replacing: admission.replacing };
+    const result = await this.#promise('rename', () => this.inner.loginAtOnce!(login, clock.now(), tombstoneTtlMs));
+    if (!result.admitted) throw this.#refuseAtLimit(principal, admission.replacing ?? newId, admission.ip);
+    for (const id of result.evicted) auditor.emit('session_evicted', { sessionId: id, principal, ip: admission.ip, reason: 'session_limit' });
+  }
+
   // ---- the index -----------------------------------------------------------------------------
 
   /** Index operations, with the same time-out and 503 mapping as store calls. */
@@ -421,12 +554,39 @@ export class GuardedStore extends session.Store {
    * `rejectLogin` at the limit: audited `login_rejected`, `SessionLimitError`, nothing changed.
    */
   async reserveLogin(principal: string, entry: SessionIndexEntry, request: { replacing?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
-    const { auditor, sessionLimit } = this.options;
-    const admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
-    if (!admitted.admitted) {
-      auditor.emit('login_rejected', { sessionId: request.replacing ?? entry.sessionId, principal, ip: request.ip, reason: 'session_limit' });
-      throw new SessionLimitError(`This account already has ${sessionLimit?.max ?? 0} sessions; log out of one first.`);
+    const { sessionLimit } = this.options;
+    let admitted;
+    try {
+      admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
+    } catch (err) {
+      // The reservation may have landed: drop it now if the store answers (pruning drops a
+      // reservation without a record after the index's pending grace otherwise).
+      if (mayHaveLanded(err)) await this.index('index', (index) => index.remove(principal, entry.sessionId)).catch(() => undefined);
+      throw err;
     }
+    if (!admitted.admitted) throw this.#refuseAtLimit(principal, request.replacing ?? entry.sessionId, request.ip);
+  }
+
+  /** A login refused under `rejectLogin` at the limit: audited, nothing changed. */
+  #refuseAtLimit(principal: string, sessionId: string, ip: string | undefined): SessionLimitError {
+    this.options.auditor.emit('login_rejected', { sessionId, principal, ip, reason: 'session_limit' });
+    return new SessionLimitError(`This account already has ${this.options.sessionLimit?.max ?? 0} sessions; log out of one first.`);
+  }
+
+  /**
+   * A login failed after `reserveLogin`: nothing of it may survive. When its record was
+   * written (`written`: the confirmation failed), `newId` is ended like a write with an
+   * unknown outcome (`settleUnknown`: tombstoned, unindexed, retried after an outage). A
+   * rotation that failed with an unknown outcome was settled by `rotate`; after a refusal (a
+   * conflict), nothing was written. Either way the reservation is dropped. Never rejects.
+   */
+  async abandonLogin(principal: string, newId: string, failure: { written: boolean }): Promise<void> {
+    if (failure.written) {
+      await this.settleUnknown(newId, principal);
+      return;
+    }
+    // A rotation with an unknown outcome was settled by `rotate`; this drops the reservation.
+    await this.index('index', (index) => index.remove(principal, newId)).catch(() => undefined);
   }
 
   /**

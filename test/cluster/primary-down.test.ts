@@ -16,10 +16,12 @@ import { slotOf, TAG_SECRET, uniqueSpreadPrefix } from './support.js';
 let cluster: RunningRedisCluster;
 let redisA: RedisClusterSessionStores;
 let redisB: RedisClusterSessionStores;
+/** What the factory's `onError` heard (a node's connection errors included). */
+const connectionErrors: Error[] = [];
 
 before(async () => {
   cluster = await startRedisCluster();
-  const options = { rootUrls: cluster.urls, tagSecret: TAG_SECRET, prefix: uniqueSpreadPrefix('primary-down'), reconnectMaxDelay: 100 };
+  const options = { rootUrls: cluster.urls, tagSecret: TAG_SECRET, prefix: uniqueSpreadPrefix('primary-down'), reconnectMaxDelay: 100, onError: (error: Error) => connectionErrors.push(error) };
   redisA = createRedisClusterSessionStores(options);
   redisB = createRedisClusterSessionStores(options);
   await Promise.all([redisA.ready, redisB.ready]);
@@ -123,5 +125,7 @@ describe('Redis Cluster: a primary killed mid-traffic', () => {
     const healthyOk = healthyDuringOutage.filter((s) => s.status === 200).length;
     assert.ok(healthyOk / healthyDuringOutage.length > 0.9, `the other shards kept serving: ${healthyOk}/${healthyDuringOutage.length}`);
     for (const s of seen.filter((x) => x.phase === 'after')) assert.equal(s.status, 200);
+    // The outage was told to `onError` (a node's connection errors are not swallowed).
+    assert.ok(connectionErrors.length > 0, 'onError heard the dead primary');
   });
 });

@@ -196,6 +196,48 @@ describe('GuardedStore', () => {
       await https(request(app).get('/me')).set('Cookie', before).expect(401);
     });
 
+    it('a store that writes the new record and loses the reply: 503, and the new id is ended at once — never a live, listed orphan', async () => {
+      const { app, store, guard } = flakyApp();
+      const before = await anonymousCookie(app);
+      await https(request(app).post('/cart')).set('Cookie', before).send({ item: 'book' }).expect(200);
+      // The new record lands; its answer never comes.
+      store.failNext('set', { mode: 'lost' });
+      assert.equal((await loginWith(app, before).expect(503)).body.error.code, 'SESSION_STORE_UNAVAILABLE');
+      assert.deepEqual(authenticatedRecords(store), [], 'no live authenticated record survives the 503');
+      assert.deepEqual(await guard.store.options.index.list('alice'), []);
+      assert.equal(guard.store.unsettled, 0, 'ended at once');
+      // The pre-login session was never moved: it still works, unauthenticated.
+      const data = await https(request(app).get('/session-data')).set('Cookie', before).expect(200);
+      assert.deepEqual(data.body.cart, ['book']);
+      await https(request(app).get('/me')).set('Cookie', before).expect(401);
+    });
+
+    it('a write with a lost reply whose end cannot be written yet is ended when the store is back', async () => {
+      const { app, store, guard, audit } = flakyApp();
+      const before = await anonymousCookie(app);
+      // The new record lands and its answer is lost; then the store is down.
+      store.failNext('set', { mode: 'lost', thenDown: true });
+      assert.equal((await loginWith(app, before).expect(503)).body.error.code, 'SESSION_STORE_UNAVAILABLE');
+      assert.equal(authenticatedRecords(store).length, 1, 'the landed record is still there');
+      assert.equal(guard.store.unsettled, 1, 'waiting for the store');
+      store.reconnect();
+      for (let i = 0; i < 100 && guard.store.unsettled > 0; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(guard.store.unsettled, 0);
+      assert.deepEqual(authenticatedRecords(store), []);
+      assert.deepEqual(await guard.store.options.index.list('alice'), []);
+      assert.deepEqual(audit.events.filter((e) => e.type.startsWith('write_outcome')).map((e) => e.type), ['write_outcome_unknown', 'write_outcome_settled']);
+      for (const event of audit.events) assert.ok(!JSON.stringify(event).includes(idOf(before)), 'no raw id in any audit event');
+    });
+
+    it('a logout whose tombstone landed but whose reply was lost answers 503, and the id stays dead', async () => {
+      const { app, store } = flakyApp();
+      const cookie = setCookie(await loginWith(app, undefined).expect(200)) as string;
+      store.failNext('set', { mode: 'lost' });
+      assert.equal((await https(request(app).post('/logout')).set('Cookie', cookie).expect(503)).body.error.code, 'SESSION_STORE_UNAVAILABLE');
+      await https(request(app).get('/me')).set('Cookie', cookie).expect(401);
+      await https(request(app).post('/logout')).set('Cookie', cookie).expect(204);
+    });
+
     it('a store failure during logout answers 503 and leaves the session alive rather than half-ended', async () => {
       const { app, store } = flakyApp();
       const cookie = setCookie(await loginWith(app, undefined).expect(200)) as string;

@@ -5,7 +5,8 @@
 import session, { type SessionData } from 'express-session';
 import { isTombstone, makeTombstone, type EndReason, type GuardedSetResult, type GuardStoreExtensions, type TombstoneRecord, SessionConflictError } from '../../src/index.js';
 
-export type FlakyMode = 'ok' | 'fail' | 'hang';
+/** `lost`: the operation is applied, then its answer is lost (the caller gets a time-out). */
+export type FlakyMode = 'ok' | 'fail' | 'hang' | 'lost';
 export type FlakyOperation = 'get' | 'set' | 'destroy' | 'touch';
 
 type Callback = (err?: unknown, value?: unknown) => void;
@@ -15,6 +16,8 @@ interface Plan {
   /** Calls of `op` still to let through before this plan applies. */
   skip: number;
   mode: Exclude<FlakyMode, 'ok'>;
+  /** Then every operation fails (`mode = 'fail'`) until `reconnect()`. */
+  thenDown: boolean;
 }
 
 /** The error a dropped connection gives (what a Redis client reports). */
@@ -31,8 +34,8 @@ export class FlakyStore extends session.MemoryStore {
   readonly #plans: Plan[] = [];
 
   /** Makes the next call of `op` (after letting `after` calls through) fail or hang, once. */
-  failNext(op: FlakyOperation, options: { after?: number; mode?: Exclude<FlakyMode, 'ok'> } = {}): void {
-    this.#plans.push({ op, skip: options.after ?? 0, mode: options.mode ?? 'fail' });
+  failNext(op: FlakyOperation, options: { after?: number; mode?: Exclude<FlakyMode, 'ok'>; thenDown?: boolean } = {}): void {
+    this.#plans.push({ op, skip: options.after ?? 0, mode: options.mode ?? 'fail', thenDown: options.thenDown ?? false });
   }
 
   /** The connection drops: every operation fails, and listeners hear 'disconnect'. */
@@ -66,39 +69,45 @@ export class FlakyStore extends session.MemoryStore {
         return this.mode;
       }
       this.#plans.splice(index, 1);
+      if (plan.thenDown) this.mode = 'fail';
       return plan.mode;
     }
     return this.mode;
   }
 
-  #run(op: FlakyOperation, callback: Callback | undefined, proceed: () => void): void {
+  #run(op: FlakyOperation, callback: Callback | undefined, proceed: (callback?: Callback) => void): void {
     this.calls[op]++;
     const mode = this.#modeFor(op);
     if (mode === 'fail') {
       setImmediate(() => callback?.(connectionError()));
       return;
     }
-    if (mode === 'hang') {
-      this.hung.push(proceed);
+    if (mode === 'lost') {
+      // Applied; then the reply is lost, and the caller's deadline passes.
+      proceed(() => setImmediate(() => callback?.(Object.assign(new Error('no reply within the deadline'), { code: 'ETIMEDOUT' }))));
       return;
     }
-    proceed();
+    if (mode === 'hang') {
+      this.hung.push(() => proceed(callback));
+      return;
+    }
+    proceed(callback);
   }
 
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    this.#run('get', callback as Callback, () => super.get(sid, callback));
+    this.#run('get', callback as Callback, (cb) => super.get(sid, cb as typeof callback));
   }
 
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
-    this.#run('set', callback, () => super.set(sid, sess, callback));
+    this.#run('set', callback, (cb) => super.set(sid, sess, cb));
   }
 
   override destroy(sid: string, callback?: (err?: unknown) => void): void {
-    this.#run('destroy', callback, () => super.destroy(sid, callback));
+    this.#run('destroy', callback, (cb) => super.destroy(sid, cb));
   }
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
-    this.#run('touch', callback as Callback | undefined, () => super.touch(sid, sess, callback));
+    this.#run('touch', callback as Callback | undefined, (cb) => super.touch(sid, sess, cb as typeof callback));
   }
 }
 

@@ -2,7 +2,9 @@
  * A small TCP proxy for fault injection between an app and Redis: it forwards bytes both ways
  * and, on command, delays them (a latency spike), drops them (a network partition: the bytes
  * are lost, and the connections that lost some are reset when the network heals, since their
- * byte streams cannot continue), or resets every open connection.
+ * byte streams cannot continue), loses the replies of chosen commands (the command reaches
+ * the server and runs; what it answers, and everything after on that connection, is lost until
+ * the network heals), or resets every open connection.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -11,6 +13,8 @@ interface Pair {
   upstream: Socket;
   /** Lost bytes while dropping: reset on heal. */
   tainted: boolean;
+  /** Sent a command whose reply is to be lost: every byte back is dropped until heal. */
+  deaf: boolean;
 }
 
 export class TcpProxy {
@@ -19,6 +23,8 @@ export class TcpProxy {
   readonly #pairs = new Set<Pair>();
   #delayMs = 0;
   #dropping = false;
+  #loseRepliesTo: Buffer[] = [];
+  #thenDrop = false;
 
   private constructor(server: Server, port: number) {
     this.#server = server;
@@ -48,10 +54,10 @@ export class TcpProxy {
 
   accept(client: Socket, host: string, port: number): void {
     const upstream = connect({ host, port });
-    const pair: Pair = { client, upstream, tainted: false };
+    const pair: Pair = { client, upstream, tainted: false, deaf: false };
     this.#pairs.add(pair);
-    this.#pipe(pair, client, upstream);
-    this.#pipe(pair, upstream, client);
+    this.#pipe(pair, client, upstream, 'up');
+    this.#pipe(pair, upstream, client, 'down');
     const end = () => {
       this.#pairs.delete(pair);
       client.destroy();
@@ -63,11 +69,17 @@ export class TcpProxy {
     upstream.on('error', end);
   }
 
-  #pipe(pair: Pair, from: Socket, to: Socket): void {
+  #pipe(pair: Pair, from: Socket, to: Socket, direction: 'up' | 'down'): void {
     // Chunks keep their order whatever the delay does meanwhile.
     let lastDue = 0;
     from.on('data', (chunk: Buffer) => {
-      if (this.#dropping) {
+      const dropping = this.#dropping;
+      if (direction === 'up' && this.#loseRepliesTo.some((needle) => chunk.includes(needle))) {
+        pair.deaf = pair.tainted = true;
+        // This command still goes through; everything after it is lost.
+        if (this.#thenDrop) this.#dropping = true;
+      }
+      if (dropping || (direction === 'down' && pair.deaf)) {
         pair.tainted = true;
         return;
       }
@@ -89,9 +101,21 @@ export class TcpProxy {
     this.#dropping = true;
   }
 
-  /** Ends a `drop()`: the connections that lost bytes are reset, the others carry on. */
+  /**
+   * From now on, a connection that sends a command containing one of `needles` (a script's
+   * SHA1, a key) gets nothing back any more — the command runs, its reply is lost — until
+   * `heal()`. With `thenDrop`, the network then drops everything (as `drop()`): the command
+   * ran, and nothing sent after it arrives.
+   */
+  loseRepliesTo(needles: readonly string[], options: { thenDrop?: boolean } = {}): void {
+    this.#loseRepliesTo = needles.map((needle) => Buffer.from(needle));
+    this.#thenDrop = options.thenDrop ?? false;
+  }
+
+  /** Ends a `drop()` or `loseRepliesTo()`: the connections that lost bytes are reset, the others carry on. */
   heal(): void {
     this.#dropping = false;
+    this.#loseRepliesTo = [];
     for (const pair of this.#pairs) if (pair.tainted) this.#reset(pair);
   }
 

@@ -193,7 +193,7 @@ export class Sequential implements Command {
     readonly path: string,
     readonly body: unknown,
     readonly spec: Spec,
-    readonly failure?: { target: 'store' | 'index'; skip: number },
+    readonly failure?: { target: 'store' | 'index'; skip: number; lost?: boolean },
   ) {}
 
   check(): boolean {
@@ -204,7 +204,7 @@ export class Sequential implements Command {
     const d = this.device;
     const worlds = model.outcomes(d).flatMap((outcome) => this.spec(model, d, outcome));
     const before = devicesBefore(real);
-    if (this.failure) real.interleaver.failNextWrite(this.failure.target, this.failure.skip);
+    if (this.failure) real.interleaver.failNextWrite(this.failure.target, this.failure.skip, this.failure.lost ?? false);
     const reply = await real.send(d, this.method, this.path, this.body);
     const injected = real.interleaver.disarm();
     if (injected > 0) worlds.push(failureWorld(model, worlds, [d]));
@@ -223,7 +223,7 @@ export class Sequential implements Command {
 
   toString(): string {
     const failure = this.failure
-      ? `, with the ${this.failure.skip + 1}. ${this.failure.target} write failing`
+      ? `, with the ${this.failure.skip + 1}. ${this.failure.target} write ${this.failure.lost ? 'applied and its reply lost' : 'failing'}`
       : '';
     return `${this.name}(d${this.device}${failure})`;
   }
@@ -233,7 +233,7 @@ export class Sequential implements Command {
 export class Revoke implements Command {
   constructor(
     readonly principal: Principal,
-    readonly failure?: { target: 'store' | 'index'; skip: number },
+    readonly failure?: { target: 'store' | 'index'; skip: number; lost?: boolean },
   ) {}
 
   check(): boolean {
@@ -247,7 +247,7 @@ export class Revoke implements Command {
     w.revoked.add(this.principal);
     const worlds = [w];
     const before = devicesBefore(real);
-    if (this.failure) real.interleaver.failNextWrite(this.failure.target, this.failure.skip);
+    if (this.failure) real.interleaver.failNextWrite(this.failure.target, this.failure.skip, this.failure.lost ?? false);
     const reply = await adminRevoke(real, this.principal);
     const injected = real.interleaver.disarm();
     if (injected > 0) worlds.push(failureWorld(model, worlds, []));
@@ -256,7 +256,7 @@ export class Revoke implements Command {
 
   toString(): string {
     const failure = this.failure
-      ? `, with the ${this.failure.skip + 1}. ${this.failure.target} write failing`
+      ? `, with the ${this.failure.skip + 1}. ${this.failure.target} write ${this.failure.lost ? 'applied and its reply lost' : 'failing'}`
       : '';
     return `revokeSessions(${this.principal}${failure})`;
   }
@@ -711,6 +711,8 @@ const principal = fc.constantFrom<Principal>('alice', 'alice', 'bob');
 const failure = fc.record({
   target: fc.constantFrom<'store' | 'index'>('store', 'index'),
   skip: fc.nat({ max: 2 }),
+  // A write applied whose reply is lost (its outcome unknown to the guard), or one refused.
+  lost: fc.boolean(),
 });
 
 export function visit(d: number, f?: Sequential['failure']): Command {

@@ -13,11 +13,18 @@ import type fc from 'fast-check';
 /** Methods that only read; every other method counts as a write (for failure injection). */
 const READ_METHODS = new Set(['get', 'all', 'length', 'list', 'touch', 'readRaw']);
 /** Synchronous helpers (express-session's Store base class, the store's id minting): scheduling them would break them. */
-const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor', 'sessionIdFor']);
+const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor', 'sessionIdFor', 'ownsSessionsOf']);
 
 export interface FailurePlan {
   /** Writes of the wrapped object to let through before one fails. */
   skip: number;
+  /** The write is applied, then its reply is lost (a time-out): its outcome is unknown to the caller. */
+  lost: boolean;
+}
+
+/** What a caller sees when a write's reply is lost: its deadline passed (the write may have landed). */
+export function lostReply(): Error {
+  return Object.assign(new Error('no reply within the deadline (injected by the model test; the write was applied)'), { code: 'ETIMEDOUT' });
 }
 
 /** The error a dropped connection gives. */
@@ -66,9 +73,12 @@ export class Interleaver {
   readonly #plans = new Map<string, FailurePlan>();
   #injected = 0;
 
-  /** Makes one future write of the object wrapped as `name` fail (after `skip` writes). */
-  failNextWrite(name: string, skip = 0): void {
-    this.#plans.set(name, { skip });
+  /**
+   * Makes one future write of the object wrapped as `name` fail (after `skip` writes): refused
+   * before it reaches the store, or, with `lost`, applied and its reply lost.
+   */
+  failNextWrite(name: string, skip = 0, lost = false): void {
+    this.#plans.set(name, { skip, lost });
   }
 
   /** Drops a failure that was armed but never used; returns how many failures were injected since the last call. */
@@ -83,18 +93,18 @@ export class Interleaver {
     return this.writes.get(name) ?? 0;
   }
 
-  #shouldFail(name: string, method: string): boolean {
-    if (READ_METHODS.has(method)) return false;
+  #shouldFail(name: string, method: string): 'refused' | 'lost' | undefined {
+    if (READ_METHODS.has(method)) return undefined;
     this.writes.set(name, this.writesOf(name) + 1);
     const plan = this.#plans.get(name);
-    if (!plan) return false;
+    if (!plan) return undefined;
     if (plan.skip > 0) {
       plan.skip--;
-      return false;
+      return undefined;
     }
     this.#plans.delete(name);
     this.#injected++;
-    return true;
+    return plan.lost ? 'lost' : 'refused';
   }
 
   /** The wrapped `target`. Calls on the returned object are scheduled; the target itself is not. */
@@ -131,7 +141,25 @@ export class Interleaver {
       ? args.map((arg, i) => (i === last && callback ? arg : snapshot(arg)))
       : args;
     const run = (): unknown => {
-      if (this.#shouldFail(name, method)) {
+      const failure = this.#shouldFail(name, method);
+      if (failure === 'lost') {
+        // Applied for real; the caller only ever hears a time-out.
+        this.busy++;
+        if (callback) {
+          callArgs[last] = () => {
+            this.busy--;
+            setImmediate(() => callback(lostReply()));
+          };
+          fn.apply(target, callArgs);
+          return undefined;
+        }
+        const lost = (): Promise<never> => {
+          this.busy--;
+          return Promise.reject(lostReply());
+        };
+        return Promise.resolve(fn.apply(target, callArgs)).then(lost, lost);
+      }
+      if (failure === 'refused') {
         if (callback) {
           setImmediate(() => callback(injectedFailure()));
           return undefined;

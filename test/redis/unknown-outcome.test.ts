@@ -1,0 +1,147 @@
+/**
+ * Writes whose reply is lost: the command reaches Redis and runs, the answer never comes back
+ * (a TCP proxy between the app and a real redis-server swallows it), so the store's deadline
+ * passes and the request answers 503. The client never learns the new id, so nothing may live
+ * under it: no live record, no index entry — ended at once when Redis answers again, or by the
+ * guard's retries after recovery. And a logout answered 503 is either not done (its write never
+ * arrived: the session still works) or done for good (its write landed: the id stays dead).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
+import { LOGIN, RENAME, TOMBSTONE } from '../../src/redis/scripts.js';
+import { anonymousCookie, buildApp, https, loginWith, me, post, type request, type TestApp } from '../helpers.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { eventually, redisUrl, uniquePrefix } from './support.js';
+
+const prefix = uniquePrefix('unknown-outcome');
+let proxy: TcpProxy;
+let stores: RedisSessionStores;
+let app: TestApp;
+const admin = createClient({ url: redisUrl() });
+
+before(async () => {
+  await admin.connect();
+  proxy = await TcpProxy.start(Number(new URL(redisUrl()).port));
+  stores = createRedisSessionStores({ url: proxy.url, prefix, operationTimeout: '1s', reconnectMaxDelay: '50ms', onError: () => {} });
+  await stores.ready;
+  app = buildApp({ store: stores.store, index: stores.index, storeTimeout: 2_000, maxSessionsPerUser: 3 });
+  // Every script the tests lose a reply of is in Redis's cache before (a NOSCRIPT answer would hide it).
+  const warm = await loginCookie('warm-up');
+  await https(post(app.app, '/elevate', warm)).expect(200);
+  await https(post(app.app, '/logout', await loginCookie('warm-up-2'))).expect(204);
+});
+
+after(async () => {
+  await stores.close();
+  await proxy.close();
+  await admin.close();
+});
+
+async function loginCookie(user: string): Promise<string> {
+  const res = await loginWith(app.app, await anonymousCookie(app.app), user).expect(200);
+  const line = (res.headers['set-cookie'] as unknown as string[]).find((l) => l.startsWith('__Host-sid='));
+  return (line as string).split(';')[0] as string;
+}
+
+/** The live (not tombstoned) authenticated records of `user` in Redis, and its index entries. */
+async function traces(user: string): Promise<{ live: number; indexed: number }> {
+  let live = 0;
+  for await (const keys of admin.scanIterator({ MATCH: `${prefix}sess:*`, COUNT: 1000 })) {
+    if (keys.length === 0) continue;
+    for (const value of await admin.mGet(keys)) {
+      if (!value) continue;
+      const record = JSON.parse(value);
+      if (!record.fixationGuardTombstone && record.fixationGuard?.principal === user) live++;
+    }
+  }
+  return { live, indexed: await admin.zCard(`${prefix}idx:${user}`) };
+}
+
+/** Loses the reply of the next command that runs one of `scripts`, sends `send`, then heals the network. */
+async function withLostReply(scripts: { sha1: string }[], send: () => Promise<request.Response>): Promise<request.Response> {
+  proxy.loseRepliesTo(scripts.map((s) => s.sha1));
+  try {
+    return await send();
+  } finally {
+    proxy.heal();
+  }
+}
+
+describe('writes whose reply is lost (the command ran in Redis)', () => {
+  it('a login answered 503 leaves no live record and no index entry of its new session, and the user can log in again', async () => {
+    const cookie = await anonymousCookie(app.app);
+    const res = await withLostReply([RENAME, LOGIN], () => loginWith(app.app, cookie, 'lost-login'));
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'SESSION_STORE_UNAVAILABLE');
+    await eventually(async () => {
+      const t = await traces('lost-login');
+      return t.live === 0 && t.indexed === 0;
+    }, 3_000, 'the new record is ended and unlisted');
+    assert.deepEqual(await traces('lost-login'), { live: 0, indexed: 0 });
+    const unknown = app.audit.of('write_outcome_unknown').filter((e) => e.principal === 'lost-login');
+    assert.equal(unknown.length, 1, 'audited once');
+    assert.match(String(unknown[0]?.session), /^[\w-]{8,32}$/, 'a hash, never the raw id');
+
+    // The login can be repeated (with the cookie the client still has) and is the only session.
+    const again = await loginWith(app.app, cookie, 'lost-login').expect(200);
+    const fresh = (again.headers['set-cookie'] as unknown as string[]).find((l) => l.startsWith('__Host-sid='))?.split(';')[0] as string;
+    await me(app.app, fresh).expect(200);
+    assert.deepEqual(await traces('lost-login'), { live: 1, indexed: 1 });
+  });
+
+  it('a login whose reply is lost while Redis then stays unreachable is ended by the retries once it is back', async () => {
+    const cookie = await anonymousCookie(app.app);
+    proxy.loseRepliesTo([RENAME.sha1, LOGIN.sha1], { thenDrop: true });
+    try {
+      const res = await loginWith(app.app, cookie, 'lost-then-down');
+      assert.equal(res.status, 503);
+      // The immediate end could not reach Redis: the new record is still there, waiting.
+      assert.equal((await traces('lost-then-down')).live, 1, 'the login ran in Redis');
+      assert.ok(app.guard.store.unsettled >= 1, 'queued for recovery');
+    } finally {
+      proxy.heal();
+    }
+    await eventually(async () => {
+      const t = await traces('lost-then-down');
+      return t.live === 0 && t.indexed === 0;
+    }, 8_000, 'ended after recovery');
+    await eventually(() => app.audit.of('write_outcome_settled').some((e) => e.principal === 'lost-then-down'), 2_000, 'audited as settled');
+  });
+
+  it('an elevation answered 503 leaves no live session behind: the old id is dead (its move landed) and the new one ended', async () => {
+    const cookie = await loginCookie('lost-elevate');
+    const res = await withLostReply([RENAME], () => https(post(app.app, '/elevate', cookie)));
+    assert.equal(res.status, 503);
+    await eventually(async () => {
+      const t = await traces('lost-elevate');
+      return t.live === 0 && t.indexed === 0;
+    }, 3_000, 'no live session, nothing listed');
+    assert.deepEqual(await traces('lost-elevate'), { live: 0, indexed: 0 });
+    await me(app.app, cookie).expect(401);
+  });
+
+  it('a logout answered 503 whose tombstone landed holds: the id is dead, and repeating the logout answers 204', async () => {
+    const cookie = await loginCookie('lost-logout');
+    const res = await withLostReply([TOMBSTONE], () => https(post(app.app, '/logout', cookie)));
+    assert.equal(res.status, 503, 'not reported done');
+    // The client reconnects after the healed network reset its connection.
+    await eventually(async () => (await me(app.app, cookie)).status !== 503, 2_000, 'Redis answers again');
+    await me(app.app, cookie).expect(401);
+    await https(post(app.app, '/logout', cookie)).expect(204);
+    assert.equal((await traces('lost-logout')).live, 0);
+  });
+
+  it('a logout whose write never reached Redis is not reported done, and the session still works', async () => {
+    const cookie = await loginCookie('refused-logout');
+    proxy.drop();
+    const res = await https(post(app.app, '/logout', cookie));
+    proxy.heal();
+    assert.equal(res.status, 503);
+    await eventually(async () => (await me(app.app, cookie)).status !== 503, 2_000, 'Redis answers again');
+    await me(app.app, cookie).expect(200);
+    await https(post(app.app, '/logout', cookie)).expect(204);
+    await me(app.app, cookie).expect(401);
+  });
+});
