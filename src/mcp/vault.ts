@@ -54,9 +54,11 @@ export interface CredentialVaultOptions {
   /**
    * The lock file (`<path>.lock`) that lets several processes share one `FILE_ENCRYPTED` file:
    * how old an abandoned lock of another host must be before it is broken, and how long to wait
-   * for a live holder. The default value is `{ staleMs: 10_000, timeoutMs: 30_000 }`.
+   * for a live holder; `false` takes no lock (one process, one vault instance per file: two
+   * writers without it lose each other's credentials). The default value is
+   * `{ staleMs: 10_000, timeoutMs: 30_000 }`.
    */
-  lock?: FileLockOptions;
+  lock?: FileLockOptions | false;
 }
 
 const FILE_FORMAT = 'fixation-guard/credential-vault';
@@ -146,7 +148,7 @@ class FileVault implements CredentialVault {
 
   constructor(
     private readonly file: EncryptedFile,
-    private readonly lock: FileLockOptions,
+    private readonly lock: FileLockOptions | false,
   ) {}
 
   async get(principal: string, account: string): Promise<StoredCredential | undefined> {
@@ -179,17 +181,14 @@ class FileVault implements CredentialVault {
    */
   #update(change: (all: Record<string, StoredCredential>) => boolean): Promise<boolean> {
     const { file, lock } = this;
+    async function readModifyWrite(): Promise<boolean> {
+      const all = await file.read();
+      const changed = change(all);
+      if (changed) await file.write(all);
+      return changed;
+    }
     const next = this.#queue.then(function lockedUpdate() {
-      return withFileLock(
-        file.path,
-        async function readModifyWrite() {
-          const all = await file.read();
-          const changed = change(all);
-          if (changed) await file.write(all);
-          return changed;
-        },
-        lock,
-      );
+      return lock === false ? readModifyWrite() : withFileLock(file.path, readModifyWrite, lock);
     });
     this.#queue = next.catch(() => undefined);
     return next;

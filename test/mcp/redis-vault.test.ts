@@ -45,12 +45,19 @@ describe('credential vault shared by several processes', () => {
     await ownServer?.stop();
   });
 
-  it('loses credentials when two writers share one FILE_ENCRYPTED file (the attack)', async () => {
+  it('loses credentials when two writers share one FILE_ENCRYPTED file without its lock (the attack)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'fg-vault-')), 'credentials.enc');
+    const one = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key, path, lock: false });
+    const two = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key, path, lock: false });
+    const kept = await writeEighty(one, two);
+    assert.ok(kept < 80, `expected lost writes, kept ${kept} of 80`);
+  });
+
+  it('keeps all 80 with the lock file (the default)', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'fg-vault-')), 'credentials.enc');
     const one = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key, path });
     const two = await openCredentialVault({ mode: 'FILE_ENCRYPTED', encryptionKey: key, path });
-    const kept = await writeEighty(one, two);
-    assert.ok(kept < 80, `expected lost writes, kept ${kept} of 80`);
+    assert.equal(await writeEighty(one, two), 80);
   });
 
   it('keeps all 80 credentials written by two writers with their own Redis connections', async () => {

@@ -39,6 +39,8 @@ const PRELUDE: Record<string, string> = {
   afterAll: 'declare const afterAll: any;',
   readInbox: 'declare function readInbox(credential: unknown): Promise<string>;',
   verifyJwt: 'declare function verifyJwt(token: string): Promise<{ sub: string; client_id: string; scope: string; exp: number }>;',
+  legacyServer: "declare const legacyServer: import('fixation-guard/mcp').McpSessionGuardOptions['createServer'];",
+  statelessOptions: "declare const statelessOptions: import('fixation-guard/mcp/stateless').McpStatelessGuardOptions;",
   finishOAuth: "declare function finishOAuth(req: import('express').Request): Promise<{ principal: string; email: string; tokens: { access_token: string; refresh_token: string }; sessionId: string }>;",
 };
 
