@@ -4,7 +4,7 @@ import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, type KeyLayoutKind } from './key
 import { refuseRenamedDurations } from '../clock/index.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, RENAMED_REDIS_DURATIONS, checkOptionsObject, durationMs } from './options.js';
 import { RedisSessionIndex } from './session-index.js';
-import { RedisSessionStore } from './store.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from './store.js';
 
 const WHO = 'createRedisSessionStores';
 
@@ -97,13 +97,7 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
     throw new TypeError(`${WHO}: \`url\` must be a redis:// or rediss:// URL; got ${JSON.stringify(options.url)}`);
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError(`${WHO}: \`onError\` must be a function; got ${typeof options.onError}`);
-  }
-  refuseRenamedDurations(options, WHO, RENAMED_REDIS_DURATIONS);
-  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, WHO, 'operationTimeout');
-  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, WHO, 'connectTimeout');
-  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, WHO, 'reconnectMaxDelay');
+  const { operationTimeoutMs, connectTimeoutMs, maxDelay } = connectionSettings(options, WHO);
   const onError = options.onError ?? (quietEnvironment() ? ignoreError : undefined);
 
   const owned = options.client === undefined;
@@ -132,24 +126,12 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
     });
   }
 
-  const layout = { ...(options.keyLayout !== undefined && { keyLayout: options.keyLayout }), ...(options.tagSecret !== undefined && { tagSecret: options.tagSecret }) };
-  const prefix = options.prefix ?? (options.keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
-  const store = new RedisSessionStore({
-    client,
-    prefix,
-    ...layout,
-    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
-    ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
-    operationTimeout: operationTimeoutMs,
-    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
-  });
-  const index = new RedisSessionIndex({
-    client,
-    prefix,
-    ...layout,
-    operationTimeout: operationTimeoutMs,
-    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
-  });
+  const layout = {
+    prefix: options.prefix ?? (options.keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX),
+    ...(options.keyLayout !== undefined && { keyLayout: options.keyLayout }),
+    ...(options.tagSecret !== undefined && { tagSecret: options.tagSecret }),
+  };
+  const { store, index } = storesOver(client, layout, options, operationTimeoutMs);
 
   const ready = owned ? client.connect().then(noop) : whenReady(client as unknown as Connectable);
   // Closing before the first connection rejects `ready`; nobody has to be listening.
@@ -160,6 +142,39 @@ export function createRedisSessionStores(options: CreateRedisSessionStoresOption
   }
 
   return { store, index, client, ready, close };
+}
+
+/** What both factories read the same way: `onError` checked, old duration names refused, durations in ms. */
+function connectionSettings(options: CreateRedisSessionStoresOptions, who: string): { operationTimeoutMs: number; connectTimeoutMs: number; maxDelay: number } {
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError(`${who}: \`onError\` must be a function; got ${typeof options.onError}`);
+  }
+  refuseRenamedDurations(options, who, RENAMED_REDIS_DURATIONS);
+  return {
+    operationTimeoutMs: durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeout'),
+    connectTimeoutMs: durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeout'),
+    maxDelay: durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelay'),
+  };
+}
+
+/** The store and the index over one client, with the same key layout and deadlines. */
+function storesOver(
+  client: unknown,
+  layout: Pick<RedisSessionStoreOptions, 'prefix' | 'keyLayout' | 'tagSecret'>,
+  options: CreateRedisSessionStoresOptions,
+  operationTimeoutMs: number,
+): { store: RedisSessionStore; index: RedisSessionIndex } {
+  const pendingGrace = options.pendingGrace !== undefined ? { pendingGrace: options.pendingGrace } : {};
+  const store = new RedisSessionStore({
+    client,
+    ...layout,
+    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
+    ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
+    operationTimeout: operationTimeoutMs,
+    ...pendingGrace,
+  });
+  const index = new RedisSessionIndex({ client, ...layout, operationTimeout: operationTimeoutMs, ...pendingGrace });
+  return { store, index };
 }
 
 interface Connectable {
@@ -229,13 +244,7 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   if (!Array.isArray(options.rootUrls) || options.rootUrls.length === 0 || options.rootUrls.some((url) => typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
     throw new TypeError(`${who}: \`rootUrls\` must be a non-empty array of redis:// or rediss:// URLs; got ${JSON.stringify(options.rootUrls)}`);
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError(`${who}: \`onError\` must be a function; got ${typeof options.onError}`);
-  }
-  refuseRenamedDurations(options, who, RENAMED_REDIS_DURATIONS);
-  const operationTimeoutMs = durationMs(options.operationTimeout, DEFAULT_OPERATION_TIMEOUT_MS, who, 'operationTimeout');
-  const connectTimeoutMs = durationMs(options.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS, who, 'connectTimeout');
-  const maxDelay = durationMs(options.reconnectMaxDelay, DEFAULT_RECONNECT_MAX_DELAY_MS, who, 'reconnectMaxDelay');
+  const { operationTimeoutMs, connectTimeoutMs, maxDelay } = connectionSettings(options, who);
   const keyLayout = options.keyLayout ?? 'spread';
   const prefix = options.prefix ?? (keyLayout === 'spread' ? DEFAULT_SPREAD_PREFIX : DEFAULT_PREFIX);
   const shared = { prefix, keyLayout, tagSecret: options.tagSecret };
@@ -260,20 +269,7 @@ export function createRedisClusterSessionStores(options: CreateRedisClusterSessi
   client.on('node-error', function onRedisClusterNodeError(error: Error) {
     report(error);
   });
-  const store = new RedisSessionStore({
-    client,
-    ...shared,
-    ...(options.sessionTtl !== undefined && { sessionTtl: options.sessionTtl }),
-    ...(options.disableTouch !== undefined && { disableTouch: options.disableTouch }),
-    operationTimeout: operationTimeoutMs,
-    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
-  });
-  const index = new RedisSessionIndex({
-    client,
-    ...shared,
-    operationTimeout: operationTimeoutMs,
-    ...(options.pendingGrace !== undefined && { pendingGrace: options.pendingGrace }),
-  });
+  const { store, index } = storesOver(client, shared, options, operationTimeoutMs);
   const ready = client.connect().then(noop);
   ready.catch(noop);
 
