@@ -101,6 +101,15 @@ local function mark_live(meta, sid, last_seen)
   redis.call('HSET', meta, sid, format_entry(c, l, a, s, m))
 end
 
+-- When sid is listed in the index (idx, meta: absent when the session has no principal),
+-- records that its session exists (and last_seen, when given) and covers the index for ttl ms.
+local function cover_listed(idx, meta, sid, ttl, last_seen)
+  if meta and redis.call('ZSCORE', idx, sid) then
+    mark_live(meta, sid, last_seen)
+    cover_index(idx, meta, ttl)
+  end
+end
+
 -- Writes value under key living ttl ms (-1: never expires, as the record it replaces; at least 1 ms otherwise).
 local function set_for(key, value, ttl)
   if ttl == -1 then
@@ -135,10 +144,7 @@ if ttl <= 0 then
   return 'written'
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  mark_live(KEYS[3], ARGV[3])
-  cover_index(KEYS[2], KEYS[3], ttl)
-end
+cover_listed(KEYS[2], KEYS[3], ARGV[3], ttl)
 return 'written'
 `,
 );
@@ -206,10 +212,9 @@ if KEYS[4] then
     redis.call('ZADD', KEYS[3], score, ARGV[5])
     redis.call('HSET', KEYS[4], ARGV[5], format_entry(c, l, a, 'l', m))
     cover_index(KEYS[3], KEYS[4], ttl)
-  elseif redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+  else
     -- A login admits the new id first, then rotates into it: its record now exists.
-    mark_live(KEYS[4], ARGV[5], ARGV[6])
-    cover_index(KEYS[3], KEYS[4], ttl)
+    cover_listed(KEYS[3], KEYS[4], ARGV[5], ttl, ARGV[6])
   end
 end
 return 'ok'
@@ -229,10 +234,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return fail('new_exists') end
 local ttl = tonumber(ARGV[2])
 if ttl < 1 then ttl = 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-if KEYS[3] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  mark_live(KEYS[3], ARGV[3], ARGV[4])
-  cover_index(KEYS[2], KEYS[3], ttl)
-end
+cover_listed(KEYS[2], KEYS[3], ARGV[3], ttl, ARGV[4])
 return 'ok'
 `,
 );
