@@ -65,15 +65,6 @@ const FILE_FORMAT = 'fixation-guard/credential-vault';
 const FILE_VERSION = 1;
 const IV_BYTES = 12;
 
-interface VaultFile {
-  format: typeof FILE_FORMAT;
-  version: typeof FILE_VERSION;
-  kid: string;
-  iv: string;
-  tag: string;
-  data: string;
-}
-
 /**
  * Email addresses compare case-insensitively, so `Alice@x` cannot slip past an ACL for `alice@x`.
  *
@@ -214,11 +205,11 @@ class EncryptedFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw err;
     }
-    let envelope: VaultFile;
+    let envelope: SealedEnvelope;
     try {
-      envelope = JSON.parse(text) as VaultFile;
+      envelope = JSON.parse(text) as SealedEnvelope;
     } catch {
-      envelope = {} as VaultFile;
+      envelope = {} as SealedEnvelope;
     }
     if (envelope.format !== FILE_FORMAT || envelope.version !== FILE_VERSION) {
       throw new Error(`openCredentialVault: ${this.path} is not an encrypted credential vault; refusing to read or overwrite it (move it away or point CREDENTIAL_STORAGE_PATH elsewhere)`);
@@ -244,7 +235,7 @@ class EncryptedFile {
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(aad(kid));
     const data = Buffer.concat([cipher.update(JSON.stringify(all), 'utf8'), cipher.final()]);
-    const envelope: VaultFile = {
+    const envelope: SealedEnvelope = {
       format: FILE_FORMAT,
       version: FILE_VERSION,
       kid,
