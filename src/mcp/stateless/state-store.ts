@@ -30,6 +30,16 @@ export interface PrincipalStateStoreOptions {
 export const DEFAULT_STATE_TTL_MS = 30 * 60_000;
 const HANDLE_BYTES = 24;
 const HANDLE_RE = /^[A-Za-z0-9_-]{32}$/;
+
+/** A fresh handle: 192 random bits, base64url. */
+function newHandle(): string {
+  return randomBytes(HANDLE_BYTES).toString('base64url');
+}
+
+/** Whether a presented handle has the form `newHandle` gives (anything else addresses nothing). */
+function isHandle(handle: unknown): handle is string {
+  return typeof handle === 'string' && HANDLE_RE.test(handle);
+}
 const MAX_VALUE_CHARS = 1_000_000;
 
 /** A principal as a fixed-length key part: no separator in a principal can reach another key. */
@@ -86,7 +96,7 @@ export function memoryStateStore(options: PrincipalStateStoreOptions & { maxEntr
       const now = clock.now();
       if (values.size >= maxEntries) sweep(now);
       if (values.size >= maxEntries) throw new RangeError(`${where}: full (${maxEntries} live values); raise \`maxEntries\` or shorten \`ttl\``);
-      const handle = randomBytes(HANDLE_BYTES).toString('base64url');
+      const handle = newHandle();
       const expiresAt = now + resolveTtl(putOptions.ttl, ttlMs, where);
       const owner = ownerKey(principal);
       owners.set(handle, { owner, expiresAt });
@@ -95,7 +105,7 @@ export function memoryStateStore(options: PrincipalStateStoreOptions & { maxEntr
     },
     async get(principal, handle, context = {}) {
       checkPrincipal(principal, where);
-      if (typeof handle !== 'string' || !HANDLE_RE.test(handle)) return undefined;
+      if (!isHandle(handle)) return undefined;
       const now = clock.now();
       const owner = ownerKey(principal);
       const entry = values.get(`${owner}:${handle}`);
@@ -106,7 +116,7 @@ export function memoryStateStore(options: PrincipalStateStoreOptions & { maxEntr
     },
     async delete(principal, handle) {
       checkPrincipal(principal, where);
-      if (typeof handle !== 'string' || !HANDLE_RE.test(handle)) return false;
+      if (!isHandle(handle)) return false;
       const deleted = values.delete(`${ownerKey(principal)}:${handle}`);
       if (deleted) owners.delete(handle);
       return deleted;
@@ -133,7 +143,7 @@ export function redisStateStore(options: PrincipalStateStoreOptions & { client: 
       const json = serialize(value, where);
       const ttl = resolveTtl(putOptions.ttl, ttlMs, where);
       const expiresAt = clock.now() + ttl;
-      const handle = randomBytes(HANDLE_BYTES).toString('base64url');
+      const handle = newHandle();
       const owner = ownerKey(principal);
       // The owner record first: a value never exists without it, so a cross-principal probe is always seen.
       await client.set(`${prefix}o:${handle}`, JSON.stringify({ o: owner, e: expiresAt }), { expiration: { type: 'PX', value: ttl } });
@@ -142,7 +152,7 @@ export function redisStateStore(options: PrincipalStateStoreOptions & { client: 
     },
     async get(principal, handle, context = {}) {
       checkPrincipal(principal, where);
-      if (typeof handle !== 'string' || !HANDLE_RE.test(handle)) return undefined;
+      if (!isHandle(handle)) return undefined;
       const now = clock.now();
       const owner = ownerKey(principal);
       const raw = await client.get(`${prefix}v:${owner}:${handle}`);
@@ -160,7 +170,7 @@ export function redisStateStore(options: PrincipalStateStoreOptions & { client: 
     },
     async delete(principal, handle) {
       checkPrincipal(principal, where);
-      if (typeof handle !== 'string' || !HANDLE_RE.test(handle)) return false;
+      if (!isHandle(handle)) return false;
       const removed = Number(await client.del(`${prefix}v:${ownerKey(principal)}:${handle}`));
       if (removed > 0) await client.del(`${prefix}o:${handle}`);
       return removed > 0;
