@@ -1,4 +1,4 @@
-import type { AttackOutcome, AttackResult, EvidenceCookie, FixationReport } from './types.js';
+import type { AttackOutcome, AttackResult, EvidenceCookie, FindingClass, FixationReport, RunSummary, Severity } from './types.js';
 
 export const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m' } as const;
 
@@ -54,6 +54,33 @@ export function formatEvidenceSummary(result: AttackResult): string {
 export const VERDICT_COLOUR = { pass: ANSI.green, fail: ANSI.red, inconclusive: ANSI.yellow } as const;
 
 /**
+ * The closing lines of a report (either suite's): the evidence of every attack that succeeded
+ * (unless `options.evidence` is false), the counts, the verdict and why it is inconclusive.
+ */
+export function formatClosing<R extends { id: string; outcome: AttackOutcome; class: FindingClass; severity: Severity }>(
+  report: { results: readonly R[]; summary: RunSummary; durationMs: number },
+  evidenceOf: (result: R) => string,
+  options: FormatOptions,
+): string[] {
+  const color = options.color ?? false;
+  const out: string[] = [];
+  const succeededAttacks = report.results.filter((r) => r.outcome === 'fail');
+  if ((options.evidence ?? true) && succeededAttacks.length > 0) {
+    out.push('', paint('Evidence of the attacks that succeeded:', ANSI.bold, color));
+    for (const result of succeededAttacks) out.push(paint(`${result.id} (${result.class}, ${result.severity})`, ANSI.red, color), evidenceOf(result));
+  }
+  const { passed, failed, notApplicable, errors, total, findings, verdict, failOn, inconclusive } = report.summary;
+  const succeeded = failed === 0 ? 'no attack succeeded' : `${failed} attack${failed === 1 ? '' : 's'} succeeded (${findings.fixation} fixation, ${findings.hardening} hardening)`;
+  out.push(
+    '',
+    `${total} attacks: ${passed} passed, ${failed} failed, ${notApplicable} not applicable${errors ? `, ${errors} aborted` : ''} — ${succeeded} (${report.durationMs} ms)`,
+    paint(`Verdict: ${verdict.toUpperCase()} (fail on: ${failOn})`, VERDICT_COLOUR[verdict], color),
+    ...inconclusive.map((why) => `  · ${why}`),
+  );
+  return out;
+}
+
+/**
  * A readable report: one block per attack (outcome, id and reason; class, severity and
  * standards; the request that decided it), then the evidence of every attack that succeeded,
  * then the summary and the verdict.
@@ -75,19 +102,7 @@ export function formatReport(report: FixationReport, options: FormatOptions = {}
     out.push(paint(`${indent}${result.class} · ${result.severity}${result.core ? ' · core' : ''} · ${formatStandard(result)}`, ANSI.dim, color));
     out.push(paint(`${indent}evidence: ${formatEvidenceSummary(result)}`, ANSI.dim, color));
   }
-  const failed = report.results.filter((r) => r.outcome === 'fail');
-  if ((options.evidence ?? true) && failed.length > 0) {
-    out.push('', paint('Evidence of the attacks that succeeded:', ANSI.bold, color));
-    for (const result of failed) out.push(paint(`${result.id} (${result.class}, ${result.severity})`, ANSI.red, color), formatEvidence(result));
-  }
-  const { passed, failed: nFailed, notApplicable, errors, total, findings, verdict, failOn, inconclusive } = report.summary;
-  const succeeded = nFailed === 0 ? 'no attack succeeded' : `${nFailed} attack${nFailed === 1 ? '' : 's'} succeeded (${findings.fixation} fixation, ${findings.hardening} hardening)`;
-  out.push(
-    '',
-    `${total} attacks: ${passed} passed, ${nFailed} failed, ${notApplicable} not applicable${errors ? `, ${errors} aborted` : ''} — ${succeeded} (${report.durationMs} ms)`,
-  );
-  out.push(paint(`Verdict: ${verdict.toUpperCase()} (fail on: ${failOn})`, VERDICT_COLOUR[verdict], color));
-  for (const why of inconclusive) out.push(`  · ${why}`);
+  out.push(...formatClosing(report, formatEvidence, options));
   return out.join('\n');
 }
 

@@ -1,4 +1,4 @@
-import { ANSI, COLOUR, formatStandard, LABEL, paint, VERDICT_COLOUR, type FormatOptions } from '../format.js';
+import { ANSI, COLOUR, formatClosing, formatStandard, LABEL, paint, type FormatOptions } from '../format.js';
 import type { McpAttackResult, McpEvidenceRequest, McpReport } from './types.js';
 
 function request(r: McpEvidenceRequest): string {
@@ -37,15 +37,6 @@ export function formatMcpReport(report: McpReport, options: FormatOptions = {}):
     const standard = formatStandard(result);
     out.push(paint(`${indent}${result.class} · ${result.severity}${result.core ? ' · core' : ''}${standard ? ` · ${standard}` : ''}`, ANSI.dim, color));
   }
-  const failed = report.results.filter((r) => r.outcome === 'fail');
-  if ((options.evidence ?? true) && failed.length > 0) {
-    out.push('', paint('Evidence of the attacks that succeeded:', ANSI.bold, color));
-    for (const result of failed) out.push(paint(`${result.id} (${result.class}, ${result.severity})`, ANSI.red, color), formatMcpEvidence(result));
-  }
-  const { passed, failed: nFailed, notApplicable, errors, total, findings, verdict, failOn, inconclusive } = report.summary;
-  const succeeded = nFailed === 0 ? 'no attack succeeded' : `${nFailed} attack${nFailed === 1 ? '' : 's'} succeeded (${findings.fixation} fixation, ${findings.hardening} hardening)`;
-  out.push('', `${total} attacks: ${passed} passed, ${nFailed} failed, ${notApplicable} not applicable${errors ? `, ${errors} aborted` : ''} — ${succeeded} (${report.durationMs} ms)`);
-  out.push(paint(`Verdict: ${verdict.toUpperCase()} (fail on: ${failOn})`, VERDICT_COLOUR[verdict], color));
-  for (const why of inconclusive) out.push(`  · ${why}`);
+  out.push(...formatClosing(report, formatMcpEvidence, options));
   return out.join('\n');
 }
