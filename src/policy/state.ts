@@ -138,19 +138,16 @@ function decode(raw: Record<string, unknown>): GuardState {
   if (typeof raw.t !== 'string') return guardState(raw as unknown as GuardState);
   const [created, lastSeen, rotated, auth] = raw.t.split('.');
   const createdAt = time(created, 0);
-  const state: GuardState = {
-    v: 1,
-    createdAt,
-    lastSeenAt: createdAt === 0 ? 0 : time(lastSeen, createdAt),
-    rotatedAt: createdAt === 0 ? 0 : time(rotated, createdAt),
-  };
+  // Every later time is an offset from createdAt; an unreadable createdAt makes them all long past.
+  const after = (offset: string | undefined) => (createdAt === 0 ? 0 : time(offset, createdAt));
+  const state: GuardState = { v: 1, createdAt, lastSeenAt: after(lastSeen), rotatedAt: after(rotated) };
   if (typeof raw.principal === 'string') state.principal = raw.principal;
   if (typeof raw.b === 'string') state.boundTo = raw.b;
-  if (auth !== undefined) state.authAt = createdAt === 0 ? 0 : time(auth, createdAt);
+  if (auth !== undefined) state.authAt = after(auth);
   if (typeof raw.ap === 'string') state.authPrincipal = raw.ap;
   if (typeof raw.an === 'object' && raw.an !== null)
     state.authNames = raw.an as Record<string, string>;
-  if (typeof raw.e === 'string') state.elevatedAt = createdAt === 0 ? 0 : time(raw.e, createdAt);
+  if (typeof raw.e === 'string') state.elevatedAt = after(raw.e);
   if (typeof raw.p === 'string') state.privilege = raw.p;
   if (typeof raw.c === 'string') state.credentialVersion = raw.c;
   return guardState(state, raw);
