@@ -260,8 +260,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
       await this.#moveAcrossSlots(oldId, newId, sess, now, tombstone, ttl, principal);
       return;
     }
-    const keys = [this.keys.session(oldId), this.keys.session(newId)];
-    if (principal !== undefined && this.keys.colocated(newId, principal)) keys.push(this.keys.index(principal), this.keys.meta(principal));
+    const keys = [this.keys.session(oldId), this.keys.session(newId), ...this.#indexKeys(newId, principal)];
     const args = [JSON.stringify(sess), tombstone, String(ttl), oldId, newId, String(Math.floor(now))];
     await this.#deadline('rename', RENAME.run(this.#scripting, keys, args).catch(refusalToConflict));
   }
@@ -305,8 +304,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
    * sent to anyone, so nobody can use it in between.
    */
   async #moveAcrossSlots(oldId: string, newId: string, sess: SessionData, now: number, tombstone: string, ttl: number, principal: string | undefined): Promise<void> {
-    const inKeys = [this.keys.session(newId)];
-    if (principal !== undefined && this.keys.colocated(newId, principal)) inKeys.push(this.keys.index(principal), this.keys.meta(principal));
+    const inKeys = [this.keys.session(newId), ...this.#indexKeys(newId, principal)];
     const value = JSON.stringify(sess);
     await this.#deadline('rename', MOVE_IN.run(this.#scripting, inKeys, [value, String(this.#ttlMs(sess)), newId, String(Math.floor(now))]).catch(refusalToConflict));
     try {
@@ -319,10 +317,16 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
   }
 
   #keysFor(sid: string, sess: SessionData): string[] {
-    const principal = principalOf(sess);
-    const session = this.keys.session(sid);
-    // An id minted elsewhere (not in its principal's slot) cannot touch the index in one script.
-    return principal === undefined || !this.keys.colocated(sid, principal) ? [session] : [session, this.keys.index(principal), this.keys.meta(principal)];
+    return [this.keys.session(sid), ...this.#indexKeys(sid, principalOf(sess))];
+  }
+
+  /**
+   * The principal's index keys, for a script on `sid`'s record to keep its entry: none without
+   * a principal, or for an id minted elsewhere (not in its principal's slot), which cannot
+   * touch the index in the same script.
+   */
+  #indexKeys(sid: string, principal: string | undefined): string[] {
+    return principal !== undefined && this.keys.colocated(sid, principal) ? [this.keys.index(principal), this.keys.meta(principal)] : [];
   }
 
   /** connect-redis's TTL rule (cookie expiry, else `ttl` seconds), in milliseconds. */
