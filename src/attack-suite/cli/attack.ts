@@ -6,11 +6,12 @@ import { formatReport } from '../format.js';
 import { TargetUnreachableError } from '../http.js';
 import { NAME_FLAGS } from '../options.js';
 import { FixationAttackRunner } from '../run.js';
-import type { AttackResult, FailOn, FixationAttackId, FixationAttackOptions, FixationReport } from '../types.js';
-import { exitCodeOf, FAIL_ON_VALUES } from '../verdict.js';
+import type { AttackResult, FixationAttackId, FixationAttackOptions, FixationReport } from '../types.js';
+import { exitCodeOf } from '../verdict.js';
 import type { CliCommand } from './commands.js';
 import { packageVersion } from './dispatch.js';
 import { errorDocument, EXIT, UsageError, type CliErrorDocument } from './exit.js';
+import { durationFlag, failOnFlag, idList, RUN_FLAGS } from './flags.js';
 import type { CliIO } from './io.js';
 
 const USAGE = `Usage:
@@ -98,15 +99,8 @@ function parseCommandLine(argv: string[]) {
         'idle-timeout': { type: 'string' },
         'absolute-timeout': { type: 'string' },
         https: { type: 'boolean' },
-        only: { type: 'string' },
-        skip: { type: 'string' },
-        samples: { type: 'string' },
-        timeout: { type: 'string' },
-        'fail-on': { type: 'string' },
-        json: { type: 'boolean' },
         junit: { type: 'string' },
-        sarif: { type: 'string' },
-        'no-color': { type: 'boolean' },
+        ...RUN_FLAGS,
       },
     });
   } catch (err) {
@@ -121,18 +115,6 @@ function number(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number; got ${JSON.stringify(value)}`);
   return n;
-}
-
-function duration(value: string | undefined): string | number | undefined {
-  if (value === undefined) return undefined;
-  return /^\d+$/.test(value) ? Number(value) : value;
-}
-
-function ids(value: string | undefined): FixationAttackId[] | undefined {
-  return value
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean) as FixationAttackId[] | undefined;
 }
 
 function jsonObject(value: string, flag: string): Record<string, unknown> {
@@ -205,19 +187,15 @@ function optionsFrom(values: Values): FixationAttackOptions {
   if (values['elevate-body'] !== undefined) set('elevateBody', jsonObject(values['elevate-body'], '--elevate-body'));
   set('cookieName', values['cookie-name']);
   set('clockPath', values['clock-path']);
-  set('idleTimeout', duration(values['idle-timeout']));
-  set('absoluteTimeout', duration(values['absolute-timeout']));
+  set('idleTimeout', durationFlag(values['idle-timeout']));
+  set('absoluteTimeout', durationFlag(values['absolute-timeout']));
   set('https', values.https);
-  set('only', ids(values.only));
-  set('skip', ids(values.skip));
+  set('only', idList<FixationAttackId>(values.only));
+  set('skip', idList<FixationAttackId>(values.skip));
   set('entropySamples', number(values.samples, '--samples'));
-  set('requestTimeout', duration(values.timeout));
+  set('requestTimeout', durationFlag(values.timeout));
   set('headers', headersFrom(values.header));
-  const failOn = values['fail-on'];
-  if (failOn !== undefined && !FAIL_ON_VALUES.includes(failOn as FailOn)) {
-    throw new UsageError(`--fail-on must be one of ${FAIL_ON_VALUES.join(', ')}; got ${JSON.stringify(failOn)}`);
-  }
-  set('failOn', failOn as FailOn | undefined);
+  set('failOn', failOnFlag(values['fail-on']));
   if (values['no-csrf']) {
     if (values['csrf-from'] || values['csrf-to'] || values['csrf-page']) throw new UsageError('--no-csrf cannot be combined with --csrf-from, --csrf-to or --csrf-page');
     options.csrf = false;

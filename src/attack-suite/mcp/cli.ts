@@ -4,9 +4,9 @@ import { toSarif } from '../ci.js';
 import { packageVersion } from '../cli/dispatch.js';
 import type { CliCommand } from '../cli/commands.js';
 import { errorDocument, EXIT, UsageError } from '../cli/exit.js';
+import { durationFlag, failOnFlag, idList, RUN_FLAGS } from '../cli/flags.js';
 import { TargetUnreachableError } from '../http.js';
-import type { FailOn } from '../types.js';
-import { exitCodeOf, FAIL_ON_VALUES } from '../verdict.js';
+import { exitCodeOf } from '../verdict.js';
 import { McpAttackSetupError } from './context.js';
 import { formatMcpReport } from './format.js';
 import { runMcpAttacks } from './run.js';
@@ -64,14 +64,7 @@ function parse(argv: string[]) {
         'state-args': { type: 'string' },
         'max-sessions': { type: 'string' },
         'rate-limit': { type: 'string' },
-        samples: { type: 'string' },
-        timeout: { type: 'string' },
-        only: { type: 'string' },
-        skip: { type: 'string' },
-        'fail-on': { type: 'string' },
-        json: { type: 'boolean' },
-        sarif: { type: 'string' },
-        'no-color': { type: 'boolean' },
+        ...RUN_FLAGS,
       },
     });
   } catch (err) {
@@ -121,13 +114,6 @@ function identity(values: Values, role: 'victim' | 'attacker', url: string, env:
   return out;
 }
 
-function ids(value: string | undefined): McpAttackId[] | undefined {
-  return value
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean) as McpAttackId[] | undefined;
-}
-
 function optionsFrom(values: Values, url: string, env: NodeJS.ProcessEnv): McpAttackOptions {
   const options: McpAttackOptions = { victim: identity(values, 'victim', url, env), attacker: identity(values, 'attacker', url, env) };
   const set = <K extends keyof McpAttackOptions>(key: K, value: McpAttackOptions[K] | undefined) => {
@@ -150,14 +136,10 @@ function optionsFrom(values: Values, url: string, env: NodeJS.ProcessEnv): McpAt
   set('maxSessionsPerUser', whole(values['max-sessions'], '--max-sessions'));
   set('rateLimit', whole(values['rate-limit'], '--rate-limit'));
   set('entropySamples', whole(values.samples, '--samples'));
-  set('requestTimeout', values.timeout === undefined ? undefined : /^\d+$/.test(values.timeout) ? Number(values.timeout) : values.timeout);
-  set('only', ids(values.only));
-  set('skip', ids(values.skip));
-  const failOn = values['fail-on'];
-  if (failOn !== undefined && !FAIL_ON_VALUES.includes(failOn as FailOn)) {
-    throw new UsageError(`--fail-on must be one of ${FAIL_ON_VALUES.join(', ')}; got ${JSON.stringify(failOn)}`);
-  }
-  set('failOn', failOn as FailOn | undefined);
+  set('requestTimeout', durationFlag(values.timeout));
+  set('only', idList<McpAttackId>(values.only));
+  set('skip', idList<McpAttackId>(values.skip));
+  set('failOn', failOnFlag(values['fail-on']));
   return options;
 }
 
