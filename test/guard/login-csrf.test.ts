@@ -50,6 +50,23 @@ function forgedLogin(app: express.Express, headers: Record<string, string>, path
   return test;
 }
 
+/** A plain-HTTP guard with a login route that answers the guard's refusals by their status. */
+function plainLogin(app: express.Express): express.Express {
+  app.use(sessionGuard({ secret: SECRET, cookie: { name: 'sid', secure: false }, plainHttpDevelopment: true }));
+  app.post('/login', async (req, res, next) => {
+    try {
+      await guarded(req).login('alice');
+      res.json({ ok: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(err.status ?? 500).end();
+  });
+  return app;
+}
+
 const CROSS_SITE = { Origin: EVIL, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', Referer: `${EVIL}/win-a-prize` };
 
 describe('login CSRF (a cross-site login or elevation)', () => {
@@ -132,18 +149,7 @@ describe('login CSRF (a cross-site login or elevation)', () => {
     for (const trusted of [true, false]) {
       const app = express();
       if (trusted) app.set('trust proxy', 'loopback');
-      app.use(sessionGuard({ secret: SECRET, cookie: { name: 'sid', secure: false }, plainHttpDevelopment: true }));
-      app.post('/login', async (req, res, next) => {
-        try {
-          await guarded(req).login('alice');
-          res.json({ ok: true });
-        } catch (err) {
-          next(err);
-        }
-      });
-      app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-        res.status(err.status ?? 500).end();
-      });
+      plainLogin(app);
       const res = await request(app)
         .post('/login')
         .set('Host', 'internal:3000')
@@ -156,18 +162,7 @@ describe('login CSRF (a cross-site login or elevation)', () => {
 
   it('works the same on Express 4', async () => {
     const app = express4();
-    app.use(sessionGuard({ secret: SECRET, cookie: { name: 'sid', secure: false }, plainHttpDevelopment: true }));
-    app.post('/login', async (req, res, next) => {
-      try {
-        await guarded(req).login('alice');
-        res.json({ ok: true });
-      } catch (err) {
-        next(err);
-      }
-    });
-    app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-      res.status(err.status ?? 500).end();
-    });
+    plainLogin(app);
     await request(app).post('/login').set('Host', 'app.example:8080').set('Origin', 'http://app.example:8080').expect(200);
     await request(app).post('/login').set('Host', 'app.example:8080').set('Origin', EVIL).expect(403);
   });
