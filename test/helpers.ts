@@ -164,6 +164,14 @@ export async function login(app: express.Express, username = 'alice', cookie?: s
   return set;
 }
 
+/**
+ * Logs `user` in from an anonymous session that is already stored (GET / first), as a browser
+ * does; expects `status`.
+ */
+export async function signIn(app: express.Express, user: string, status = 200) {
+  return await loginWith(app, await anonymousCookie(app), user).expect(status);
+}
+
 export function me(app: express.Express, cookie: string): Test {
   return https(request(app).get('/me')).set('Cookie', cookie);
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isTombstone, ManualClock, type SessionGuardOptions } from '../../src/index.js';
 import { createRedisClusterSessionStores, SLOT_TAG_LENGTH, type RedisClusterSessionStores } from '../../src/redis/index.js';
-import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie, type TestApp } from '../helpers.js';
+import { anonymousCookie, buildApp, https, idOf, loginWith, me, request, setCookie, signIn, type TestApp } from '../helpers.js';
 import { clusterStores, clusterUrls, slotOf, slotOwners, TAG_SECRET, uniqueSpreadPrefix } from './support.js';
 
 const prefix = uniqueSpreadPrefix('cluster-fleet');
@@ -35,13 +35,7 @@ function fleet(options: Partial<SessionGuardOptions> = {}): { a: TestApp; b: Tes
   };
 }
 
-function me(app: TestApp, cookie: string) {
-  return https(request(app.app).get('/me')).set('Cookie', cookie);
-}
 
-async function signIn(app: TestApp['app'], user: string, status = 200) {
-  return await loginWith(app, await anonymousCookie(app), user).expect(status);
-}
 
 let users = 0;
 function freshUser(): string {
@@ -76,14 +70,14 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     const user = freshUser();
     const cookie = setCookie(await loginWith(a.app, anon, user).expect(200)) as string;
     assert.notEqual(slotOf(redisA.store.keys.session(idOf(anon))), slotOf(redisA.store.keys.session(idOf(cookie))), 'the login crossed slots');
-    assert.deepEqual((await me(b, cookie).expect(200)).body, { user, privilege: null });
+    assert.deepEqual((await me(b.app, cookie).expect(200)).body, { user, privilege: null });
     assert.deepEqual((await https(request(b.app).get('/session-data')).set('Cookie', cookie).expect(200)).body.cart, ['book']);
     // The pre-login id is a tombstone naming its successor: dead on every instance.
     const old = await redisB.store.get(idOf(anon));
     assert.ok(isTombstone(old) && old.fixationGuardTombstone.successor === idOf(cookie));
     const stale = await https(request(b.app).get('/session-data')).set('Cookie', anon).expect(200);
     assert.equal(stale.body.cart, null, 'the old cookie gets a fresh anonymous session, not the user\'s');
-    await me(b, anon).expect(401);
+    await me(b.app, anon).expect(401);
   });
 
   it('an elevation on B rotates within the user\'s slot, and the old id is dead on A', async () => {
@@ -92,8 +86,8 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     const login = setCookie(await signIn(a.app, user)) as string;
     const elevated = setCookie(await https(request(b.app).post('/elevate')).set('Cookie', login).expect(200)) as string;
     assert.equal(slotOf(redisA.store.keys.session(idOf(elevated))), slotOf(redisA.store.keys.session(idOf(login))));
-    assert.equal((await me(a, login).expect(401)).body.error.code, 'SESSION_ROTATED');
-    assert.deepEqual((await me(a, elevated).expect(200)).body, { user, privilege: 'admin' });
+    assert.equal((await me(a.app, login).expect(401)).body.error.code, 'SESSION_ROTATED');
+    assert.deepEqual((await me(a.app, elevated).expect(200)).body, { user, privilege: 'admin' });
     assert.deepEqual((await redisA.index.list(user)).map((e) => e.sessionId), [idOf(elevated)]);
   });
 
@@ -108,7 +102,7 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
       const winner = setCookie(ra.status === 200 ? ra : rb) as string;
       const listed = (await redisA.index.list(user)).map((e) => e.sessionId);
       assert.deepEqual(listed, [idOf(winner)], 'one successor, one index entry');
-      await me(b, winner).expect(200);
+      await me(b.app, winner).expect(200);
     }
   });
 
@@ -147,8 +141,8 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     const onB = setCookie(await signIn(b.app, user)) as string;
     const other = setCookie(await signIn(a.app, freshUser())) as string;
     assert.equal((await https(request(b.app).post('/logout-all')).set('Cookie', onB).expect(200)).body.ended, 3);
-    for (const cookie of [...onA, onB]) assert.equal((await me(a, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
-    await me(b, other).expect(200);
+    for (const cookie of [...onA, onB]) assert.equal((await me(a.app, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
+    await me(b.app, other).expect(200);
     assert.deepEqual(await redisA.index.list(user), []);
   });
 
@@ -160,9 +154,9 @@ describe('fleet on a Redis Cluster (spread key layout)', () => {
     const second = setCookie(await signIn(evicting.b.app, user)) as string;
     evicting.a.clock.advance('1s');
     const third = setCookie(await signIn(evicting.a.app, user)) as string;
-    assert.equal((await me(evicting.b, first).expect(401)).body.error.code, 'SESSION_EVICTED');
-    await me(evicting.b, second).expect(200);
-    await me(evicting.b, third).expect(200);
+    assert.equal((await me(evicting.b.app, first).expect(401)).body.error.code, 'SESSION_EVICTED');
+    await me(evicting.b.app, second).expect(200);
+    await me(evicting.b.app, third).expect(200);
 
     const rejecting = fleet({ maxSessionsPerUser: 2, onSessionLimit: 'rejectLogin' });
     const limited = freshUser();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, type RotationStrategy, type SessionGuardOptions } from '../../src/index.js';
 import type { RedisSessionStores } from '../../src/redis/index.js';
-import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie, type TestApp } from '../helpers.js';
+import { anonymousCookie, buildApp, https, idOf, loginWith, me, request, setCookie, signIn, type TestApp } from '../helpers.js';
 import { connectedStores, uniquePrefix } from './support.js';
 
 const prefix = uniquePrefix('fleet');
@@ -32,17 +32,7 @@ function fleet(options: Partial<SessionGuardOptions> = {}, extra?: Parameters<ty
   };
 }
 
-function me(app: TestApp, cookie: string) {
-  return https(request(app.app).get('/me')).set('Cookie', cookie);
-}
 
-/**
- * Logs `user` in from an anonymous session that is already stored (GET / first), as a browser
- * does. A login on a request that has no stored session yet has its own test below.
- */
-async function signIn(app: TestApp['app'], user: string, status = 200) {
-  return await loginWith(app, await anonymousCookie(app), user).expect(status);
-}
 
 let users = 0;
 /** A user name no other test uses (the index is per principal and shared by the file). */
@@ -56,7 +46,7 @@ describe('fleet on Redis: two app instances', () => {
     async () => {
       const { a, b } = fleet();
       const cookie = setCookie(await loginWith(a.app, undefined, freshUser()).expect(200)) as string;
-      await me(b, cookie).expect(200);
+      await me(b.app, cookie).expect(200);
     },
   );
 
@@ -66,7 +56,7 @@ describe('fleet on Redis: two app instances', () => {
     await https(request(b.app).post('/cart')).set('Cookie', anon).send({ item: 'book' }).expect(200);
     const user = freshUser();
     const cookie = setCookie(await loginWith(a.app, anon, user).expect(200)) as string;
-    assert.deepEqual((await me(b, cookie).expect(200)).body, { user, privilege: null });
+    assert.deepEqual((await me(b.app, cookie).expect(200)).body, { user, privilege: null });
     const data = await https(request(b.app).get('/session-data')).set('Cookie', cookie).expect(200);
     assert.deepEqual(data.body.cart, ['book'], 'changeSessionId carried the cart through Redis');
   });
@@ -77,9 +67,9 @@ describe('fleet on Redis: two app instances', () => {
     const login = setCookie(await signIn(a.app, user)) as string;
     const elevated = setCookie(await https(request(a.app).post('/elevate')).set('Cookie', login).expect(200)) as string;
     assert.notEqual(idOf(elevated), idOf(login));
-    const stale = await me(b, login).expect(401);
+    const stale = await me(b.app, login).expect(401);
     assert.equal(stale.body.error.code, 'SESSION_ROTATED');
-    assert.deepEqual((await me(b, elevated).expect(200)).body, { user, privilege: 'admin' });
+    assert.deepEqual((await me(b.app, elevated).expect(200)).body, { user, privilege: 'admin' });
     assert.equal(b.audit.of('rotated_session_id_presented').length, 1);
   });
 
@@ -87,7 +77,7 @@ describe('fleet on Redis: two app instances', () => {
     const { a, b } = fleet();
     const cookie = setCookie(await signIn(a.app, freshUser())) as string;
     await https(request(b.app).post('/logout')).set('Cookie', cookie).expect(204);
-    assert.equal((await me(a, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
+    assert.equal((await me(a.app, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
   });
 
   it('logout-all on B ends every session of the user, including those created on A', async () => {
@@ -99,9 +89,9 @@ describe('fleet on Redis: two app instances', () => {
     const other = setCookie(await signIn(a.app, freshUser())) as string;
     const res = await https(request(b.app).post('/logout-all')).set('Cookie', onB).expect(200);
     assert.equal(res.body.ended, 3);
-    for (const cookie of [onA1, onA2]) assert.equal((await me(a, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
-    await me(b, onB).expect(401);
-    await me(a, other).expect(200);
+    for (const cookie of [onA1, onA2]) assert.equal((await me(a.app, cookie).expect(401)).body.error.code, 'SESSION_LOGGED_OUT');
+    await me(b.app, onB).expect(401);
+    await me(a.app, other).expect(200);
     assert.deepEqual(await redisA.index.list(user), []);
   });
 
@@ -113,10 +103,10 @@ describe('fleet on Redis: two app instances', () => {
     const second = setCookie(await signIn(b.app, user)) as string;
     a.clock.advance('1s');
     const third = setCookie(await signIn(a.app, user)) as string;
-    const evicted = await me(b, first).expect(401);
+    const evicted = await me(b.app, first).expect(401);
     assert.equal(evicted.body.error.code, 'SESSION_EVICTED');
-    await me(b, second).expect(200);
-    await me(b, third).expect(200);
+    await me(b.app, second).expect(200);
+    await me(b.app, third).expect(200);
     assert.equal((await redisB.index.list(user)).length, 2);
     assert.equal(a.audit.of('session_evicted').length, 1);
   });
@@ -127,7 +117,7 @@ describe('fleet on Redis: two app instances', () => {
     const first = setCookie(await signIn(a.app, user)) as string;
     const refused = await signIn(b.app, user, 409);
     assert.equal(refused.body.error.code, 'SESSION_LIMIT_REACHED');
-    await me(b, first).expect(200);
+    await me(b.app, first).expect(200);
   });
 
   it('parallel logins of one user on both instances never exceed the limit', async () => {
@@ -141,7 +131,7 @@ describe('fleet on Redis: two app instances', () => {
     let live = 0;
     for (const res of responses) {
       const cookie = setCookie(res);
-      if (res.status === 200 && cookie && (await me(a, cookie)).status === 200) live++;
+      if (res.status === 200 && cookie && (await me(a.app, cookie)).status === 200) live++;
     }
     assert.ok(live >= 1 && live <= 2, `${live} live sessions`);
     assert.equal((await redisA.index.list(user)).length, live);
@@ -154,8 +144,8 @@ describe('fleet on Redis: two app instances', () => {
     const onB = setCookie(await signIn(b.app, user)) as string;
     assert.equal((await a.guard.listSessions(user)).length, 2);
     assert.equal(await b.guard.revokeSessions(user), 2);
-    assert.equal((await me(a, onA).expect(401)).body.error.code, 'SESSION_REVOKED');
-    await me(b, onB).expect(401);
+    assert.equal((await me(a.app, onA).expect(401)).body.error.code, 'SESSION_REVOKED');
+    await me(b.app, onB).expect(401);
   });
 
   it('a request on B that loaded the id before A rotated it cannot bring the old id back when it saves', async () => {
@@ -179,8 +169,8 @@ describe('fleet on Redis: two app instances', () => {
     await slow;
     const raw = await b.guard.store.readRaw(idOf(login));
     assert.ok(raw && 'fixationGuardTombstone' in raw, 'the old id still holds its tombstone');
-    await me(a, login).expect(401);
-    await me(a, rotated).expect(200);
+    await me(a.app, login).expect(401);
+    await me(a.app, rotated).expect(200);
     assert.equal(b.audit.of('resurrection_blocked').length, 1);
   });
 });
@@ -195,10 +185,10 @@ describe('fleet on Redis: the fixation attack, for every strategy', () => {
       assert.ok(victim);
       assert.notEqual(idOf(victim), idOf(planted));
       for (const instance of [a, b]) {
-        const attacker = await me(instance, planted).expect(401);
+        const attacker = await me(instance.app, planted).expect(401);
         assert.equal(attacker.body.error.code, 'SESSION_ROTATED');
       }
-      await me(a, victim).expect(200);
+      await me(a.app, victim).expect(200);
       const raw = await a.guard.store.readRaw(idOf(planted));
       assert.equal((raw as { fixationGuardTombstone?: { reason: string } }).fixationGuardTombstone?.reason, 'rotated');
     });
@@ -209,6 +199,6 @@ describe('fleet on Redis: the fixation attack, for every strategy', () => {
     const planted = await anonymousCookie(a.app);
     const user = freshUser();
     await loginWith(b.app, planted, user).expect(200);
-    assert.equal((await me(a, planted).expect(200)).body.user, user);
+    assert.equal((await me(a.app, planted).expect(200)).body.user, user);
   });
 });
