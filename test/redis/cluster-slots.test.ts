@@ -7,28 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisSessionIndex, RedisSessionStore, type RedisSessionStores } from '../../src/redis/index.js';
+import { slotOf } from '../cluster/support.js';
 import { connectedStores, record, uniquePrefix, redisUrl } from './support.js';
 import { createClient } from 'redis';
-
-/** CRC16/XMODEM, as Redis Cluster uses for key slots. */
-function crc16(data: Buffer): number {
-  let crc = 0;
-  for (const byte of data) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
-/** The cluster slot of a key: only the first non-empty `{…}` counts when there is one. */
-function slotOf(key: string): number {
-  const open = key.indexOf('{');
-  if (open !== -1) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  return crc16(Buffer.from(key)) % 16_384;
-}
 
 const prefix = uniquePrefix('slots');
 let redis: RedisSessionStores;
