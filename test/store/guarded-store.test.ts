@@ -221,7 +221,9 @@ describe('GuardedStore', () => {
       assert.equal(authenticatedRecords(store).length, 1, 'the landed record is still there');
       assert.equal(guard.store.unsettled, 1, 'waiting for the store');
       store.reconnect();
-      for (let i = 0; i < 100 && guard.store.unsettled > 0; i++) await new Promise((resolve) => setImmediate(resolve));
+      // The retry is a timer (set by the reconnection): yield timer turns, not setImmediate turns
+      // (a hundred of those can all run before a 1 ms timer is due, and the check then ran first).
+      for (let i = 0; i < 100 && guard.store.unsettled > 0; i++) await new Promise((resolve) => setTimeout(resolve, 0));
       assert.equal(guard.store.unsettled, 0);
       assert.deepEqual(authenticatedRecords(store), []);
       assert.deepEqual(await guard.store.options.index.list('alice'), []);
