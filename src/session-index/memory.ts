@@ -113,6 +113,9 @@ export class MemorySessionIndex implements SessionIndex {
   #offset(time: number): number {
     const epoch = (this.#epoch ??= Number.isSafeInteger(time) ? time : 0);
     const offset = time - epoch;
+    // `| 0` makes it a small integer: the difference of two large numbers is a number even when
+    // it would fit, and one such store makes V8 box the field in every entry.
+    if ((offset | 0) === offset) return offset | 0;
     if (offset + epoch === time) return offset;
     // A time that would not come back exactly (a fraction, with a clock such as
     // performance.now()): from now on every time is held as it is.
@@ -159,8 +162,8 @@ export class MemorySessionIndex implements SessionIndex {
       }
       this.#offset(entry.createdAt);
       const lastSeen = this.#offset(entry.lastSeenAt);
-      // Read after both: the second may have moved the epoch.
-      const created = entry.createdAt - (this.#epoch ?? 0);
+      // Again, once the epoch is settled: the second may have moved it.
+      const created = this.#offset(entry.createdAt);
       const order = existing ? existing.order - (existing.order % 2) + 1 : this.#seq++ * 2 + 1;
       this.#byPrincipal.set(principal, withEntry(sessions, held(entry.sessionId, created, lastSeen, order, entry.meta)));
       return { admitted: true, evicted };
@@ -195,7 +198,7 @@ export class MemorySessionIndex implements SessionIndex {
     const entry = sessions === undefined ? undefined : find(sessions, oldId);
     if (!sessions || !entry) return;
     const lastSeen = this.#offset(lastSeenAt);
-    const moved = held(newId, entry.created, Math.max(lastSeen, entry.lastSeen), entry.order, metaOf(entry));
+    const moved = held(newId, entry.created, lastSeen > entry.lastSeen ? lastSeen : entry.lastSeen, entry.order, metaOf(entry));
     this.#byPrincipal.set(principal, withEntry(withoutEntry(sessions, oldId), moved));
   }
 
