@@ -3,6 +3,7 @@ import session from 'express-session';
 import type { Auditor } from '../audit/index.js';
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
 import type { GuardedStore } from '../store/guarded-store.js';
@@ -225,8 +226,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (!req.session) throw new SessionStoreUnavailableError();
     const cookie = profile.cookie;
     const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
-    // A record written under the other cookie keeps its own Secure flag; this request's decides.
-    if (req.session.cookie.secure !== cookie.options.secure) req.session.cookie.secure = cookie.options.secure;
+    configureSessionCookie(req.session.cookie, cookie.options);
     const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
     if (requestMethods) installRequestMethods(req);
