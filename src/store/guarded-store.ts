@@ -116,6 +116,8 @@ export class GuardedStore extends session.Store {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   #retrying = false;
+  /** The store came back while a retry was in flight: the next one runs at once, whatever that one's outcome. */
+  #retryAtOnce = false;
 
   constructor(inner: Store, options: GuardedStoreOptions) {
     super();
@@ -238,7 +240,11 @@ export class GuardedStore extends session.Store {
   }
 
   #scheduleRetry(delayMs: number): void {
-    if (this.#retrying) return;
+    if (this.#retrying) {
+      // A retry in flight may still fail with errors from before the store came back.
+      if (delayMs === 0) this.#retryAtOnce = true;
+      return;
+    }
     if (this.#retryTimer) {
       if (delayMs > 0) return;
       clearTimeout(this.#retryTimer);
@@ -271,7 +277,12 @@ export class GuardedStore extends session.Store {
     } finally {
       this.#retrying = false;
     }
-    if (failed) {
+    const atOnce = this.#retryAtOnce;
+    this.#retryAtOnce = false;
+    if (failed && atOnce) {
+      this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
+      this.#scheduleRetry(0);
+    } else if (failed) {
       this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, UNSETTLED_RETRY_MAX_MS);
       this.#scheduleRetry(this.#retryDelayMs);
     } else this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
