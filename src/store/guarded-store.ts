@@ -358,9 +358,29 @@ export class GuardedStore extends session.Store {
   }
 
   #promise<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return this.#call<T>(operation, (cb) => {
-      run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
-    }) as Promise<T>;
+    if (this.#deadlineMs() > 0) {
+      return this.#call<T>(operation, (cb) => {
+        run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
+      }) as Promise<T>;
+    }
+    // No deadline of ours (the store keeps its own, or answers from memory): one promise, no timer.
+    let running: Promise<T>;
+    try {
+      running = run();
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return running.then(
+      (value) => {
+        if (!this.#available) this.#markUp();
+        return value;
+      },
+      (err: unknown) => {
+        const failure = this.#failure(operation, err ?? new Error(`${operation} failed`));
+        if (failure) throw failure;
+        return undefined as T;
+      },
+    );
   }
 
   /**
@@ -654,14 +674,21 @@ export class GuardedStore extends session.Store {
   }
 
   async #save(sid: string, sess: Record_): Promise<void> {
-    if (this.#gate && (await this.#gate.beforeSet(sid, sess)) === 'skip') return;
+    const gate = this.#gate;
+    if (gate) {
+      // Most decisions are synchronous: no promise to wait for.
+      let decision = gate.beforeSet(sid, sess);
+      if (typeof decision !== 'string') decision = await decision;
+      if (decision === 'skip') return;
+    }
     const result = await this.writeUnlessTombstoned(sid, sess);
     if (result === 'tombstoned') {
       // A late save of an id that ended meanwhile: it stays dead, and the request is told.
       this.options.auditor.emit('resurrection_blocked', { sessionId: sid, principal: stateOf(sess)?.principal });
       throw new SessionConflictError('ended');
     }
-    await this.#gate?.afterSet?.(sid, sess);
+    const after = gate?.afterSet?.(sid, sess);
+    if (after) await after;
   }
 
   destroy(sid: string, callback?: Callback): void {
