@@ -88,6 +88,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return 'write';
+      // A session express-session generated (a regenerate) stores compactly too.
+      if (sess.cookie instanceof session.Cookie) configureSessionCookie(sess.cookie, state.cookie.options);
       if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
       // express-session saves after the guard already did (a rotated session it never loaded).
