@@ -140,6 +140,24 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       };
     },
 
+    beforeTouch(sid, sess) {
+      const state = requestStateOf(requestOf(sess));
+      if (!state || state.ctx !== ctx || sid !== state.loadedId) return true;
+      const guard = stateOf(sess);
+      const maxAge = (sess.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
+      if (!guard || typeof maxAge !== 'number') return true;
+      // lastSeenAt is rewritten once it is lastSeenGranularity old, by a save that gives the
+      // record an expiry of maxAge from then (the response hook resets the cookie's expiry
+      // before it saves). While that save is younger than the granularity, the record outlives
+      // the session's idle deadline (lastSeenAt + idle): the guard ends the session before the
+      // store would, and a touch changes nothing that matters. Not before the first such save
+      // after a login or rotation (a moved record keeps the expiry of the one it replaced), and
+      // never with a cookie shorter than the idle timeout (touches keep that record alive).
+      const { idleTimeoutMs, lastSeenGranularityMs } = ctx.timeouts;
+      const recent = ctx.clock.now() - guard.lastSeenAt < lastSeenGranularityMs && guard.lastSeenAt > guard.rotatedAt;
+      return !(recent && maxAge >= idleTimeoutMs + lastSeenGranularityMs);
+    },
+
     afterSet(sid, sess) {
       const state = requestStateOf(requestOf(sess));
       if (!state || state.ctx !== ctx) return undefined;

@@ -48,6 +48,12 @@ export interface WriteGate {
    * once it ended.
    */
   beforeRegenerate?(req: unknown): { reason: EndReason; ended?(): void };
+  /**
+   * Whether express-session's `touch` of an unchanged `sess` (every request that changed
+   * nothing) must reach the store: false when the expiry the record was last written with
+   * already outlasts every deadline of the session.
+   */
+  beforeTouch?(sid: string, sess: Record_): boolean;
 }
 
 export interface GuardedStoreOptions {
@@ -719,7 +725,7 @@ export class GuardedStore extends session.Store {
 
   override touch(sid: string, sess: SessionData, callback?: Callback): void {
     const inner = this.inner;
-    if (typeof inner.touch !== 'function') {
+    if (typeof inner.touch !== 'function' || this.#gate?.beforeTouch?.(sid, sess as unknown as Record_) === false) {
       callback?.();
       return;
     }
