@@ -124,8 +124,12 @@ async function guardApp(): Promise<void> {
     }
     stores = { store: redis.store, index: redis.index };
   }
+  // The guard's clock, moved on after each login when the variant ages its sessions.
+  let clockSkewMs = 0;
+  const clock = { now: () => Date.now() + clockSkewMs };
   const guard = sessionGuard({
     secret: SECRET,
+    clock,
     plainHttpDevelopment: true,
     strategy,
     env: 'development',
@@ -146,6 +150,7 @@ async function guardApp(): Promise<void> {
         return;
       }
       await guarded(req).login(username);
+      if (variant.sessionAgeMs) clockSkewMs += variant.sessionAgeMs;
       res.json({ user: username });
     } catch (err) {
       next(err);

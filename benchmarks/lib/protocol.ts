@@ -11,6 +11,13 @@ export interface ServerVariant {
   strategy?: RotationStrategy;
   /** Redis only: `false` hides RedisSessionStore.rename, so the guard uses set-then-tombstone. */
   atomicRename?: boolean;
+  /**
+   * Guard only: after each login the guard's clock moves on by this much, so that the session
+   * just logged in is measured as one past its first minute (the steady state of a logged-in
+   * user: the guard records activity once a minute, and express-session's touches in between
+   * need not reach the store). Without it, the session is in its first minute after login.
+   */
+  sessionAgeMs?: number;
 }
 
 /** What the server measured between `start` and `stop`. */

@@ -121,13 +121,23 @@ function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: 
   ];
 }
 
+/** How old the hot path's session is for the guard: past its first minute (see `sessionAgeMs`). */
+const MATURE_SESSION_MS = 2 * 60_000;
+
 function hotPath(store: 'memory' | 'redis', settings: Settings): Scenario {
   const cookies = new Map<ServerProcess, string>();
+  const [plain, guard] = variantsFor(store, settings, { sessionAgeMs: MATURE_SESSION_MS });
+  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
   return {
     id: `hot-${store}`,
     title: `Hot path: authenticated GET /me (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
-    description: 'One logged-in cookie sent on every request; the route reads the session and answers JSON.',
-    variants: variantsFor(store, settings),
+    description:
+      'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, touched on every request as express-session does.',
+    variants: [
+      plain as VariantSpec,
+      { ...(guard as VariantSpec), label: 'sessionGuard' },
+      { key: 'guard-first-minute', label: 'sessionGuard, first minute after login', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-fresh-${Date.now()}}:` } },
+    ],
     bounded: `${settings.duration} s per run`,
     prepare: async (server) => {
       cookies.set(server, await loginCookie(server));
