@@ -42,6 +42,11 @@ export interface RequestState {
   /** Session objects the tripwire refused: never persisted again. */
   tripped: object[] | undefined;
   baseline: Baseline | undefined;
+  /**
+   * When the store drops the record of `baseline` (ms since the epoch, the stores' own clock):
+   * the cookie expiry it was loaded or last written with; undefined when it has none.
+   */
+  storedExpiresAt: number | undefined;
   /** Why the session the client presented is not in use. */
   endedReason: EndReason | 'unknown' | undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
@@ -62,6 +67,7 @@ export function createRequestState(
     boundIds: undefined,
     tripped: undefined,
     baseline: undefined,
+    storedExpiresAt: undefined,
     endedReason: undefined,
     pendingConfirm: undefined,
   };
@@ -119,6 +125,8 @@ export function markTripped(state: RequestState, sess: object): void {
 export function markStored(state: RequestState, sid: string, sess: object): void {
   if (sid !== state.loadedId) (state.writtenIds ??= new Set()).add(sid);
   state.baseline = { session: sess, sid, json: sessionJson(sess), stored: true };
+  const expires = (sess as { cookie?: { expires?: unknown } }).cookie?.expires;
+  state.storedExpiresAt = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : undefined;
 }
 
 /** Records the current session as generated in this request and never saved. */

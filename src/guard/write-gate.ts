@@ -10,6 +10,7 @@ import { FixationTripwireError } from '../errors/index.js';
 import { authKeyNames, authKeyPrincipal, principalOf } from '../policy/principal.js';
 import { guardState, newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
 import { tripReason } from '../policy/tripwire.js';
+import { timeoutDeadlines } from '../policy/timeouts.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
@@ -142,20 +143,17 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
 
     beforeTouch(sid, sess) {
       const state = requestStateOf(requestOf(sess));
-      if (!state || state.ctx !== ctx || sid !== state.loadedId) return true;
+      if (!state || state.ctx !== ctx || sid !== state.loadedId || state.baseline?.sid !== sid) return true;
       const guard = stateOf(sess);
-      const maxAge = (sess.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
-      if (!guard || typeof maxAge !== 'number') return true;
-      // lastSeenAt is rewritten once it is lastSeenGranularity old, by a save that gives the
-      // record an expiry of maxAge from then (the response hook resets the cookie's expiry
-      // before it saves). While that save is younger than the granularity, the record outlives
-      // the session's idle deadline (lastSeenAt + idle): the guard ends the session before the
-      // store would, and a touch changes nothing that matters. Not before the first such save
-      // after a login or rotation (a moved record keeps the expiry of the one it replaced), and
-      // never with a cookie shorter than the idle timeout (touches keep that record alive).
-      const { idleTimeoutMs, lastSeenGranularityMs } = ctx.timeouts;
-      const recent = ctx.clock.now() - guard.lastSeenAt < lastSeenGranularityMs && guard.lastSeenAt > guard.rotatedAt;
-      return !(recent && maxAge >= idleTimeoutMs + lastSeenGranularityMs);
+      const expiresAt = state.storedExpiresAt;
+      // A record moved by a login or rotation keeps the expiry of the one it replaced, whatever
+      // its cookie says: touched until the guard's next activity save (lastSeenAt after rotatedAt).
+      if (!guard || expiresAt === undefined || !Number.isFinite(expiresAt) || !(guard.lastSeenAt > guard.rotatedAt)) return true;
+      // The touch matters only when the store would drop the record before the guard ends the
+      // session. Each side in its own clock: the store's expiry in real time, the session's
+      // deadlines in the guard's (the same clock outside tests).
+      const { idle, absolute } = timeoutDeadlines(guard, ctx.timeouts);
+      return expiresAt - Date.now() < Math.min(idle, absolute) - ctx.clock.now();
     },
 
     afterSet(sid, sess) {

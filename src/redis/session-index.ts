@@ -132,7 +132,7 @@ export class RedisSessionIndex implements SessionIndex {
         const members = await this.#members(principal);
         const keys = [this.keys.index(principal), this.keys.meta(principal), ...members.map((id) => this.keys.session(id))];
         // 'ok' means the members given are exactly the index's: those are the ids ended.
-        if ((await INDEX_END_ALL.run(this.#scripting, keys, [tombstone, String(ttl), ...members])) === 'ok') return members;
+        if (String(await INDEX_END_ALL.run(this.#scripting, keys, [tombstone, String(ttl), ...members])) === 'ok') return members;
       }
       throw new SessionStoreUnavailableError('The session index kept changing; try again.');
     });

@@ -146,9 +146,20 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
    * Lengthens the record's TTL (express-session calls it on requests that change nothing),
    * but never a tombstone's, and keeps the principal's index alive as long as the record.
    */
+  /** Whether a record expires with its cookie (the TTL is taken from it unless `sessionTtl` is a function). */
+  get expiresByCookie(): boolean {
+    return typeof this.ttl !== 'function';
+  }
+
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<any> {
     if (this.disableTouch) return settle(Promise.resolve(null), cb);
-    const touched = TOUCH.run(this.#scripting, this.#keysFor(sid, sess), [String(this.#ttlMs(sess)), sid]).then(toNull);
+    let touched: Promise<null>;
+    try {
+      touched = TOUCH.run(this.#scripting, this.#keysFor(sid, sess), [String(this.#ttlMs(sess)), sid]).then(toNull);
+    } catch (error) {
+      // A `sessionTtl` function that throws: reported like a failed command, not thrown.
+      touched = Promise.reject(error);
+    }
     return settle(this.#deadline('touch', touched), cb);
   }
 

@@ -308,6 +308,16 @@ export class GuardedStore extends session.Store {
   }
 
   /**
+   * Whether the inner store drops a record when its cookie expires (express-session's
+   * MemoryStore; a store that says so, as the Redis store does unless its TTL is a function):
+   * only then may the write gate keep a touch from it.
+   */
+  #expiresByCookie(): boolean {
+    const inner = this.inner as { expiresByCookie?: unknown };
+    return Object.getPrototypeOf(inner) === session.MemoryStore.prototype || inner.expiresByCookie === true;
+  }
+
+  /**
    * The error an inner call's outcome is reported as, or undefined for a success (a missing
    * file, ENOENT, is one: no session): store failures become 503s and mark the store down,
    * refusals stay what they are.
@@ -725,7 +735,7 @@ export class GuardedStore extends session.Store {
 
   override touch(sid: string, sess: SessionData, callback?: Callback): void {
     const inner = this.inner;
-    if (typeof inner.touch !== 'function' || this.#gate?.beforeTouch?.(sid, sess as unknown as Record_) === false) {
+    if (typeof inner.touch !== 'function' || (this.#expiresByCookie() && this.#gate?.beforeTouch?.(sid, sess as unknown as Record_) === false)) {
       callback?.();
       return;
     }

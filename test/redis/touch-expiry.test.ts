@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { ManualClock } from '../../src/index.js';
 import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
-import { anonymousCookie, buildApp, idOf, loginWith, me, setCookie } from '../helpers.js';
+import request from 'supertest';
+import { anonymousCookie, buildApp, https, idOf, loginWith, me, setCookie } from '../helpers.js';
 import { redisUrl, uniquePrefix } from './support.js';
 
 const MINUTE = 60_000;
@@ -28,7 +29,7 @@ after(async () => {
 });
 
 /** A guard on a fresh prefix whose store counts the touches that reach Redis. */
-async function setup(options: { maxAge?: string } = {}) {
+async function setup(options: { maxAge?: string; idleTimeout?: string } = {}) {
   const prefix = uniquePrefix('touch-expiry');
   const stores = createRedisSessionStores({ url: redisUrl(), prefix });
   await stores.ready;
@@ -40,19 +41,32 @@ async function setup(options: { maxAge?: string } = {}) {
     return touch(...args);
   };
   const clock = new ManualClock();
-  const { app } = buildApp({
-    store: stores.store,
-    index: stores.index,
-    clock,
-    idleTimeout: '30m',
-    absoluteTimeout: '8h',
-    ...(options.maxAge ? { cookie: { maxAge: options.maxAge } } : {}),
-  });
+  const { app } = buildApp(
+    {
+      store: stores.store,
+      index: stores.index,
+      clock,
+      idleTimeout: options.idleTimeout ?? '30m',
+      absoluteTimeout: '8h',
+      ...(options.maxAge ? { cookie: { maxAge: options.maxAge } } : {}),
+    },
+    (extra) => {
+      // "Save, then redirect": the app saves itself; express-session then only touches.
+      extra.post('/note', (req, res, next) => {
+        (req.session as unknown as Record<string, unknown>).note = 'saved by the app';
+        req.session.save((err) => (err ? next(err) : res.json({ ok: true })));
+      });
+    },
+  );
   const ttlOf = async (cookie: string) => await admin.pTTL(`${prefix}sess:${idOf(cookie)}`);
   return { app, clock, prefix, ttlOf, touches: () => touches };
 }
 
-async function login(app: Parameters<typeof anonymousCookie>[0], prefix: string, shortTtlMs?: number): Promise<string> {
+async function login(
+  app: Parameters<typeof anonymousCookie>[0],
+  prefix: string,
+  shortTtlMs?: number,
+): Promise<string> {
   const anonymous = await anonymousCookie(app);
   // A pre-login record near its end (it was created long ago): a login moves the record and
   // the moved one keeps this expiry.
@@ -70,7 +84,10 @@ describe('touches between activity records (Redis)', () => {
     assert.ok((await ttlOf(cookie)) <= 5 * MINUTE, 'the moved record kept the pre-login expiry');
     await me(app, cookie).expect(200);
     assert.equal(touches(), 1, 'the first request after login touches');
-    assert.ok((await ttlOf(cookie)) > 7 * 60 * MINUTE, 'and the record lives for the cookie’s maxAge again');
+    assert.ok(
+      (await ttlOf(cookie)) > 7 * 60 * MINUTE,
+      'and the record lives for the cookie’s maxAge again',
+    );
 
     // The record as touches leave it after hours: Redis's TTL pushed out, the stored cookie's
     // expiry still the one of its last write (10 minutes away now).
@@ -88,11 +105,36 @@ describe('touches between activity records (Redis)', () => {
       clock.advance('5s');
       await me(app, cookie).expect(200);
     }
-    assert.equal(touches(), afterSave, 'no request within the minute after that save touches Redis');
+    assert.equal(
+      touches(),
+      afterSave,
+      'no request within the minute after that save touches Redis',
+    );
     // The record outlives the session's idle deadline by far: the guard ends it first.
     assert.ok((await ttlOf(cookie)) > 30 * MINUTE);
     clock.advance('31m');
     await me(app, cookie).expect(401);
+  });
+
+  it("a save of the app's own, with the expiry the record was loaded with, is followed by the touch that pushes it past the idle deadline", async () => {
+    const { app, clock, prefix, ttlOf } = await setup({ maxAge: '45m' });
+    const cookie = await login(app, prefix);
+    clock.advance('61s');
+    await me(app, cookie).expect(200);
+    // 25 quiet minutes: the stored cookie's expiry is 20 minutes away (what a write 25 minutes
+    // ago left), the store's TTL with it.
+    clock.advance('25m');
+    const key = `${prefix}sess:${idOf(cookie)}`;
+    const record = JSON.parse((await admin.get(key)) as string) as { cookie: { expires: string } };
+    record.cookie.expires = new Date(Date.now() + 20 * MINUTE).toISOString();
+    await admin.set(key, JSON.stringify(record), { PX: 20 * MINUTE });
+    // The app saves (activity is recorded in the same write: the session now lives until 30
+    // minutes from now for the guard); the record's expiry must follow, not stay 20 minutes away.
+    await https(request(app).post('/note')).set('Cookie', cookie).expect(200);
+    assert.ok(
+      (await ttlOf(cookie)) > 40 * MINUTE,
+      `the record lives past the idle deadline (PTTL ${await ttlOf(cookie)} ms)`,
+    );
   });
 
   it('with a cookie shorter than the idle timeout, every request touches: touches are what keep that record alive', async () => {
