@@ -8,7 +8,7 @@ import { SessionGuardError } from '../errors/index.js';
 import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
 import type { RotateOptions } from '../store/guarded-store.js';
-import { carryOver, type RotationStrategy } from '../strategies/index.js';
+import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
 import { isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
 
@@ -56,7 +56,10 @@ export async function rotateSession(
     return { oldId, newId: oldId };
   }
 
-  const data = carryOver(strategy, old, { keep, drop: ctx.drop });
+  // A shallow copy: the rotation writes only the copy's own keys (the state, the cookie), so the
+  // old session stays untouched for a failed rotation to put back; a deep copy per login is garbage.
+  const data = carried(strategy, old, { keep, drop: ctx.drop });
+  data.cookie = cookieSettings(data.cookie);
   const base: GuardState = strategy === 'changeSessionId' ? { ...previous } : newGuardState(now);
   const next = mutate(base, previous, newId);
   next.rotatedAt = now;
@@ -98,6 +101,12 @@ export async function rotateSession(
     detail: { strategy },
   });
   return { oldId, newId };
+}
+
+/** The cookie's settings as a new plain object (express-session's `Cookie#toJSON`), for `createSession` to build the new cookie from. */
+function cookieSettings(cookie: unknown): unknown {
+  const toJSON = (cookie as { toJSON?: unknown } | undefined)?.toJSON;
+  return typeof toJSON === 'function' ? (toJSON.call(cookie) as unknown) : { ...(cookie as object) };
 }
 
 /**
