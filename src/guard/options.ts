@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
@@ -13,6 +12,7 @@ import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '..
 import { Binding } from '../policy/binding.js';
 import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
 import { deriveKey, shortHash } from '../util/hash.js';
+import { randomSessionId } from '../util/random.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
 import type { GuardContext } from './context.js';
@@ -402,7 +402,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     operationTimeoutMs: storeTimeoutMs,
     sessionLimit,
   });
-  const genid = () => randomBytes(32).toString('base64url');
+  const genid = randomSessionId;
   const handleKey = deriveKey(first, 'session-handle');
   const sessionIdFor = (store as GuardStoreExtensions).sessionIdFor;
   const genidFor =
