@@ -8,6 +8,7 @@ import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
 import type { GuardStoreExtensions, SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
+import { AtomicMemoryStore } from '../store/memory.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
 import { Binding } from '../policy/binding.js';
 import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
@@ -322,7 +323,8 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new TypeError(`${NAME}: \`credentialVersion\` must be a function (principal) => version; got ${show(o.credentialVersion)}`);
   }
 
-  const store = o.store ?? new session.MemoryStore();
+  // Without a store: express-session's MemoryStore, with the guard's atomic extensions.
+  const store = o.store ?? new AtomicMemoryStore();
   if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function' || typeof store.on !== 'function') {
     throw new TypeError(`${NAME}: \`store\` must be an express-session Store (with get, set, destroy and on); got ${show(o.store)}`);
   }
