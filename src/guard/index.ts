@@ -3,6 +3,7 @@ import session from 'express-session';
 import type { Auditor } from '../audit/index.js';
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
 import type { GuardedStore } from '../store/guarded-store.js';
@@ -203,8 +204,8 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   const configuredProfile = profileFor(ctx.cookie, false);
   // Made on the first plain-HTTP request from this machine: most guards never need it.
   let loopbackProfile: CookieProfile | undefined;
-  function profileOf(req: Request): CookieProfile {
-    if (ctx.loopbackCookie === undefined || !isPlainLoopbackRequest(req)) return configuredProfile;
+  function profileOf(req: Request, headers: Request['headers']): CookieProfile {
+    if (ctx.loopbackCookie === undefined || !isPlainLoopbackRequest(req, headers)) return configuredProfile;
     loopbackProfile ??= profileFor(ctx.loopbackCookie, true);
     if (!ctx.plainHttpReports.loopbackWarned) {
       ctx.plainHttpReports.loopbackWarned = true;
@@ -220,34 +221,39 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     next(err);
   }
 
-  /** After express-session: synchronous unless the lifecycle (or a rare presented-id case) has work to do. */
+  /**
+   * After express-session: synchronous unless the lifecycle (or a rare presented-id case) has
+   * work to do. Each property of `req` is read once: Express gives every request object a hidden
+   * class of its own (it swaps the prototype per request), so every read of one is a slow lookup.
+   */
   function afterSession(req: Request, res: Response, reading: SessionCookieReading, profile: CookieProfile): Promise<void> | undefined {
-    if (!req.session) throw new SessionStoreUnavailableError();
+    const session = req.session;
+    if (!session) throw new SessionStoreUnavailableError();
+    const sid = req.sessionID;
     const cookie = profile.cookie;
     const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
-    // A record written under the other cookie keeps its own Secure flag; this request's decides.
-    if (req.session.cookie.secure !== cookie.options.secure) req.session.cookie.secure = cookie.options.secure;
+    configureSessionCookie(session.cookie, cookie.options);
     const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
     if (requestMethods) installRequestMethods(req);
-    const sess = req.session as unknown as Record<string, unknown>;
-    if (reading.unverifiedId !== undefined && reading.unverifiedId === req.sessionID) {
+    const sess = session as unknown as Record<string, unknown>;
+    if (reading.unverifiedId !== undefined && reading.unverifiedId === sid) {
       // express-session verified the signature and loaded this id from the store.
-      state.loadedId = req.sessionID;
-      markStored(state, req.sessionID, sess);
+      state.loadedId = sid;
+      markStored(state, sid, sess);
       // A loaded record that may not be authenticated under this id (written before the guard
       // was adopted, by another writer, or bound to someone else) is never served.
-      const reason = requestTripReason(ctx, state, req.sessionID, sess);
+      const reason = requestTripReason(ctx, state, sid, sess);
       if (reason !== undefined) return tripAtLoad(req, state, reason).then(() => continueAfterLoad(req, res, state));
-      return continueAfterLoad(req, res, state);
+      return continueAfterLoad(req, res, state, sess, sid);
     }
-    markGenerated(state, req.sessionID, sess);
+    markGenerated(state, sid, sess);
     if (reading.count === 1 && reading.status !== 'absent') {
       if (reading.status === 'signed' && reading.unverifiedId !== undefined) return presentedButNotLoaded(req, state, reading.unverifiedId).then(() => continueAfterLoad(req, res, state));
       // Two copies are cookie tossing, audited as such.
       auditor.emit('session_cookie_tampered', { ip: req.ip, reason: reading.status });
     }
-    return continueAfterLoad(req, res, state);
+    return continueAfterLoad(req, res, state, sess, sid);
   }
 
   /**
@@ -272,8 +278,9 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: tombstone.fixationGuardTombstone.reason });
   }
 
-  function continueAfterLoad(req: Request, res: Response, state: RequestState): Promise<void> | undefined {
-    const pending = enforceLifecycle(ctx, req, state);
+  /** `sess` and `sid`: the request's session and id when the caller just read them (the common case). */
+  function continueAfterLoad(req: Request, res: Response, state: RequestState, sess?: object, sid?: string): Promise<void> | undefined {
+    const pending = enforceLifecycle(ctx, req, state, sess, sid);
     if (pending) return pending.then(() => guardResponse(ctx, req, res, state));
     guardResponse(ctx, req, res, state);
     return undefined;
@@ -287,7 +294,8 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
   function runSession(req: Request, res: Response, next: NextFunction, reading: SessionCookieReading, profile: CookieProfile): void {
     // Refused on every such request (audited once): letting later ones through would make the
     // missing Secure cookie silent again.
-    if (ctx.cookieOptions.secure && !req.secure && req.headers['x-forwarded-proto'] === 'https' && resolved.sessionOptions.proxy === undefined) {
+    // `req.secure` (a getter that asks the trust-proxy setting) last: this runs on every request.
+    if (ctx.cookieOptions.secure && resolved.sessionOptions.proxy === undefined && req.headers['x-forwarded-proto'] === 'https' && !req.secure) {
       if (!proxyWarningGiven) auditor.emit('config_error', { reason: 'secure cookie behind an untrusted proxy' });
       proxyWarningGiven = true;
       return fail(req, res, next, new SessionGuardError('SESSION_CONFIG',
@@ -334,8 +342,9 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (req.sessionGuard) return next();
     try {
       // No secrets: express-session verifies the signature; the guard only needs the shape and count.
-      const profile = profileOf(req);
-      const reading = readSessionCookie(req.headers.cookie, profile.cookie.name, NO_SECRETS);
+      const headers = req.headers;
+      const profile = profileOf(req, headers);
+      const reading = readSessionCookie(headers.cookie, profile.cookie.name, NO_SECRETS);
       const url = req.url;
       if (urlCheck && (url.indexOf('?') !== -1 || url.indexOf(';') !== -1 || url.indexOf('%') !== -1)) {
         return urlCheck(req, res, function afterUrlSessionIdCheck(err?: unknown) {

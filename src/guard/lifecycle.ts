@@ -19,9 +19,15 @@ const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
  * injected clock on every request that carries a stored session. A session past its time is
  * ended and the request continues with a fresh anonymous one, its `endedReason` set.
  */
-export function enforceLifecycle(ctx: GuardContext, req: Request, state: RequestState): Promise<void> | undefined {
-  const guard = stateOf(req.session as unknown as object);
-  if (!guard || !isStored(state, req.sessionID)) return undefined;
+export function enforceLifecycle(
+  ctx: GuardContext,
+  req: Request,
+  state: RequestState,
+  sess: object = req.session as unknown as object,
+  sid: string = req.sessionID,
+): Promise<void> | undefined {
+  const guard = stateOf(sess);
+  if (!guard || !isStored(state, sid)) return undefined;
   const now = ctx.clock.now();
   const due = lifecycleDue(guard, now, ctx.timeouts);
   // The common case (nothing due) stays synchronous: no promise on the hot path.

@@ -85,7 +85,11 @@ export interface SessionGuardOptions {
   clock?: Clock;
   /** How long a dead id stays refused. The default value is the absolute timeout. */
   tombstoneTtl?: number | string;
-  /** A store call slower than this answers 503. The default value is `'5s'`. */
+  /**
+   * A store call slower than this answers 503. The default value is `'5s'`. A store with a
+   * shorter deadline of its own (the Redis store's `operationTimeout`) keeps its own, and
+   * express-session's MemoryStore, which answers from memory, needs none.
+   */
   storeTimeout?: number | string;
   /** `false` turns the URL check off; `true` or an object turns it on. The default value is on, action `'reject'`. */
   urlSessionIds?: boolean | Pick<RejectUrlSessionIdsOptions, 'names' | 'action'>;

@@ -49,11 +49,10 @@ const PROXY_HEADERS = ['x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-host
  * the public Host), no proxy header is present, and the connection is not TLS. Both the socket
  * and the Host must agree: a remote client can send `Host: localhost`, but not from 127.0.0.1.
  */
-export function isPlainLoopbackRequest(req: Request): boolean {
+export function isPlainLoopbackRequest(req: Request, headers: Request['headers'] = req.headers): boolean {
   const socket = req.socket as (Request['socket'] & { encrypted?: boolean }) | undefined;
   if (!socket || socket.encrypted) return false;
   if (!isLoopbackAddress(socket.remoteAddress)) return false;
-  const headers = req.headers;
   for (const name of PROXY_HEADERS) if (headers[name] !== undefined) return false;
   return isLoopbackHost(headers.host);
 }

@@ -75,15 +75,22 @@ export function requestStateOf(req: Request | undefined): RequestState | undefin
 
 /**
  * The session as express-session hashes it (without the cookie), to tell whether it changed.
- * A shallow copy without `cookie`, serialised without a replacer: a replacer function is called
- * for every key at every depth and takes JSON.stringify off its fast path (twice the time per
- * request), for a result that only has to compare equal to itself.
+ * Serialised without a replacer (a replacer function is called for every key at every depth
+ * and takes JSON.stringify off its fast path, twice the time per request) and without a copy:
+ * the cookie is set aside for the synchronous moment of the serialisation, for a result that
+ * only has to compare equal to itself.
  */
 export function sessionJson(sess: object): string {
-  const data = sess as Record<string, unknown>;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(data)) if (key !== 'cookie') copy[key] = data[key];
-  return JSON.stringify(copy);
+  const data = sess as { cookie?: unknown };
+  if (!Object.prototype.hasOwnProperty.call(data, 'cookie')) return JSON.stringify(data);
+  const cookie = data.cookie;
+  // A session whose cookie cannot be set aside (frozen) is copied instead.
+  if (!Reflect.set(data, 'cookie', undefined)) return JSON.stringify({ ...data, cookie: undefined });
+  try {
+    return JSON.stringify(data);
+  } finally {
+    data.cookie = cookie;
+  }
 }
 
 /** Whether `sid` holds a record: loaded from the cookie, or written in this request. */

@@ -11,7 +11,9 @@
  *   an authenticated session that may not be persisted is destroyed before they leave.
  */
 import type { Request, Response } from 'express';
+import type { Cookie } from 'express-session';
 import onHeaders from 'on-headers';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
@@ -40,6 +42,10 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
 
   onHeaders(res, function fixationTripwireOnHeaders() {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
+    // Registered after express-session's, so this runs just before it writes the cookie: a
+    // session the app reloaded (`req.session.reload()`) comes from a record, which stores no
+    // Priority and no `secure: false`; a streamed answer sends its headers before the save.
+    if (sess) configureSessionCookie((sess as unknown as { cookie: Cookie }).cookie, state.cookie.options);
     if (state.cookieUnsendable && sess && req.sessionID !== state.loadedId && !ctx.plainHttpReports.unsendableReported && (sess === settled || !unchanged(state, sess))) {
       // An anonymous session was stored whose Secure cookie express-session will silently not send.
       reportUnsendable(ctx, req.ip, unsendableCookieMessage(`${req.method} ${req.path}`, state.cookie.name, ctx.plainHttp, ctx.production, 'the session it stored is lost after this response'));

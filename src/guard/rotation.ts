@@ -4,6 +4,7 @@
  * successor within the periodic-rotation grace, or ended.
  */
 import type { Request } from 'express';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { SessionGuardError } from '../errors/index.js';
 import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
@@ -71,6 +72,7 @@ export async function rotateSession(
   const oldPrincipal = previous.principal;
   req.sessionID = newId;
   const created = req.sessionStore.createSession(req, data as never);
+  configureSessionCookie(created.cookie, state.cookie.options);
   created.touch();
   try {
     await ctx.store.rotate(oldId, newId, { ...created } as Record_, {
@@ -127,6 +129,7 @@ export async function adoptSuccessor(ctx: GuardContext, req: Request, state: Req
   if (guard?.principal !== undefined && !ctx.binding.isBound(guard, successor)) return false;
   req.sessionID = successor;
   const adopted = req.sessionStore.createSession(req, record as never);
+  configureSessionCookie(adopted.cookie, state.cookie.options);
   state.loadedId = successor;
   markStored(state, successor, adopted);
   state.endedReason = undefined;
@@ -137,6 +140,7 @@ export async function adoptSuccessor(ctx: GuardContext, req: Request, state: Req
 /** The request's session is gone (ended or never existed): it continues with a fresh anonymous one. */
 export function replaceWithFresh(req: Request, state: RequestState, reason: EndReason | 'unknown'): void {
   req.sessionStore.generate(req);
+  configureSessionCookie(req.session.cookie, state.cookie.options);
   markGenerated(state, req.sessionID, req.session as unknown as object);
   state.endedReason = reason;
 }

@@ -4,6 +4,8 @@
  * session (passport ≥0.6), and skipping a save of what the store already holds.
  */
 import type { Request } from 'express';
+import session from 'express-session';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { FixationTripwireError } from '../errors/index.js';
 import { authKeyNames, authKeyPrincipal, principalOf } from '../policy/principal.js';
 import { guardState, newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
@@ -54,6 +56,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return 'write';
+      // A session express-session generated (a regenerate) stores compactly too.
+      if (sess.cookie instanceof session.Cookie) configureSessionCookie(sess.cookie, state.cookie.options);
       if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
       // express-session saves after the guard already did (a rotated session it never loaded).

@@ -61,12 +61,18 @@ function namesSomeone(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false && value !== '';
 }
 
+/** Whom one `authKeys` path names, if anyone. */
+export function authKeyName(record: Record_, key: string): string | undefined {
+  const value = getPath(record, key);
+  return namesSomeone(value) ? principalString(value) : undefined;
+}
+
 /** What each present `authKeys` path names. */
 export function authKeyNames(record: Record_, authKeys: readonly string[]): Record<string, string> {
   const names: Record<string, string> = {};
   for (const key of authKeys) {
-    const value = getPath(record, key);
-    if (namesSomeone(value)) names[key] = principalString(value);
+    const named = authKeyName(record, key);
+    if (named !== undefined) names[key] = named;
   }
   return names;
 }

@@ -133,21 +133,37 @@ function time(text: string | undefined, base: number): number {
   return Number.isSafeInteger(n) ? base + n : 0;
 }
 
+/** The `index`-th dot-separated field of `t` (no array: this runs on every request that loads a session). */
+function field(t: string, index: number): string | undefined {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    const dot = t.indexOf('.', start);
+    if (dot === -1) return undefined;
+    start = dot + 1;
+  }
+  const end = t.indexOf('.', start);
+  return end === -1 ? t.slice(start) : t.slice(start, end);
+}
+
+/** A later time, stored as an offset from createdAt; an unreadable createdAt makes it long past. */
+function after(offset: string | undefined, createdAt: number): number {
+  return createdAt === 0 ? 0 : time(offset, createdAt);
+}
+
 /** The state a stored `fixationGuard` value describes, compact or verbose. */
 function decode(raw: Record<string, unknown>): GuardState {
-  if (typeof raw.t !== 'string') return guardState(raw as unknown as GuardState);
-  const [created, lastSeen, rotated, auth] = raw.t.split('.');
-  const createdAt = time(created, 0);
-  // Every later time is an offset from createdAt; an unreadable createdAt makes them all long past.
-  const after = (offset: string | undefined) => (createdAt === 0 ? 0 : time(offset, createdAt));
-  const state: GuardState = { v: 1, createdAt, lastSeenAt: after(lastSeen), rotatedAt: after(rotated) };
+  const t = raw.t;
+  if (typeof t !== 'string') return guardState(raw as unknown as GuardState);
+  const createdAt = time(field(t, 0), 0);
+  const state: GuardState = { v: 1, createdAt, lastSeenAt: after(field(t, 1), createdAt), rotatedAt: after(field(t, 2), createdAt) };
   if (typeof raw.principal === 'string') state.principal = raw.principal;
   if (typeof raw.b === 'string') state.boundTo = raw.b;
-  if (auth !== undefined) state.authAt = after(auth);
+  const auth = field(t, 3);
+  if (auth !== undefined) state.authAt = after(auth, createdAt);
   if (typeof raw.ap === 'string') state.authPrincipal = raw.ap;
   if (typeof raw.an === 'object' && raw.an !== null)
     state.authNames = raw.an as Record<string, string>;
-  if (typeof raw.e === 'string') state.elevatedAt = after(raw.e);
+  if (typeof raw.e === 'string') state.elevatedAt = after(raw.e, createdAt);
   if (typeof raw.p === 'string') state.privilege = raw.p;
   if (typeof raw.c === 'string') state.credentialVersion = raw.c;
   return guardState(state, raw);

@@ -5,7 +5,7 @@
  * this request, unknown to anyone) and which authentications were bound in this request.
  */
 import type { Binding } from './binding.js';
-import { authKeyNames, principalOf } from './principal.js';
+import { authKeyName, principalOf } from './principal.js';
 import { stateOf } from './state.js';
 
 export interface TripContext {
@@ -26,9 +26,11 @@ export function tripReason(record: Record<string, unknown>, sessionId: string, c
   if (!ctx.binding.isBound(state, sessionId)) return 'authenticated record under an unbound id';
   // Every app key must still name whom it named when the authentication was bound (or the
   // bound principal itself, for a key set later, e.g. a user object loaded lazily).
+  // Key by key, without collecting them: this runs on every request that loads a session.
   const recorded = state?.authNames;
-  for (const [key, named] of Object.entries(authKeyNames(record, ctx.authKeys))) {
-    if (named === state?.principal) continue;
+  for (const key of ctx.authKeys) {
+    const named = authKeyName(record, key);
+    if (named === undefined || named === state?.principal) continue;
     const expected = recorded ? recorded[key] : state?.authPrincipal;
     if (named !== expected) return 'authentication changed to another principal without req.login()';
   }

@@ -37,28 +37,34 @@ export function scriptRefusal(error: unknown): string | undefined {
  * scripts raise before any write). A deadline, or a connection lost after the command left,
  * is an unknown outcome: the write may have landed (see `mayHaveLanded`).
  */
-export async function withDeadline<T>(who: string, operation: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(function operationTimedOut() {
+export function withDeadline<T>(who: string, operation: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
+  // One promise and one timer per operation (every request's GET and touch pass here): no
+  // async function, race or finally around it. A late failure of the losing operation lands
+  // in its own handler, after the deadline already answered.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(function operationTimedOut() {
       reject(new SessionStoreUnavailableError(`${who}: Redis did not answer ${operation} within ${timeoutMs} ms`));
     }, timeoutMs);
     timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(storeFailure(who, operation, error));
+      },
+    );
   });
-  try {
-    return await Promise.race([promise, deadline]);
-  } catch (error) {
-    if (error instanceof SessionGuardError) throw error;
-    const failure = new SessionStoreUnavailableError(`${who}: ${operation} failed: ${describe(error)}`, { cause: error });
-    throw neverSent(error) ? markNotApplied(failure) : failure;
-  } finally {
-    clearTimeout(timer);
-    // The losing promise may still reject later (when the connection finally drops).
-    promise.catch(ignoreLateFailure);
-  }
 }
 
-function ignoreLateFailure(): void {}
+/** What a failed Redis operation is reported as: a 503, marked when it provably changed nothing. */
+function storeFailure(who: string, operation: string, error: unknown): SessionGuardError {
+  if (error instanceof SessionGuardError) return error;
+  const failure = new SessionStoreUnavailableError(`${who}: ${operation} failed: ${describe(error)}`, { cause: error });
+  return neverSent(error) ? markNotApplied(failure) : failure;
+}
 
 /** A failure after which Redis provably holds nothing of the command. */
 function neverSent(error: unknown): boolean {

@@ -131,8 +131,8 @@ export class RedisSessionIndex implements SessionIndex {
       for (let attempt = 0; attempt < END_ALL_ATTEMPTS; attempt++) {
         const members = await this.#members(principal);
         const keys = [this.keys.index(principal), this.keys.meta(principal), ...members.map((id) => this.keys.session(id))];
-        const reply = ((await INDEX_END_ALL.run(this.#scripting, keys, [tombstone, String(ttl), ...members])) as unknown[]).map(String);
-        if (reply[0] === 'ok') return reply.slice(1);
+        // 'ok' means the members given are exactly the index's: those are the ids ended.
+        if ((await INDEX_END_ALL.run(this.#scripting, keys, [tombstone, String(ttl), ...members])) === 'ok') return members;
       }
       throw new SessionStoreUnavailableError('The session index kept changing; try again.');
     });

@@ -148,11 +148,8 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
    */
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<any> {
     if (this.disableTouch) return settle(Promise.resolve(null), cb);
-    const run = async (): Promise<null> => {
-      await TOUCH.run(this.#scripting, this.#keysFor(sid, sess), [String(this.#ttlMs(sess)), sid]);
-      return null;
-    };
-    return settle(this.#deadline('touch', run()), cb);
+    const touched = TOUCH.run(this.#scripting, this.#keysFor(sid, sess), [String(this.#ttlMs(sess)), sid]).then(toNull);
+    return settle(this.#deadline('touch', touched), cb);
   }
 
   /** Every live record (tombstones left out), each with its `id`. */
@@ -384,13 +381,14 @@ function secondsTtl(value: RedisSessionStoreOptions['sessionTtl']): number | ((s
   return Math.max(1, Math.ceil(durationMs(value, DEFAULT_SESSION_TTL_MS, WHO, 'sessionTtl') / 1000));
 }
 
-async function settle<T>(promise: Promise<T>, cb: Callback | undefined): Promise<any> {
-  if (!cb) return await promise;
-  let value: T;
-  try {
-    value = await promise;
-  } catch (error) {
-    return cb(error);
-  }
-  return cb(null, value);
+function toNull(): null {
+  return null;
+}
+
+function settle<T>(promise: Promise<T>, cb: Callback | undefined): Promise<any> {
+  if (!cb) return promise;
+  return promise.then(
+    (value) => cb(null, value),
+    (error: unknown) => cb(error),
+  );
 }

@@ -77,6 +77,13 @@ export interface RotateOptions {
   admission?: { entry: SessionIndexEntry; replacing?: string | undefined; ip?: string | undefined } | undefined;
 }
 
+/** What `get` answers express-session: a live record, or no session for a missing or tombstoned id. */
+function answerGet(callback: (err: unknown, session?: SessionData | null) => void, err: unknown, record: Record_ | null | undefined): void {
+  if (err) return callback(err);
+  if (!record || isTombstone(record)) return callback(null, null);
+  callback(null, record as unknown as SessionData);
+}
+
 /**
  * The persistence layer under express-session: wraps any `Store` and makes it fail closed.
  * It knows records, tombstones, the index and deadlines — never requests or login rules
@@ -109,6 +116,8 @@ export class GuardedStore extends session.Store {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   #retrying = false;
+  /** The store came back while a retry was in flight: the next one runs at once, whatever that one's outcome. */
+  #retryAtOnce = false;
 
   constructor(inner: Store, options: GuardedStoreOptions) {
     super();
@@ -231,7 +240,11 @@ export class GuardedStore extends session.Store {
   }
 
   #scheduleRetry(delayMs: number): void {
-    if (this.#retrying) return;
+    if (this.#retrying) {
+      // A retry in flight may still fail with errors from before the store came back.
+      if (delayMs === 0) this.#retryAtOnce = true;
+      return;
+    }
     if (this.#retryTimer) {
       if (delayMs > 0) return;
       clearTimeout(this.#retryTimer);
@@ -264,46 +277,68 @@ export class GuardedStore extends session.Store {
     } finally {
       this.#retrying = false;
     }
-    if (failed) {
+    const atOnce = this.#retryAtOnce;
+    this.#retryAtOnce = false;
+    if (failed && atOnce) {
+      this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
+      this.#scheduleRetry(0);
+    } else if (failed) {
       this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, UNSETTLED_RETRY_MAX_MS);
       this.#scheduleRetry(this.#retryDelayMs);
     } else this.#retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   }
 
   /**
+   * How long this store's calls may take before they fail (503), or 0 for no timer of ours: a
+   * store with its own per-operation deadline (`operationTimeoutMs`, as the Redis store has)
+   * needs no second one, and express-session's MemoryStore answers from this process's memory
+   * in the next turn of the event loop, with nothing to wait for.
+   */
+  #deadlineMs(): number {
+    const own = (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs;
+    if (typeof own === 'number' && own > 0 && own <= this.options.operationTimeoutMs) return 0;
+    // Exactly express-session's MemoryStore: a subclass may override its calls with slower ones.
+    return Object.getPrototypeOf(this.inner) === session.MemoryStore.prototype ? 0 : this.options.operationTimeoutMs;
+  }
+
+  /**
+   * The error an inner call's outcome is reported as, or undefined for a success (a missing
+   * file, ENOENT, is one: no session): store failures become 503s and mark the store down,
+   * refusals stay what they are.
+   */
+  #failure(operation: string, err: unknown): unknown {
+    if (err instanceof SessionGuardError && err.status < 500) {
+      // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
+      this.#markUp();
+      return err;
+    }
+    // A setup the store cannot serve (a regenerated login on the Redis `spread` layout): said
+    // as it is, never disguised as an outage (503) the app would retry for ever.
+    if (err instanceof SessionGuardError && err.code === 'SESSION_CONFIG') return err;
+    if (err && (err as { code?: unknown }).code !== 'ENOENT') {
+      this.#markDown(operation, err);
+      // The store's own message (Redis errors name keys and hosts) stays in `cause`.
+      return new SessionStoreUnavailableError(undefined, { cause: err });
+    }
+    if (!this.#available) this.#markUp();
+    return undefined;
+  }
+
+  /**
    * Runs a callback-style inner call with a time-out; errors become 503s. Callback-based, so
-   * the per-request `get` and `touch` cost no promise. A store with its own per-operation
-   * deadline (`operationTimeoutMs`, as the Redis store has) gets no second timer.
+   * the per-request `get` and `touch` cost no promise.
    */
   #invoke<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, done: (err: unknown, value?: T) => void): void {
-    const own = (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs;
-    const timeoutMs = typeof own === 'number' && own > 0 && own <= this.options.operationTimeoutMs ? 0 : this.options.operationTimeoutMs;
+    const timeoutMs = this.#deadlineMs();
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = (err?: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      if (err instanceof SessionGuardError && err.status < 500) {
-        // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
-        this.#markUp();
-        done(err);
-        return;
-      }
-      if (err instanceof SessionGuardError && err.code === 'SESSION_CONFIG') {
-        // A setup the store cannot serve (a regenerated login on the Redis `spread` layout):
-        // said as it is, never disguised as an outage (503) the app would retry for ever.
-        done(err);
-        return;
-      }
-      if (err && (err as { code?: unknown }).code !== 'ENOENT') {
-        this.#markDown(operation, err);
-        // The store's own message (Redis errors name keys and hosts) stays in `cause`.
-        done(new SessionStoreUnavailableError(undefined, { cause: err }));
-        return;
-      }
-      if (!this.#available) this.#markUp();
-      done(null, err ? undefined : value);
+      const failure = this.#failure(operation, err);
+      if (failure) done(failure);
+      else done(null, err ? undefined : value);
     };
     if (timeoutMs > 0) {
       timer = setTimeout(() => finish(Object.assign(new Error(`session store ${operation} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
@@ -608,15 +643,7 @@ export class GuardedStore extends session.Store {
 
   /** A live record, or no session for a missing or tombstoned id. */
   get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    this.#invoke<Record_>(
-      'get',
-      (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void),
-      (err, record) => {
-        if (err) return callback(err);
-        if (!record || isTombstone(record)) return callback(null, null);
-        callback(null, record as unknown as SessionData);
-      },
-    );
+    this.#invoke<Record_>('get', (cb) => this.inner.get(sid, cb as (err: unknown, s?: SessionData | null) => void), (err, record) => answerGet(callback, err, record));
   }
 
   set(sid: string, sess: SessionData, callback?: Callback): void {

@@ -108,4 +108,41 @@ describe('MemorySessionIndex', () => {
     assert.equal(confirmed.admitted, false);
     assert.deepEqual(await index.list('alice'), []);
   });
+
+  it('gives back every time exactly, ordered oldest first with ties by admission: timestamps, times weeks apart, and fractions', async () => {
+    const index = new MemorySessionIndex();
+    const t = 1_893_456_000_000;
+    const day = 86_400_000;
+    await index.admit('alice', { sessionId: 'a', createdAt: t, lastSeenAt: t });
+    await index.admit('alice', { sessionId: 'b', createdAt: t + 40 * day, lastSeenAt: t + 40 * day + 1 });
+    await index.admit('alice', { sessionId: 'c', createdAt: t - 40 * day, lastSeenAt: t });
+    await index.admit('alice', { sessionId: 'tie', createdAt: t, lastSeenAt: t });
+    const times = async () => (await index.list('alice')).map((e) => [e.sessionId, e.createdAt, e.lastSeenAt]);
+    assert.deepEqual(await times(), [
+      ['c', t - 40 * day, t],
+      ['a', t, t],
+      ['tie', t, t],
+      ['b', t + 40 * day, t + 40 * day + 1],
+    ]);
+    // A clock with fractions of a millisecond (performance.timeOrigin + performance.now()).
+    await index.touch('alice', 'a', t + 0.25);
+    await index.admit('alice', { sessionId: 'f', createdAt: t + 0.5, lastSeenAt: t + 0.75 });
+    await index.rename('alice', 'tie', 'tie-2', t + 1.125);
+    assert.deepEqual(await times(), [
+      ['c', t - 40 * day, t],
+      ['a', t, t + 0.25],
+      ['tie-2', t, t + 1.125],
+      ['f', t + 0.5, t + 0.75],
+      ['b', t + 40 * day, t + 40 * day + 1],
+    ]);
+    // A time far below the first one, with a fraction: as an offset it would not come back exactly.
+    await index.admit('bob', { sessionId: 'early', createdAt: 0.1, lastSeenAt: 0.3 });
+    assert.deepEqual(
+      (await index.list('bob')).map((e) => [e.createdAt, e.lastSeenAt]),
+      [[0.1, 0.3]],
+    );
+    assert.equal((await index.list('alice'))[0]?.createdAt, t - 40 * day, 'the others are kept exactly');
+    const evicted = await index.admit('alice', { sessionId: 'g', createdAt: t + 2, lastSeenAt: t + 2 }, { max: 4, onLimit: 'evictOldest' });
+    assert.deepEqual(evicted.evicted, ['c', 'a']);
+  });
 });

@@ -1,0 +1,38 @@
+import type { Cookie, CookieOptions } from 'express-session';
+
+type CookieData = Record<string, unknown>;
+
+/**
+ * What a session record stores of its cookie. express-session stores every attribute
+ * (`Cookie#toJSON`); the guard sets `secure` and `priority` from its configuration on every
+ * request, so the record leaves out what its reader restores anyway: `priority`, `secure` unless
+ * true, `httpOnly` when true and `path` when '/' (express-session's `Cookie` starts with both).
+ * About 60 bytes of every record, and the record stays one any express-session reads back
+ * with the same cookie. `secure: true` stays, so that a record read without the guard (a fleet
+ * mid-upgrade, an app that drops it) still gets a Secure cookie.
+ */
+function storedCookieJson(this: Cookie): CookieData {
+  const data = (this as unknown as { data: CookieData }).data;
+  data.priority = undefined;
+  if (data.secure !== true) data.secure = undefined;
+  if (data.httpOnly === true) data.httpOnly = undefined;
+  if (data.path === '/') data.path = undefined;
+  return data;
+}
+
+/**
+ * Gives the request's session cookie the configured `secure` and `priority` — a record holds
+ * neither (see `storedCookieJson`), and one written under the other cookie (the plain-HTTP
+ * twin) holds that cookie's — and makes it store compactly. Every `Set-Cookie` of the session
+ * is written from this object.
+ */
+export function configureSessionCookie(cookie: Cookie, options: CookieOptions): void {
+  const attributes = cookie as CookieOptions;
+  if (attributes.secure !== options.secure) attributes.secure = options.secure;
+  if (attributes.priority !== options.priority) attributes.priority = options.priority;
+  // Own and not enumerable: express-session's `new Cookie(cookie)` (copying one at a rotation)
+  // copies enumerable keys only.
+  if ((cookie as { toJSON?: unknown }).toJSON !== storedCookieJson) {
+    Object.defineProperty(cookie, 'toJSON', { value: storedCookieJson, configurable: true, writable: true, enumerable: false });
+  }
+}
