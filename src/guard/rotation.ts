@@ -105,10 +105,18 @@ export async function rotateSession(
   return { oldId, newId };
 }
 
-/** The cookie's settings as a new plain object (express-session's `Cookie#toJSON`), for `createSession` to build the new cookie from. */
-function cookieSettings(cookie: unknown): unknown {
-  const toJSON = (cookie as { toJSON?: unknown } | undefined)?.toJSON;
-  return typeof toJSON === 'function' ? (toJSON.call(cookie) as unknown) : { ...(cookie as object) };
+/**
+ * The cookie's attributes as a new plain object, for `createSession` to build the new cookie
+ * from: express-session's `Cookie#data` (every attribute; its stored form leaves some out),
+ * without the unset ones, as the JSON of the cookie would be (an explicit `undefined` would
+ * override the new cookie's defaults, such as `path: '/'`).
+ */
+function cookieSettings(cookie: unknown): Record_ {
+  const data = (cookie as { data?: unknown } | undefined)?.data;
+  const source = (typeof data === 'object' && data !== null ? data : (cookie ?? {})) as Record_;
+  const out: Record_ = {};
+  for (const key of Object.keys(source)) if (source[key] !== undefined) out[key] = source[key];
+  return out;
 }
 
 /**
