@@ -22,6 +22,8 @@ const ABSENT: SessionCookieReading = Object.freeze({ count: 0, status: 'absent' 
 
 function decode(value: string): string | undefined {
   if (value.indexOf('%') === -1) return value;
+  // The usual form of a signed id, `s%3A<id>.<signature>`, needs no general decoding.
+  if (value.startsWith('s%3A') && value.indexOf('%', 4) === -1) return `s:${value.slice(4)}`;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -80,6 +80,10 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       settled = sess;
       return end.apply(this, args);
     }
+    // The expiry express-session would give the session when it answers (it resets the cookie's
+    // maxAge at the end of every request): the record is written with it, not with the one it
+    // was loaded with.
+    req.session.touch();
     req.session.save((err?: unknown) => {
       if (!err) {
         settled = sess;

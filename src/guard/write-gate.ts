@@ -51,8 +51,40 @@ export function tripwireMessage(ctx: GuardContext, principal: string | undefined
 }
 
 export function createWriteGate(ctx: GuardContext): WriteGate {
+  /** The tripwire fires at a save: audited, the id ended, the save refused. */
+  async function refuse(state: RequestState, sid: string, sess: Record_, reason: string, principal: string, req: Request | undefined): Promise<never> {
+    await tripSession(ctx, state, sid, sess, reason, req?.ip).catch(() => undefined);
+    throw new FixationTripwireError(tripwireMessage(ctx, principal));
+  }
+
+  /** An authenticated record about to be written under the id it is bound to. */
+  function writeBound(state: RequestState, sid: string, sess: Record_, bound: GuardState): 'write' {
+    if (isBoundNow(state, sid)) {
+      // The request that authenticated fixes whom each of the app's own keys may name.
+      const names = authKeyNames(sess, ctx.authKeys);
+      const first = Object.values(names)[0];
+      if (first !== undefined) bound.authPrincipal = first;
+      else delete bound.authPrincipal;
+      bound.authNames = names;
+    }
+    // Bound under a retired secret: re-bind under the current one.
+    bound.boundTo = ctx.binding.hash(sid);
+    return 'write';
+  }
+
+  /** A record with no authentication: it gets the guard's state on its first write. */
+  function writeAnonymous(state: RequestState, sid: string, sess: Record_, now: number, fresh: boolean, req: Request | undefined): 'write' {
+    if (!sess.fixationGuard) {
+      sess.fixationGuard = newGuardState(now);
+      if (fresh) ctx.auditor.emit('session_created', { sessionId: sid, ip: req?.ip });
+    }
+    return 'write';
+  }
+
   return {
-    async beforeSet(sid, sess) {
+    // Synchronous unless the tripwire fires or a regenerated login is bound: every save of every
+    // request passes here, and a decision that waits for nothing costs no promise.
+    beforeSet(sid, sess) {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return 'write';
@@ -64,43 +96,24 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (baseline?.stored && baseline.sid === sid && baseline.session === sess && baseline.json === sessionJson(sess)) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
-      let guard = stateOf(sess);
+      const guard = stateOf(sess);
       let principal = principalOf(sess, ctx.authKeys);
       const appPrincipal = authKeyPrincipal(sess, ctx.authKeys);
       if (principal !== undefined && fresh && !ctx.binding.isBound(guard, sid) && appPrincipal === undefined) {
         // A fresh session whose only claim to a login is a guard state copied from the old one
         // (passport's logout/login with keepSessionInfo merges it in): nobody logged in here.
-        sess.fixationGuard = guard = withoutAuthentication(guard as GuardState);
+        sess.fixationGuard = withoutAuthentication(guard as GuardState);
         principal = undefined;
       }
-      if (principal !== undefined) {
-        const reason = requestTripReason(ctx, state, sid, sess);
-        if (reason !== undefined) {
-          await tripSession(ctx, state, sid, sess, reason, req?.ip).catch(() => undefined);
-          throw new FixationTripwireError(tripwireMessage(ctx, principal));
-        }
-        if (fresh && !ctx.binding.isBound(guard, sid)) {
-          // passport's login (regenerate, then save) over plain HTTP: the new cookie could never be sent.
-          if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, req?.ip, 'this login');
-          guard = await bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip);
-        }
-        const bound = guard as GuardState;
-        if (isBoundNow(state, sid)) {
-          // The request that authenticated fixes whom each of the app's own keys may name.
-          const names = authKeyNames(sess, ctx.authKeys);
-          const first = Object.values(names)[0];
-          if (first !== undefined) bound.authPrincipal = first;
-          else delete bound.authPrincipal;
-          bound.authNames = names;
-        }
-        // Bound under a retired secret: re-bind under the current one.
-        bound.boundTo = ctx.binding.hash(sid);
+      if (principal === undefined) return writeAnonymous(state, sid, sess, now, fresh, req);
+      const reason = requestTripReason(ctx, state, sid, sess);
+      if (reason !== undefined) return refuse(state, sid, sess, reason, principal, req);
+      if (fresh && !ctx.binding.isBound(guard, sid)) {
+        // passport's login (regenerate, then save) over plain HTTP: the new cookie could never be sent.
+        if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, req?.ip, 'this login');
+        return bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip).then((bound) => writeBound(state, sid, sess, bound));
       }
-      if (!sess.fixationGuard) {
-        sess.fixationGuard = newGuardState(now);
-        if (fresh) ctx.auditor.emit('session_created', { sessionId: sid, ip: req?.ip });
-      }
-      return 'write';
+      return writeBound(state, sid, sess, guard as GuardState);
     },
 
     beforeRegenerate(request) {
@@ -127,15 +140,32 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       };
     },
 
-    async afterSet(sid, sess) {
+    beforeTouch(sid, sess) {
       const state = requestStateOf(requestOf(sess));
-      if (!state || state.ctx !== ctx) return;
+      if (!state || state.ctx !== ctx || sid !== state.loadedId) return true;
+      const guard = stateOf(sess);
+      const maxAge = (sess.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
+      if (!guard || typeof maxAge !== 'number') return true;
+      // lastSeenAt is rewritten once it is lastSeenGranularity old, by a save that gives the
+      // record an expiry of maxAge from then (the response hook resets the cookie's expiry
+      // before it saves). While that save is younger than the granularity, the record outlives
+      // the session's idle deadline (lastSeenAt + idle): the guard ends the session before the
+      // store would, and a touch changes nothing that matters. Not before the first such save
+      // after a login or rotation (a moved record keeps the expiry of the one it replaced), and
+      // never with a cookie shorter than the idle timeout (touches keep that record alive).
+      const { idleTimeoutMs, lastSeenGranularityMs } = ctx.timeouts;
+      const recent = ctx.clock.now() - guard.lastSeenAt < lastSeenGranularityMs && guard.lastSeenAt > guard.rotatedAt;
+      return !(recent && maxAge >= idleTimeoutMs + lastSeenGranularityMs);
+    },
+
+    afterSet(sid, sess) {
+      const state = requestStateOf(requestOf(sess));
+      if (!state || state.ctx !== ctx) return undefined;
       markStored(state, sid, sess);
       const pending = state.pendingConfirm;
-      if (pending && pending.sid === sid) {
-        state.pendingConfirm = undefined;
-        await ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, requestOf(sess)?.ip);
-      }
+      if (!pending || pending.sid !== sid) return undefined;
+      state.pendingConfirm = undefined;
+      return ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, requestOf(sess)?.ip);
     },
   };
 }

@@ -28,10 +28,23 @@ export const DEFAULT_AUTH_KEYS: readonly string[] = Object.freeze([
   'passport.user',
 ]);
 
+/** Dotted `authKeys` paths, split once (they are read on every request that loads a session). */
+const SPLIT_PATHS = new Map<string, readonly string[]>();
+const MAX_SPLIT_PATHS = 1_000;
+
+function partsOf(path: string): readonly string[] {
+  let parts = SPLIT_PATHS.get(path);
+  if (parts === undefined) {
+    parts = path.split('.');
+    if (SPLIT_PATHS.size < MAX_SPLIT_PATHS) SPLIT_PATHS.set(path, parts);
+  }
+  return parts;
+}
+
 function getPath(record: Record_, path: string): unknown {
   if (path.indexOf('.') === -1) return Object.prototype.hasOwnProperty.call(record, path) ? record[path] : undefined;
   let value: unknown = record;
-  for (const part of path.split('.')) {
+  for (const part of partsOf(path)) {
     if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, part)) return undefined;
     value = (value as Record_)[part];
   }

@@ -49,6 +49,12 @@ export interface WriteGate {
    * once it ended.
    */
   beforeRegenerate?(req: unknown): { reason: EndReason; ended?(): void };
+  /**
+   * Whether express-session's `touch` of an unchanged `sess` (every request that changed
+   * nothing) must reach the store: false when the expiry the record was last written with
+   * already outlasts every deadline of the session.
+   */
+  beforeTouch?(sid: string, sess: Record_): boolean;
 }
 
 export interface GuardedStoreOptions {
@@ -361,9 +367,29 @@ export class GuardedStore extends session.Store {
   }
 
   #promise<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return this.#call<T>(operation, (cb) => {
-      run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
-    }) as Promise<T>;
+    if (this.#deadlineMs() > 0) {
+      return this.#call<T>(operation, (cb) => {
+        run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
+      }) as Promise<T>;
+    }
+    // No deadline of ours (the store keeps its own, or answers from memory): one promise, no timer.
+    let running: Promise<T>;
+    try {
+      running = run();
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return running.then(
+      (value) => {
+        if (!this.#available) this.#markUp();
+        return value;
+      },
+      (err: unknown) => {
+        const failure = this.#failure(operation, err ?? new Error(`${operation} failed`));
+        if (failure) throw failure;
+        return undefined as T;
+      },
+    );
   }
 
   /**
@@ -657,14 +683,21 @@ export class GuardedStore extends session.Store {
   }
 
   async #save(sid: string, sess: Record_): Promise<void> {
-    if (this.#gate && (await this.#gate.beforeSet(sid, sess)) === 'skip') return;
+    const gate = this.#gate;
+    if (gate) {
+      // Most decisions are synchronous: no promise to wait for.
+      let decision = gate.beforeSet(sid, sess);
+      if (typeof decision !== 'string') decision = await decision;
+      if (decision === 'skip') return;
+    }
     const result = await this.writeUnlessTombstoned(sid, sess);
     if (result === 'tombstoned') {
       // A late save of an id that ended meanwhile: it stays dead, and the request is told.
       this.options.auditor.emit('resurrection_blocked', { sessionId: sid, principal: stateOf(sess)?.principal });
       throw new SessionConflictError('ended');
     }
-    await this.#gate?.afterSet?.(sid, sess);
+    const after = gate?.afterSet?.(sid, sess);
+    if (after) await after;
   }
 
   destroy(sid: string, callback?: Callback): void {
@@ -695,7 +728,7 @@ export class GuardedStore extends session.Store {
 
   override touch(sid: string, sess: SessionData, callback?: Callback): void {
     const inner = this.inner;
-    if (typeof inner.touch !== 'function') {
+    if (typeof inner.touch !== 'function' || this.#gate?.beforeTouch?.(sid, sess as unknown as Record_) === false) {
       callback?.();
       return;
     }
