@@ -120,8 +120,8 @@ export function crossSiteVerdict(req: Request, policy: CrossSitePolicy): CrossSi
     return { refused: !trusted, signal: 'sec-fetch-site', site, ...(named !== undefined ? { origin: named } : {}) };
   }
   // No Fetch Metadata (or a value this code does not know): fall back to Origin, then Referer.
-  const own = ownOriginOf(req, policy.trustProxy);
-  const allowed = (origin: string) => origin === own || policy.trustedOrigins.has(origin);
+  // The app's own origin (a URL parse) only when there is one to compare it with.
+  const allowed = (origin: string) => policy.trustedOrigins.has(origin) || origin === ownOriginOf(req, policy.trustProxy);
   if (named !== undefined) return { refused: !allowed(named), signal: 'origin', origin: named, ...(site ? { site } : {}) };
   const referer = typeof headers.referer === 'string' ? headers.referer : undefined;
   if (referer !== undefined) {

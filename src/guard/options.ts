@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import session, { type Store } from 'express-session';
 import { Auditor, consoleSink, type AuditSink } from '../audit/index.js';
@@ -9,10 +8,12 @@ import type { RejectUrlSessionIdsOptions } from '../url-ids/index.js';
 import { MemorySessionIndex } from '../session-index/memory.js';
 import type { GuardStoreExtensions, SessionIndex, SessionLimit } from '../store/contracts.js';
 import { DEFAULT_STORE_TIMEOUT_MS, GuardedStore } from '../store/guarded-store.js';
+import { AtomicMemoryStore } from '../store/memory.js';
 import { DEFAULT_STRATEGY, ROTATION_STRATEGIES, type RotationStrategy } from '../strategies/index.js';
 import { Binding } from '../policy/binding.js';
 import { trustedOriginsOf, type CrossSitePolicy } from '../cross-site/index.js';
 import { deriveKey, shortHash } from '../util/hash.js';
+import { randomSessionId } from '../util/random.js';
 import { DEFAULT_AUTH_KEYS } from '../policy/principal.js';
 import { DEFAULT_ABSOLUTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from '../policy/timeouts.js';
 import type { GuardContext } from './context.js';
@@ -326,7 +327,8 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new TypeError(`${NAME}: \`credentialVersion\` must be a function (principal) => version; got ${show(o.credentialVersion)}`);
   }
 
-  const store = o.store ?? new session.MemoryStore();
+  // Without a store: express-session's MemoryStore, with the guard's atomic extensions.
+  const store = o.store ?? new AtomicMemoryStore();
   if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function' || typeof store.on !== 'function') {
     throw new TypeError(`${NAME}: \`store\` must be an express-session Store (with get, set, destroy and on); got ${show(o.store)}`);
   }
@@ -406,7 +408,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     operationTimeoutMs: storeTimeoutMs,
     sessionLimit,
   });
-  const genid = () => randomBytes(32).toString('base64url');
+  const genid = randomSessionId;
   const handleKey = deriveKey(first, 'session-handle');
   const sessionIdFor = (store as GuardStoreExtensions).sessionIdFor;
   const genidFor =

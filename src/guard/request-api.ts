@@ -213,11 +213,11 @@ export class RequestApi implements SessionGuardRequestApi {
         ctx.strategy,
         options.keep ?? ctx.keep,
         (base) => {
-          const state: GuardState = { ...base, principal, authAt: now };
-          delete state.elevatedAt;
-          delete state.privilege;
+          // A new authentication: no privilege survives it. Built without `delete` (which turns
+          // the object into a slow dictionary on every login).
+          const { elevatedAt: _elevatedAt, privilege: _privilege, credentialVersion: _credentialVersion, ...kept } = base;
+          const state: GuardState = { ...kept, principal, authAt: now };
           if (credentialVersion !== undefined) state.credentialVersion = credentialVersion;
-          else delete state.credentialVersion;
           return state;
         },
         newId,

@@ -9,7 +9,7 @@ import { SessionGuardError } from '../errors/index.js';
 import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
 import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
 import type { RotateOptions } from '../store/guarded-store.js';
-import { carryOver, type RotationStrategy } from '../strategies/index.js';
+import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
 import { isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
 
@@ -57,7 +57,10 @@ export async function rotateSession(
     return { oldId, newId: oldId };
   }
 
-  const data = carryOver(strategy, old, { keep, drop: ctx.drop });
+  // A shallow copy: the rotation writes only the copy's own keys (the state, the cookie), so the
+  // old session stays untouched for a failed rotation to put back; a deep copy per login is garbage.
+  const data = carried(strategy, old, { keep, drop: ctx.drop });
+  data.cookie = cookieSettings(data.cookie);
   const base: GuardState = strategy === 'changeSessionId' ? { ...previous } : newGuardState(now);
   const next = mutate(base, previous, newId);
   next.rotatedAt = now;
@@ -100,6 +103,20 @@ export async function rotateSession(
     detail: { strategy },
   });
   return { oldId, newId };
+}
+
+/**
+ * The cookie's attributes as a new plain object, for `createSession` to build the new cookie
+ * from: express-session's `Cookie#data` (every attribute; its stored form leaves some out),
+ * without the unset ones, as the JSON of the cookie would be (an explicit `undefined` would
+ * override the new cookie's defaults, such as `path: '/'`).
+ */
+function cookieSettings(cookie: unknown): Record_ {
+  const data = (cookie as { data?: unknown } | undefined)?.data;
+  const source = (typeof data === 'object' && data !== null ? data : (cookie ?? {})) as Record_;
+  const out: Record_ = {};
+  for (const key of Object.keys(source)) if (source[key] !== undefined) out[key] = source[key];
+  return out;
 }
 
 /**

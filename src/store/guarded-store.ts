@@ -16,6 +16,7 @@ import {
   type SessionLimit,
   type TombstoneRecord,
 } from './contracts.js';
+import { AtomicMemoryStore } from './memory.js';
 
 /** A Store that may offer the guard's atomic extensions. */
 export type ExtensibleStore = Store & GuardStoreExtensions;
@@ -303,8 +304,10 @@ export class GuardedStore extends session.Store {
   #deadlineMs(): number {
     const own = (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs;
     if (typeof own === 'number' && own > 0 && own <= this.options.operationTimeoutMs) return 0;
-    // Exactly express-session's MemoryStore: a subclass may override its calls with slower ones.
-    return Object.getPrototypeOf(this.inner) === session.MemoryStore.prototype ? 0 : this.options.operationTimeoutMs;
+    // Exactly express-session's MemoryStore, or the guard's own (whose extensions answer at once):
+    // another subclass may override its calls with slower ones.
+    const proto: unknown = Object.getPrototypeOf(this.inner);
+    return proto === session.MemoryStore.prototype || proto === AtomicMemoryStore.prototype ? 0 : this.options.operationTimeoutMs;
   }
 
   /**

@@ -29,19 +29,30 @@ export interface CarryOptions {
  * old session, so a failed rotation can put the old one back untouched.
  */
 export function carryOver(strategy: Exclude<RotationStrategy, 'none'>, old: object, options: CarryOptions): Record_ {
-  const plain = JSON.parse(JSON.stringify(old)) as Record_;
-  const out: Record_ = { cookie: plain.cookie };
+  return JSON.parse(JSON.stringify(carried(strategy, old, options))) as Record_;
+}
+
+/**
+ * What `carryOver` copies, as a shallow copy: the top-level keys are the new session's own, the
+ * values are the old session's. For a rotation that writes only top-level keys of the copy (the
+ * guard's state, the cookie) and drops the old session once the new one is stored: it saves a
+ * deep copy per login, and the old session is still untouched when a failed rotation puts it back.
+ */
+export function carried(strategy: Exclude<RotationStrategy, 'none'>, old: object, options: CarryOptions): Record_ {
+  const source = old as Record_;
+  const out: Record_ = { cookie: source.cookie };
   switch (strategy) {
     case 'changeSessionId':
-      return plain;
+      for (const key of Object.keys(source)) out[key] = source[key];
+      return out;
     case 'migrateSession':
-      for (const [key, value] of Object.entries(plain)) {
-        if (key !== 'cookie' && key !== 'fixationGuard' && !options.drop.includes(key)) out[key] = value;
+      for (const key of Object.keys(source)) {
+        if (key !== 'cookie' && key !== 'fixationGuard' && !options.drop.includes(key)) out[key] = source[key];
       }
       return out;
     case 'newSession':
       for (const key of options.keep) {
-        if (key !== 'cookie' && key !== 'fixationGuard' && Object.prototype.hasOwnProperty.call(plain, key)) out[key] = plain[key];
+        if (key !== 'cookie' && key !== 'fixationGuard' && Object.prototype.hasOwnProperty.call(source, key)) out[key] = source[key];
       }
       return out;
   }

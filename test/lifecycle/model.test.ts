@@ -31,6 +31,7 @@ import { commandArbitraries } from './model/commands.js';
 import { Model } from './model/model.js';
 import {
   RealSystem,
+  atomicMemoryBackend,
   memoryBackend,
   plainBackend,
   redisBackend,
@@ -77,6 +78,10 @@ describe('session lifecycle model', () => {
 
   it('on the MemoryStore, every generated sequence of logins, requests, rotations, logouts, revocations, store failures and interleaved concurrent requests keeps the lifecycle invariants', async () => {
     await checkLifecycle(memoryBackend, server);
+  });
+
+  it('on the MemoryStore a guard makes when given no store (atomic extensions), every generated sequence keeps the lifecycle invariants', async () => {
+    await checkLifecycle(atomicMemoryBackend, server);
   });
 
   it('on a plain get/set/destroy store, every generated sequence keeps the lifecycle invariants', async () => {

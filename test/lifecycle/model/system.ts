@@ -17,6 +17,7 @@ import { createRedisSessionStores, type RedisSessionStores } from '../../../src/
 import { buildApp, type TestApp } from '../../helpers.js';
 import { connectedStores, uniquePrefix } from '../../redis/support.js';
 import { PlainStore } from '../../support/plain-store.js';
+import { AtomicMemoryStore } from '../../../src/store/memory.js';
 import { type Reply, type TestServer, idOf } from './client.js';
 import { Interleaver } from './interleave.js';
 
@@ -52,33 +53,46 @@ function unexpired(record: StoredRecord | undefined): StoredRecord | undefined {
   return record;
 }
 
-export const memoryBackend: StoreBackend = {
-  name: 'memory',
-  async fresh() {
-    const store = new session.MemoryStore();
-    const raw = (): Record<string, string> =>
-      (store as unknown as { sessions: Record<string, string> }).sessions;
-    const parse = (json: string | undefined) =>
-      unexpired(json === undefined ? undefined : (JSON.parse(json) as StoredRecord));
-    return {
-      store,
-      index: new MemorySessionIndex(),
-      async records() {
-        const out = new Map<string, StoredRecord>();
-        for (const [id, json] of Object.entries(raw())) {
-          const record = parse(json);
-          if (record) out.set(id, record);
-        }
-        return out;
-      },
-      async record(id) {
-        return parse(raw()[id]);
-      },
-      async dispose() {},
-    };
-  },
-  async close() {},
-};
+export const memoryBackend: StoreBackend = memoryStoreBackend(
+  'memory',
+  () => new session.MemoryStore(),
+);
+
+/** The store a guard makes when it is given none: the MemoryStore with the atomic extensions. */
+export const atomicMemoryBackend: StoreBackend = memoryStoreBackend(
+  'atomic-memory',
+  () => new AtomicMemoryStore(),
+);
+
+function memoryStoreBackend(name: string, create: () => session.MemoryStore): StoreBackend {
+  return {
+    name,
+    async fresh() {
+      const store = create();
+      const raw = (): Record<string, string> =>
+        (store as unknown as { sessions: Record<string, string> }).sessions;
+      const parse = (json: string | undefined) =>
+        unexpired(json === undefined ? undefined : (JSON.parse(json) as StoredRecord));
+      return {
+        store,
+        index: new MemorySessionIndex(),
+        async records() {
+          const out = new Map<string, StoredRecord>();
+          for (const [id, json] of Object.entries(raw())) {
+            const record = parse(json);
+            if (record) out.set(id, record);
+          }
+          return out;
+        },
+        async record(id) {
+          return parse(raw()[id]);
+        },
+        async dispose() {},
+      };
+    },
+    async close() {},
+  };
+}
 
 export const plainBackend: StoreBackend = {
   name: 'plain',

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import session, { type SessionData } from 'express-session';
+import { isTombstone, SessionConflictError } from '../../src/index.js';
+import { makeTombstone } from '../../src/store/contracts.js';
+import { AtomicMemoryStore } from '../../src/store/memory.js';
+import { randomSessionId } from '../../src/util/random.js';
+import { anonymousCookie, buildApp, idOf, loginWith, setCookie } from '../helpers.js';
+
+const TTL = 60_000;
+const record = (user: string) => ({ cookie: { originalMaxAge: TTL, expires: new Date(Date.now() + TTL).toISOString(), path: '/' }, user }) as unknown as SessionData;
+const read = async (store: session.MemoryStore, sid: string) => (await promisify(store.get.bind(store))(sid)) as Record<string, unknown> | null | undefined;
+
+describe('the MemoryStore a guard makes when given none (AtomicMemoryStore)', () => {
+  it('refuses a late save of a rotated id, which the plain MemoryStore lets resurrect', async () => {
+    // The attack without the extension: a request that loaded the old id saves it after the rotation.
+    const plain = new session.MemoryStore();
+    await promisify(plain.set.bind(plain))('old', makeTombstone('rotated', Date.now(), TTL, { successor: 'new' }) as unknown as SessionData);
+    await promisify(plain.set.bind(plain))('old', record('alice'));
+    assert.equal((await read(plain, 'old'))?.user, 'alice', 'a plain set overwrites the tombstone: the old id lives again');
+
+    const store = new AtomicMemoryStore();
+    await store.guardedSet('old', record('alice'));
+    await store.rename('old', 'new', record('alice'), Date.now(), TTL);
+    assert.equal(await store.guardedSet('old', record('alice')), 'tombstoned');
+    const old = await read(store, 'old');
+    assert.ok(isTombstone(old), 'the old id still holds its tombstone');
+    assert.equal(old.fixationGuardTombstone.successor, 'new');
+    assert.equal((await read(store, 'new'))?.user, 'alice');
+  });
+
+  it('never gives an ended id a successor, and never moves onto an id that exists (a revoked reservation stays dead)', async () => {
+    const store = new AtomicMemoryStore();
+    await assert.rejects(store.rename('missing', 'a', record('alice'), Date.now(), TTL), (err: unknown) => err instanceof SessionConflictError && err.reason === 'missing');
+    await store.guardedSet('ended', record('alice'));
+    await store.tombstone('ended', 'logout', Date.now(), TTL);
+    await assert.rejects(store.rename('ended', 'b', record('alice'), Date.now(), TTL), (err: unknown) => err instanceof SessionConflictError && err.reason === 'logout');
+    assert.equal(await read(store, 'b'), undefined, 'nothing written under the new id');
+
+    await store.guardedSet('live', record('alice'));
+    await store.tombstone('reserved', 'revoked', Date.now(), TTL);
+    await assert.rejects(store.rename('live', 'reserved', record('alice'), Date.now(), TTL), (err: unknown) => err instanceof SessionConflictError && err.reason === 'revoked');
+    assert.equal((await read(store, 'live'))?.user, 'alice', 'the source is untouched');
+  });
+
+  it('writes no tombstone for an id without a record when asked not to, and reports the tombstone it replaced', async () => {
+    const store = new AtomicMemoryStore();
+    assert.equal(await store.tombstone('never', 'logout', Date.now(), TTL, { ifExists: true }), undefined);
+    assert.equal(store.sessions.never, undefined, 'an anonymous logout writes nothing');
+    await store.rename((await store.guardedSet('a', record('alice')), 'a'), 'b', record('alice'), Date.now(), TTL);
+    const replaced = await store.tombstone('a', 'revoked', Date.now(), TTL);
+    assert.equal(replaced?.fixationGuardTombstone.successor, 'b', 'a revocation can follow the successor');
+  });
+
+  it('is what a guard without `store` uses: a login rotates, and the pre-login id is dead', async () => {
+    const { app, guard } = buildApp({});
+    assert.ok(guard.store.inner instanceof AtomicMemoryStore);
+    const before = await anonymousCookie(app);
+    const login = await loginWith(app, before);
+    assert.equal(login.status, 200);
+    assert.notEqual(idOf(setCookie(login) as string), idOf(before));
+    assert.ok(isTombstone(await guard.store.readRaw(idOf(before))), 'the pre-login id is a tombstone');
+  });
+});
+
+describe('session ids', () => {
+  it('are 256 random bits in base64url, distinct across many refills of the pool', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 1000; i++) ids.add(randomSessionId());
+    assert.equal(ids.size, 1000);
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(Buffer.from([...ids][0] as string, 'base64url').length, 32);
+  });
+});
