@@ -304,10 +304,7 @@ export class GuardedStore extends session.Store {
   #deadlineMs(): number {
     const own = (this.inner as { operationTimeoutMs?: unknown }).operationTimeoutMs;
     if (typeof own === 'number' && own > 0 && own <= this.options.operationTimeoutMs) return 0;
-    // Exactly express-session's MemoryStore, or the guard's own (whose extensions answer at once):
-    // another subclass may override its calls with slower ones.
-    const proto: unknown = Object.getPrototypeOf(this.inner);
-    return proto === session.MemoryStore.prototype || proto === AtomicMemoryStore.prototype ? 0 : this.options.operationTimeoutMs;
+    return this.#inMemory() ? 0 : this.options.operationTimeoutMs;
   }
 
   /**
@@ -316,8 +313,17 @@ export class GuardedStore extends session.Store {
    * only then may the write gate keep a touch from it.
    */
   #expiresByCookie(): boolean {
-    const inner = this.inner as { expiresByCookie?: unknown };
-    return Object.getPrototypeOf(inner) === session.MemoryStore.prototype || inner.expiresByCookie === true;
+    return this.#inMemory() || (this.inner as { expiresByCookie?: unknown }).expiresByCookie === true;
+  }
+
+  /**
+   * Exactly express-session's MemoryStore, or the guard's own (whose extensions answer at once):
+   * records in this process's memory, expiring with their cookie. Another subclass may
+   * override its calls with slower ones, or keep records otherwise.
+   */
+  #inMemory(): boolean {
+    const proto: unknown = Object.getPrototypeOf(this.inner);
+    return proto === session.MemoryStore.prototype || proto === AtomicMemoryStore.prototype;
   }
 
   /**
