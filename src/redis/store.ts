@@ -142,15 +142,15 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     await (this.client as SpreadClient).set(this.keys.session(sid), JSON.stringify(sess), { expiration: { type: 'PX', value: ttl } });
   }
 
-  /**
-   * Lengthens the record's TTL (express-session calls it on requests that change nothing),
-   * but never a tombstone's, and keeps the principal's index alive as long as the record.
-   */
   /** Whether a record expires with its cookie (the TTL is taken from it unless `sessionTtl` is a function). */
   get expiresByCookie(): boolean {
     return typeof this.ttl !== 'function';
   }
 
+  /**
+   * Lengthens the record's TTL (express-session calls it on requests that change nothing),
+   * but never a tombstone's, and keeps the principal's index alive as long as the record.
+   */
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<any> {
     if (this.disableTouch) return settle(Promise.resolve(null), cb);
     let touched: Promise<null>;
