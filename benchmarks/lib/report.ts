@@ -57,8 +57,11 @@ function ratioCheck(
 export function evaluateTargets({ http, memory, growth, tombstones }: TargetInputs): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const storeName = (id: string) => (id.endsWith('redis') ? 'Redis' : 'MemoryStore');
+  /** The guard's row of a scenario (absent when the scenario did not run). */
+  const guardOf = (id: string) =>
+    http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
   for (const id of ['hot-memory', 'hot-redis']) {
-    const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
+    const g = guardOf(id);
     if (!g) continue;
     checks.push(
       ratioCheck(
@@ -78,7 +81,7 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
     );
   }
   for (const id of ['first-visit-memory', 'first-visit-redis']) {
-    const g = http.find((x) => x.id === id)?.variants.find((v) => v.key === 'guard');
+    const g = guardOf(id);
     if (!g) continue;
     checks.push(
       ratioCheck(
