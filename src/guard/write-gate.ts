@@ -15,7 +15,7 @@ import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
 import { unsendableCookieError } from './plain-http.js';
-import { isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
+import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -54,7 +54,7 @@ export function tripwireMessage(ctx: GuardContext, principal: string | undefined
 export function createWriteGate(ctx: GuardContext): WriteGate {
   /** The tripwire fires at a save: audited, the id ended, the save refused. */
   async function refuse(state: RequestState, sid: string, sess: Record_, reason: string, principal: string, req: Request | undefined): Promise<never> {
-    await tripSession(ctx, state, sid, sess, reason, req?.ip).catch(() => undefined);
+    await tripSession(ctx, state, sid, sess, reason, clientIp(state, req)).catch(() => undefined);
     throw new FixationTripwireError(tripwireMessage(ctx, principal));
   }
 
@@ -77,7 +77,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
   function writeAnonymous(state: RequestState, sid: string, sess: Record_, now: number, fresh: boolean, req: Request | undefined): 'write' {
     if (!sess.fixationGuard) {
       sess.fixationGuard = newGuardState(now);
-      if (fresh) ctx.auditor.emit('session_created', { sessionId: sid, ip: req?.ip });
+      // Every first visit passes here: the client's address is read only for a sink.
+      if (fresh && ctx.auditor.listening) ctx.auditor.emit('session_created', { sessionId: sid, ip: clientIp(state, req) });
     }
     return 'write';
   }
@@ -111,8 +112,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (reason !== undefined) return refuse(state, sid, sess, reason, principal, req);
       if (fresh && !ctx.binding.isBound(guard, sid)) {
         // passport's login (regenerate, then save) over plain HTTP: the new cookie could never be sent.
-        if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, req?.ip, 'this login');
-        return bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, req?.ip).then((bound) => writeBound(state, sid, sess, bound));
+        if (state.cookieUnsendable) throw unsendableCookieError(ctx, state, clientIp(state, req), 'this login');
+        return bindRegenerated(ctx, state, sid, sess, appPrincipal ?? principal, now, clientIp(state, req)).then((bound) => writeBound(state, sid, sess, bound));
       }
       return writeBound(state, sid, sess, guard as GuardState);
     },
@@ -132,7 +133,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       return {
         reason: 'logout',
         ended() {
-          ctx.auditor.emit('logout', { sessionId: sid, principal, ip: req.ip, detail: { via: 'regenerated-session' } });
+          ctx.auditor.emit('logout', { sessionId: sid, principal, ip: clientIp(state, req), detail: { via: 'regenerated-session' } });
           if (!req.res) return;
           (req.res as unknown as Record<symbol, boolean>)[LOGGED_OUT] = true;
           // The browser drops the dead cookie (a regenerated session that is saved sets its own after this).
@@ -146,9 +147,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (!state || state.ctx !== ctx || sid !== state.loadedId || state.baseline?.sid !== sid) return true;
       const guard = stateOf(sess);
       const expiresAt = state.storedExpiresAt;
-      // A record moved by a login or rotation keeps the expiry of the one it replaced, whatever
-      // its cookie says: touched until the guard's next activity save (lastSeenAt after rotatedAt).
-      if (!guard || expiresAt === undefined || !Number.isFinite(expiresAt) || !(guard.lastSeenAt > guard.rotatedAt)) return true;
+      // A record moved by a login or rotation lives as its cookie says too (the move writes it so).
+      if (!guard || expiresAt === undefined || !Number.isFinite(expiresAt)) return true;
       // The touch matters only when the store would drop the record before the guard ends the
       // session. Each side in its own clock: the store's expiry in real time, the session's
       // deadlines in the guard's (the same clock outside tests).

@@ -185,8 +185,9 @@ return false
 
 /**
  * KEYS: old session, new session, [index, meta].
- * ARGV: new value, tombstone JSON, tombstone ttlMs, oldId, newId, lastSeenAt.
- * The new record inherits the old one's remaining TTL; the old id becomes a tombstone; the
+ * ARGV: new value, tombstone JSON, tombstone ttlMs, oldId, newId, lastSeenAt, new ttlMs.
+ * The new record lives as its own cookie says (as a set would write it, not with the old
+ * record's remaining TTL: its expiry is then the one the guard reads); the old id becomes a tombstone; the
  * principal's index entry (when there is one) moves to the new id keeping createdAt, or, when
  * the new id was admitted beforehand (a login), is marked live and covered by the new TTL.
  */
@@ -197,7 +198,7 @@ local old = redis.call('GET', KEYS[1])
 if not old then return fail('old_missing') end
 if is_tombstone(old) then return fail('old_dead') end
 if redis.call('EXISTS', KEYS[2]) == 1 then return fail('new_exists') end
-local ttl = redis.call('PTTL', KEYS[1])
+local ttl = tonumber(ARGV[7])
 set_for(KEYS[2], ARGV[1], ttl)
 if ttl < 1 and ttl ~= -1 then ttl = 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -415,12 +416,12 @@ return reply
  * ARGV: 1 new value, 2 rotated-tombstone JSON (naming the new id), 3 tombstone ttlMs, 4 oldId,
  * 5 newId, 6 createdAt, 7 lastSeenAt, 8 metaJSON, 9 max (0 = no limit), 10 onLimit, 11 graceMs,
  * 12 replacing id ('' = none), 13 evicted-tombstone JSON, 14 session key prefix, 15 old stored
- * ('1' | '0'), 16 new ttlMs when the old id is not stored.
+ * ('1' | '0'), 16 new ttlMs.
  * In order, all or nothing: the old id must hold a live record (else old_missing / old_dead;
  * an id never stored is not looked at) and the new id nothing (new_exists); expired and
  * tombstoned members are pruned; under rejectLogin a login at the limit (replacing does not
- * count) changes nothing and returns {0}; the new record is written (with the old one's
- * remaining TTL), the old id becomes a tombstone, the index entry is added live (a replaced
+ * count) changes nothing and returns {0}; the new record is written (living as its cookie
+ * says, ARGV 16), the old id becomes a tombstone, the index entry is added live (a replaced
  * entry's createdAt and meta carry over); under evictOldest the oldest live entries beyond the
  * limit are tombstoned and removed. Returns {1, evicted ids…}.
  */
@@ -434,7 +435,6 @@ if old_stored then
   local old = redis.call('GET', KEYS[3])
   if not old then return fail('old_missing') end
   if is_tombstone(old) then return fail('old_dead') end
-  ttl = redis.call('PTTL', KEYS[3])
 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return fail('new_exists') end
 local now = now_micros()

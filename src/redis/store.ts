@@ -57,7 +57,7 @@ export interface RedisSessionStoreOptions {
 /**
  * connect-redis's `RedisStore` plus the guard's atomic extras, each a single Lua script:
  * `guardedSet` (refuses to write over a tombstone), `tombstone` and `rename` (moves a record
- * to a new id keeping its TTL, tombstones the old id and moves the id in its principal's
+ * to a new id, living as its cookie says, tombstones the old id and moves the id in its principal's
  * index, all at once). Records are the same JSON connect-redis writes.
  *
  * It never emits express-session's `disconnect` event (which makes express-session skip the
@@ -254,7 +254,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
   }
 
   /**
-   * Atomically: `sess` under `newId` with the old record's remaining TTL, a tombstone
+   * Atomically: `sess` under `newId` living as its cookie says (as `set` writes it), a tombstone
    * (reason `rotated`, naming `newId`, with `graceUntil` when given) under `oldId`, and the
    * principal's index entry moved to `newId`. Rejects with `SessionRenameConflictError` (and
    * changes nothing) when `oldId` holds no live record or `newId` exists.
@@ -269,7 +269,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
       return;
     }
     const keys = [this.keys.session(oldId), this.keys.session(newId), ...this.#indexKeys(newId, principal)];
-    const args = [JSON.stringify(sess), tombstone, String(ttl), oldId, newId, String(Math.floor(now))];
+    const args = [JSON.stringify(sess), tombstone, String(ttl), oldId, newId, String(Math.floor(now)), String(this.#movedTtlMs(sess))];
     await this.#deadline('rename', RENAME.run(this.#scripting, keys, args).catch(refusalToConflict));
   }
 
@@ -295,7 +295,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
       limit?.onLimit === 'evictOldest' ? JSON.stringify(makeTombstone('evicted', now, ttl)) : '',
       this.keys.sessionPrefix,
       login.oldStored ? '1' : '0',
-      String(this.#ttlMs(sess)),
+      String(this.#movedTtlMs(sess)),
     ];
     const reply = (await this.#deadline('login', LOGIN.run(this.#scripting, keys, args).catch(refusalToConflict))) as unknown[];
     const [admitted, ...evicted] = reply;
@@ -314,7 +314,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
   async #moveAcrossSlots(oldId: string, newId: string, sess: SessionData, now: number, tombstone: string, ttl: number, principal: string | undefined): Promise<void> {
     const inKeys = [this.keys.session(newId), ...this.#indexKeys(newId, principal)];
     const value = JSON.stringify(sess);
-    await this.#deadline('rename', MOVE_IN.run(this.#scripting, inKeys, [value, String(this.#ttlMs(sess)), newId, String(Math.floor(now))]).catch(refusalToConflict));
+    await this.#deadline('rename', MOVE_IN.run(this.#scripting, inKeys, [value, String(this.#movedTtlMs(sess)), newId, String(Math.floor(now))]).catch(refusalToConflict));
     try {
       await this.#deadline('rename', MOVE_OUT.run(this.#scripting, [this.keys.session(oldId)], [tombstone, String(ttl)]).catch(refusalToConflict));
     } catch (error) {
@@ -343,6 +343,14 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     const expires = sess?.cookie?.expires;
     if (expires) return Math.ceil(new Date(expires).getTime() - Date.now());
     return Math.ceil(this.ttl * 1000);
+  }
+
+  /**
+   * The TTL of a record written by a move: as `set` gives it, at least 1 ms (a script reads -1
+   * as "never expires", which a cookie that expired a millisecond ago must not become).
+   */
+  #movedTtlMs(sess: SessionData): number {
+    return Math.max(1, this.#ttlMs(sess));
   }
 
   #deadline<T>(operation: string, promise: Promise<T>): Promise<T> {

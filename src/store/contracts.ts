@@ -95,7 +95,9 @@ export interface GuardStoreExtensions {
    */
   tombstone?(sid: string, reason: EndReason, now: number, ttlMs: number, options?: { ifExists?: boolean }): Promise<TombstoneRecord | undefined>;
   /**
-   * Atomically: writes `sess` under `newId` keeping the old record's remaining TTL, replaces
+   * Atomically: writes `sess` under `newId` with the expiry a `set` of it would have (not the
+   * old record's remaining TTL: a store that says its records expire with their cookie is
+   * trusted on that for moved records too), replaces
    * `oldId` by a `rotated` tombstone naming `newId` (with `graceUntil` when given), and moves
    * `oldId`'s index entry to `newId` where the store keeps the index. Rejects with a
    * `SessionConflictError` (and changes nothing) when `oldId` holds no live record or `newId`
