@@ -47,6 +47,11 @@ export class Auditor {
     return shortHash(this.#key, id);
   }
 
+  /** Whether any sink listens: a caller can skip gathering costly fields for an event nobody gets. */
+  get listening(): boolean {
+    return this.#sinks.length > 0;
+  }
+
   addSink(sink: AuditSink): void {
     this.#sinks.push(sink);
   }

@@ -5,7 +5,7 @@ import { stateOf, type GuardState } from '../policy/state.js';
 import { lifecycleDue, type LifecycleDue } from '../policy/timeouts.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
-import { isStored, type RequestState } from './request-state.js';
+import { clientIp, isStored, type RequestState } from './request-state.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh, rotateSession } from './rotation.js';
 
 const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
@@ -46,7 +46,7 @@ async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestSta
     ctx.auditor.emit(END_EVENTS[reason] ?? 'session_expired', {
       sessionId: req.sessionID,
       principal: guard.principal,
-      ip: req.ip,
+      ip: clientIp(state, req),
       reason,
       detail: { idleMs: now - guard.lastSeenAt, ageMs: now - (guard.authAt ?? guard.createdAt) },
     });

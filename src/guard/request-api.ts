@@ -6,7 +6,7 @@ import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 import { unsendableCookieError } from './plain-http.js';
-import { isStored, REQUEST_STATE, type RequestState } from './request-state.js';
+import { clientIp, isStored, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
 type Record_ = Record<string, unknown>;
@@ -188,7 +188,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const meta = checkMeta(options.meta);
     // Before anything is reserved or rotated: a refused login changes nothing.
     this.#refuseCrossSite('login', principal, options.allowCrossSite);
-    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, req.ip, 'this login');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, clientIp(this.#state, req), 'this login');
     const old = requireSession(req);
     const store = ctx.store;
     const now = ctx.clock.now();
@@ -202,7 +202,7 @@ export class RequestApi implements SessionGuardRequestApi {
     // One step where the store can (one Redis script: admit, evict, move, index); else reserve
     // the place first and confirm it after the move.
     const atOnce = newId !== oldId && store.logsInAtOnce;
-    if (!atOnce) await store.reserveLogin(principal, entry, { replacing, ip: req.ip });
+    if (!atOnce) await store.reserveLogin(principal, entry, { replacing, ip: clientIp(this.#state, req) });
     let rotated = false;
     try {
       await rotateSession(
@@ -221,10 +221,10 @@ export class RequestApi implements SessionGuardRequestApi {
           return state;
         },
         newId,
-        atOnce ? { entry, replacing, ip: req.ip } : undefined,
+        atOnce ? { entry, replacing, ip: clientIp(this.#state, req) } : undefined,
       );
       rotated = true;
-      if (!atOnce) await store.confirmLogin(principal, entry, req.ip);
+      if (!atOnce) await store.confirmLogin(principal, entry, clientIp(this.#state, req));
     } catch (err) {
       // No half-logged-in session survives, even when the store failed mid-way (ended after
       // recovery when it cannot be now; a one-step login's unknown outcome is settled by the store).
@@ -241,7 +241,7 @@ export class RequestApi implements SessionGuardRequestApi {
       sessionId: req.sessionID,
       previousSessionId: oldId,
       principal,
-      ip: req.ip,
+      ip: clientIp(this.#state, req),
       detail: { strategy: ctx.strategy, rotated: oldId !== req.sessionID },
     });
   }
@@ -265,7 +265,7 @@ export class RequestApi implements SessionGuardRequestApi {
     // A forged elevation would raise a victim's privilege behind his back, or finish a step-up
     // the attacker started: the same check as a login.
     this.#refuseCrossSite('elevate', principal, options.allowCrossSite);
-    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this privilege change');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, clientIp(this.#state, this.#req), 'this privilege change');
     const now = ctx.clock.now();
     await rotateSession(ctx, this.#req, this.#state, 'elevate', ctx.strategy, ctx.keep, (base, previous) => ({
       ...base,
@@ -275,7 +275,7 @@ export class RequestApi implements SessionGuardRequestApi {
       elevatedAt: now,
       ...(options.privilege !== undefined ? { privilege: String(options.privilege) } : {}),
     }));
-    ctx.auditor.emit('elevated', { sessionId: this.#req.sessionID, principal, ip: this.#req.ip, detail: { privilege: options.privilege ?? null } });
+    ctx.auditor.emit('elevated', { sessionId: this.#req.sessionID, principal, ip: clientIp(this.#state, this.#req), detail: { privilege: options.privilege ?? null } });
   }
 
   /**
@@ -287,7 +287,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'refreshCredentials: the session is not authenticated.');
     if (!ctx.credentialVersion) throw new SessionGuardError('SESSION_CONFIG', 'refreshCredentials: the guard has no `credentialVersion` option.');
-    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, this.#req.ip, 'this credential refresh');
+    if (this.#state.cookieUnsendable) throw unsendableCookieError(ctx, this.#state, clientIp(this.#state, this.#req), 'this credential refresh');
     const version = String(await ctx.credentialVersion(principal));
     await rotateSession(ctx, this.#req, this.#state, 'credentials', ctx.strategy === 'none' ? 'none' : 'changeSessionId', ctx.keep, (base) => ({ ...base, credentialVersion: version }));
   }
@@ -303,7 +303,7 @@ export class RequestApi implements SessionGuardRequestApi {
     if (sess && isStored(this.#state, req.sessionID)) {
       const principal = stateOf(sess)?.principal;
       await ctx.store.endSession(req.sessionID, 'logout', principal);
-      ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: req.ip });
+      ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req) });
     }
     this.#dropSession();
   }
@@ -320,7 +320,7 @@ export class RequestApi implements SessionGuardRequestApi {
       await ctx.store.endSession(req.sessionID, 'logout_everywhere', principal);
       count++;
     }
-    ctx.auditor.emit('logout_everywhere', { sessionId: req.sessionID, principal, ip: req.ip, detail: { ended: count } });
+    ctx.auditor.emit('logout_everywhere', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req), detail: { ended: count } });
     this.#dropSession();
     return count;
   }
@@ -335,7 +335,7 @@ export class RequestApi implements SessionGuardRequestApi {
     this.#ctx.auditor.emit('cross_site_login_rejected', {
       sessionId: isStored(this.#state, req.sessionID) ? req.sessionID : undefined,
       principal,
-      ip: req.ip,
+      ip: clientIp(this.#state, req),
       reason: verdict.signal,
       detail: { action, origin: verdict.origin ?? null, site: verdict.site ?? null },
     });

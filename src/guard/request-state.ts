@@ -51,6 +51,8 @@ export interface RequestState {
   endedReason: EndReason | 'unknown' | undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined;
+  /** `req.ip` once read (null: not yet); see `clientIp`. */
+  ip: string | undefined | null;
 }
 
 export function createRequestState(
@@ -70,7 +72,18 @@ export function createRequestState(
     storedExpiresAt: undefined,
     endedReason: undefined,
     pendingConfirm: undefined,
+    ip: null,
   };
+}
+
+/**
+ * The client's address as Express gives it, read once per request: `req.ip` parses the
+ * forwarding headers against the trust setting on every read, and a login reads it for its
+ * admission, its confirmation and two audit events.
+ */
+export function clientIp(state: RequestState, req: Request | undefined): string | undefined {
+  if (state.ip === null) state.ip = req?.ip;
+  return state.ip;
 }
 
 export function requestStateOf(req: Request | undefined): RequestState | undefined {

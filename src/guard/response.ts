@@ -19,7 +19,7 @@ import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
-import { isTripped, unchanged, type RequestState } from './request-state.js';
+import { clientIp, isTripped, unchanged, type RequestState } from './request-state.js';
 import { requestTripReason, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -48,7 +48,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (sess) configureSessionCookie((sess as unknown as { cookie: Cookie }).cookie, state.cookie.options);
     if (state.cookieUnsendable && sess && req.sessionID !== state.loadedId && !ctx.plainHttpReports.unsendableReported && (sess === settled || !unchanged(state, sess))) {
       // An anonymous session was stored whose Secure cookie express-session will silently not send.
-      reportUnsendable(ctx, req.ip, unsendableCookieMessage(`${req.method} ${req.path}`, state.cookie.name, ctx.plainHttp, ctx.production, 'the session it stored is lost after this response'));
+      reportUnsendable(ctx, clientIp(state, req), unsendableCookieMessage(`${req.method} ${req.path}`, state.cookie.name, ctx.plainHttp, ctx.production, 'the session it stored is lost after this response'));
     }
     if (!sess || sess === settled || unchanged(state, sess)) return;
     const sid = req.sessionID;
@@ -58,7 +58,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     delete (req as { session?: unknown }).session;
     clearSessionCookie(state.cookie, res);
     if (alreadyTripped) return; // the write gate refused the save a moment ago and audited it
-    tripSession(ctx, state, sid, sess, reason, req.ip).catch(() => undefined);
+    tripSession(ctx, state, sid, sess, reason, clientIp(state, req)).catch(() => undefined);
     if (ctx.development) {
       console.error(
         `fixation-guard tripwire: ${req.method} ${req.path} marked the session authenticated (as ${principalOf(sess, ctx.authKeys)}) without req.login(). ` +

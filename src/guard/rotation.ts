@@ -11,7 +11,7 @@ import { isTombstone, type EndReason, type TombstoneRecord } from '../store/cont
 import type { RotateOptions } from '../store/guarded-store.js';
 import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
-import { isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
+import { clientIp, isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -98,7 +98,7 @@ export async function rotateSession(
     sessionId: newId,
     previousSessionId: oldId,
     principal: next.principal,
-    ip: req.ip,
+    ip: clientIp(state, req),
     reason: cause,
     detail: { strategy },
   });
@@ -141,7 +141,7 @@ export async function adoptSuccessor(ctx: GuardContext, req: Request, state: Req
   state.loadedId = successor;
   markStored(state, successor, adopted);
   state.endedReason = undefined;
-  ctx.auditor.emit('rotation_grace_used', { sessionId: successor, previousSessionId: presentedId, principal: guard?.principal, ip: req.ip });
+  ctx.auditor.emit('rotation_grace_used', { sessionId: successor, previousSessionId: presentedId, principal: guard?.principal, ip: clientIp(state, req) });
   return true;
 }
 
