@@ -11,6 +11,42 @@ import {
 
 type Record_ = Record<string, unknown>;
 
+const TOMBSTONE_MARKER = '"fixationGuardTombstone"';
+const COOKIE_START = '{"cookie":{';
+const EXPIRES_KEY = '"expires":';
+
+function isTombstoneHeld(held: TombstoneRecord | 'live' | undefined): held is TombstoneRecord {
+  return held !== undefined && held !== 'live';
+}
+
+/** The MemoryStore's rule: a record whose cookie has an `expires` at or before now is gone. */
+function expired(expires: unknown): boolean {
+  return typeof expires === 'string' && Date.parse(expires) <= Date.now();
+}
+
+function expiresOf(record: Record_): unknown {
+  return (record.cookie as { expires?: unknown } | undefined)?.expires;
+}
+
+/**
+ * The cookie's `expires` of a stored record, read from its JSON without parsing the session:
+ * express-session writes the cookie first, and its attributes are scalars. A bare `"expires":`
+ * can only be a key (a quote inside a JSON string is escaped); one found before the cookie's
+ * first `}` is the cookie's own. Any other shape is parsed whole.
+ */
+function storedExpiry(json: string): unknown {
+  if (json.startsWith(COOKIE_START)) {
+    const at = json.indexOf(EXPIRES_KEY, COOKIE_START.length);
+    const end = json.indexOf('}', COOKIE_START.length);
+    if (at !== -1 && at < end) {
+      const value = at + EXPIRES_KEY.length;
+      if (json.startsWith('null', value)) return null;
+      if (json[value] === '"') return json.slice(value + 1, json.indexOf('"', value + 1));
+    }
+  }
+  return expiresOf(JSON.parse(json) as Record_);
+}
+
 /**
  * express-session's MemoryStore with the guard's atomic extensions (`guardedSet`, `tombstone`,
  * `rename`), the store a guard makes when it is given none. Each extension reads and writes
@@ -23,40 +59,49 @@ type Record_ = Record<string, unknown>;
 export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename'>> {
   declare sessions: Record<string, string>;
 
-  /** The record under `sid` as the MemoryStore's `get` reads it: parsed, and none once expired. */
-  #read(sid: string): Record_ | undefined {
+  /**
+   * What `sid` holds as the MemoryStore's `get` would see it (an expired record is dropped): a
+   * tombstone, `'live'` for a session record, or nothing. Only a record that names the tombstone
+   * marker is parsed whole; any other only for its cookie's expiry (a login reads the record it
+   * moves, and a parse of the whole session per login is garbage).
+   */
+  #peek(sid: string): TombstoneRecord | 'live' | undefined {
     const json = this.sessions[sid];
     if (json === undefined) return undefined;
-    const record = JSON.parse(json) as Record_;
-    const expires = (record.cookie as { expires?: unknown } | undefined)?.expires;
-    if (typeof expires === 'string' && Date.parse(expires) <= Date.now()) {
-      delete this.sessions[sid];
-      return undefined;
+    if (json.includes(TOMBSTONE_MARKER)) {
+      const record = JSON.parse(json) as Record_;
+      if (expired(expiresOf(record))) return this.#drop(sid);
+      return isTombstone(record) ? record : 'live';
     }
-    return record;
+    return expired(storedExpiry(json)) ? this.#drop(sid) : 'live';
+  }
+
+  #drop(sid: string): undefined {
+    delete this.sessions[sid];
+    return undefined;
   }
 
   async guardedSet(sid: string, sess: SessionData): Promise<GuardedSetResult> {
-    if (isTombstone(this.#read(sid))) return 'tombstoned';
+    if (isTombstoneHeld(this.#peek(sid))) return 'tombstoned';
     this.sessions[sid] = JSON.stringify(sess);
     return 'written';
   }
 
   async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number, options: { ifExists?: boolean } = {}): Promise<TombstoneRecord | undefined> {
-    const current = this.#read(sid);
+    const current = this.#peek(sid);
     if (current === undefined && options.ifExists === true) return undefined;
     this.sessions[sid] = JSON.stringify(makeTombstone(reason, now, ttlMs));
-    return isTombstone(current) ? current : undefined;
+    return isTombstoneHeld(current) ? current : undefined;
   }
 
   async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
-    const current = this.#read(oldId);
+    const current = this.#peek(oldId);
     // An ended id never gets a successor.
     if (current === undefined) throw new SessionConflictError('missing');
-    if (isTombstone(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
+    if (isTombstoneHeld(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
     // A reserved login id that a revocation tombstoned meanwhile stays dead; an id is never reused.
-    const existing = this.#read(newId);
-    if (existing !== undefined) throw new SessionConflictError(isTombstone(existing) ? 'revoked' : 'new_exists');
+    const existing = this.#peek(newId);
+    if (existing !== undefined) throw new SessionConflictError(existing === 'live' ? 'new_exists' : 'revoked');
     this.sessions[newId] = JSON.stringify(sess);
     this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
   }

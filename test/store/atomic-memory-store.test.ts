@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import session, { type SessionData } from 'express-session';
+import fc from 'fast-check';
 import { isTombstone, SessionConflictError } from '../../src/index.js';
 import { makeTombstone } from '../../src/store/contracts.js';
 import { AtomicMemoryStore } from '../../src/store/memory.js';
@@ -51,6 +52,38 @@ describe('the MemoryStore a guard makes when given none (AtomicMemoryStore)', ()
     await store.rename((await store.guardedSet('a', record('alice')), 'a'), 'b', record('alice'), Date.now(), TTL);
     const replaced = await store.tombstone('a', 'revoked', Date.now(), TTL);
     assert.equal(replaced?.fixationGuardTombstone.successor, 'b', 'a revocation can follow the successor');
+  });
+
+  it('sees a record exactly when the MemoryStore\'s own get does, whatever its cookie and data look like (the expiry is read without parsing the session)', async () => {
+    // Strings that could fool a reader of the JSON: a quote, a brace, the key itself.
+    const tricky = fc.constantFrom('/', '/a}b', '"expires":"2000-01-01T00:00:00.000Z"', 'x"y', '\\', 'ok');
+    const when = fc.constantFrom(-60_000, -1, 60_000, 3_600_000).map((d) => new Date(Date.now() + d).toISOString());
+    const cookie = fc.record(
+      { originalMaxAge: fc.option(fc.nat(), { nil: null }), expires: fc.option(when, { nil: null }), path: tricky, domain: tricky, sameSite: fc.constantFrom('lax', 'strict') },
+      { requiredKeys: ['originalMaxAge'] },
+    );
+    const data = fc.dictionary(fc.constantFrom('user', 'expires', 'cookie2', 'token'), fc.oneof(tricky, when, fc.record({ expires: when })));
+    await fc.assert(
+      fc.asyncProperty(cookie, data, fc.boolean(), async (c, d, cookieFirst) => {
+        const rec = (cookieFirst ? { cookie: c, ...d } : { ...d, cookie: c }) as unknown as SessionData;
+        const plain = new session.MemoryStore();
+        (plain as unknown as { sessions: Record<string, string> }).sessions.s = JSON.stringify(rec);
+        const visible = (await read(plain, 's')) != null;
+        const store = new AtomicMemoryStore();
+        store.sessions.s = JSON.stringify(rec);
+        const moved = await store.rename('s', 'n', record('alice'), Date.now(), TTL).then(
+          () => true,
+          (err: unknown) => {
+            assert.ok(err instanceof SessionConflictError && err.reason === 'missing', String(err));
+            return false;
+          },
+        );
+        assert.equal(moved, visible);
+        // A record the MemoryStore no longer serves is not written over as if live either.
+        if (!visible) assert.equal(store.sessions.s, undefined, 'the expired record is dropped, as the MemoryStore drops it');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('is what a guard without `store` uses: a login rotates, and the pre-login id is dead', async () => {
