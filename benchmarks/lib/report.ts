@@ -96,7 +96,10 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
     ['login-redis', 'Redis', 1],
     ['login-memory', 'MemoryStore', 0.9],
   ] as const) {
-    for (const v of http.find((x) => x.id === id)?.variants.slice(1) ?? []) {
+    // One target per rotation strategy, on the store as shipped. The variant without the rename
+    // script (what a third-party store without the atomic extensions falls back to) stays in
+    // the table for comparison; it is not a strategy.
+    for (const v of http.find((x) => x.id === id)?.variants.slice(1).filter((x) => !x.key.endsWith('-nonatomic')) ?? []) {
       const target = `Login on ${store} (${v.label.replace(/^sessionGuard /, '')}): logins/s ≥ ${limit.toFixed(2)}× plain regenerate + copy`;
       checks.push(
         ratioCheck(
