@@ -20,6 +20,7 @@ import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
 import { clientIp, isTripped, unchanged, type RequestState } from './request-state.js';
+import { isFresh, stampAnonymous } from './write-gate.js';
 import { requestTripReason, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -79,6 +80,13 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (unchanged(state, sess)) {
       settled = sess;
       return end.apply(this, args);
+    }
+    // A new anonymous session gets the guard's state before express-session hashes it for the
+    // save (added by the write gate instead, it would make express-session save again).
+    const sid = req.sessionID;
+    const record = sess as Record<string, unknown>;
+    if (record.fixationGuard === undefined && principalOf(record, ctx.authKeys) === undefined) {
+      stampAnonymous(ctx, state, sid, record, ctx.clock.now(), isFresh(state, sid), req);
     }
     // The expiry express-session would give the session when it answers (it resets the cookie's
     // maxAge at the end of every request): the record is written with it, not with the one it

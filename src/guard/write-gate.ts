@@ -29,6 +29,19 @@ export function isFresh(state: RequestState, sid: string): boolean {
   return !isStored(state, sid) && !isBoundNow(state, sid);
 }
 
+/**
+ * Gives a record with no authentication the guard's state before its first write, audited as
+ * `session_created` when its id is new. The response hook does it before its own save, since
+ * express-session hashes a session as it saves it: a state the write gate added inside the
+ * store call would make express-session save the session a second time when it answers.
+ */
+export function stampAnonymous(ctx: GuardContext, state: RequestState, sid: string, sess: Record_, now: number, fresh: boolean, req: Request | undefined): void {
+  if (sess.fixationGuard) return;
+  sess.fixationGuard = newGuardState(now);
+  // Every first visit passes here: the client's address is read only for a sink.
+  if (fresh && ctx.auditor.listening) ctx.auditor.emit('session_created', { sessionId: sid, ip: clientIp(state, req) });
+}
+
 /** The tripwire's verdict on persisting (or serving) `sess` under `sid` in this request. */
 export function requestTripReason(ctx: GuardContext, state: RequestState, sid: string, sess: Record_): string | undefined {
   return tripReason(sess, sid, { binding: ctx.binding, authKeys: ctx.authKeys, fresh: isFresh(state, sid), boundNow: isBoundNow(state, sid) });
@@ -75,11 +88,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
 
   /** A record with no authentication: it gets the guard's state on its first write. */
   function writeAnonymous(state: RequestState, sid: string, sess: Record_, now: number, fresh: boolean, req: Request | undefined): 'write' {
-    if (!sess.fixationGuard) {
-      sess.fixationGuard = newGuardState(now);
-      // Every first visit passes here: the client's address is read only for a sink.
-      if (fresh && ctx.auditor.listening) ctx.auditor.emit('session_created', { sessionId: sid, ip: clientIp(state, req) });
-    }
+    stampAnonymous(ctx, state, sid, sess, now, fresh, req);
     return 'write';
   }
 

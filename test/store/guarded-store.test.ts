@@ -345,3 +345,20 @@ describe('GuardedStore', () => {
     });
   });
 });
+
+describe('saves per request', () => {
+  it('a first visit is saved once: express-session does not save again what the guard saved (the guard state goes in before its hash)', async () => {
+    const { app, guard, audit } = buildApp({});
+    const set = mock.method(guard.store, 'set');
+    const first = await https(request(app).get('/')).expect(200);
+    assert.ok(setCookie(first), 'the new session is sent');
+    assert.equal(set.mock.callCount(), 1, 'one save reaches the store');
+    const stored = await guard.store.readRaw(idOf(setCookie(first) as string));
+    assert.ok(stored && typeof stored.fixationGuard === 'object', 'the record carries the guard state');
+    assert.equal(audit.of('session_created').length, 1, 'audited once');
+    // The next visit changes the session: one save again, and no new session is audited.
+    await https(request(app).get('/')).set('Cookie', setCookie(first) as string).expect(200);
+    assert.equal(set.mock.callCount(), 2);
+    assert.equal(audit.of('session_created').length, 1);
+  });
+});
