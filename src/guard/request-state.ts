@@ -53,6 +53,12 @@ export interface RequestState {
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined;
   /** `req.ip` once read (null: not yet); see `clientIp`. */
   ip: string | undefined | null;
+  /**
+   * The session the response hook just found unchanged, set only while express-session's own
+   * `end` runs (synchronously): the save it then makes of a rotated session needs no second
+   * comparison.
+   */
+  verified: object | undefined;
 }
 
 export function createRequestState(
@@ -73,6 +79,7 @@ export function createRequestState(
     endedReason: undefined,
     pendingConfirm: undefined,
     ip: null,
+    verified: undefined,
   };
 }
 

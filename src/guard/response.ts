@@ -79,7 +79,12 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     }
     if (unchanged(state, sess)) {
       settled = sess;
-      return end.apply(this, args);
+      state.verified = sess;
+      try {
+        return end.apply(this, args);
+      } finally {
+        state.verified = undefined;
+      }
     }
     // A new anonymous session gets the guard's state before express-session hashes it for the
     // save (added by the write gate instead, it would make express-session save again).
