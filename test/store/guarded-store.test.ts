@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { isTombstone, sessionGuard, SessionStoreUnavailableError, type GuardState } from '../../src/index.js';
+import onHeaders from 'on-headers';
+import { guarded, isTombstone, ManualClock, memorySink, sessionGuard, SessionStoreUnavailableError, type GuardState } from '../../src/index.js';
 import { AtomicStore, FlakyStore } from '../support/flaky-store.js';
-import { anonymousCookie, buildApp, https, idOf, loginWith, request, SECRET, setCookie } from '../helpers.js';
+import { anonymousCookie, buildApp, deferred, https, idOf, loginWith, request, SECRET, setCookie } from '../helpers.js';
 
 function flakyApp(options: Parameters<typeof buildApp>[0] = {}, extra?: Parameters<typeof buildApp>[1]) {
   const store = new FlakyStore();
@@ -360,5 +361,77 @@ describe('saves per request', () => {
     await https(request(app).get('/')).set('Cookie', setCookie(first) as string).expect(200);
     assert.equal(set.mock.callCount(), 2);
     assert.equal(audit.of('session_created').length, 1);
+  });
+});
+
+describe('saves an app makes while the response ends', () => {
+  it('a save the app makes of a changed session inside res.end (after express-session decided not to save) reaches the store', async () => {
+    const audit = memorySink();
+    const app = express();
+    const landed = deferred();
+    let saveError: unknown;
+    // Mounted before the guard, so express-session's end calls it: an app that records the
+    // response in the session as it goes out, and saves that itself.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      const end = res.end as (...args: unknown[]) => Response;
+      res.end = function recordingEnd(this: Response, ...args: unknown[]): Response {
+        if (req.session && req.path === '/note') {
+          req.session.theme = 'noted-at-end';
+          req.session.save((err?: unknown) => {
+            saveError = err;
+            landed.resolve();
+          });
+        }
+        return end.apply(this, args);
+      } as Response['end'];
+      next();
+    });
+    const guard = sessionGuard({ secret: SECRET, audit, clock: new ManualClock(), trustProxy: true });
+    app.use(guard);
+    app.get('/', (req, res) => {
+      req.session.visits = 1;
+      res.json({});
+    });
+    app.get('/note', (_req, res) => res.json({}));
+    const cookie = setCookie(await https(request(app).get('/')).expect(200)) as string;
+    // The session is unchanged when the response ends: the guard lets express-session's own end
+    // run, which touches it and calls the app's end above.
+    await https(request(app).get('/note')).set('Cookie', cookie).expect(200);
+    await landed.promise;
+    assert.equal(saveError, undefined);
+    const stored = await guard.store.readRaw(idOf(cookie));
+    assert.equal(stored?.theme, 'noted-at-end', 'the app was told its save succeeded: the store must hold it');
+  });
+});
+
+describe('saves an app makes while the response ends, after a login', () => {
+  it('a save the app makes of the logged-in session as its headers go out (after express-session saved it) reaches the store', async () => {
+    const { app, guard } = buildApp({}, (a) => {
+      a.post('/login-noted', async (req, res, next) => {
+        try {
+          await guarded(req).login('alice');
+          // An app that records something in the session as the headers go out, and saves it.
+          onHeaders(res, () => {
+            req.session.theme = 'noted-at-headers';
+            req.session.save((err?: unknown) => {
+              saveError = err;
+              landed.resolve();
+            });
+          });
+          res.json({ user: 'alice' });
+        } catch (err) {
+          next(err);
+        }
+      });
+    });
+    const landed = deferred();
+    let saveError: unknown;
+    const cookie = await anonymousCookie(app);
+    const res = await https(request(app).post('/login-noted')).set('Cookie', cookie).expect(200);
+    await landed.promise;
+    assert.equal(saveError, undefined);
+    const loggedIn = setCookie(res) as string;
+    const stored = await guard.store.readRaw(idOf(loggedIn));
+    assert.equal(stored?.theme, 'noted-at-headers', 'the app was told its save succeeded: the store must hold it');
   });
 });
