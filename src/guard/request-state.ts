@@ -55,8 +55,9 @@ export interface RequestState {
   ip: string | undefined | null;
   /**
    * The session the response hook just found unchanged, set only while express-session's own
-   * `end` runs (synchronously): the save it then makes of a rotated session needs no second
-   * comparison.
+   * `end` runs (synchronously) on a session moved in this request: the save it then makes of it
+   * needs no second comparison. The write gate's first save consumes it (any later one, such
+   * as an app's own inside that `end`, is compared anew).
    */
   verified: object | undefined;
 }

@@ -79,6 +79,10 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     }
     if (unchanged(state, sess)) {
       settled = sess;
+      // Only a session moved or made in this request: express-session saves it first thing in its
+      // end (its id is not the cookie's), and that one save may rely on this comparison. A loaded
+      // session is touched instead, and a save the app makes inside that end is compared anew.
+      if (req.sessionID === state.loadedId) return end.apply(this, args);
       state.verified = sess;
       try {
         return end.apply(this, args);

@@ -103,9 +103,13 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (sess.cookie instanceof session.Cookie) configureSessionCookie(sess.cookie, state.cookie.options);
       if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
+      // The response hook's comparison vouches for express-session's own save only, the first
+      // store call of its end: a save the app makes after it (inside that end) is compared anew.
+      const verified = state.verified === sess;
+      state.verified = undefined;
       // express-session saves after the guard already did (a rotated session it never loaded): the
       // response hook compared it a moment ago, or it is compared here.
-      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && (state.verified === sess || baseline.json === sessionJson(sess))) return 'skip';
+      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && (verified || baseline.json === sessionJson(sess))) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);
