@@ -132,7 +132,7 @@ function hotPath(store: 'memory' | 'redis', settings: Settings): Scenario {
     id: `hot-${store}`,
     title: `Hot path: authenticated GET /me (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
     description:
-      'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, touched on every request as express-session does.',
+      'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, before the guard’s first activity save (its moved record already lives as its cookie says, so touches stay in the process here too).',
     variants: [
       plain as VariantSpec,
       { ...(guard as VariantSpec), label: 'sessionGuard' },

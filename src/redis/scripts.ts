@@ -402,7 +402,8 @@ else
 end
 cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
-if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' then
+-- Only an index holding more members than the limit can hold more live ones: no scan below it.
+if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' and redis.call('ZCARD', KEYS[1]) > max then
   evict_oldest(max, sid, reply)
 end
 return reply
@@ -470,7 +471,8 @@ redis.call('ZADD', KEYS[1], c, ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
 cover_index(KEYS[1], KEYS[2], longer(cover_ttl, ttl))
 local reply = {1}
-if max > 0 and ARGV[10] == 'evictOldest' then
+-- Only an index holding more members than the limit can hold more live ones: no scan below it.
+if max > 0 and ARGV[10] == 'evictOldest' and redis.call('ZCARD', KEYS[1]) > max then
   evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
 end
 return reply

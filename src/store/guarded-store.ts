@@ -692,20 +692,30 @@ export class GuardedStore extends session.Store {
   }
 
   set(sid: string, sess: SessionData, callback?: Callback): void {
-    this.#save(sid, sess as unknown as Record_).then(
+    const record = sess as unknown as Record_;
+    let decision: ReturnType<WriteGate['beforeSet']> = 'write';
+    try {
+      // Most decisions are synchronous: no promise to wait for.
+      if (this.#gate) decision = this.#gate.beforeSet(sid, record);
+    } catch (err) {
+      decision = Promise.reject(err);
+    }
+    // Already stored as it is (express-session saving the session a login moved): answered at
+    // once. express-session then ends the response in one write, where an answer after a tick
+    // makes it split the body around the save (all but its last byte, then the last byte).
+    if (decision === 'skip') {
+      callback?.();
+      return;
+    }
+    this.#save(sid, record, decision).then(
       () => callback?.(),
       (err: unknown) => (callback ? callback(err) : undefined),
     );
   }
 
-  async #save(sid: string, sess: Record_): Promise<void> {
+  async #save(sid: string, sess: Record_, decided: ReturnType<WriteGate['beforeSet']>): Promise<void> {
+    if ((typeof decided === 'string' ? decided : await decided) === 'skip') return;
     const gate = this.#gate;
-    if (gate) {
-      // Most decisions are synchronous: no promise to wait for.
-      let decision = gate.beforeSet(sid, sess);
-      if (typeof decision !== 'string') decision = await decision;
-      if (decision === 'skip') return;
-    }
     const result = await this.writeUnlessTombstoned(sid, sess);
     if (result === 'tombstoned') {
       // A late save of an id that ended meanwhile: it stays dead, and the request is told.

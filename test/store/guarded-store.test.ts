@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
+import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import onHeaders from 'on-headers';
@@ -361,6 +362,20 @@ describe('saves per request', () => {
     await https(request(app).get('/')).set('Cookie', setCookie(first) as string).expect(200);
     assert.equal(set.mock.callCount(), 2);
     assert.equal(audit.of('session_created').length, 1);
+  });
+
+  it('a login answers in one write: express-session\'s save of the moved session is answered at once, so it does not split the body around it', async () => {
+    const { app } = buildApp({});
+    const before = await anonymousCookie(app);
+    // express-session takes res.write per request: counted on the prototype it comes from.
+    const write = mock.method(http.ServerResponse.prototype, 'write');
+    try {
+      const res = await loginWith(app, before);
+      assert.equal(res.status, 200);
+      assert.equal(write.mock.callCount(), 0, 'the whole body goes out with res.end');
+    } finally {
+      write.mock.restore();
+    }
   });
 });
 
