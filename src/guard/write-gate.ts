@@ -109,7 +109,10 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       state.verified = undefined;
       // express-session saves after the guard already did (a rotated session it never loaded): the
       // response hook compared it a moment ago, or it is compared here.
-      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && (verified || baseline.json === sessionJson(sess))) return 'skip';
+      if (baseline?.stored && baseline.sid === sid && baseline.session === sess) {
+        if (verified) return 'skipNow';
+        if (baseline.json === sessionJson(sess)) return 'skip';
+      }
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);

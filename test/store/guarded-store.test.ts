@@ -449,4 +449,27 @@ describe('saves an app makes while the response ends, after a login', () => {
     const stored = await guard.store.readRaw(idOf(loggedIn));
     assert.equal(stored?.theme, 'noted-at-headers', 'the app was told its save succeeded: the store must hold it');
   });
+
+  it('an app\'s own save of a session the guard already stored still calls back after a tick, as a store does', async () => {
+    const order: string[] = [];
+    const { app } = buildApp({}, (a) => {
+      a.post('/login-then-save', async (req, res, next) => {
+        try {
+          await guarded(req).login('alice');
+          // passport's documented pattern: save, then redirect in the callback.
+          req.session.save((err) => {
+            order.push('callback');
+            if (err) next(err);
+            else res.json({ ok: true });
+          });
+          order.push('returned');
+        } catch (err) {
+          next(err);
+        }
+      });
+    });
+    const before = await anonymousCookie(app);
+    await https(request(app).post('/login-then-save')).set('Cookie', before).expect(200);
+    assert.deepEqual(order, ['returned', 'callback']);
+  });
 });
