@@ -174,13 +174,14 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
     },
 
     afterSet(sid, sess) {
-      const state = requestStateOf(requestOf(sess));
+      const req = requestOf(sess);
+      const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return undefined;
       markStored(state, sid, sess);
       const pending = state.pendingConfirm;
       if (!pending || pending.sid !== sid) return undefined;
       state.pendingConfirm = undefined;
-      return ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, requestOf(sess)?.ip);
+      return ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, clientIp(state, req));
     },
   };
 }
