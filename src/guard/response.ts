@@ -20,8 +20,7 @@ import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
 import { clientIp, isTripped, unchanged, type RequestState } from './request-state.js';
-import { isFresh, stampAnonymous } from './write-gate.js';
-import { requestTripReason, tripSession } from './write-gate.js';
+import { isFresh, requestTripReason, stampAnonymous, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
 export function setErrorHead(res: Response, err: SessionGuardError): void {

@@ -86,12 +86,6 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
     return 'write';
   }
 
-  /** A record with no authentication: it gets the guard's state on its first write. */
-  function writeAnonymous(state: RequestState, sid: string, sess: Record_, now: number, fresh: boolean, req: Request | undefined): 'write' {
-    stampAnonymous(ctx, state, sid, sess, now, fresh, req);
-    return 'write';
-  }
-
   return {
     // Synchronous unless the tripwire fires or a regenerated login is bound: every save of every
     // request passes here, and a decision that waits for nothing costs no promise.
@@ -124,7 +118,11 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
         sess.fixationGuard = withoutAuthentication(guard as GuardState);
         principal = undefined;
       }
-      if (principal === undefined) return writeAnonymous(state, sid, sess, now, fresh, req);
+      if (principal === undefined) {
+        // A record with no authentication: it gets the guard's state on its first write.
+        stampAnonymous(ctx, state, sid, sess, now, fresh, req);
+        return 'write';
+      }
       const reason = requestTripReason(ctx, state, sid, sess);
       if (reason !== undefined) return refuse(state, sid, sess, reason, principal, req);
       if (fresh && !ctx.binding.isBound(guard, sid)) {
