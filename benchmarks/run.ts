@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
+ * `npm run bench [-- --quick] [-- --only hot,young,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -127,4 +127,4 @@ writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify({ ...report, mcpPreAuth
 writeFileSync(`${RESULTS}latest.md`, markdown(report) + (mcpPreAuth ? mcpPreAuthMarkdown(mcpPreAuth) : ''));
 log(`wrote benchmarks/results/latest.json and latest.md (${report.elapsedSeconds} s)`);
 for (const t of report.targets)
-  log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);
+  log(`${t.met === null ? 'NOTE  ' : t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.measured} (${t.margin})`);

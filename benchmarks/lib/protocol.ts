@@ -18,6 +18,8 @@ export interface ServerVariant {
    * need not reach the store). Without it, the session is in its first minute after login.
    */
   sessionAgeMs?: number;
+  /** Node options of this server's process (e.g. the young generation's size), the same for every variant of a scenario. */
+  nodeFlags?: string[];
 }
 
 /** What the server measured between `start` and `stop`. */

@@ -80,6 +80,19 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
       ),
     );
   }
+  for (const id of ['young-hot-memory', 'young-hot-redis']) {
+    // Not a target (the targets are on Node's defaults): the same comparison with both servers
+    // given a server-sized young generation, which says how much of the gap is garbage collection.
+    const g = guardOf(id);
+    if (!g) continue;
+    const flags = g.variant.nodeFlags?.join(' ') ?? '';
+    checks.push({
+      target: `Hot path (${storeName(id)}), both servers with \`${flags}\` (comparison, not a target)`,
+      measured: `${g.ratio.cpuUsPerRequest.toFixed(3)}× CPU/request, ${g.ratio.rps.toFixed(3)}× throughput`,
+      met: null,
+      margin: `${pct(g.ratio.cpuUsPerRequest)} CPU vs plain`,
+    });
+  }
   for (const id of ['first-visit-memory', 'first-visit-redis']) {
     const g = guardOf(id);
     if (!g) continue;

@@ -31,7 +31,7 @@ export class ServerProcess {
   }
 
   static async start(variant: ServerVariant, options: ServerProcessOptions = {}): Promise<ServerProcess> {
-    const execArgv = ['--import', 'tsx', '--no-warnings'];
+    const execArgv = ['--import', 'tsx', '--no-warnings', ...(variant.nodeFlags ?? [])];
     if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     const child = fork(SERVER, [], {
       execArgv,

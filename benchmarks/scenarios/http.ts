@@ -124,30 +124,57 @@ function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: 
 /** How old the hot path's session is for the guard: past its first minute (see `sessionAgeMs`). */
 const MATURE_SESSION_MS = 2 * 60_000;
 
-function hotPath(store: 'memory' | 'redis', settings: Settings): Scenario {
+/**
+ * The young generation (semi-space, MB) of the `young-hot-*` scenarios. Express gives every
+ * request and response object a hidden class of its own (it swaps their prototypes), so each
+ * property a middleware adds to them allocates one; with Node's default young generation
+ * about a third of what a request allocates survives a scavenge. One this size lets it die young.
+ */
+export const SERVER_SEMI_SPACE_MB = 64;
+
+/**
+ * The authenticated hot path. With `nodeFlags` (the `young-hot-*` scenarios), plain and guard
+ * both run with them, and the first-minute variant is left out.
+ */
+function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string[]): Scenario {
   const cookies = new Map<ServerProcess, string>();
-  const [plain, guard] = variantsFor(store, settings, { sessionAgeMs: MATURE_SESSION_MS });
+  const flagged = (spec: VariantSpec | undefined): VariantSpec => ({ ...(spec as VariantSpec), variant: { ...(spec as VariantSpec).variant, ...(nodeFlags ? { nodeFlags } : {}) } });
+  const [plain, guard] = variantsFor(store, settings, { sessionAgeMs: MATURE_SESSION_MS }).map(flagged) as [VariantSpec, VariantSpec];
   const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
-  return {
-    id: `hot-${store}`,
-    title: `Hot path: authenticated GET /me (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
-    description:
-      'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, before the guard’s first activity save (its moved record already lives as its cookie says, so touches stay in the process here too).',
-    variants: [
-      plain as VariantSpec,
-      { ...(guard as VariantSpec), label: 'sessionGuard' },
-      { key: 'guard-first-minute', label: 'sessionGuard, first minute after login', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-fresh-${Date.now()}}:` } },
-    ],
+  const storeName = store === 'memory' ? 'MemoryStore' : 'Redis';
+  const run = {
     bounded: `${settings.duration} s per run`,
-    prepare: async (server) => {
+    prepare: async (server: ServerProcess) => {
       cookies.set(server, await loginCookie(server));
     },
-    spec: async (server, warmup) => ({
+    spec: async (server: ServerProcess, warmup: boolean): Promise<LoadSpec> => ({
       url: server.url,
       path: '/me',
       headers: { cookie: cookies.get(server) as string },
       duration: warmup ? settings.warmup : settings.duration,
     }),
+  };
+  if (nodeFlags) {
+    return {
+      id: `young-hot-${store}`,
+      title: `Hot path with a server-sized young generation: authenticated GET /me (${storeName}; both servers \`node ${nodeFlags.join(' ')}\`)`,
+      description:
+        `The hot path again, both servers started with \`${nodeFlags.join(' ')}\` (Node's default young generation is a few MB). Express gives each request and response object a hidden class of its own (it swaps their prototypes), so every property a middleware adds to them allocates a new one; with the default size about a third of what a request allocates survives a scavenge and is promoted, and the guard's per-request objects with it.`,
+      variants: [plain, guard],
+      ...run,
+    };
+  }
+  return {
+    id: `hot-${store}`,
+    title: `Hot path: authenticated GET /me (${storeName})`,
+    description:
+      'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, before the guard’s first activity save (its moved record already lives as its cookie says, so touches stay in the process here too).',
+    variants: [
+      plain,
+      guard,
+      { key: 'guard-first-minute', label: 'sessionGuard, first minute after login', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-fresh-${Date.now()}}:` } },
+    ],
+    ...run,
   };
 }
 
@@ -233,6 +260,7 @@ export function httpScenarios(settings: Settings): Scenario[] {
   const stores: Array<'memory' | 'redis'> = settings.redisUrl ? ['memory', 'redis'] : ['memory'];
   const list: Scenario[] = [];
   for (const store of stores) list.push(hotPath(store, settings));
+  for (const store of stores) list.push(hotPath(store, settings, [`--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`]));
   for (const store of stores) list.push(firstVisit(store, settings));
   for (const store of stores) list.push(login(store, settings));
   return list;
