@@ -79,6 +79,8 @@ try {
     const family =
       scenario.id.split('-')[0] === 'first' ? 'visit' : (scenario.id.split('-')[0] as string);
     if (!wants(family)) continue;
+    // The young-generation comparisons are no target: --quick (under two minutes) runs them only when asked.
+    if (quick && family === 'young' && !only?.includes('young')) continue;
     http.push(await runScenario(scenario, settings));
   }
   if (wants('memory')) memory = await runMemory(memoryCount, log);

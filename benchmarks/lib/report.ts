@@ -125,6 +125,16 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
       );
     }
   }
+  for (const id of ['young-login-memory', 'young-login-redis']) {
+    const v = http.find((x) => x.id === id)?.variants[1];
+    if (!v) continue;
+    checks.push({
+      target: `Login on ${storeName(id)} (${v.label.replace(/^sessionGuard /, '')}), both servers with \`${v.variant.nodeFlags?.join(' ') ?? ''}\` (comparison, not a target)`,
+      measured: `${v.ratio.rps.toFixed(3)}× logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
+      met: null,
+      margin: `${pct(v.ratio.rps)} logins/s vs plain`,
+    });
+  }
   const guardMemory = memory.find((r) => r.kind === 'guard');
   if (guardMemory?.ratio !== undefined) {
     const plain = memory.find((r) => r.kind === 'plain');

@@ -125,12 +125,13 @@ function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: 
 const MATURE_SESSION_MS = 2 * 60_000;
 
 /**
- * The young generation (semi-space, MB) of the `young-hot-*` scenarios. Express gives every
+ * The young generation (semi-space, MB) of the `young-*` scenarios. Express gives every
  * request and response object a hidden class of its own (it swaps their prototypes), so each
  * property a middleware adds to them allocates one; with Node's default young generation
  * about a third of what a request allocates survives a scavenge. One this size lets it die young.
  */
 export const SERVER_SEMI_SPACE_MB = 64;
+const SERVER_NODE_FLAGS = [`--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`];
 
 /**
  * The authenticated hot path. With `nodeFlags` (the `young-hot-*` scenarios), plain and guard
@@ -189,10 +190,14 @@ function firstVisit(store: 'memory' | 'redis', settings: Settings): Scenario {
   };
 }
 
-function login(store: 'memory' | 'redis', settings: Settings): Scenario {
+/**
+ * Logins per strategy. With `nodeFlags` (the `young-login-*` scenarios), plain and
+ * `changeSessionId` only, both with them.
+ */
+function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string[]): Scenario {
   const loginRate = new Map<ServerProcess, number>();
-  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
-  const stamp = Date.now();
+  const redis = { ...(store === 'redis' ? { redisUrl: settings.redisUrl } : {}), ...(nodeFlags ? { nodeFlags } : {}) };
+  const stamp = `${nodeFlags ? 'young-' : ''}${Date.now()}`;
   const variants: VariantSpec[] = [
     {
       key: 'plain',
@@ -201,7 +206,7 @@ function login(store: 'memory' | 'redis', settings: Settings): Scenario {
     },
   ];
   // --quick keeps the pairs the targets need; the full run measures every strategy.
-  const strategies = settings.quick ? (['changeSessionId'] as const) : (['changeSessionId', 'migrateSession', 'newSession'] as const);
+  const strategies = settings.quick || nodeFlags ? (['changeSessionId'] as const) : (['changeSessionId', 'migrateSession', 'newSession'] as const);
   for (const strategy of strategies) {
     variants.push({
       key: strategy,
@@ -209,7 +214,7 @@ function login(store: 'memory' | 'redis', settings: Settings): Scenario {
       variant: { impl: 'guard', store, ...redis, strategy, prefix: `bench:{${strategy}-${stamp}}:` },
     });
   }
-  if (store === 'redis') {
+  if (store === 'redis' && !nodeFlags) {
     variants.push({
       key: 'changeSessionId-nonatomic',
       label: 'sessionGuard changeSessionId without rename (set new, then tombstone old)',
@@ -217,10 +222,13 @@ function login(store: 'memory' | 'redis', settings: Settings): Scenario {
     });
   }
   return {
-    id: `login-${store}`,
-    title: `Login: POST /login per strategy (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+    id: `${nodeFlags ? 'young-' : ''}login-${store}`,
+    title: nodeFlags
+      ? `Login with a server-sized young generation (${store === 'memory' ? 'MemoryStore' : 'Redis'}; both servers \`node ${nodeFlags.join(' ')}\`)`
+      : `Login: POST /login per strategy (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
     description:
-      'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.',
+      'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.' +
+      (nodeFlags ? ` Both servers started with \`${nodeFlags.join(' ')}\`, as in the hot path above.` : ''),
     variants,
     bounded: `${settings.duration} s per run, each login on its own pre-login session`,
     spec: async (server, warmup) => {
@@ -260,9 +268,10 @@ export function httpScenarios(settings: Settings): Scenario[] {
   const stores: Array<'memory' | 'redis'> = settings.redisUrl ? ['memory', 'redis'] : ['memory'];
   const list: Scenario[] = [];
   for (const store of stores) list.push(hotPath(store, settings));
-  for (const store of stores) list.push(hotPath(store, settings, [`--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`]));
+  for (const store of stores) list.push(hotPath(store, settings, SERVER_NODE_FLAGS));
   for (const store of stores) list.push(firstVisit(store, settings));
   for (const store of stores) list.push(login(store, settings));
+  for (const store of stores) list.push(login(store, settings, SERVER_NODE_FLAGS));
   return list;
 }
 
