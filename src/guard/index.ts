@@ -16,7 +16,7 @@ import { resolveOptions, type SessionGuardOptions } from './options.js';
 import { RequestApi, type AuthenticatedRequestApi, type SessionGuardRequestApi } from './request-api.js';
 import { installRequestMethods, requestMethodsEnabled } from './request-methods.js';
 import { isPlainLoopbackRequest, isSecureRequest, loopbackWarning } from './plain-http.js';
-import { createRequestState, markGenerated, markStored, type RequestState } from './request-state.js';
+import { markGenerated, markStored, RequestState } from './request-state.js';
 import { guardResponse, respondError } from './response.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh } from './rotation.js';
 import { createWriteGate, requestTripReason, tripSession } from './write-gate.js';
@@ -231,7 +231,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (!session) throw new SessionStoreUnavailableError();
     const sid = req.sessionID;
     const cookie = profile.cookie;
-    const state = createRequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
+    const state = new RequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
     configureSessionCookie(session.cookie, cookie.options);
     const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
