@@ -18,7 +18,22 @@ export interface SessionCookieReading {
   unverifiedId?: string;
 }
 
-const ABSENT: SessionCookieReading = Object.freeze({ count: 0, status: 'absent' });
+/**
+ * A class, not object literals: a reading lives as long as its request, and V8 moves the
+ * objects of a literal that outlive young collections to the old generation, where a dead one
+ * holds what it points to until a full collection (see the guard's `RequestState`).
+ */
+class Reading implements SessionCookieReading {
+  declare id?: string;
+  declare unverifiedId?: string;
+
+  constructor(
+    readonly count: number,
+    readonly status: SessionCookieReading['status'],
+  ) {}
+}
+
+const ABSENT: SessionCookieReading = Object.freeze(new Reading(0, 'absent'));
 
 function decode(value: string): string | undefined {
   if (value.indexOf('%') === -1) return value;
@@ -56,17 +71,23 @@ export function readSessionCookie(header: string | undefined, name: string, secr
   }
   if (count === 0 || first === undefined) return ABSENT;
   const value = decode(first);
-  if (value === undefined) return { count, status: 'malformed' };
-  if (!value.startsWith('s:')) return { count, status: 'unsigned' };
+  if (value === undefined) return new Reading(count, 'malformed');
+  if (!value.startsWith('s:')) return new Reading(count, 'unsigned');
   if (secrets.length === 0) {
+    const reading = new Reading(count, 'signed');
     const dot = value.lastIndexOf('.');
-    return dot > 2 ? { count, status: 'signed', unverifiedId: value.slice(2, dot) } : { count, status: 'signed' };
+    if (dot > 2) reading.unverifiedId = value.slice(2, dot);
+    return reading;
   }
   for (const secret of secrets) {
     const id = signature.unsign(value.slice(2), secret);
-    if (id !== false) return { count, status: 'valid', id };
+    if (id !== false) {
+      const reading = new Reading(count, 'valid');
+      reading.id = id;
+      return reading;
+    }
   }
-  return { count, status: 'tampered' };
+  return new Reading(count, 'tampered');
 }
 
 /** Removes every `name=…` pair from a Cookie header. */

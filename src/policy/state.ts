@@ -47,15 +47,16 @@ declare module 'express-session' {
  * Records stored verbosely (`{"v":1,"createdAt":…}`) are still read, and rewritten compactly
  * the first time a request loads them.
  */
-interface CompactState {
-  t: string;
-  principal?: string;
-  b?: string;
-  ap?: string;
-  an?: Record<string, string>;
-  e?: string;
-  p?: string;
-  c?: string;
+class CompactState {
+  declare principal?: string;
+  declare b?: string;
+  declare ap?: string;
+  declare an?: Record<string, string>;
+  declare e?: string;
+  declare p?: string;
+  declare c?: string;
+
+  constructor(readonly t: string) {}
 }
 
 const b36 = (n: number) => n.toString(36);
@@ -67,7 +68,7 @@ function encode(state: GuardState): CompactState | undefined {
     if (!Number.isSafeInteger(time)) return undefined;
   let t = `${b36(createdAt)}.${b36(lastSeenAt - createdAt)}.${b36(rotatedAt - createdAt)}`;
   if (authAt !== undefined) t += `.${b36(authAt - createdAt)}`;
-  const out: CompactState = { t };
+  const out = new CompactState(t);
   if (state.principal !== undefined) out.principal = state.principal;
   if (state.boundTo !== undefined) out.b = state.boundTo;
   if (state.authPrincipal !== undefined) out.ap = state.authPrincipal;
@@ -78,21 +79,52 @@ function encode(state: GuardState): CompactState | undefined {
   return out;
 }
 
-/** Whether `state` has the same fields as `from` (field by field, no allocation: this runs several times per request). */
-function sameFields(state: GuardState, from: GuardState): boolean {
-  return (
-    state.createdAt === from.createdAt &&
-    state.lastSeenAt === from.lastSeenAt &&
-    state.rotatedAt === from.rotatedAt &&
-    state.authAt === from.authAt &&
-    state.elevatedAt === from.elevatedAt &&
-    state.principal === from.principal &&
-    state.boundTo === from.boundTo &&
-    state.authPrincipal === from.authPrincipal &&
-    state.authNames === from.authNames &&
-    state.privilege === from.privilege &&
-    state.credentialVersion === from.credentialVersion
-  );
+/**
+ * The fields a state was encoded from, to tell whether it changed since (field by field, no
+ * allocation: this runs several times per request).
+ */
+class EncodedFrom {
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+  readonly rotatedAt: number;
+  readonly authAt: number | undefined;
+  readonly elevatedAt: number | undefined;
+  readonly principal: string | undefined;
+  readonly boundTo: string | undefined;
+  readonly authPrincipal: string | undefined;
+  readonly authNames: Record<string, string> | undefined;
+  readonly privilege: string | undefined;
+  readonly credentialVersion: string | undefined;
+
+  constructor(state: GuardState) {
+    this.createdAt = state.createdAt;
+    this.lastSeenAt = state.lastSeenAt;
+    this.rotatedAt = state.rotatedAt;
+    this.authAt = state.authAt;
+    this.elevatedAt = state.elevatedAt;
+    this.principal = state.principal;
+    this.boundTo = state.boundTo;
+    this.authPrincipal = state.authPrincipal;
+    this.authNames = state.authNames;
+    this.privilege = state.privilege;
+    this.credentialVersion = state.credentialVersion;
+  }
+
+  matches(state: GuardState): boolean {
+    return (
+      state.createdAt === this.createdAt &&
+      state.lastSeenAt === this.lastSeenAt &&
+      state.rotatedAt === this.rotatedAt &&
+      state.authAt === this.authAt &&
+      state.elevatedAt === this.elevatedAt &&
+      state.principal === this.principal &&
+      state.boundTo === this.boundTo &&
+      state.authPrincipal === this.authPrincipal &&
+      state.authNames === this.authNames &&
+      state.privilege === this.privilege &&
+      state.credentialVersion === this.credentialVersion
+    );
+  }
 }
 
 /**
@@ -104,20 +136,26 @@ function sameFields(state: GuardState, from: GuardState): boolean {
  * what the store holds.
  */
 class HeldState {
-  #encoded: { out: object; from: GuardState } | undefined;
+  // Two fields rather than an `{ out, from }` object: what a session holds for the whole request
+  // is made of class instances, never object literals (see `RequestState` for why).
+  #out: object | undefined;
+  #from: EncodedFrom | undefined;
 
   constructor(fields: GuardState, stored?: object) {
     Object.assign(this, fields);
-    if (stored) this.#encoded = { out: stored, from: fields };
+    if (stored) {
+      this.#out = stored;
+      this.#from = new EncodedFrom(fields);
+    }
   }
 
   toJSON(): object {
     const state = this as unknown as GuardState;
-    const known = this.#encoded;
-    if (known && sameFields(state, known.from)) return known.out;
+    if (this.#from?.matches(state)) return this.#out as object;
     const out = encode(state);
     if (!out) return { ...state };
-    this.#encoded = { out, from: { ...state } };
+    this.#out = out;
+    this.#from = new EncodedFrom(state);
     return out;
   }
 }
