@@ -160,7 +160,7 @@ function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: stri
       id: `young-hot-${store}`,
       title: `Hot path with a server-sized young generation: authenticated GET /me (${storeName}; both servers \`node ${nodeFlags.join(' ')}\`)`,
       description:
-        `The hot path again, both servers started with \`${nodeFlags.join(' ')}\` (Node's default young generation is a few MB). Express gives each request and response object a hidden class of its own (it swaps their prototypes), so every property a middleware adds to them allocates a new one; with the default size about a third of what a request allocates survives a scavenge and is promoted, and the guard's per-request objects with it.`,
+        `The hot path again, both servers started with \`${nodeFlags.join(' ')}\` (Node's default young generation is a few MB). Express gives each request and response object a hidden class of its own (it swaps their prototypes), so every property a middleware adds to them allocates a new one, and with the default size about a third of what a request allocates outlives a young collection. What the two rows differ by here is what the guard costs when little of either survives.`,
       variants: [plain, guard],
       ...run,
     };

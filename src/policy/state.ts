@@ -45,7 +45,8 @@ declare module 'express-session' {
  * same JSON (express-session compares the two to decide whether a request changed the
  * session). About 75 bytes where the verbose form took 165 (a third of a session record).
  * Records stored verbosely (`{"v":1,"createdAt":…}`) are still read, and rewritten compactly
- * the first time a request loads them.
+ * the first time a request loads them. A class rather than an object literal, as everything a
+ * session holds for the whole request (see `HeldState`).
  */
 class CompactState {
   declare principal?: string;
