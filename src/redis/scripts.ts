@@ -298,6 +298,8 @@ end
 -- tombstone_ttl ms) is written under each one's session key built from session_prefix when
 -- given (the caller ends them otherwise).
 local function evict_oldest(max, keep, reply, session_prefix, tombstone, tombstone_ttl)
+  -- Only an index holding more members than the limit can hold more live ones: no scan below it.
+  if redis.call('ZCARD', KEYS[1]) <= max then return end
   local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
   local live = {}
   for j = 1, #all, 2 do
@@ -402,8 +404,7 @@ else
 end
 cover_index(KEYS[1], KEYS[2], ttl)
 local reply = {1}
--- Only an index holding more members than the limit can hold more live ones: no scan below it.
-if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' and redis.call('ZCARD', KEYS[1]) > max then
+if phase ~= 'reserve' and max > 0 and ARGV[6] == 'evictOldest' then
   evict_oldest(max, sid, reply)
 end
 return reply
@@ -471,8 +472,7 @@ redis.call('ZADD', KEYS[1], c, ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
 cover_index(KEYS[1], KEYS[2], longer(cover_ttl, ttl))
 local reply = {1}
--- Only an index holding more members than the limit can hold more live ones: no scan below it.
-if max > 0 and ARGV[10] == 'evictOldest' and redis.call('ZCARD', KEYS[1]) > max then
+if max > 0 and ARGV[10] == 'evictOldest' then
   evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
 end
 return reply
