@@ -113,11 +113,18 @@ async function anonymousCookies(server: ServerProcess, count: number): Promise<s
   return cookies;
 }
 
-function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: Partial<ServerVariant> = {}): VariantSpec[] {
-  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
+const storeName = (store: 'memory' | 'redis') => (store === 'memory' ? 'MemoryStore' : 'Redis');
+
+/** What every server of a scenario shares: the Redis to use, the Node options to start with. */
+function shared(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string[]): Partial<ServerVariant> {
+  return { ...(store === 'redis' ? { redisUrl: settings.redisUrl } : {}), ...(nodeFlags ? { nodeFlags } : {}) };
+}
+
+function variantsFor(store: 'memory' | 'redis', settings: Settings, guardExtra: Partial<ServerVariant> = {}, nodeFlags?: string[]): VariantSpec[] {
+  const both = shared(store, settings, nodeFlags);
   return [
-    { key: 'plain', label: 'express-session', variant: { impl: 'plain', store, ...redis, prefix: `bench:{plain-${Date.now()}}:` } },
-    { key: 'guard', label: 'sessionGuard', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-${Date.now()}}:`, ...guardExtra } },
+    { key: 'plain', label: 'express-session', variant: { impl: 'plain', store, ...both, prefix: `bench:{plain-${Date.now()}}:` } },
+    { key: 'guard', label: 'sessionGuard', variant: { impl: 'guard', store, ...both, prefix: `bench:{guard-${Date.now()}}:`, ...guardExtra } },
   ];
 }
 
@@ -139,10 +146,7 @@ const SERVER_NODE_FLAGS = [`--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`];
  */
 function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string[]): Scenario {
   const cookies = new Map<ServerProcess, string>();
-  const flagged = (spec: VariantSpec | undefined): VariantSpec => ({ ...(spec as VariantSpec), variant: { ...(spec as VariantSpec).variant, ...(nodeFlags ? { nodeFlags } : {}) } });
-  const [plain, guard] = variantsFor(store, settings, { sessionAgeMs: MATURE_SESSION_MS }).map(flagged) as [VariantSpec, VariantSpec];
-  const redis = store === 'redis' ? { redisUrl: settings.redisUrl } : {};
-  const storeName = store === 'memory' ? 'MemoryStore' : 'Redis';
+  const [plain, guard] = variantsFor(store, settings, { sessionAgeMs: MATURE_SESSION_MS }, nodeFlags) as [VariantSpec, VariantSpec];
   const run = {
     bounded: `${settings.duration} s per run`,
     prepare: async (server: ServerProcess) => {
@@ -158,7 +162,7 @@ function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: stri
   if (nodeFlags) {
     return {
       id: `young-hot-${store}`,
-      title: `Hot path with a server-sized young generation: authenticated GET /me (${storeName}; both servers \`node ${nodeFlags.join(' ')}\`)`,
+      title: `Hot path with a server-sized young generation: authenticated GET /me (${storeName(store)}; both servers \`node ${nodeFlags.join(' ')}\`)`,
       description:
         `The hot path again, both servers started with \`${nodeFlags.join(' ')}\` (Node's default young generation is a few MB). Express gives each request and response object a hidden class of its own (it swaps their prototypes), so every property a middleware adds to them allocates a new one, and with the default size about a third of what a request allocates outlives a young collection. What the two rows differ by here is what the guard costs when little of either survives.`,
       variants: [plain, guard],
@@ -167,13 +171,13 @@ function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: stri
   }
   return {
     id: `hot-${store}`,
-    title: `Hot path: authenticated GET /me (${storeName})`,
+    title: `Hot path: authenticated GET /me (${storeName(store)})`,
     description:
       'One logged-in cookie sent on every request; the route reads the session and answers JSON. `sessionGuard`: a session past its first minute (the guard clock moves on 2 minutes after the login; its activity save then lets the touches in between stay in the process); `first minute`: the session just logged in, before the guard’s first activity save (its moved record already lives as its cookie says, so touches stay in the process here too).',
     variants: [
       plain,
       guard,
-      { key: 'guard-first-minute', label: 'sessionGuard, first minute after login', variant: { impl: 'guard', store, ...redis, prefix: `bench:{guard-fresh-${Date.now()}}:` } },
+      { key: 'guard-first-minute', label: 'sessionGuard, first minute after login', variant: { impl: 'guard', store, ...shared(store, settings), prefix: `bench:{guard-fresh-${Date.now()}}:` } },
     ],
     ...run,
   };
@@ -182,7 +186,7 @@ function hotPath(store: 'memory' | 'redis', settings: Settings, nodeFlags?: stri
 function firstVisit(store: 'memory' | 'redis', settings: Settings): Scenario {
   return {
     id: `first-visit-${store}`,
-    title: `First visit: anonymous request that creates a session (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+    title: `First visit: anonymous request that creates a session (${storeName(store)})`,
     description: 'No cookie; GET /visit writes a counter, so every request creates, saves and sets the cookie of a new session.',
     variants: variantsFor(store, settings),
     bounded: `${settings.duration} s per run`,
@@ -196,13 +200,13 @@ function firstVisit(store: 'memory' | 'redis', settings: Settings): Scenario {
  */
 function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string[]): Scenario {
   const loginRate = new Map<ServerProcess, number>();
-  const redis = { ...(store === 'redis' ? { redisUrl: settings.redisUrl } : {}), ...(nodeFlags ? { nodeFlags } : {}) };
+  const both = shared(store, settings, nodeFlags);
   const stamp = `${nodeFlags ? 'young-' : ''}${Date.now()}`;
   const variants: VariantSpec[] = [
     {
       key: 'plain',
       label: store === 'redis' ? 'express-session regenerate() + copy (connect-redis: DEL, then SET)' : 'express-session regenerate() + copy',
-      variant: { impl: 'plain', store, ...redis, prefix: `bench:{plain-login-${stamp}}:` },
+      variant: { impl: 'plain', store, ...both, prefix: `bench:{plain-login-${stamp}}:` },
     },
   ];
   // --quick keeps the pairs the targets need; the full run measures every strategy.
@@ -211,21 +215,21 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
     variants.push({
       key: strategy,
       label: store === 'redis' ? `sessionGuard ${strategy} (atomic RENAME script)` : `sessionGuard ${strategy}`,
-      variant: { impl: 'guard', store, ...redis, strategy, prefix: `bench:{${strategy}-${stamp}}:` },
+      variant: { impl: 'guard', store, ...both, strategy, prefix: `bench:{${strategy}-${stamp}}:` },
     });
   }
   if (store === 'redis' && !nodeFlags) {
     variants.push({
       key: 'changeSessionId-nonatomic',
       label: 'sessionGuard changeSessionId without rename (set new, then tombstone old)',
-      variant: { impl: 'guard', store, ...redis, strategy: 'changeSessionId', atomicRename: false, prefix: `bench:{nonatomic-${stamp}}:` },
+      variant: { impl: 'guard', store, ...both, strategy: 'changeSessionId', atomicRename: false, prefix: `bench:{nonatomic-${stamp}}:` },
     });
   }
   return {
     id: `${nodeFlags ? 'young-' : ''}login-${store}`,
     title: nodeFlags
-      ? `Login with a server-sized young generation (${store === 'memory' ? 'MemoryStore' : 'Redis'}; both servers \`node ${nodeFlags.join(' ')}\`)`
-      : `Login: POST /login per strategy (${store === 'memory' ? 'MemoryStore' : 'Redis'})`,
+      ? `Login with a server-sized young generation (${storeName(store)}; both servers \`node ${nodeFlags.join(' ')}\`)`
+      : `Login: POST /login per strategy (${storeName(store)})`,
     description:
       'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.' +
       (nodeFlags ? ` Both servers started with \`${nodeFlags.join(' ')}\`, as in the hot path above.` : ''),
