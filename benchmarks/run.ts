@@ -91,8 +91,8 @@ try {
       redisUrl: redis.url,
       totals: growthTotals,
       perUser: growthPerUser,
-      reps: quick ? 5 : 15,
-      revokeReps: 5,
+      reps: quick ? 7 : 25,
+      revokeReps: quick ? 5 : 9,
       log,
     });
   }

@@ -2,9 +2,13 @@
  * Growth on Redis: the index operations of one user as that user's sessions go 1 → 10 → 1,000
  * and every other user's sessions (filler) take the total from 10k to 1M.
  *
- * Filler is bulk-loaded by a Lua script in batches (session records as the guard writes them
- * plus index entries in the documented key layout, see src/redis/keys.ts), so a million
- * sessions load in seconds. The measured user's sessions are loaded the same way.
+ * Each total lives in its own database of the one Redis server (10k in database 0, 100k in 1,
+ * 1M in 2), all loaded before anything is measured, and the repetitions are interleaved: each
+ * visits every total in turn. A slow moment of the machine then falls on every total alike; the
+ * ratio between totals is what the target reads. Filler is bulk-loaded by a Lua script in
+ * batches (session records as the guard writes them plus index entries in the documented key
+ * layout, see src/redis/keys.ts), so a million sessions load in seconds. The measured user's
+ * sessions are loaded the same way.
  *
  * Measured, in-process against the real RedisSessionStore / RedisSessionIndex and the guard's
  * own admin API:
@@ -83,27 +87,33 @@ function recordTemplate(now: number): string {
   });
 }
 
+/** One total of sessions: its own Redis database of the one server, with its own guard. */
+interface Deployment {
+  total: number;
+  admin: ReturnType<typeof createClient>;
+  redis: ReturnType<typeof createRedisSessionStores>;
+  guard: ReturnType<typeof sessionGuard>;
+  dbsize: number;
+}
+
+/** The order in which repetition `r` visits the deployments: rotated, so none is always first. */
+function rotated<T>(items: T[], r: number): T[] {
+  const at = r % items.length;
+  return [...items.slice(at), ...items.slice(0, at)];
+}
+
 export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult> {
   settings.log('▶ Growth (Redis): index operations vs sessions per user and total sessions');
-  const admin = createClient({ url: settings.redisUrl });
-  admin.on('error', () => undefined);
-  await admin.connect();
-  // The bench's own private server: start from an empty keyspace so that "total sessions" is
-  // what is in Redis (the HTTP scenarios leave their sessions behind).
-  await admin.flushAll();
-  const redis = createRedisSessionStores({ url: settings.redisUrl, prefix: PREFIX });
-  await redis.ready;
-  const guard = sessionGuard({ secret: randomBytes(32).toString('base64url'), store: redis.store, index: redis.index, plainHttpDevelopment: true, env: 'development', audit: [] });
-  const points: GrowthPoint[] = [];
-  let filler = 0;
+  const totals = [...settings.totals].sort((a, b) => a - b);
+  const deployments: Deployment[] = [];
   let fillerLoadMs = 0;
   let userSeq = 0;
 
-  async function bulk(first: number, count: number, perUser: number, userPrefix: string, idPrefix: string): Promise<void> {
+  async function bulk(d: Deployment, first: number, count: number, perUser: number, userPrefix: string, idPrefix: string): Promise<void> {
     const now = Date.now();
     for (let at = first; at < first + count; at += LOAD_BATCH) {
       const n = Math.min(LOAD_BATCH, first + count - at);
-      await admin.eval(BULK_LOAD, {
+      await d.admin.eval(BULK_LOAD, {
         keys: [],
         arguments: [PREFIX, String(at), String(n), String(perUser), userPrefix, idPrefix, recordTemplate(now), String(TTL_MS), String(now)],
       });
@@ -111,9 +121,9 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
   }
 
   /** Loads `n` sessions of a new user; returns the user. */
-  async function loadUser(n: number): Promise<string> {
+  async function loadUser(d: Deployment, n: number): Promise<string> {
     const tag = `u${userSeq++}-`;
-    await bulk(0, n, n, `measured-${tag}`, `m${tag}`);
+    await bulk(d, 0, n, n, `measured-${tag}`, `m${tag}`);
     return `measured-${tag}0`;
   }
 
@@ -123,66 +133,112 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
     return performance.now() - started;
   }
 
+  async function loginCheck(d: Deployment, user: string, n: number): Promise<number> {
+    const id = randomBytes(32).toString('base64url');
+    // The login's own record (unmeasured: its cost does not depend on the index).
+    await d.redis.store.set(id, JSON.parse(recordTemplate(Date.now()).replace('__PRINCIPAL__', user)) as never);
+    return time(async () => {
+      const now = Date.now();
+      const entry = { sessionId: id, createdAt: now, lastSeenAt: now };
+      const limit = { max: n, onLimit: 'evictOldest' } as const;
+      await d.redis.index.admit(user, entry, limit, { phase: 'reserve' });
+      const confirmed = await d.redis.index.admit(user, entry, limit, { phase: 'confirm' });
+      for (const evicted of confirmed.evicted) await d.guard.store.endSession(evicted, 'evicted', user);
+    });
+  }
+
+  async function list(d: Deployment, user: string, n: number): Promise<number> {
+    let seen = 0;
+    const ms = await time(async () => void (seen = (await d.guard.listSessions(user)).length));
+    if (seen !== n) throw new Error(`listSessions(${user}) saw ${seen} sessions, expected ${n}`);
+    return ms;
+  }
+
+  async function revokeAll(d: Deployment, user: string, n: number): Promise<number> {
+    let ended = 0;
+    const ms = await time(async () => void (ended = await d.guard.revokeSessions(user)));
+    if (ended !== n) throw new Error(`revokeSessions(${user}) ended ${ended} sessions, expected ${n}`);
+    return ms;
+  }
+
+  const points: GrowthPoint[] = [];
   try {
-    for (const total of settings.totals) {
+    for (const [db, total] of totals.entries()) {
+      const url = `${settings.redisUrl}/${db}`;
+      const admin = createClient({ url });
+      admin.on('error', () => undefined);
+      await admin.connect();
+      // The bench's own private server: start from an empty keyspace so that "total sessions" is
+      // what is in Redis (the HTTP scenarios leave their sessions behind in database 0).
+      if (db === 0) await admin.flushAll();
+      const redis = createRedisSessionStores({ url, prefix: PREFIX });
+      await redis.ready;
+      const guard = sessionGuard({ secret: randomBytes(32).toString('base64url'), store: redis.store, index: redis.index, plainHttpDevelopment: true, env: 'development', audit: [] });
+      const d: Deployment = { total, admin, redis, guard, dbsize: 0 };
+      deployments.push(d);
       const t0 = performance.now();
-      const want = total - filler;
-      if (want > 0) await bulk(filler, want, FILLER_PER_USER, 'filler-', 'f');
-      filler = Math.max(filler, total);
+      await bulk(d, 0, total, FILLER_PER_USER, 'filler-', 'f');
       fillerLoadMs += performance.now() - t0;
-      const dbsize = await admin.dbSize();
-      for (const n of settings.perUser) {
-        const user = await loadUser(n);
-        const login: number[] = [];
-        for (let r = 0; r < settings.reps; r++) {
-          const id = randomBytes(32).toString('base64url');
-          // The login's own record (unmeasured: its cost does not depend on the index).
-          const written = Date.now();
-          await redis.store.set(id, JSON.parse(recordTemplate(written).replace('__PRINCIPAL__', user)) as never);
-          login.push(
-            await time(async () => {
-              const now = Date.now();
-              const entry = { sessionId: id, createdAt: now, lastSeenAt: now };
-              const limit = { max: n, onLimit: 'evictOldest' } as const;
-              await redis.index.admit(user, entry, limit, { phase: 'reserve' });
-              const confirmed = await redis.index.admit(user, entry, limit, { phase: 'confirm' });
-              for (const evicted of confirmed.evicted) await guard.store.endSession(evicted, 'evicted', user);
-            }),
-          );
+      d.dbsize = await admin.dbSize();
+    }
+    // Warm-up, unmeasured: every operation runs a few times on every database first, so that no
+    // total is measured while the process is still compiling the code paths.
+    for (const d of deployments) {
+      const user = await loadUser(d, 10);
+      for (let r = 0; r < 3; r++) {
+        await loginCheck(d, user, 10);
+        await list(d, user, 10);
+      }
+      await revokeAll(d, user, 10);
+    }
+    for (const n of settings.perUser) {
+      const measured = new Map<Deployment, { user: string; login: number[]; list: number[]; revoke: number[] }>();
+      for (const d of deployments) measured.set(d, { user: await loadUser(d, n), login: [], list: [], revoke: [] });
+      // Interleaved: each repetition visits every total in turn (in rotated order), so that a
+      // slow moment of the machine falls on every total alike instead of on one of them.
+      for (let r = 0; r < settings.reps; r++) {
+        for (const d of rotated(deployments, r)) {
+          const m = measured.get(d)!;
+          m.login.push(await loginCheck(d, m.user, n));
         }
-        const list: number[] = [];
-        for (let r = 0; r < settings.reps; r++) {
-          let seen = 0;
-          list.push(await time(async () => void (seen = (await guard.listSessions(user)).length)));
-          if (seen !== n) throw new Error(`listSessions(${user}) saw ${seen} sessions, expected ${n}`);
+      }
+      for (let r = 0; r < settings.reps; r++) {
+        for (const d of rotated(deployments, r)) {
+          const m = measured.get(d)!;
+          m.list.push(await list(d, m.user, n));
         }
-        const revoke: number[] = [];
-        let victim = user;
-        for (let r = 0; r < settings.revokeReps; r++) {
-          if (r > 0) victim = await loadUser(n);
-          let ended = 0;
-          revoke.push(await time(async () => void (ended = await guard.revokeSessions(victim))));
-          if (ended !== n) throw new Error(`revokeSessions(${victim}) ended ${ended} sessions, expected ${n}`);
+      }
+      for (let r = 0; r < settings.revokeReps; r++) {
+        for (const d of rotated(deployments, r)) {
+          const m = measured.get(d)!;
+          const victim = r === 0 ? m.user : await loadUser(d, n);
+          m.revoke.push(await revokeAll(d, victim, n));
         }
+      }
+      for (const d of deployments) {
+        const m = measured.get(d)!;
         const point: GrowthPoint = {
-          totalSessions: total,
+          totalSessions: d.total,
           sessionsPerUser: n,
-          dbsize,
-          loginCheckMs: round(median(login), 3),
-          listMs: round(median(list), 3),
-          revokeAllMs: round(median(revoke), 3),
+          dbsize: d.dbsize,
+          loginCheckMs: round(median(m.login), 3),
+          listMs: round(median(m.list), 3),
+          revokeAllMs: round(median(m.revoke), 3),
         };
         points.push(point);
-        settings.log(`  total ${total.toLocaleString('en')} · ${n} per user: login check ${point.loginCheckMs} ms · list ${point.listMs} ms · revoke-all ${point.revokeAllMs} ms`);
+        settings.log(`  total ${d.total.toLocaleString('en')} · ${n} per user: login check ${point.loginCheckMs} ms · list ${point.listMs} ms · revoke-all ${point.revokeAllMs} ms`);
       }
     }
   } finally {
-    await redis.close();
-    await admin.close();
+    for (const d of deployments) {
+      await d.redis.close();
+      await d.admin.close();
+    }
   }
+  points.sort((a, b) => a.totalSessions - b.totalSessions || a.sessionsPerUser - b.sessionsPerUser);
 
-  const largest = Math.max(...settings.totals);
-  const smallest = Math.min(...settings.totals);
+  const largest = totals[totals.length - 1]!;
+  const smallest = totals[0]!;
   const atLargest = points.filter((p) => p.totalSessions === largest);
   const fit = (key: 'loginCheckMs' | 'listMs' | 'revokeAllMs') => {
     const f = linearFit(atLargest.map((p) => p.sessionsPerUser), atLargest.map((p) => p[key]));
