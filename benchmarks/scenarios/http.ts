@@ -307,7 +307,10 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
     for (const server of servers) scenario.observe?.(server, await load(await scenario.spec(server, true)));
     const runs: RunRecord[][] = scenario.variants.map(() => []);
     for (let run = 0; run < settings.runs; run++) {
-      for (const [i, server] of servers.entries()) {
+      // Counterbalanced: every other run goes through the servers in reverse, so that no variant
+      // always runs first (right after the previous run's set-up) or always last.
+      const order = run % 2 === 0 ? [...servers.entries()] : [...servers.entries()].reverse();
+      for (const [i, server] of order) {
         const spec = await scenario.spec(server, false);
         await server.startMeasuring();
         const result = await load(spec);
