@@ -113,6 +113,10 @@ async function anonymousCookies(server: ServerProcess, count: number): Promise<s
   return cookies;
 }
 
+/** A server's variant as the log names it: `plain`, or the guard's strategy (and `-nonatomic`). */
+const variantName = ({ variant }: ServerProcess) =>
+  variant.impl === 'plain' ? 'plain' : `${variant.strategy ?? 'guard'}${variant.atomicRename === false ? '-nonatomic' : ''}`;
+
 const storeName = (store: 'memory' | 'redis') => (store === 'memory' ? 'MemoryStore' : 'Redis');
 
 /** What every server of a scenario shares: the Redis to use, the Node options to start with. */
@@ -236,11 +240,13 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
     variants,
     bounded: `${settings.duration} s per run, each login on its own pre-login session`,
     spec: async (server, warmup) => {
-      // Enough pre-login sessions for the run: 1.5× the best rate this server has shown (a run
-      // that outruns them reuses dead ids and says so in the log).
+      // Enough pre-login sessions for the run: twice the best rate this server has shown, and
+      // at least 1.5× the expected rate. The first measured run follows a short warm-up on a
+      // cold process, whose rate understates what the server reaches next; a measured run that
+      // outruns them still reuses dead ids, and says so in the log.
       const seconds = warmup ? settings.warmup : settings.duration;
-      const last = loginRate.get(server) ?? settings.logins;
-      const cookies = await anonymousCookies(server, Math.max(300, Math.ceil(last * seconds * 1.5)));
+      const rate = Math.max(2 * (loginRate.get(server) ?? 0), 1.5 * settings.logins);
+      const cookies = await anonymousCookies(server, Math.max(300, Math.ceil(rate * seconds)));
       let next = 0;
       return {
         url: server.url,
@@ -253,7 +259,8 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
         // the cost of one user's ever-growing session list (the growth scenario measures that).
         perRequest: () => {
           const n = next++;
-          if (n === cookies.length) settings.log(`  warning: ${server.url} ran out of pre-login sessions; reusing (dead) ones`);
+          // The warm-up is not measured: it may run out (its rate is not known yet) without a word.
+          if (n === cookies.length && !warmup) settings.log(`  warning: ${variantName(server)} (${server.url}) ran out of pre-login sessions; reusing (dead) ones`);
           const user = `user${userSeq++ % USER_POOL}`;
           return {
             headers: { cookie: cookies[n % cookies.length] as string },
