@@ -62,7 +62,9 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     url: spec.url,
     connections: spec.connections ?? DEFAULT_CONNECTIONS,
     pipelining: 1,
-    ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 1 }),
+    // autocannon notices the end of a run at its next sample tick (every second by default): a
+    // count-bounded run that ends between ticks would be timed up to a second long.
+    ...(spec.amount !== undefined ? { amount: spec.amount, sampleInt: 10 } : { duration: spec.duration ?? 1 }),
     requests: [request],
   });
   // autocannon's own `duration` is coarse (whole ticks): time the run here.

@@ -238,15 +238,15 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
       'Every login presents its own pre-login session (created before the run by GET /visit, unmeasured) and gets a new id; the server saves before it answers.' +
       (nodeFlags ? ` Both servers started with \`${nodeFlags.join(' ')}\`, as in the hot path above.` : ''),
     variants,
-    bounded: `${settings.duration} s per run, each login on its own pre-login session`,
+    bounded: `about ${settings.duration} s per run: as many logins as the server made in ${settings.duration} s at its best rate so far, each on its own pre-login session`,
     spec: async (server, warmup) => {
-      // Enough pre-login sessions for the run: twice the best rate this server has shown, and
-      // at least 1.5× the expected rate. The first measured run follows a short warm-up on a
-      // cold process, whose rate understates what the server reaches next; a measured run that
-      // outruns them still reuses dead ids, and says so in the log.
-      const seconds = warmup ? settings.warmup : settings.duration;
-      const rate = Math.max(2 * (loginRate.get(server) ?? 0), 1.5 * settings.logins);
-      const cookies = await anonymousCookies(server, Math.max(300, Math.ceil(rate * seconds)));
+      // Count-bounded: exactly one pre-login session per login of the run, so that no login
+      // reuses a dead id and the store holds no session the run did not use (a MemoryStore
+      // server would otherwise carry thousands of unused ones into the next run's collections).
+      // As many as this server made in a run's time at its best rate so far; the warm-up's, twice
+      // the expected rate (a cold process needs the logins, not the seconds, to compile its code).
+      const count = warmup ? 2 * settings.logins * settings.warmup : (loginRate.get(server) ?? settings.logins) * settings.duration;
+      const cookies = await anonymousCookies(server, Math.max(300, Math.ceil(count)));
       let next = 0;
       return {
         url: server.url,
@@ -254,13 +254,12 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
         path: '/login',
         headers: JSON_HEADERS,
         body: LOGIN_BODY,
-        duration: seconds,
+        amount: cookies.length,
         // A different pre-login session and a different user each time: the login cost, not
         // the cost of one user's ever-growing session list (the growth scenario measures that).
         perRequest: () => {
           const n = next++;
-          // The warm-up is not measured: it may run out (its rate is not known yet) without a word.
-          if (n === cookies.length && !warmup) settings.log(`  warning: ${variantName(server)} (${server.url}) ran out of pre-login sessions; reusing (dead) ones`);
+          if (n === cookies.length) settings.log(`  warning: ${variantName(server)} (${server.url}) ran out of pre-login sessions; reusing (dead) ones`);
           const user = `user${userSeq++ % USER_POOL}`;
           return {
             headers: { cookie: cookies[n % cookies.length] as string },
