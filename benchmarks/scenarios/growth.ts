@@ -96,10 +96,18 @@ interface Deployment {
   dbsize: number;
 }
 
-/** The order in which repetition `r` visits the deployments: rotated, so none is always first. */
-function rotated<T>(items: T[], r: number): T[] {
-  const at = r % items.length;
-  return [...items.slice(at), ...items.slice(0, at)];
+/**
+ * `reps` repetitions of `measure`, interleaved: each repetition visits every deployment in turn,
+ * in rotated order (none is always first), so that a slow moment of the machine falls on every
+ * total alike instead of on one of them. Returns each deployment's times.
+ */
+async function interleaved(deployments: Deployment[], reps: number, measure: (d: Deployment, r: number) => Promise<number>): Promise<Map<Deployment, number[]>> {
+  const times = new Map(deployments.map((d) => [d, [] as number[]]));
+  for (let r = 0; r < reps; r++) {
+    const at = r % deployments.length;
+    for (const d of [...deployments.slice(at), ...deployments.slice(0, at)]) times.get(d)!.push(await measure(d, r));
+  }
+  return times;
 }
 
 export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult> {
@@ -192,38 +200,20 @@ export async function runGrowth(settings: GrowthSettings): Promise<GrowthResult>
       await revokeAll(d, user, 10);
     }
     for (const n of settings.perUser) {
-      const measured = new Map<Deployment, { user: string; login: number[]; list: number[]; revoke: number[] }>();
-      for (const d of deployments) measured.set(d, { user: await loadUser(d, n), login: [], list: [], revoke: [] });
-      // Interleaved: each repetition visits every total in turn (in rotated order), so that a
-      // slow moment of the machine falls on every total alike instead of on one of them.
-      for (let r = 0; r < settings.reps; r++) {
-        for (const d of rotated(deployments, r)) {
-          const m = measured.get(d)!;
-          m.login.push(await loginCheck(d, m.user, n));
-        }
-      }
-      for (let r = 0; r < settings.reps; r++) {
-        for (const d of rotated(deployments, r)) {
-          const m = measured.get(d)!;
-          m.list.push(await list(d, m.user, n));
-        }
-      }
-      for (let r = 0; r < settings.revokeReps; r++) {
-        for (const d of rotated(deployments, r)) {
-          const m = measured.get(d)!;
-          const victim = r === 0 ? m.user : await loadUser(d, n);
-          m.revoke.push(await revokeAll(d, victim, n));
-        }
-      }
+      const users = new Map<Deployment, string>();
+      for (const d of deployments) users.set(d, await loadUser(d, n));
+      const login = await interleaved(deployments, settings.reps, (d) => loginCheck(d, users.get(d)!, n));
+      const listed = await interleaved(deployments, settings.reps, (d) => list(d, users.get(d)!, n));
+      // Each revoke-all but the first needs the user's sessions loaded again (not measured).
+      const revoked = await interleaved(deployments, settings.revokeReps, async (d, r) => revokeAll(d, r === 0 ? users.get(d)! : await loadUser(d, n), n));
       for (const d of deployments) {
-        const m = measured.get(d)!;
         const point: GrowthPoint = {
           totalSessions: d.total,
           sessionsPerUser: n,
           dbsize: d.dbsize,
-          loginCheckMs: round(median(m.login), 3),
-          listMs: round(median(m.list), 3),
-          revokeAllMs: round(median(m.revoke), 3),
+          loginCheckMs: round(median(login.get(d)!), 3),
+          listMs: round(median(listed.get(d)!), 3),
+          revokeAllMs: round(median(revoked.get(d)!), 3),
         };
         points.push(point);
         settings.log(`  total ${d.total.toLocaleString('en')} · ${n} per user: login check ${point.loginCheckMs} ms · list ${point.listMs} ms · revoke-all ${point.revokeAllMs} ms`);
