@@ -85,17 +85,19 @@ function encode(state: GuardState): CompactState | undefined {
  * allocation: this runs several times per request).
  */
 class EncodedFrom {
-  readonly createdAt: number;
-  readonly lastSeenAt: number;
-  readonly rotatedAt: number;
-  readonly authAt: number | undefined;
-  readonly elevatedAt: number | undefined;
-  readonly principal: string | undefined;
-  readonly boundTo: string | undefined;
-  readonly authPrincipal: string | undefined;
-  readonly authNames: Record<string, string> | undefined;
-  readonly privilege: string | undefined;
-  readonly credentialVersion: string | undefined;
+  // Declared, not defined: the constructor creates each field once (a defined field would first
+  // be set to undefined, then written again).
+  declare readonly createdAt: number;
+  declare readonly lastSeenAt: number;
+  declare readonly rotatedAt: number;
+  declare readonly authAt: number | undefined;
+  declare readonly elevatedAt: number | undefined;
+  declare readonly principal: string | undefined;
+  declare readonly boundTo: string | undefined;
+  declare readonly authPrincipal: string | undefined;
+  declare readonly authNames: Record<string, string> | undefined;
+  declare readonly privilege: string | undefined;
+  declare readonly credentialVersion: string | undefined;
 
   constructor(state: GuardState) {
     this.createdAt = state.createdAt;
