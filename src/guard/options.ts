@@ -327,8 +327,10 @@ export function resolveOptions(input: unknown): ResolvedGuard {
     throw new TypeError(`${NAME}: \`credentialVersion\` must be a function (principal) => version; got ${show(o.credentialVersion)}`);
   }
 
-  // Without a store: express-session's MemoryStore, with the guard's atomic extensions.
-  const store = o.store ?? new AtomicMemoryStore();
+  // Without a store: express-session's MemoryStore, with the guard's atomic extensions, keeping
+  // the default index itself (a login is then one step of the store).
+  const ownIndex = o.store === undefined && o.index === undefined ? new MemorySessionIndex() : undefined;
+  const store = o.store ?? new AtomicMemoryStore({ index: ownIndex });
   if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function' || typeof store.on !== 'function') {
     throw new TypeError(`${NAME}: \`store\` must be an express-session Store (with get, set, destroy and on); got ${show(o.store)}`);
   }
@@ -345,7 +347,7 @@ export function resolveOptions(input: unknown): ResolvedGuard {
       'the session store has no atomic guardedSet/tombstone (GuardStoreExtensions): tombstones are checked with get-then-set, serialised within this process only. Across several instances a late save racing a rotation could revive the old id; use fixation-guard/redis or implement the extensions.',
     );
   }
-  let index = o.index;
+  let index = o.index ?? ownIndex;
   if (index === undefined) {
     if (!memoryStore) {
       throw new Error(`${NAME}: \`index\` is required with a shared \`store\`: a per-process index would miss other instances' sessions. Pass the store's index (e.g. createRedisSessionStores().index) or \`new MemorySessionIndex()\` for a single instance.`);

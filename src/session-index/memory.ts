@@ -1,7 +1,7 @@
 import type {
   AdmitOptions,
   AdmitResult,
-  SessionIndex,
+  InProcessLoginIndex,
   SessionIndexEntry,
   SessionLimit,
 } from '../store/contracts.js';
@@ -92,18 +92,37 @@ function withoutEntry(entries: Entries, sessionId: string): Entries | undefined 
   return list.length === 0 ? undefined : list.length === 1 ? list[0] : list;
 }
 
+/** Whether a new entry would go beyond `rejectLogin`'s limit (`replacing` does not count). */
+function refuses(sessions: Entries | undefined, limit: SessionLimit | undefined, replacing: string | undefined): boolean {
+  if (limit?.onLimit !== 'rejectLogin') return false;
+  let count = 0;
+  for (const other of sessions === undefined ? [] : all(sessions)) if (other.sessionId !== replacing) count++;
+  return count >= limit.max;
+}
+
+/** Under `evictOldest`, the oldest live entries beyond the limit once `sessionId` is live (never it, never a reserved one). */
+function victims(sessions: Entries, sessionId: string, limit: SessionLimit | undefined): string[] {
+  if (limit?.onLimit !== 'evictOldest') return [];
+  const live = all(sessions)
+    .filter((other) => !isPending(other) && other.sessionId !== sessionId)
+    .sort(oldestFirst);
+  const excess = live.length + 1 - limit.max;
+  return live.slice(0, Math.max(0, excess)).map((old) => old.sessionId);
+}
+
 function ids(entries: Entries): string[] {
   return all(entries).map((held) => held.sessionId);
 }
 
 /**
  * A per-process session index: principal → sessions. Right for one instance on MemoryStore;
- * a fleet needs a shared one (`RedisSessionIndex` from `fixation-guard/redis`).
+ * a fleet needs a shared one (`RedisSessionIndex` from `fixation-guard/redis`). The guard's
+ * default MemoryStore keeps one of its own and logs in at once with it.
  *
  * @example
  * app.use(sessionGuard({ secret, index: new MemorySessionIndex(), maxSessionsPerUser: 3 }));
  */
-export class MemorySessionIndex implements SessionIndex {
+export class MemorySessionIndex implements InProcessLoginIndex {
   readonly #byPrincipal = new Map<string, Entries>();
   #seq = 0;
   /** What held times are offsets from: the first time admitted (0 once a time was not an integer). */
@@ -154,16 +173,8 @@ export class MemorySessionIndex implements SessionIndex {
     const evicted: string[] = [];
     const existing = sessions === undefined ? undefined : find(sessions, entry.sessionId);
     if (options.phase === 'reserve') {
-      if (limit?.onLimit === 'rejectLogin' && !existing) {
-        let count = 0;
-        for (const other of sessions === undefined ? [] : all(sessions))
-          if (other.sessionId !== options.replacing) count++;
-        if (count >= limit.max) return { admitted: false, evicted };
-      }
-      this.#offset(entry.createdAt);
-      const lastSeen = this.#offset(entry.lastSeenAt);
-      // Again, once the epoch is settled: the second may have moved it.
-      const created = this.#offset(entry.createdAt);
+      if (!existing && refuses(sessions, limit, options.replacing)) return { admitted: false, evicted };
+      const [created, lastSeen] = this.#times(entry);
       const order = existing ? existing.order - (existing.order % 2) + 1 : this.#seq++ * 2 + 1;
       this.#byPrincipal.set(principal, withEntry(sessions, held(entry.sessionId, created, lastSeen, order, entry.meta)));
       return { admitted: true, evicted };
@@ -174,23 +185,54 @@ export class MemorySessionIndex implements SessionIndex {
     existing.order -= existing.order % 2;
     const lastSeen = this.#offset(entry.lastSeenAt);
     if (lastSeen > existing.lastSeen) existing.lastSeen = lastSeen;
-    if (limit?.onLimit === 'evictOldest') {
-      // Victims stay listed: the caller tombstones each, then removes it.
-      const live = all(sessions)
-        .filter((other) => !isPending(other) && other.sessionId !== entry.sessionId)
-        .sort(oldestFirst);
-      const excess = live.length + 1 - limit.max;
-      for (const old of live.slice(0, Math.max(0, excess))) evicted.push(old.sessionId);
-    }
-    return { admitted: true, evicted };
+    // Victims stay listed: the caller tombstones each, then removes it.
+    return { admitted: true, evicted: victims(sessions, entry.sessionId, limit) };
   }
 
-  async remove(principal: string, sessionId: string): Promise<void> {
+  refusesLogin(principal: string, sessionId: string, limit: SessionLimit | undefined, replacing: string | undefined): boolean {
+    const sessions = this.#byPrincipal.get(principal);
+    return (sessions === undefined || find(sessions, sessionId) === undefined) && refuses(sessions, limit, replacing);
+  }
+
+  enterLogin(principal: string, entry: SessionIndexEntry, limit: SessionLimit | undefined, replacing: string | undefined): string[] {
+    let sessions = this.#byPrincipal.get(principal);
+    const [created, lastSeen] = this.#times(entry);
+    const moving = sessions === undefined || replacing === undefined ? undefined : find(sessions, replacing);
+    let entered: Held;
+    if (moving === undefined) entered = held(entry.sessionId, created, lastSeen, this.#seq++ * 2, entry.meta);
+    else {
+      // A re-login on the same session: the entry moves, as a rotation moves it.
+      entered = held(entry.sessionId, moving.created, lastSeen > moving.lastSeen ? lastSeen : moving.lastSeen, moving.order - (moving.order % 2), metaOf(moving));
+      sessions = withoutEntry(sessions as Entries, moving.sessionId);
+    }
+    sessions = withEntry(sessions, entered);
+    this.#byPrincipal.set(principal, sessions);
+    return victims(sessions, entry.sessionId, limit);
+  }
+
+  removeNow(principal: string, sessionId: string): void {
     const sessions = this.#byPrincipal.get(principal);
     if (!sessions) return;
     const left = withoutEntry(sessions, sessionId);
     if (left === undefined) this.#byPrincipal.delete(principal);
     else if (left !== sessions) this.#byPrincipal.set(principal, left);
+  }
+
+  /** Whether `store` keeps this index (its logins are one step with it). */
+  ownsSessionsOf(store: unknown): boolean {
+    return (store as { index?: unknown } | null)?.index === this;
+  }
+
+  /** An entry's creation and last-seen times as held. */
+  #times(entry: SessionIndexEntry): [created: number, lastSeen: number] {
+    this.#offset(entry.createdAt);
+    const lastSeen = this.#offset(entry.lastSeenAt);
+    // Again, once the epoch is settled: the second may have moved it.
+    return [this.#offset(entry.createdAt), lastSeen];
+  }
+
+  async remove(principal: string, sessionId: string): Promise<void> {
+    this.removeNow(principal, sessionId);
   }
 
   async rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void> {

@@ -197,6 +197,26 @@ export interface SessionIndex {
    * two. Resolves to the ids ended. `RedisSessionIndex` implements it as one script.
    */
   endAll?(principal: string, reason: EndReason, now: number, ttlMs: number): Promise<string[]>;
-  /** Whether this index can write tombstones into `store`'s records (required for `endAll` to be used). */
+  /**
+   * Whether this index and `store` work as one: `endAll` may write tombstones into its records,
+   * and its `loginAtOnce` admits to this index in the same step.
+   */
   ownsSessionsOf?(store: unknown): boolean;
+}
+
+/**
+ * The synchronous steps of a login in an index kept in the store's own process, for a store
+ * that logs in at once with it (`AtomicMemoryStore` with its `MemorySessionIndex`): nothing
+ * runs between the store's checks, its writes and the index's.
+ */
+export interface InProcessLoginIndex extends SessionIndex {
+  /** Whether `admit` would refuse this login (`rejectLogin` at the limit; `replacing` does not count). Changes nothing. */
+  refusesLogin(principal: string, sessionId: string, limit: SessionLimit | undefined, replacing: string | undefined): boolean;
+  /**
+   * Lists `entry` live: in the place of `replacing` (its creation, order and meta kept) when
+   * that is listed. Returns the oldest live entries beyond the limit under `evictOldest`, still
+   * listed: the store ends each, then removes it (`removeNow`).
+   */
+  enterLogin(principal: string, entry: SessionIndexEntry, limit: SessionLimit | undefined, replacing: string | undefined): string[];
+  removeNow(principal: string, sessionId: string): void;
 }

@@ -3,9 +3,12 @@ import { SessionConflictError } from '../errors/index.js';
 import {
   isTombstone,
   makeTombstone,
+  type AdmitResult,
   type EndReason,
   type GuardStoreExtensions,
   type GuardedSetResult,
+  type InProcessLoginIndex,
+  type LoginAtOnce,
   type TombstoneRecord,
 } from './contracts.js';
 
@@ -14,6 +17,8 @@ type Record_ = Record<string, unknown>;
 const TOMBSTONE_MARKER = '"fixationGuardTombstone"';
 const COOKIE_START = '{"cookie":{';
 const EXPIRES_KEY = '"expires":';
+/** Successors followed when an eviction ends a session that was rotated meanwhile (as `GuardedStore` follows them). */
+const MAX_LINEAGE = 8;
 
 function isTombstoneHeld(held: TombstoneRecord | 'live' | undefined): held is TombstoneRecord {
   return held !== undefined && held !== 'live';
@@ -56,8 +61,22 @@ function storedExpiry(json: string): unknown {
  * needs no lock either. Records are kept as the MemoryStore keeps them (JSON strings, expired
  * by their cookie's `expires`), so `get`, `set`, `all` & co. are the MemoryStore's own.
  */
-export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename'>> {
+export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename'>>, Pick<GuardStoreExtensions, 'loginAtOnce'> {
   declare sessions: Record<string, string>;
+  /** The index this store keeps (the guard's default store keeps its default index). */
+  readonly index: InProcessLoginIndex | undefined;
+  /**
+   * With its own index, a login in one synchronous step (`LoginAtOnce`): the checks, the move,
+   * the admission and the evictions, where the index would otherwise take two more store calls
+   * (reserve, confirm) around the move.
+   */
+  readonly loginAtOnce: LoginAtOnce | undefined;
+
+  constructor(options: { index?: InProcessLoginIndex | undefined } = {}) {
+    super();
+    this.index = options.index;
+    this.loginAtOnce = options.index === undefined ? undefined : this.#loginAtOnce.bind(this, options.index);
+  }
 
   /**
    * What `sid` holds as the MemoryStore's `get` would see it (an expired record is dropped): a
@@ -95,14 +114,50 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
   }
 
   async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
-    const current = this.#peek(oldId);
-    // An ended id never gets a successor.
-    if (current === undefined) throw new SessionConflictError('missing');
-    if (isTombstoneHeld(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
-    // A reserved login id that a revocation tombstoned meanwhile stays dead; an id is never reused.
+    this.#checkMove(oldId, newId, true);
+    this.#move(oldId, newId, sess, now, tombstoneTtlMs, true, options.graceUntil);
+  }
+
+  async #loginAtOnce(index: InProcessLoginIndex, login: Parameters<LoginAtOnce>[0], now: number, tombstoneTtlMs: number): Promise<AdmitResult> {
+    const { oldId, newId, principal, limit, replacing } = login;
+    this.#checkMove(oldId, newId, login.oldStored);
+    if (index.refusesLogin(principal, newId, limit, replacing)) return { admitted: false, evicted: [] };
+    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, undefined);
+    const evicted = index.enterLogin(principal, login.entry, limit, replacing);
+    for (const id of evicted) this.#endLineage(index, principal, id, now, tombstoneTtlMs);
+    return { admitted: true, evicted };
+  }
+
+  /** Throws the `SessionConflictError` of a move that may not happen (changing nothing). */
+  #checkMove(oldId: string, newId: string, oldStored: boolean): void {
+    if (oldStored) {
+      const current = this.#peek(oldId);
+      // An ended id never gets a successor.
+      if (current === undefined) throw new SessionConflictError('missing');
+      if (isTombstoneHeld(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
+    }
+    // A login id that a revocation tombstoned meanwhile stays dead; an id is never reused.
     const existing = this.#peek(newId);
     if (existing !== undefined) throw new SessionConflictError(existing === 'live' ? 'new_exists' : 'revoked');
+  }
+
+  #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, graceUntil: number | undefined): void {
     this.sessions[newId] = JSON.stringify(sess);
-    this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
+    if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil }));
+  }
+
+  /**
+   * Ends an evicted id and every successor a rotation gave it, each tombstoned (even one
+   * without a record: a login in flight under it then fails) and then unindexed.
+   */
+  #endLineage(index: InProcessLoginIndex, principal: string, id: string, now: number, tombstoneTtlMs: number): void {
+    const tombstone = JSON.stringify(makeTombstone('evicted', now, tombstoneTtlMs));
+    let next: string | undefined = id;
+    for (let step = 0; next !== undefined && step < MAX_LINEAGE; step++) {
+      const held = this.#peek(next);
+      this.sessions[next] = tombstone;
+      index.removeNow(principal, next);
+      next = isTombstoneHeld(held) ? held.fixationGuardTombstone.successor : undefined;
+    }
   }
 }

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import session, { type SessionData } from 'express-session';
 import fc from 'fast-check';
-import { isTombstone, SessionConflictError } from '../../src/index.js';
-import { makeTombstone } from '../../src/store/contracts.js';
+import { isTombstone, MemorySessionIndex, SessionConflictError } from '../../src/index.js';
+import { makeTombstone, type SessionLimit } from '../../src/store/contracts.js';
 import { AtomicMemoryStore } from '../../src/store/memory.js';
 import { randomSessionId } from '../../src/util/random.js';
 import { anonymousCookie, buildApp, idOf, loginWith, setCookie } from '../helpers.js';
@@ -94,6 +94,80 @@ describe('the MemoryStore a guard makes when given none (AtomicMemoryStore)', ()
     assert.equal(login.status, 200);
     assert.notEqual(idOf(setCookie(login) as string), idOf(before));
     assert.ok(isTombstone(await guard.store.readRaw(idOf(before))), 'the pre-login id is a tombstone');
+  });
+});
+
+describe('a login on the MemoryStore that keeps its own index (the guard\'s default): one step', () => {
+  const now = Date.now();
+  const entry = (sessionId: string, at = now) => ({ sessionId, createdAt: at, lastSeenAt: at });
+  async function linked() {
+    const index = new MemorySessionIndex();
+    const store = new AtomicMemoryStore({ index });
+    const loginAtOnce = store.loginAtOnce;
+    assert.ok(loginAtOnce, 'a store with its own index logs in at once');
+    assert.ok(index.ownsSessionsOf(store) && !new MemorySessionIndex().ownsSessionsOf(store));
+    const login = (oldId: string, newId: string, limit?: SessionLimit, replacing?: string) =>
+      loginAtOnce({ oldId, newId, sess: record('alice'), oldStored: true, principal: 'alice', entry: entry(newId), limit, replacing }, now, TTL);
+    const listed = async () => (await index.list('alice')).map((e) => e.sessionId);
+    return { index, store, login, listed };
+  }
+
+  it('is what a guard without `store` and `index` uses; a store given without its index keeps the two steps', () => {
+    const { guard } = buildApp({});
+    assert.ok(guard.store.logsInAtOnce);
+    assert.equal(new AtomicMemoryStore().loginAtOnce, undefined);
+    assert.equal(buildApp({ index: new MemorySessionIndex() }).guard.store.logsInAtOnce, false);
+  });
+
+  it('moves, tombstones and lists in one step; a conflict changes nothing, in the store or the index', async () => {
+    const { store, login, listed } = await linked();
+    await store.guardedSet('anon', record('alice'));
+    assert.deepEqual(await login('anon', 'n1'), { admitted: true, evicted: [] });
+    assert.equal((await read(store, 'n1'))?.user, 'alice');
+    assert.equal((store.sessions.anon && JSON.parse(store.sessions.anon))?.fixationGuardTombstone?.successor, 'n1');
+    assert.deepEqual(await listed(), ['n1']);
+    // The pre-login id was ended by another request first: no successor, no entry.
+    await assert.rejects(login('anon', 'n2'), (err: unknown) => err instanceof SessionConflictError && err.reason === 'rotated');
+    await store.tombstone('revoked', 'revoked', now, TTL);
+    await store.guardedSet('anon2', record('alice'));
+    await assert.rejects(login('anon2', 'revoked'), (err: unknown) => err instanceof SessionConflictError && err.reason === 'revoked');
+    assert.equal(store.sessions.n2, undefined);
+    assert.equal((await read(store, 'anon2'))?.user, 'alice', 'the source is untouched');
+    assert.deepEqual(await listed(), ['n1']);
+  });
+
+  it('refuses at the limit under rejectLogin, changing nothing; a re-login replacing its own session is not counted and keeps its place', async () => {
+    const { store, login, listed, index } = await linked();
+    const limit: SessionLimit = { max: 1, onLimit: 'rejectLogin' };
+    await store.guardedSet('anon', record('alice'));
+    assert.equal((await login('anon', 'n1', limit)).admitted, true);
+    const created = (await index.list('alice'))[0]?.createdAt;
+    await store.guardedSet('anon2', record('alice'));
+    assert.deepEqual(await login('anon2', 'n2', limit), { admitted: false, evicted: [] });
+    assert.equal((await read(store, 'anon2'))?.user, 'alice', 'the refused login\'s session is untouched');
+    assert.equal(store.sessions.n2, undefined);
+    assert.deepEqual(await listed(), ['n1']);
+    assert.equal((await login('n1', 'n3', limit, 'n1')).admitted, true, 're-login on the same session');
+    assert.deepEqual(await listed(), ['n3']);
+    assert.equal((await index.list('alice'))[0]?.createdAt, created, 'the entry moved, keeping its creation');
+  });
+
+  it('under evictOldest ends the oldest session and the successor a rotation in flight gave it', async () => {
+    const { store, login, listed, index } = await linked();
+    const limit: SessionLimit = { max: 1, onLimit: 'evictOldest' };
+    await store.guardedSet('anon', record('alice'));
+    await login('anon', 'a1', limit);
+    // A rotation of a1 whose index move has not happened yet (the guard moves the entry after the store).
+    await store.rename('a1', 'a2', record('alice'), now, TTL);
+    assert.deepEqual(await listed(), ['a1']);
+    await store.guardedSet('anon2', record('alice'));
+    assert.deepEqual(await login('anon2', 'b1', limit), { admitted: true, evicted: ['a1'] });
+    for (const id of ['a1', 'a2']) {
+      const held = store.sessions[id];
+      assert.equal(held && JSON.parse(held).fixationGuardTombstone?.reason, 'evicted', `${id} is ended`);
+    }
+    await index.rename('alice', 'a1', 'a2', now);
+    assert.deepEqual(await listed(), ['b1'], 'the late move finds no entry to bring back');
   });
 });
 

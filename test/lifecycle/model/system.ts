@@ -58,24 +58,25 @@ export const memoryBackend: StoreBackend = memoryStoreBackend(
   () => new session.MemoryStore(),
 );
 
-/** The store a guard makes when it is given none: the MemoryStore with the atomic extensions. */
-export const atomicMemoryBackend: StoreBackend = memoryStoreBackend(
-  'atomic-memory',
-  () => new AtomicMemoryStore(),
-);
+/**
+ * The store a guard makes when it is given none: the MemoryStore with the atomic extensions,
+ * keeping its own index (a login is one step of the store).
+ */
+export const atomicMemoryBackend: StoreBackend = memoryStoreBackend('atomic-memory', (index) => new AtomicMemoryStore({ index }));
 
-function memoryStoreBackend(name: string, create: () => session.MemoryStore): StoreBackend {
+function memoryStoreBackend(name: string, create: (index: MemorySessionIndex) => session.MemoryStore): StoreBackend {
   return {
     name,
     async fresh() {
-      const store = create();
+      const index = new MemorySessionIndex();
+      const store = create(index);
       const raw = (): Record<string, string> =>
         (store as unknown as { sessions: Record<string, string> }).sessions;
       const parse = (json: string | undefined) =>
         unexpired(json === undefined ? undefined : (JSON.parse(json) as StoredRecord));
       return {
         store,
-        index: new MemorySessionIndex(),
+        index,
         async records() {
           const out = new Map<string, StoredRecord>();
           for (const [id, json] of Object.entries(raw())) {
