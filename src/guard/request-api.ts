@@ -213,10 +213,12 @@ export class RequestApi implements SessionGuardRequestApi {
         ctx.strategy,
         options.keep ?? ctx.keep,
         (base) => {
-          // A new authentication: no privilege survives it. Built without `delete` (which turns
-          // the object into a slow dictionary on every login).
-          const { elevatedAt: _elevatedAt, privilege: _privilege, credentialVersion: _credentialVersion, ...kept } = base;
-          const state: GuardState = { ...kept, principal, authAt: now };
+          // A new authentication: no privilege survives it (elevatedAt, privilege and the old
+          // credentialVersion are left out). Built field by field: an object rest or `delete` takes
+          // the runtime's slow path on every login.
+          const state: GuardState = { v: 1, createdAt: base.createdAt, lastSeenAt: base.lastSeenAt, rotatedAt: base.rotatedAt, principal, authAt: now };
+          if (base.authPrincipal !== undefined) state.authPrincipal = base.authPrincipal;
+          if (base.authNames !== undefined) state.authNames = base.authNames;
           if (credentialVersion !== undefined) state.credentialVersion = credentialVersion;
           return state;
         },
