@@ -218,6 +218,12 @@ export class MemorySessionIndex implements InProcessLoginIndex {
     else if (left !== sessions) this.#byPrincipal.set(principal, left);
   }
 
+  pruneNow(principal: string, gone: (sessionId: string, reserved: boolean) => boolean): void {
+    const sessions = this.#byPrincipal.get(principal);
+    if (sessions === undefined) return;
+    for (const entry of all(sessions)) if (gone(entry.sessionId, isPending(entry))) this.removeNow(principal, entry.sessionId);
+  }
+
   /** Whether `store` keeps this index (its logins are one step with it). */
   ownsSessionsOf(store: unknown): boolean {
     return (store as { index?: unknown } | null)?.index === this;

@@ -219,4 +219,6 @@ export interface InProcessLoginIndex extends SessionIndex {
    */
   enterLogin(principal: string, entry: SessionIndexEntry, limit: SessionLimit | undefined, replacing: string | undefined): string[];
   removeNow(principal: string, sessionId: string): void;
+  /** Removes `principal`'s entries whose session `gone` says ended (told whether the entry is a reservation). */
+  pruneNow(principal: string, gone: (sessionId: string, reserved: boolean) => boolean): void;
 }

@@ -121,11 +121,26 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
   async #loginAtOnce(index: InProcessLoginIndex, login: Parameters<LoginAtOnce>[0], now: number, tombstoneTtlMs: number): Promise<AdmitResult> {
     const { oldId, newId, principal, limit, replacing } = login;
     this.#checkMove(oldId, newId, login.oldStored);
+    // Sessions that ended without a logout (expired) no longer count against the limit, as the
+    // Redis login script prunes them; a reservation without its record yet is a login in flight.
+    if (limit !== undefined) index.pruneNow(principal, (id, reserved) => this.#ended(id, reserved));
     if (index.refusesLogin(principal, newId, limit, replacing)) return { admitted: false, evicted: [] };
     this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, undefined);
-    const evicted = index.enterLogin(principal, login.entry, limit, replacing);
-    for (const id of evicted) this.#endLineage(index, principal, id, now, tombstoneTtlMs);
+    const evicted: string[] = [];
+    // Every id ended is named (the successors followed too): each is audited as evicted.
+    for (const id of index.enterLogin(principal, login.entry, limit, replacing)) evicted.push(...this.#endLineage(index, principal, id, now, tombstoneTtlMs));
     return { admitted: true, evicted };
+  }
+
+  /**
+   * Whether `sid`'s session has ended: no record when it is not a reservation, or a tombstone
+   * naming no successor. One naming a successor was rotated and its entry not moved yet: the
+   * move follows, and an eviction follows the successor.
+   */
+  #ended(sid: string, reserved: boolean): boolean {
+    const held = this.#peek(sid);
+    if (held === undefined) return !reserved;
+    return held !== 'live' && held.fixationGuardTombstone.successor === undefined;
   }
 
   /** Throws the `SessionConflictError` of a move that may not happen (changing nothing). */
@@ -148,16 +163,20 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
 
   /**
    * Ends an evicted id and every successor a rotation gave it, each tombstoned (even one
-   * without a record: a login in flight under it then fails) and then unindexed.
+   * without a record: a login in flight under it then fails) and then unindexed. Returns the
+   * ids ended.
    */
-  #endLineage(index: InProcessLoginIndex, principal: string, id: string, now: number, tombstoneTtlMs: number): void {
+  #endLineage(index: InProcessLoginIndex, principal: string, id: string, now: number, tombstoneTtlMs: number): string[] {
     const tombstone = JSON.stringify(makeTombstone('evicted', now, tombstoneTtlMs));
+    const ended: string[] = [];
     let next: string | undefined = id;
     for (let step = 0; next !== undefined && step < MAX_LINEAGE; step++) {
       const held = this.#peek(next);
       this.sessions[next] = tombstone;
       index.removeNow(principal, next);
+      ended.push(next);
       next = isTombstoneHeld(held) ? held.fixationGuardTombstone.successor : undefined;
     }
+    return ended;
   }
 }

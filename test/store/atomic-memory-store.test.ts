@@ -152,6 +152,35 @@ describe('a login on the MemoryStore that keeps its own index (the guard\'s defa
     assert.equal((await index.list('alice'))[0]?.createdAt, created, 'the entry moved, keeping its creation');
   });
 
+  it('counts no session that ended without a logout (expired, ended elsewhere), but counts a login in flight', async () => {
+    const { store, login, listed, index } = await linked();
+    const limit: SessionLimit = { max: 1, onLimit: 'rejectLogin' };
+    await store.guardedSet('anon', record('alice'));
+    await login('anon', 'n1', limit);
+    // n1's cookie expired: the MemoryStore no longer serves it, but the index still lists it.
+    store.sessions.n1 = JSON.stringify({ ...JSON.parse(store.sessions.n1 as string), cookie: { originalMaxAge: TTL, expires: new Date(Date.now() - 1).toISOString() } });
+    await store.guardedSet('anon2', record('alice'));
+    assert.equal((await login('anon2', 'n2', limit)).admitted, true, 'the expired session does not lock the user out');
+    assert.deepEqual(await listed(), ['n2']);
+    await store.tombstone('n2', 'revoked', now, TTL);
+    await store.guardedSet('anon3', record('alice'));
+    assert.equal((await login('anon3', 'n3', limit)).admitted, true, 'nor does one ended without its entry');
+    // A reservation whose record is not written yet (a login in flight) still counts.
+    await index.admit('alice', entry('r1'), undefined, { phase: 'reserve' });
+    await store.tombstone('n3', 'revoked', now, TTL);
+    await store.guardedSet('anon4', record('alice'));
+    assert.equal((await login('anon4', 'n4', limit)).admitted, false);
+    assert.deepEqual(await listed(), ['r1']);
+    // A rotated session whose entry has not moved yet still counts (its successor is live).
+    await index.remove('alice', 'r1');
+    await store.guardedSet('anon5', record('alice'));
+    await login('anon5', 'n5', limit);
+    await store.rename('n5', 'n6', record('alice'), now, TTL);
+    await store.guardedSet('anon6', record('alice'));
+    assert.equal((await login('anon6', 'n7', limit)).admitted, false);
+    assert.deepEqual(await listed(), ['n5']);
+  });
+
   it('under evictOldest ends the oldest session and the successor a rotation in flight gave it', async () => {
     const { store, login, listed, index } = await linked();
     const limit: SessionLimit = { max: 1, onLimit: 'evictOldest' };
@@ -161,7 +190,8 @@ describe('a login on the MemoryStore that keeps its own index (the guard\'s defa
     await store.rename('a1', 'a2', record('alice'), now, TTL);
     assert.deepEqual(await listed(), ['a1']);
     await store.guardedSet('anon2', record('alice'));
-    assert.deepEqual(await login('anon2', 'b1', limit), { admitted: true, evicted: ['a1'] });
+    // Both ids are named, so that each is audited as evicted.
+    assert.deepEqual(await login('anon2', 'b1', limit), { admitted: true, evicted: ['a1', 'a2'] });
     for (const id of ['a1', 'a2']) {
       const held = store.sessions[id];
       assert.equal(held && JSON.parse(held).fixationGuardTombstone?.reason, 'evicted', `${id} is ended`);
