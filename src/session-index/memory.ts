@@ -110,6 +110,11 @@ function victims(sessions: Entries, sessionId: string, limit: SessionLimit | und
   return live.slice(0, Math.max(0, excess)).map((old) => old.sessionId);
 }
 
+/** `entry` under `sessionId`: its creation, order and meta kept, last seen at the later of the two. */
+function movedTo(entry: Held, sessionId: string, lastSeen: number): Held {
+  return held(sessionId, entry.created, lastSeen > entry.lastSeen ? lastSeen : entry.lastSeen, entry.order, metaOf(entry));
+}
+
 function ids(entries: Entries): string[] {
   return all(entries).map((held) => held.sessionId);
 }
@@ -201,8 +206,9 @@ export class MemorySessionIndex implements InProcessLoginIndex {
     let entered: Held;
     if (moving === undefined) entered = held(entry.sessionId, created, lastSeen, this.#seq++ * 2, entry.meta);
     else {
-      // A re-login on the same session: the entry moves, as a rotation moves it.
-      entered = held(entry.sessionId, moving.created, lastSeen > moving.lastSeen ? lastSeen : moving.lastSeen, moving.order - (moving.order % 2), metaOf(moving));
+      // A re-login on the same session: the entry moves, as a rotation moves it, and is live.
+      entered = movedTo(moving, entry.sessionId, lastSeen);
+      entered.order -= entered.order % 2;
       sessions = withoutEntry(sessions as Entries, moving.sessionId);
     }
     sessions = withEntry(sessions, entered);
@@ -246,8 +252,7 @@ export class MemorySessionIndex implements InProcessLoginIndex {
     const entry = sessions === undefined ? undefined : find(sessions, oldId);
     if (!sessions || !entry) return;
     const lastSeen = this.#offset(lastSeenAt);
-    const moved = held(newId, entry.created, lastSeen > entry.lastSeen ? lastSeen : entry.lastSeen, entry.order, metaOf(entry));
-    this.#byPrincipal.set(principal, withEntry(withoutEntry(sessions, oldId), moved));
+    this.#byPrincipal.set(principal, withEntry(withoutEntry(sessions, oldId), movedTo(entry, newId, lastSeen)));
   }
 
   async touch(principal: string, sessionId: string, lastSeenAt: number): Promise<void> {

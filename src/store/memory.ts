@@ -58,8 +58,9 @@ function storedExpiry(json: string): unknown {
  * given none. Each extension reads and writes the MemoryStore's records in one synchronous
  * step, so nothing can run between the check and the write: a login is one store step instead
  * of two per-id locks, two reads and two writes (each a promise, a deadline timer and a
- * `setImmediate` of the MemoryStore), and a late save needs no lock either. Records are kept as the MemoryStore keeps them (JSON strings, expired
- * by their cookie's `expires`), so `get`, `set`, `all` & co. are the MemoryStore's own.
+ * `setImmediate` of the MemoryStore), and a late save needs no lock either. Records are kept as
+ * the MemoryStore keeps them (JSON strings, expired by their cookie's `expires`), so `get`,
+ * `set`, `all` & co. are the MemoryStore's own.
  */
 export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename'>>, Pick<GuardStoreExtensions, 'loginAtOnce'> {
   declare sessions: Record<string, string>;
