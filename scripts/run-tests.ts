@@ -96,7 +96,7 @@ function runPass(label: string, preload: string[], passFiles: string[]): Promise
   console.log(`run-tests: ${label}: ${passFiles.length} file(s)`);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ...preload.flatMap((file) => ['--import', file]), '--test', '--test-concurrency=2', '--test-reporter=spec', ...passFiles],
+    ['--import', 'tsx', ...preload.flatMap((file) => ['--import', file]), '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...passFiles],
     { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
   child.stdout.on('data', (chunk: Buffer) => {

@@ -74,6 +74,13 @@ export interface McpSessionGuard {
    * instances can see it too. Rejects when a fleet write failed.
    */
   settled(): Promise<void>;
+  /**
+   * Resolves once this instance hears the fleet's revocations and emergency switch (at once
+   * without a fleet). Subscribing takes a connection of its own; a message published before it
+   * is live never reaches this instance, so await this before serving. Rejects when subscribing
+   * failed (the instance then still checks the fleet's tombstones on every request).
+   */
+  ready(): Promise<void>;
   /** Closes every session and stops the sweep timer. */
   close(): Promise<void>;
 }
@@ -172,6 +179,7 @@ export function createMcpSessionGuard(options: McpSessionGuardOptions): McpSessi
       return registry.size;
     },
     settled: () => lifecycle.settled(),
+    ready: () => lifecycle.ready(),
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       await lifecycle.unsubscribe();

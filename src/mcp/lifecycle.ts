@@ -57,6 +57,8 @@ export interface SessionLifecycle {
   emergency(reason: string): number;
   /** Resolves once what revocations told the fleet is written; rejects when a fleet write failed. */
   settled(): Promise<void>;
+  /** Resolves once the fleet's messages reach this instance (at once without a fleet); rejects when subscribing failed. */
+  ready(): Promise<void>;
   /** Stops listening to the fleet. */
   unsubscribe(): Promise<void>;
   /** Runs a fleet write in the background, so `settled()` can wait for it. */
@@ -262,6 +264,9 @@ export function createSessionLifecycle(options: SessionLifecycleOptions): Sessio
     async settled() {
       while (fleetWrites.size > 0) await Promise.allSettled([...fleetWrites]);
       if (fleetFailures.length > 0) throw new Error(`fixation-guard/mcp: ${fleetFailures.length} fleet write(s) failed`, { cause: fleetFailures[0] });
+    },
+    async ready() {
+      await subscription;
     },
     async unsubscribe() {
       const unsubscribe = await subscription?.catch(() => undefined);

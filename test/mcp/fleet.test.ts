@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { startRedisServer } from '../../scripts/redis-server.js';
 import { createRedisMcpFleet } from '../../src/redis/index.js';
-import { connectClient, login, openStream, rawPost, startGuardedServer, type GuardedServer, type TestClient } from './helpers.js';
+import { createMcpSessionGuard } from '../../src/mcp/index.js';
+import { connectClient, credentialServerFactory, login, openStream, rawPost, SECRET, startGuardedServer, type GuardedServer, type TestClient } from './helpers.js';
 
 type Redis = ReturnType<typeof createClient>;
 const PROTOCOL = { 'mcp-protocol-version': '2025-06-18' };
@@ -48,6 +49,19 @@ describe('MCP fleet on one Redis', () => {
     await Promise.all([a.guard.settled(), b.guard.settled()]);
     return clients;
   }
+
+  it("ready() resolves once the instance hears the fleet: the subscription is live then, and gone after close()", async () => {
+    const prefix = `fg:{mcp-${randomBytes(4).toString('hex')}}:`;
+    const channel = `${prefix}mcp:events`;
+    const guard = createMcpSessionGuard({ sessionSecret: SECRET, createServer: credentialServerFactory(), fleet: createRedisMcpFleet({ client: redis, prefix }), rateLimit: false, sweepInterval: false });
+    try {
+      await guard.ready();
+      assert.equal((await redis.pubSubNumSub(channel))[channel], 1);
+    } finally {
+      await guard.close();
+    }
+    assert.equal((await redis.pubSubNumSub(channel))[channel], 0);
+  });
 
   it('lets a user hold 4 sessions under MAX_SESSIONS_PER_USER=2 across two instances with per-process registries (the attack)', async () => {
     const [a, b] = await twoInstances(false);

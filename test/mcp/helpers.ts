@@ -68,6 +68,7 @@ export async function startGuardedServer(overrides: Partial<McpSessionGuardOptio
     sweepInterval: false,
     ...overrides,
   });
+  await guard.ready();
   const app = express();
   // One trusted hop: X-Forwarded-For stands for the client address, as behind one load balancer.
   if (setup.trustProxy !== undefined) app.set('trust proxy', setup.trustProxy);
