@@ -63,6 +63,11 @@ async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestSta
       // Another request of the same page rotated it first: follow it within the grace.
       const tombstone = await endedRecord(ctx, oldId);
       if (tombstone && (await adoptSuccessor(ctx, req, state, tombstone, oldId))) return;
+      // It was moved on past the grace's reach (the other request logged in or elevated right
+      // after): that request's answer carries the session's new cookie. This one answers 409
+      // and sets no cookie; a fresh anonymous cookie here, arriving last, would replace the
+      // new one in the browser and leave that session live with nobody holding it.
+      if (tombstone?.fixationGuardTombstone.reason === 'rotated') throw err;
       replaceWithFresh(req, state, tombstone?.fixationGuardTombstone.reason ?? 'unknown');
     }
     return;

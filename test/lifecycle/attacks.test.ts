@@ -416,6 +416,34 @@ describe('lifecycle attacks that once broke an invariant', () => {
     });
   });
 
+  describe('a request that loses its periodic renewal to a parallel elevation of the same cookie (no orphaned session)', () => {
+    it('answers 409 with no cookie, so the elevated session\'s cookie stands in the browser whichever answer arrives last', async () => {
+      const { app, guard, clock } = buildApp({ rotateEvery: '1m' });
+      const cookie = await login(app);
+      clock.advance('2m'); // the id is due for renewal
+      // The first renewal (the GET's) waits until the parallel elevation is done.
+      const inner = guard.store.inner as unknown as { rename: (...args: unknown[]) => Promise<void> };
+      const rename = inner.rename.bind(inner);
+      const gate = new Gate();
+      let calls = 0;
+      inner.rename = async (...args: unknown[]) => {
+        if (calls++ === 0) await gate.pass();
+        return rename(...args);
+      };
+      const reading = me(app, cookie).then((res) => res);
+      await gate.arrived(1);
+      const elevated = setCookie(await post(app, '/elevate', cookie).expect(200));
+      assert.ok(elevated, 'the elevation renewed, then rotated the id');
+      gate.open();
+      const lost = await reading;
+      // Before: 401 with a fresh anonymous session's cookie, which replaced the elevated one
+      // when it arrived last and left the elevated session live with nobody holding it.
+      assert.equal(lost.status, 409, `the losing request answered ${lost.status} ${JSON.stringify(lost.body)}`);
+      assert.equal(setCookie(lost), undefined, 'the losing request set no cookie');
+      await me(app, elevated).expect(200);
+    });
+  });
+
   describe('a revocation that follows successors gives up after a fixed number of rounds (invariant 3)', () => {
     it('on a plain store, revokeSessions does not report success while the last id of a rotation chain is alive', async () => {
       const { options, index } = PLAIN.create();
