@@ -112,6 +112,12 @@ function answerGet(callback: (err: unknown, session?: SessionData | null) => voi
  * index (`endAll`) are used when present; otherwise the plain Store contract is used under a
  * per-id lock (atomic within this process).
  */
+/** A write with an unknown outcome waiting to be ended: its principal, and the id its index entry goes back to. */
+interface Unsettled {
+  principal: string | undefined;
+  restore: string | undefined;
+}
+
 export class GuardedStore extends session.Store {
   readonly inner: ExtensibleStore;
   readonly options: GuardedStoreOptions;
@@ -119,8 +125,8 @@ export class GuardedStore extends session.Store {
   readonly #locks = new Map<string, Promise<void>>();
   #gate: WriteGate | undefined;
   #available = true;
-  /** Ids whose creating write has an unknown outcome and that could not be ended yet → their principal. */
-  readonly #unsettled = new Map<string, string | undefined>();
+  /** Ids whose creating write has an unknown outcome and that could not be ended yet → their principal, and where their index entry goes back to. */
+  readonly #unsettled = new Map<string, Unsettled>();
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = UNSETTLED_RETRY_MIN_MS;
   #retrying = false;
@@ -230,21 +236,31 @@ export class GuardedStore extends session.Store {
    * `principal`'s index, now, or — when the store is still failing — by retries with a capped
    * backoff and as soon as a store call succeeds again. At most `MAX_UNSETTLED_IDS` wait; the
    * oldest is given up beyond (audited). Never rejects.
+   *
+   * `restore`: the id a rotation moved `principal`'s index entry from; the entry goes back to it
+   * first (a no-op when it never moved), since that id stays live.
    */
-  async settleUnknown(sid: string, principal: string | undefined): Promise<void> {
+  async settleUnknown(sid: string, principal: string | undefined, restore?: string): Promise<void> {
     this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
+    const unsettled: Unsettled = { principal, restore };
     try {
-      await this.#endLineages([sid], 'destroyed', principal, false);
+      await this.#settle(sid, unsettled);
     } catch {
       this.#unsettled.delete(sid);
-      this.#unsettled.set(sid, principal);
+      this.#unsettled.set(sid, unsettled);
       if (this.#unsettled.size > MAX_UNSETTLED_IDS) {
-        const [oldest, who] = this.#unsettled.entries().next().value as [string, string | undefined];
+        const [oldest, who] = this.#unsettled.entries().next().value as [string, Unsettled];
         this.#unsettled.delete(oldest);
-        this.options.auditor.emit('write_outcome_abandoned', { sessionId: oldest, principal: who, reason: 'queue_full' });
+        this.options.auditor.emit('write_outcome_abandoned', { sessionId: oldest, principal: who.principal, reason: 'queue_full' });
       }
       this.#scheduleRetry(this.#retryDelayMs);
     }
+  }
+
+  /** Ends `sid`, after moving its index entry back where a rotation took it from. */
+  async #settle(sid: string, { principal, restore }: Unsettled): Promise<void> {
+    if (principal !== undefined && restore !== undefined) await this.index('index', (index) => index.rename(principal, sid, restore, this.options.clock.now()));
+    await this.#endLineages([sid], 'destroyed', principal, false);
   }
 
   #scheduleRetry(delayMs: number): void {
@@ -271,9 +287,9 @@ export class GuardedStore extends session.Store {
     try {
       while (this.#unsettled.size > 0 && !failed) {
         const batch = [...this.#unsettled].slice(0, UNSETTLED_BATCH);
-        const outcomes = await settleEach(batch, ([sid, principal]) => this.#endLineages([sid], 'destroyed', principal, false));
+        const outcomes = await settleEach(batch, ([sid, unsettled]) => this.#settle(sid, unsettled));
         for (const [i, outcome] of outcomes.entries()) {
-          const [sid, principal] = batch[i] as [string, string | undefined];
+          const [sid, { principal }] = batch[i] as [string, Unsettled];
           if (!outcome.ok) {
             failed = true;
             continue;
@@ -557,17 +573,22 @@ export class GuardedStore extends session.Store {
    * nothing) when the old id was already rotated or ended: an ended id never gets a successor.
    */
   async rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
+    const progress = { moved: false };
     try {
-      await this.#rotate(oldId, newId, record, options);
+      await this.#rotate(oldId, newId, record, options, progress);
     } catch (err) {
       // The request answers 503 and keeps the old cookie: whatever reached the store under
       // `newId` must not live (an unreachable session that counts against the user's limit).
-      if (mayHaveLanded(err)) await this.settleUnknown(newId, options.principal);
+      // Without `rename`, the old id lives on unless its tombstone landed: an index entry moved
+      // to `newId` goes back to it (with `rename`, the old id died with the move or nothing moved).
+      const putBack = options.oldStored && options.principal !== undefined && options.principal === options.oldPrincipal && typeof this.inner.rename !== 'function';
+      // A store's `rename` that resolved moved the session: `newId` must end, whatever failed after.
+      if (progress.moved || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined);
       throw err;
     }
   }
 
-  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
+  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions, progress: { moved: boolean }): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
     if (options.admission && options.principal !== undefined && this.logsInAtOnce) {
@@ -582,6 +603,7 @@ export class GuardedStore extends session.Store {
     }
     if (typeof inner.rename === 'function') {
       await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil }));
+      progress.moved = true;
       // A store's rename may move the entry of its own index (Redis does, in the same script);
       // the index in use is told too (idempotent), whatever store it belongs to.
       const principal = options.principal;
@@ -599,6 +621,7 @@ export class GuardedStore extends session.Store {
         try {
           await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
         } catch (err) {
+          // A move that may have landed is put back by `rotate` (`settleUnknown`).
           await endNew();
           throw err;
         }

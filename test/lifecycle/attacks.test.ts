@@ -27,6 +27,7 @@ import {
 import type { RedisSessionStores } from '../../src/redis/index.js';
 import { connectionError } from '../support/flaky-store.js';
 import { PlainStore } from '../support/plain-store.js';
+import { AtomicMemoryStore } from '../../src/store/memory.js';
 import { connectedStores, uniquePrefix } from '../redis/support.js';
 import {
   Gate,
@@ -116,8 +117,14 @@ class HeldIndex implements SessionIndex {
     return this.inner.remove(principal, sessionId);
   }
 
-  rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void> {
-    return this.inner.rename(principal, oldId, newId, lastSeenAt);
+  /** The next renames: `lost` applies, then loses its reply; `refused` fails without applying. */
+  readonly renameFaults: Array<'lost' | 'refused'> = [];
+
+  async rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void> {
+    const fault = this.renameFaults.shift();
+    if (fault === 'refused') throw connectionError();
+    await this.inner.rename(principal, oldId, newId, lastSeenAt);
+    if (fault === 'lost') throw new Error('the index did not answer in time');
   }
 
   touch(principal: string, sessionId: string, lastSeenAt: number): Promise<void> {
@@ -413,6 +420,70 @@ describe('lifecycle attacks that once broke an invariant', () => {
       const after = await me(app, elevated);
       await guard.revokeSessions(principal);
       assert.equal(after.status, 401, `after a successful logout the elevated id answers ${after.status} ${JSON.stringify(after.body)}`);
+    });
+  });
+
+  describe('a rotation whose index move landed but whose reply was lost (invariant 1)', () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, an elevation that answers 503 leaves the session it kept listed, so logging out everywhere still ends it`, async () => {
+        const { options, index } = backend.create();
+        const { app, guard } = attackApp(options);
+        const cookie = await login(app);
+        index.renameFaults.push('lost');
+        const elevating = await post(app, '/elevate', cookie);
+        assert.equal(elevating.status, 503, `the elevation answered ${elevating.status}`);
+        assert.equal(setCookie(elevating), undefined, 'the failed elevation set no cookie');
+        await me(app, cookie).expect(200);
+        // Before: the entry had moved to the id the failed elevation ended; the live session was unlisted.
+        assert.deepEqual((await index.list('alice')).map((entry) => entry.sessionId), [idOf(cookie)]);
+        await guard.revokeSessions('alice');
+        assert.deepEqual(await alive(app, [cookie]), [], 'revokeSessions("alice") reported success but the session survives it');
+      });
+
+      it(`on ${backend.name}, when putting the entry back fails too, it goes back once the index answers again`, async () => {
+        const { options, index } = backend.create();
+        const { app, guard } = attackApp(options);
+        const cookie = await login(app);
+        index.renameFaults.push('lost', 'refused');
+        assert.equal((await post(app, '/elevate', cookie)).status, 503);
+        assert.equal(guard.store.unsettled, 1, 'the put-back waits for the index');
+        await me(app, cookie).expect(200); // a store call that succeeds: the retry runs at once
+        for (let i = 0; i < 100 && guard.store.unsettled > 0; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+        assert.equal(guard.store.unsettled, 0);
+        assert.deepEqual((await index.list('alice')).map((entry) => entry.sessionId), [idOf(cookie)]);
+      });
+    }
+  });
+
+  describe("a rotation whose store move landed but whose index move failed (invariant 1)", () => {
+    /** The records of `principal` that are live in `store` (any store with `all`). */
+    async function liveOf(store: { all(callback: (err: unknown, records?: unknown) => void): void }, principal: string): Promise<number> {
+      const records = await new Promise<unknown>((resolve, reject) => store.all((err, all) => (err ? reject(err) : resolve(all))));
+      const list = Array.isArray(records) ? records : Object.values(records as object);
+      return list.filter((record) => !isTombstone(record) && (record as { fixationGuard?: { principal?: string } }).fixationGuard?.principal === principal).length;
+    }
+
+    async function elevateWithIndexDown(options: Partial<SessionGuardOptions>, index: HeldIndex, principal: string, store: Parameters<typeof liveOf>[0]) {
+      const { app } = attackApp(options);
+      const cookie = await login(app, principal);
+      index.renameFaults.push('refused');
+      const elevating = await post(app, '/elevate', cookie);
+      assert.equal(elevating.status, 503, `the elevation answered ${elevating.status}`);
+      assert.equal(setCookie(elevating), undefined, 'the failed elevation set no cookie');
+      // Before: the store had moved the session to the new id, which nobody was told; it lived
+      // on unlisted (logging out everywhere missed it) until its idle timeout.
+      assert.equal(await liveOf(store, principal), 0, 'a session lives on under the id the failed elevation never sent');
+    }
+
+    it('on a MemoryStore with atomic extensions and an index of its own, the id the elevation never sent is ended', async () => {
+      const store = new AtomicMemoryStore();
+      const index = new HeldIndex(new MemorySessionIndex());
+      await elevateWithIndexDown({ store, index }, index, 'alice', store);
+    });
+
+    it('on Redis, the id the elevation never sent is ended', async () => {
+      const { options, index } = redisBackend();
+      await elevateWithIndexDown(options, index, freshUser(), redis!.store as never);
     });
   });
 
