@@ -304,7 +304,7 @@ export class RequestApi implements SessionGuardRequestApi {
     const sess = req.session as unknown as Record_ | undefined;
     if (sess && isStored(this.#state, req.sessionID)) {
       const principal = stateOf(sess)?.principal;
-      await ctx.store.endSession(req.sessionID, 'logout', principal);
+      await this.#ending(() => ctx.store.endSession(req.sessionID, 'logout', principal));
       ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req) });
     }
     this.#dropSession();
@@ -316,10 +316,10 @@ export class RequestApi implements SessionGuardRequestApi {
     const req = this.#req;
     const principal = this.principal;
     if (principal === undefined) throw new SessionGuardError('UNAUTHENTICATED', 'logoutEverywhere: the session is not authenticated.');
-    const ended = await ctx.store.endAll(principal, 'logout_everywhere');
+    const ended = await this.#ending(() => ctx.store.endAll(principal, 'logout_everywhere'));
     let count = ended.length;
     if (!ended.includes(req.sessionID)) {
-      await ctx.store.endSession(req.sessionID, 'logout_everywhere', principal);
+      await this.#ending(() => ctx.store.endSession(req.sessionID, 'logout_everywhere', principal));
       count++;
     }
     ctx.auditor.emit('logout_everywhere', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req), detail: { ended: count } });
@@ -348,6 +348,20 @@ export class RequestApi implements SessionGuardRequestApi {
   }
 
   /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
+  /**
+   * A logout's store call. When it fails, its outcome is unknown (the session may have ended):
+   * the request saves nothing into the session (a save would find the tombstone and answer 409
+   * over the failure's 503) and keeps the cookie, for the client to retry the logout.
+   */
+  async #ending<T>(end: () => Promise<T>): Promise<T> {
+    try {
+      return await end();
+    } catch (err) {
+      delete (this.#req as { session?: unknown }).session;
+      throw err;
+    }
+  }
+
   #dropSession(): void {
     delete (this.#req as { session?: unknown }).session;
     clearSessionCookie(this.#state.cookie, this.#res);

@@ -25,7 +25,7 @@ import {
   guarded,
 } from '../../src/index.js';
 import type { RedisSessionStores } from '../../src/redis/index.js';
-import { connectionError } from '../support/flaky-store.js';
+import { FlakyStore, connectionError } from '../support/flaky-store.js';
 import { PlainStore } from '../support/plain-store.js';
 import { AtomicMemoryStore } from '../../src/store/memory.js';
 import { connectedStores, uniquePrefix } from '../redis/support.js';
@@ -484,6 +484,23 @@ describe('lifecycle attacks that once broke an invariant', () => {
     it('on Redis, the id the elevation never sent is ended', async () => {
       const { options, index } = redisBackend();
       await elevateWithIndexDown(options, index, freshUser(), redis!.store as never);
+    });
+  });
+
+  describe('a logout whose tombstone landed but whose reply was lost (invariant 5)', () => {
+    it('answers 503 (not a 409 from saving the session over its own tombstone), keeps the cookie, and the logout holds', async () => {
+      const store = new FlakyStore();
+      const { app, clock } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      clock.advance('1m'); // the session's activity is due to be saved with this request
+      store.failNext('set', { mode: 'lost' });
+      const res = await post(app, '/logout', cookie);
+      // Before: the tombstone landed, then the request saved its session's activity, found the
+      // tombstone and answered 409 "changed in another request" over the logout's failure.
+      assert.equal(res.status, 503, `the logout answered ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(setCookie(res), undefined, 'the cookie stays for a retry');
+      await me(app, cookie).expect(401);
+      await post(app, '/logout', cookie).expect(204);
     });
   });
 

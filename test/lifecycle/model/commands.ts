@@ -207,7 +207,11 @@ export class Sequential implements Command {
     if (this.failure) real.interleaver.failNextWrite(this.failure.target, this.failure.skip, this.failure.lost ?? false);
     const reply = await real.send(d, this.method, this.path, this.body);
     const injected = real.interleaver.disarm();
-    if (injected > 0) worlds.push(failureWorld(model, worlds, [d]));
+    if (injected > 0) {
+      // The lifecycle (a renewal, an expiry) may have run before the route's write failed.
+      const lifecycle = model.outcomes(d).flatMap((outcome) => visitSpec(model, d, outcome));
+      worlds.push(failureWorld(model, [...worlds, ...lifecycle], [d]));
+    }
     await model.settle(real, worlds, [reply], before, this.toString());
     if (this.path === '/' && reply.status === 200) {
       // A 200 for a write is a write that was saved before the answer.
