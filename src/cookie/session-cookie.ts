@@ -1,3 +1,4 @@
+import signature from 'cookie-signature';
 import type { Cookie, CookieOptions } from 'express-session';
 
 type CookieData = Record<string, unknown>;
@@ -35,4 +36,10 @@ export function configureSessionCookie(cookie: Cookie, options: CookieOptions): 
   if ((cookie as { toJSON?: unknown }).toJSON !== storedCookieJson) {
     Object.defineProperty(cookie, 'toJSON', { value: storedCookieJson, configurable: true, writable: true, enumerable: false });
   }
+}
+
+/** The `Set-Cookie` value express-session writes for `sid`: signed with `secret`, with `cookie`'s attributes. */
+export function sessionCookieHeader(cookie: Cookie, name: string, sid: string, secret: string): string {
+  // `Cookie#serialize`: express-session's own, untyped in @types/express-session.
+  return (cookie as Cookie & { serialize(name: string, value: string): string }).serialize(name, `s:${signature.sign(sid, secret)}`);
 }

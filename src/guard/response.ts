@@ -13,13 +13,13 @@
 import type { Request, Response } from 'express';
 import type { Cookie } from 'express-session';
 import onHeaders from 'on-headers';
-import { configureSessionCookie } from '../cookie/session-cookie.js';
+import { configureSessionCookie, sessionCookieHeader } from '../cookie/session-cookie.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
-import { clientIp, isTripped, unchanged, type RequestState } from './request-state.js';
+import { clientIp, isStored, isTripped, unchanged, type RequestState } from './request-state.js';
 import { isFresh, requestTripReason, stampAnonymous, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -116,8 +116,14 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       }
       const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
       if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
+      // A session this request moved to a new id (a periodic renewal, an elevation, a login)
+      // is stored under it: the client still learns that id, or the old one, now a tombstone,
+      // would strand the session, live with nobody holding it.
+      const sid = req.sessionID;
+      const moved = sid !== state.loadedId && isStored(state, sid) && !(error instanceof FixationTripwireError) ? sessionCookieHeader(req.session.cookie, state.cookie.name, sid, ctx.secrets[0] as string) : undefined;
       delete (req as { session?: unknown }).session;
       for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+      if (moved) res.setHeader('Set-Cookie', moved);
       const body = JSON.stringify(error.toJSON());
       setErrorHead(res, error);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');

@@ -504,6 +504,26 @@ describe('lifecycle attacks that once broke an invariant', () => {
     });
   });
 
+  describe("a request whose session was renewed and whose own save then failed (invariant 1, one live session per device)", () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, the 503 still carries the renewed id, so the session is not left live with nobody holding it`, async () => {
+        const { options, failNextSetWhere } = backend.create();
+        const { app, clock } = attackApp({ ...options, rotateEvery: '1m' });
+        const cookie = await login(app);
+        clock.advance('2m'); // due for renewal, and past the grace of any earlier one
+        failNextSetWhere((_sid, record) => (record as { visits?: number }).visits === 1);
+        const res = await https(request(app).get('/')).set('Cookie', cookie);
+        assert.equal(res.status, 503, `the visit answered ${res.status}`);
+        const renewed = setCookie(res);
+        // Before: no cookie; the old id was a tombstone and the renewed session lived on unheld.
+        assert.ok(renewed && idOf(renewed) !== idOf(cookie), 'the 503 names the renewed id');
+        clock.advance('1m');
+        const after = await me(app, renewed).expect(200);
+        assert.equal(after.body.user, 'alice');
+      });
+    }
+  });
+
   describe('a request that loses its periodic renewal to a parallel elevation of the same cookie (no orphaned session)', () => {
     it('answers 409 with no cookie, so the elevated session\'s cookie stands in the browser whichever answer arrives last', async () => {
       const { app, guard, clock } = buildApp({ rotateEvery: '1m' });
