@@ -271,15 +271,18 @@ export function markdown(report: BenchReport): string {
     out.push('');
     out.push(`${s.description} Bounded: ${s.bounded}.`);
     out.push('');
+    // On Redis, the redis-server's CPU per request too: it shares the machine's cores.
+    const onRedis = s.variants.every((v) => v.median.redisCpuUsPerRequest !== undefined);
     out.push(
       table(
-        ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'req/s ×', 'CPU ×', 'non-2xx'],
+        ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', ...(onRedis ? ['Redis CPU µs/req'] : []), 'req/s ×', 'CPU ×', 'non-2xx'],
         s.variants.map((v) => [
           v.label,
           v.median.rps.toFixed(0),
           v.median.p50Ms,
           v.median.p99Ms,
           v.median.cpuUsPerRequest.toFixed(0),
+          ...(onRedis ? [(v.median.redisCpuUsPerRequest as number).toFixed(0)] : []),
           v.ratio.rps.toFixed(3),
           v.ratio.cpuUsPerRequest.toFixed(3),
           v.non2xx + v.errors,

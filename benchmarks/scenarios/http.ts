@@ -3,6 +3,7 @@
  * variants are measured interleaved (A, B, A, B, …), the first variant of a scenario is the
  * baseline A, and ratios are medians of the per-run ratios variant/baseline.
  */
+import { createClient } from 'redis';
 import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
 import type { CpuSample, ServerVariant } from '../lib/protocol.js';
 import { ServerProcess } from '../lib/server-process.js';
@@ -36,6 +37,8 @@ export interface RunRecord {
   cpuUsPerRequest: number;
   requests: number;
   serverRequests: number;
+  /** The redis-server's CPU (user + system) per request of the run, for a variant on Redis. */
+  redisCpuUsPerRequest?: number;
   non2xx: number;
   errors: number;
 }
@@ -45,7 +48,7 @@ export interface VariantResult {
   label: string;
   variant: ServerVariant;
   runs: RunRecord[];
-  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number };
+  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; redisCpuUsPerRequest?: number };
   /** Median of per-run ratios against the scenario's baseline (the first variant). */
   ratio: { rps: number; cpuUsPerRequest: number; p50Ms: number; p99Ms: number };
   non2xx: number;
@@ -285,7 +288,7 @@ export function httpScenarios(settings: Settings): Scenario[] {
   return list;
 }
 
-function record(result: LoadResult, sample: CpuSample): RunRecord {
+function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | undefined): RunRecord {
   return {
     rps: round(result.rps, 1),
     p50Ms: result.p50Ms,
@@ -293,14 +296,25 @@ function record(result: LoadResult, sample: CpuSample): RunRecord {
     cpuUsPerRequest: round(sample.cpuUsPerRequest, 1),
     requests: result.requests,
     serverRequests: sample.requests,
+    ...(redisCpuUs !== undefined && sample.requests > 0 ? { redisCpuUsPerRequest: round(redisCpuUs / sample.requests, 1) } : {}),
     non2xx: result.non2xx,
     errors: result.errors,
   };
 }
 
+type RedisClient = ReturnType<typeof createClient>;
+
+/** The redis-server's CPU so far (user + system, µs), from INFO: it shares the machine with the server and the load. */
+async function redisCpuUs(client: RedisClient): Promise<number> {
+  const info = await client.info('cpu');
+  const field = (name: string) => Number(info.match(new RegExp(`^${name}:([0-9.]+)`, 'm'))?.[1] ?? NaN);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1e6;
+}
+
 export async function runScenario(scenario: Scenario, settings: Settings): Promise<ScenarioResult> {
   settings.log(`▶ ${scenario.title}`);
   const servers: ServerProcess[] = [];
+  let redis: RedisClient | undefined;
   try {
     // Started together (they idle until measured); one at a time while measuring.
     const started = await Promise.allSettled(
@@ -312,17 +326,24 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
     for (const server of servers) await scenario.prepare?.(server);
     for (const server of servers) scenario.observe?.(server, await load(await scenario.spec(server, true)));
     const runs: RunRecord[][] = scenario.variants.map(() => []);
+    if (servers.some((server) => server.variant.store === 'redis') && settings.redisUrl) {
+      redis = createClient({ url: settings.redisUrl });
+      await redis.connect();
+    }
     for (let run = 0; run < settings.runs; run++) {
       // Counterbalanced: every other run goes through the servers in reverse, so that no variant
       // always runs first (right after the previous run's set-up) or always last.
       const order = run % 2 === 0 ? [...servers.entries()] : [...servers.entries()].reverse();
       for (const [i, server] of order) {
         const spec = await scenario.spec(server, false);
+        const onRedis = redis && server.variant.store === 'redis' ? redis : undefined;
+        const redisBefore = onRedis ? await redisCpuUs(onRedis) : 0;
         await server.startMeasuring();
         const result = await load(spec);
         const sample = await server.stopMeasuring();
+        const redisUsed = onRedis ? (await redisCpuUs(onRedis)) - redisBefore : undefined;
         scenario.observe?.(server, result);
-        runs[i]?.push(record(result, sample));
+        runs[i]?.push(record(result, sample, redisUsed));
       }
       settings.log(
         `  run ${run + 1}/${settings.runs}: ` +
@@ -332,7 +353,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
     const base = runs[0] as RunRecord[];
     const variants = scenario.variants.map((spec, i): VariantResult => {
       const mine = runs[i] as RunRecord[];
-      const pick = (rs: RunRecord[], f: keyof RunRecord) => rs.map((r) => r[f]);
+      const pick = (rs: RunRecord[], f: Exclude<keyof RunRecord, 'redisCpuUsPerRequest'>) => rs.map((r) => r[f]);
       return {
         key: spec.key,
         label: spec.label,
@@ -343,6 +364,9 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
           p50Ms: median(pick(mine, 'p50Ms')),
           p99Ms: median(pick(mine, 'p99Ms')),
           cpuUsPerRequest: round(median(pick(mine, 'cpuUsPerRequest')), 1),
+          ...(mine.every((r) => r.redisCpuUsPerRequest !== undefined) && mine.length > 0
+            ? { redisCpuUsPerRequest: round(median(mine.map((r) => r.redisCpuUsPerRequest as number)), 1) }
+            : {}),
         },
         ratio: {
           rps: round(pairedRatio(pick(base, 'rps'), pick(mine, 'rps')), 3),
@@ -363,6 +387,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       variants,
     };
   } finally {
+    await redis?.close();
     await Promise.all(servers.map((s) => s.stop()));
   }
 }
