@@ -248,6 +248,10 @@ export class MemorySessionIndex implements InProcessLoginIndex {
   }
 
   async rename(principal: string, oldId: string, newId: string, lastSeenAt: number): Promise<void> {
+    this.renameNow(principal, oldId, newId, lastSeenAt);
+  }
+
+  renameNow(principal: string, oldId: string, newId: string, lastSeenAt: number): void {
     const sessions = this.#byPrincipal.get(principal);
     const entry = sessions === undefined ? undefined : find(sessions, oldId);
     if (!sessions || !entry) return;

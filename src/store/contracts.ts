@@ -199,7 +199,8 @@ export interface SessionIndex {
   endAll?(principal: string, reason: EndReason, now: number, ttlMs: number): Promise<string[]>;
   /**
    * Whether this index and `store` work as one: `endAll` may write tombstones into its records,
-   * and its `loginAtOnce` admits to this index in the same step.
+   * the store's `rename` moves this index's entry in the same step, and its `loginAtOnce`
+   * admits to this index in the same step.
    */
   ownsSessionsOf?(store: unknown): boolean;
 }
@@ -219,6 +220,8 @@ export interface InProcessLoginIndex extends SessionIndex {
    */
   enterLogin(principal: string, entry: SessionIndexEntry, limit: SessionLimit | undefined, replacing: string | undefined): string[];
   removeNow(principal: string, sessionId: string): void;
+  /** `rename`, synchronously: the store's `rename` moves the entry in the same step as the record. */
+  renameNow(principal: string, oldId: string, newId: string, lastSeenAt: number): void;
   /** Removes `principal`'s entries whose session `gone` says ended (told whether the entry is a reservation). */
   pruneNow(principal: string, gone: (sessionId: string, reserved: boolean) => boolean): void;
 }

@@ -259,8 +259,30 @@ export class GuardedStore extends session.Store {
 
   /** Ends `sid`, after moving its index entry back where a rotation took it from. */
   async #settle(sid: string, { principal, restore }: Unsettled): Promise<void> {
-    if (principal !== undefined && restore !== undefined) await this.index('index', (index) => index.rename(principal, sid, restore, this.options.clock.now()));
+    if (principal !== undefined && restore !== undefined) await this.#exclusive(restore, () => this.#putBack(principal, sid, restore));
     await this.#endLineages([sid], 'destroyed', principal, false);
+  }
+
+  /**
+   * Moves `principal`'s entry from `movedTo` (a failed rotation's new id) back to where the
+   * session lives now: `from`, or the successor a later rotation gave it (whose move found no
+   * entry to move). Nothing when the session has ended since, or when `from`'s tombstone names
+   * `movedTo` (the failed rotation's tombstone landed): `movedTo` is being ended with its entry.
+   * Under `from`'s lock, so that no rotation of it runs in between.
+   */
+  async #putBack(principal: string, movedTo: string, from: string): Promise<void> {
+    let target = from;
+    for (let round = 0; round < MAX_REVOCATION_ROUNDS; round++) {
+      const current = await this.readRaw(target);
+      if (current === undefined || current === null) return;
+      if (!isTombstone(current)) {
+        await this.index('index', (index) => index.rename(principal, movedTo, target, this.options.clock.now()));
+        return;
+      }
+      const successor = current.fixationGuardTombstone.successor;
+      if (successor === undefined || successor === movedTo) return;
+      target = successor;
+    }
   }
 
   #scheduleRetry(delayMs: number): void {
@@ -512,7 +534,9 @@ export class GuardedStore extends session.Store {
       return await this.#promise('index', () => index.endAll!(principal, reason, clock.now(), tombstoneTtlMs));
     }
     const entries = await this.index('index', (i) => i.list(principal));
-    return await this.endLineages(principal, entries.map((entry) => entry.sessionId), reason);
+    // A session whose entry waits to be put back (a failed rotation's) is ended where it lives.
+    const waiting = [...this.#unsettled.values()].flatMap((u) => (u.principal === principal && u.restore !== undefined ? [u.restore] : []));
+    return await this.endLineages(principal, [...new Set([...entries.map((entry) => entry.sessionId), ...waiting])], reason);
   }
 
   /**
@@ -573,7 +597,7 @@ export class GuardedStore extends session.Store {
    * nothing) when the old id was already rotated or ended: an ended id never gets a successor.
    */
   async rotate(oldId: string, newId: string, record: Record_, options: RotateOptions): Promise<void> {
-    const progress = { moved: false };
+    const progress = { written: false };
     try {
       await this.#rotate(oldId, newId, record, options, progress);
     } catch (err) {
@@ -582,13 +606,14 @@ export class GuardedStore extends session.Store {
       // Without `rename`, the old id lives on unless its tombstone landed: an index entry moved
       // to `newId` goes back to it (with `rename`, the old id died with the move or nothing moved).
       const putBack = options.oldStored && options.principal !== undefined && options.principal === options.oldPrincipal && typeof this.inner.rename !== 'function';
-      // A store's `rename` that resolved moved the session: `newId` must end, whatever failed after.
-      if (progress.moved || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined);
+      // Once `newId` was written (a store's `rename` resolved, or its record was set), it must
+      // end whatever failed after, also an error that says it changed nothing.
+      if (progress.written || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined);
       throw err;
     }
   }
 
-  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions, progress: { moved: boolean }): Promise<void> {
+  async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions, progress: { written: boolean }): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
     if (options.admission && options.principal !== undefined && this.logsInAtOnce) {
@@ -603,11 +628,13 @@ export class GuardedStore extends session.Store {
     }
     if (typeof inner.rename === 'function') {
       await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil }));
-      progress.moved = true;
-      // A store's rename may move the entry of its own index (Redis does, in the same script);
-      // the index in use is told too (idempotent), whatever store it belongs to.
+      progress.written = true;
+      // The store's own index moved with the record (the Redis script, the default MemoryStore);
+      // another index is told now.
       const principal = options.principal;
-      if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
+      if (samePrincipal && principal !== undefined && this.options.index.ownsSessionsOf?.(inner) !== true) {
+        await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
+      }
       return;
     }
     const endNew = () => this.#set(newId, makeTombstone('destroyed', clock.now(), tombstoneTtlMs)).catch(() => undefined);
@@ -616,12 +643,15 @@ export class GuardedStore extends session.Store {
       if (!current) throw new SessionConflictError('missing');
       if (isTombstone(current)) throw new SessionConflictError(current.fixationGuardTombstone.reason);
       if ((await this.writeUnlessTombstoned(newId, record)) === 'tombstoned') throw new SessionConflictError('revoked');
+      progress.written = true;
       const principal = options.principal;
       if (samePrincipal && principal !== undefined) {
         try {
           await this.index('index', (index) => index.rename(principal, oldId, newId, clock.now()));
         } catch (err) {
-          // A move that may have landed is put back by `rotate` (`settleUnknown`).
+          // The move may have landed with its reply lost: the entry goes back (again by
+          // `rotate`'s settling, should this fail too).
+          if (mayHaveLanded(err)) await this.#putBack(principal, newId, oldId).catch(() => undefined);
           await endNew();
           throw err;
         }
@@ -629,8 +659,9 @@ export class GuardedStore extends session.Store {
       try {
         await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
       } catch (err) {
-        // Never leave both ids alive: put the entry back and end the new record.
-        if (samePrincipal && principal !== undefined) await this.index('index', (index) => index.rename(principal, newId, oldId, clock.now())).catch(() => undefined);
+        // Never leave both ids alive: put the entry back (unless the tombstone landed, its
+        // reply lost: the old id is dead too) and end the new record.
+        if (samePrincipal && principal !== undefined) await this.#putBack(principal, newId, oldId).catch(() => undefined);
         await endNew();
         throw err;
       }

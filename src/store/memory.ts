@@ -1,5 +1,6 @@
 import session, { type SessionData } from 'express-session';
 import { SessionConflictError } from '../errors/index.js';
+import { stateOf } from '../policy/state.js';
 import {
   isTombstone,
   makeTombstone,
@@ -117,6 +118,9 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
   async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
     this.#checkMove(oldId, newId, true);
     this.#move(oldId, newId, sess, now, tombstoneTtlMs, true, options.graceUntil);
+    // With its own index, the entry moves in the same step, as the Redis rename script moves it.
+    const principal = stateOf(sess)?.principal;
+    if (this.index !== undefined && principal !== undefined) this.index.renameNow(principal, oldId, newId, now);
   }
 
   async #loginAtOnce(index: InProcessLoginIndex, login: Parameters<LoginAtOnce>[0], now: number, tombstoneTtlMs: number): Promise<AdmitResult> {

@@ -440,19 +440,65 @@ describe('lifecycle attacks that once broke an invariant', () => {
         assert.deepEqual(await alive(app, [cookie]), [], 'revokeSessions("alice") reported success but the session survives it');
       });
 
-      it(`on ${backend.name}, when putting the entry back fails too, it goes back once the index answers again`, async () => {
+      /** An elevation whose index move landed with its reply lost, and whose two put-backs failed: the entry waits under the new id. */
+      async function elevationWaitingForPutBack(extra: Partial<SessionGuardOptions> = {}) {
         const { options, index } = backend.create();
-        const { app, guard } = attackApp(options);
-        const cookie = await login(app);
-        index.renameFaults.push('lost', 'refused');
-        assert.equal((await post(app, '/elevate', cookie)).status, 503);
-        assert.equal(guard.store.unsettled, 1, 'the put-back waits for the index');
+        const built = attackApp({ ...options, ...extra });
+        const cookie = await login(built.app);
+        index.renameFaults.push('lost', 'refused', 'refused');
+        assert.equal((await post(built.app, '/elevate', cookie)).status, 503);
+        assert.equal(built.guard.store.unsettled, 1, 'the put-back waits for the index');
+        const retried = async () => {
+          for (let i = 0; i < 100 && built.guard.store.unsettled > 0; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+          assert.equal(built.guard.store.unsettled, 0);
+        };
+        return { ...built, index, cookie, retried };
+      }
+
+      it(`on ${backend.name}, when putting the entry back fails too, it goes back once the index answers again`, async () => {
+        const { app, index, cookie, retried } = await elevationWaitingForPutBack();
         await me(app, cookie).expect(200); // a store call that succeeds: the retry runs at once
-        for (let i = 0; i < 100 && guard.store.unsettled > 0; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-        assert.equal(guard.store.unsettled, 0);
+        await retried();
         assert.deepEqual((await index.list('alice')).map((entry) => entry.sessionId), [idOf(cookie)]);
       });
+
+      it(`on ${backend.name}, logging out everywhere while the entry waits to go back ends the session it belongs to`, async () => {
+        const { app, guard, cookie } = await elevationWaitingForPutBack();
+        await guard.revokeSessions('alice');
+        assert.deepEqual(await alive(app, [cookie]), [], 'revokeSessions("alice") reported success but the session survives it');
+      });
+
+      it(`on ${backend.name}, a logout while the entry waits to go back leaves no entry of it (a limit of 1 still admits the next login)`, async () => {
+        const { app, index, cookie, retried } = await elevationWaitingForPutBack({ maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' });
+        await post(app, '/logout', cookie).expect(204);
+        await retried();
+        assert.deepEqual(await index.list('alice'), [], 'the put-back moved the entry onto the logged-out id');
+        await loginWith(app, undefined, 'alice').expect(200);
+      });
+
+      it(`on ${backend.name}, a rotation that succeeds while the entry waits to go back is where the entry goes`, async () => {
+        const { app, guard, index, cookie, retried } = await elevationWaitingForPutBack();
+        const elevated = setCookie(await post(app, '/elevate', cookie).expect(200)) as string;
+        await retried();
+        assert.deepEqual((await index.list('alice')).map((entry) => entry.sessionId), [idOf(elevated)]);
+        await guard.revokeSessions('alice');
+        assert.deepEqual(await alive(app, [elevated]), [], 'the elevated session survived revokeSessions');
+      });
     }
+  });
+
+  describe('a rotation whose new record was written and whose next two writes failed (invariant 1)', () => {
+    it('on a plain get/set/destroy store, the never-sent new id does not live on unlisted when ending it failed too', async () => {
+      const store = new PlainStore();
+      const { app } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      const tombstoned = (reason: EndReason) => (_sid: string, record: Record_ | undefined) => record !== undefined && isTombstone(record) && record.fixationGuardTombstone.reason === reason;
+      store.failNext('set', { when: tombstoned('rotated') }); // the old id's tombstone: refused, nothing written
+      store.failNext('set', { when: tombstoned('destroyed') }); // ending the new record: refused too
+      assert.equal((await post(app, '/elevate', cookie)).status, 503);
+      // Before: "refused" said nothing landed, so nothing settled the new id: a live session nobody held.
+      assert.deepEqual(store.liveIds(), [idOf(cookie)], 'only the old id lives');
+    });
   });
 
   describe("a rotation whose store move landed but whose index move failed (invariant 1)", () => {
@@ -481,9 +527,21 @@ describe('lifecycle attacks that once broke an invariant', () => {
       await elevateWithIndexDown({ store, index }, index, 'alice', store);
     });
 
-    it('on Redis, the id the elevation never sent is ended', async () => {
-      const { options, index } = redisBackend();
+    it('on Redis with an index of another deployment, the id the elevation never sent is ended', async () => {
+      const { options, index } = redisBackend({ steps: true });
       await elevateWithIndexDown(options, index, freshUser(), redis!.store as never);
+    });
+
+    it("on Redis with its own index, the script's move is the only index write: a failing index call after it cannot log the user out", async () => {
+      const { options, index } = redisBackend();
+      const { app, clock } = attackApp({ ...options, rotateEvery: '1m' });
+      const cookie = await login(app, freshUser());
+      index.renameFaults.push('refused');
+      clock.advance('2m');
+      const renewed = setCookie(await me(app, cookie).expect(200));
+      assert.ok(renewed && idOf(renewed) !== idOf(cookie), 'the renewal moved the session');
+      assert.deepEqual(index.renameFaults, ['refused'], 'no index call after the script');
+      await me(app, renewed).expect(200);
     });
   });
 

@@ -45,6 +45,17 @@ describe('the MemoryStore a guard makes when given none (AtomicMemoryStore)', ()
     assert.equal((await read(store, 'live'))?.user, 'alice', 'the source is untouched');
   });
 
+  it("with its own index, moves the principal's entry in the same step as the record (no index call after it)", async () => {
+    const index = new MemorySessionIndex();
+    const store = new AtomicMemoryStore({ index });
+    const authed = (principal: string) => ({ ...record(principal), fixationGuard: { principal } }) as unknown as SessionData;
+    await store.guardedSet('a', authed('alice'));
+    await index.admit('alice', { sessionId: 'a', createdAt: 1, lastSeenAt: 1 });
+    await store.rename('a', 'b', authed('alice'), Date.now(), TTL);
+    assert.deepEqual((await index.list('alice')).map((entry) => entry.sessionId), ['b']);
+    assert.equal(index.ownsSessionsOf(store), true);
+  });
+
   it('writes no tombstone for an id without a record when asked not to, and reports the tombstone it replaced', async () => {
     const store = new AtomicMemoryStore();
     assert.equal(await store.tombstone('never', 'logout', Date.now(), TTL, { ifExists: true }), undefined);
