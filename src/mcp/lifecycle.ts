@@ -215,8 +215,8 @@ export function createSessionLifecycle(options: SessionLifecycleOptions): Sessio
     }
   }
   const subscription = signals?.subscribe(onFleetEvent);
+  // Reported by `ready()` and here; not a fleet write, so `settled()` does not reject for it.
   subscription?.catch(function subscribeFailed(err: unknown) {
-    fleetFailures.push(err);
     process.emitWarning(`fixation-guard/mcp: could not subscribe to the fleet's revocations: ${(err as Error)?.message ?? String(err)}`);
   });
 

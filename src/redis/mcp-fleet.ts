@@ -31,6 +31,10 @@ const READ_STATE = new LuaScript('mcpReadState', `return { redis.call('GET', KEY
 interface SubscribingClient {
   duplicate(): SubscribingClient;
   connect(): Promise<unknown>;
+  on(event: 'error' | 'ready', listener: (err: unknown) => void): unknown;
+  readonly isReady?: boolean;
+  destroy?(): unknown;
+  disconnect?(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -93,6 +97,18 @@ export function createRedisMcpFleet(options: RedisMcpFleetOptions): McpFleet {
     },
     async subscribe(listener) {
       const subscriber = (options.client as SubscribingClient).duplicate();
+      // A client without an 'error' listener throws its connection errors at the process. This
+      // one reconnects and subscribes again by itself; messages sent meanwhile are lost (every
+      // instance still checks the tombstones on every request), so the outage is reported once.
+      let reported = false;
+      subscriber.on('error', function fleetSubscriberError(err: unknown) {
+        if (reported) return;
+        reported = true;
+        process.emitWarning(`fixation-guard/redis: the MCP fleet's subscription lost its connection (${(err as Error)?.message ?? String(err)}); it reconnects by itself, and messages sent meanwhile do not reach this instance's open streams`);
+      });
+      subscriber.on('ready', function fleetSubscriberReady() {
+        reported = false;
+      });
       await subscriber.connect();
       await subscriber.subscribe(channel, function onFleetMessage(message) {
         let event: McpFleetEvent;
@@ -104,8 +120,20 @@ export function createRedisMcpFleet(options: RedisMcpFleetOptions): McpFleet {
         if ((event.type === 'ended' && typeof event.sessionId === 'string') || (event.type === 'emergency' && typeof event.at === 'number')) listener(event);
       });
       return async function unsubscribe() {
-        await subscriber.unsubscribe(channel).catch(() => undefined);
-        await (subscriber.close?.() ?? subscriber.quit?.());
+        // Commands wait while the client reconnects: a subscriber that is down is dropped at once.
+        const drop = async () => {
+          if (subscriber.destroy) subscriber.destroy();
+          else await subscriber.disconnect?.().catch(() => undefined);
+        };
+        if (subscriber.isReady === false) return drop();
+        try {
+          await deadline('unsubscribe', (async () => {
+            await subscriber.unsubscribe(channel);
+            await (subscriber.close?.() ?? subscriber.quit?.());
+          })());
+        } catch {
+          await drop();
+        }
       };
     },
   };

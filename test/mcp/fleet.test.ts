@@ -63,6 +63,32 @@ describe('MCP fleet on one Redis', () => {
     assert.equal((await redis.pubSubNumSub(channel))[channel], 0);
   });
 
+  it('survives its Redis going away: the subscriber reports it instead of crashing the process, and close() does not wait for Redis', async () => {
+    const own = await startRedisServer();
+    const client = createClient({ url: own.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    const guard = createMcpSessionGuard({ sessionSecret: SECRET, createServer: credentialServerFactory(), fleet: createRedisMcpFleet({ client, prefix: 'fg:{mcp-down}:' }), rateLimit: false, sweepInterval: false });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      await guard.ready();
+      await own.stop();
+      // Before: the subscriber had no 'error' listener, and its socket error ended the process.
+      for (let i = 0; i < 200 && !warnings.some((w) => w.includes('subscription lost its connection')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.ok(warnings.some((w) => w.includes('subscription lost its connection')), 'the outage was reported');
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), 3_000)));
+      const closed = await Promise.race([guard.close().then(() => 'closed' as const), stuck]);
+      clearTimeout(timer);
+      assert.equal(closed, 'closed', 'close() waited for a Redis that is gone');
+    } finally {
+      process.off('warning', onWarning);
+      client.destroy();
+    }
+  });
+
   it('lets a user hold 4 sessions under MAX_SESSIONS_PER_USER=2 across two instances with per-process registries (the attack)', async () => {
     const [a, b] = await twoInstances(false);
     try {
