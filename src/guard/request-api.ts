@@ -6,7 +6,7 @@ import { stateOf, type GuardState } from '../policy/state.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 import { unsendableCookieError } from './plain-http.js';
-import { clientIp, isStored, REQUEST_STATE, type RequestState } from './request-state.js';
+import { clientIp, isStored, movedSessionCookie, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
 type Record_ = Record<string, unknown>;
@@ -357,7 +357,10 @@ export class RequestApi implements SessionGuardRequestApi {
     try {
       return await end();
     } catch (err) {
+      // A session this request renewed before lives under the new id: the answer still names it.
+      const moved = movedSessionCookie(this.#ctx, this.#req, this.#state);
       delete (this.#req as { session?: unknown }).session;
+      if (moved) this.#res.setHeader('Set-Cookie', moved);
       throw err;
     }
   }

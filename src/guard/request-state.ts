@@ -4,7 +4,9 @@
  * bound, and what the store already holds of the current session.
  */
 import type { Request } from 'express';
+import type { Cookie } from 'express-session';
 import type { ResolvedCookie } from '../cookie/hardened.js';
+import { sessionCookieHeader } from '../cookie/session-cookie.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 
@@ -115,6 +117,19 @@ export function sessionJson(sess: object): string {
 /** Whether `sid` holds a record: loaded from the cookie, or written in this request. */
 export function isStored(state: RequestState, sid: string): boolean {
   return sid === state.loadedId || state.writtenIds?.has(sid) === true;
+}
+
+/**
+ * The `Set-Cookie` of the id this request moved its session to (a periodic renewal, an
+ * elevation, a login), for an answer that drops the session after a failure: the session is
+ * stored under that id, and the old one is a tombstone, so the client must still learn it.
+ * Undefined when the session did not move.
+ */
+export function movedSessionCookie(ctx: GuardContext, req: Request, state: RequestState): string | undefined {
+  const sid = req.sessionID;
+  const cookie = (req.session as { cookie?: Cookie } | undefined)?.cookie;
+  if (!cookie || sid === state.loadedId || !isStored(state, sid)) return undefined;
+  return sessionCookieHeader(cookie, state.cookie.name, sid, ctx.secrets[0] as string);
 }
 
 /** Whether `req.login` & co. bound `sid` in this request. */

@@ -13,13 +13,13 @@
 import type { Request, Response } from 'express';
 import type { Cookie } from 'express-session';
 import onHeaders from 'on-headers';
-import { configureSessionCookie, sessionCookieHeader } from '../cookie/session-cookie.js';
+import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
 import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
-import { clientIp, isStored, isTripped, unchanged, type RequestState } from './request-state.js';
+import { clientIp, isTripped, movedSessionCookie, unchanged, type RequestState } from './request-state.js';
 import { isFresh, requestTripReason, stampAnonymous, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -119,8 +119,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       // A session this request moved to a new id (a periodic renewal, an elevation, a login)
       // is stored under it: the client still learns that id, or the old one, now a tombstone,
       // would strand the session, live with nobody holding it.
-      const sid = req.sessionID;
-      const moved = sid !== state.loadedId && isStored(state, sid) && !(error instanceof FixationTripwireError) ? sessionCookieHeader(req.session.cookie, state.cookie.name, sid, ctx.secrets[0] as string) : undefined;
+      const moved = error instanceof FixationTripwireError ? undefined : movedSessionCookie(ctx, req, state);
       delete (req as { session?: unknown }).session;
       for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
       if (moved) res.setHeader('Set-Cookie', moved);

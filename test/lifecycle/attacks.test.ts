@@ -579,6 +579,19 @@ describe('lifecycle attacks that once broke an invariant', () => {
         const after = await me(app, renewed).expect(200);
         assert.equal(after.body.user, 'alice');
       });
+
+      it(`on ${backend.name}, a logout everywhere that fails after the renewal answers 503 with the renewed id too`, async () => {
+        const { options, failNextSetWhere } = backend.create();
+        const { app, clock } = attackApp({ ...options, rotateEvery: '1m' });
+        const cookie = await login(app);
+        clock.advance('2m');
+        failNextSetWhere((_sid, record) => isTombstone(record) && record.fixationGuardTombstone.reason === 'logout_everywhere');
+        const res = await post(app, '/logout-all', cookie);
+        assert.equal(res.status, 503, `logout everywhere answered ${res.status}`);
+        const renewed = setCookie(res);
+        assert.ok(renewed && idOf(renewed) !== idOf(cookie), 'the 503 names the renewed id');
+        await me(app, renewed).expect(200); // nothing was ended: the session is where the cookie says
+      });
     }
   });
 
