@@ -91,6 +91,15 @@ if (needsCluster && !env.REDIS_CLUSTER_URLS) {
   console.log('run-tests: using the Redis Cluster named by REDIS_CLUSTER_URLS');
 }
 
+// Stopped from outside (Ctrl-C, a CI time-out): the test run and the servers started for it go too.
+let running: ReturnType<typeof spawn> | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    running?.kill(signal);
+    void Promise.all([redis?.stop(), cluster?.stop()]).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
 /** One node:test run; everything it prints is also kept for the secrets scan below. */
 function runPass(label: string, preload: string[], passFiles: string[]): Promise<number> {
   console.log(`run-tests: ${label}: ${passFiles.length} file(s)`);
@@ -99,6 +108,7 @@ function runPass(label: string, preload: string[], passFiles: string[]): Promise
     ['--import', 'tsx', ...preload.flatMap((file) => ['--import', file]), '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...passFiles],
     { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
+  running = child;
   child.stdout.on('data', (chunk: Buffer) => {
     output.push(chunk);
     process.stdout.write(chunk);
