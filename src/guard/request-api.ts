@@ -3,10 +3,10 @@ import { crossSiteLoginAllowed, crossSiteVerdict } from '../cross-site/index.js'
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
-import type { EndReason } from '../store/contracts.js';
+import { mayHaveLanded, type EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 import { unsendableCookieError } from './plain-http.js';
-import { clientIp, isStored, movedSessionCookie, REQUEST_STATE, type RequestState } from './request-state.js';
+import { clientIp, isStored, markUnknownOutcome, REQUEST_STATE, type RequestState } from './request-state.js';
 import { requireSession, rotateSession } from './rotation.js';
 
 type Record_ = Record<string, unknown>;
@@ -348,19 +348,12 @@ export class RequestApi implements SessionGuardRequestApi {
   }
 
   /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
-  /**
-   * A logout's store call. When it fails, its outcome is unknown (the session may have ended):
-   * the request saves nothing into the session (a save would find the tombstone and answer 409
-   * over the failure's 503) and keeps the cookie, for the client to retry the logout.
-   */
+  /** A logout's store call: when it fails, see `markUnknownOutcome` (the cookie stays for a retry). */
   async #ending<T>(end: () => Promise<T>): Promise<T> {
     try {
       return await end();
     } catch (err) {
-      // A session this request renewed before lives under the new id: the answer still names it.
-      const moved = movedSessionCookie(this.#ctx, this.#req, this.#state);
-      delete (this.#req as { session?: unknown }).session;
-      if (moved) this.#res.setHeader('Set-Cookie', moved);
+      if (mayHaveLanded(err)) markUnknownOutcome(this.#state);
       throw err;
     }
   }

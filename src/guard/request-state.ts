@@ -68,6 +68,8 @@ export class RequestState {
    * as an app's own inside that `end`, is compared anew).
    */
   verified: object | undefined = undefined;
+  /** A store call of this request failed without a known outcome: see `markUnknownOutcome`. */
+  unknownOutcome = false;
 
   constructor(
     readonly ctx: GuardContext,
@@ -130,6 +132,16 @@ export function movedSessionCookie(ctx: GuardContext, req: Request, state: Reque
   const cookie = (req.session as { cookie?: Cookie } | undefined)?.cookie;
   if (!cookie || sid === state.loadedId || !isStored(state, sid)) return undefined;
   return sessionCookieHeader(cookie, state.cookie.name, sid, ctx.secrets[0] as string);
+}
+
+/**
+ * A store call of this request failed without a known outcome (a logout's tombstone, a
+ * rotation's writes: the session may have ended). The response saves nothing more into the
+ * session: a save would find the tombstone and answer 409 over the failure's 503 (see the
+ * response hook).
+ */
+export function markUnknownOutcome(state: RequestState): void {
+  state.unknownOutcome = true;
 }
 
 /** Whether `req.login` & co. bound `sid` in this request. */

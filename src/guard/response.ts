@@ -68,6 +68,36 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   });
 
   const end = res.end as (...args: unknown[]) => Response;
+
+  /**
+   * The request's store call failed without a known outcome (`markUnknownOutcome`): nothing more
+   * is saved into the session, and the answer keeps the cookie, or names the id this request had
+   * already moved the session to. An error answer goes out as the app made it; a success after
+   * the session changed would claim a write that is not saved, so it becomes the 503.
+   */
+  function endAfterUnknownOutcome(this: Response, sess: object, args: unknown[]): Response {
+    if (res.headersSent) {
+      delete (req as { session?: unknown }).session;
+      return end.apply(this, args);
+    }
+    const moved = movedSessionCookie(ctx, req, state);
+    const changed = !unchanged(state, sess);
+    delete (req as { session?: unknown }).session;
+    if (res.statusCode < 400 && changed) return answerError.call(this, new SessionStoreUnavailableError(), moved);
+    if (moved) res.setHeader('Set-Cookie', moved);
+    return end.apply(this, args);
+  }
+
+  /** Replaces the answer by `error`'s (with the moved session's cookie, if any). */
+  function answerError(this: Response, error: SessionGuardError, moved: string | undefined): Response {
+    for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+    if (moved) res.setHeader('Set-Cookie', moved);
+    const body = JSON.stringify(error.toJSON());
+    setErrorHead(res, error);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    return end.call(this, body);
+  }
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
     const sess = req.session as unknown as object | undefined;
     if (!sess) return end.apply(this, args);
@@ -76,6 +106,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       if (!res.headersSent) delete (req as { session?: unknown }).session;
       return end.apply(this, args);
     }
+    if (state.unknownOutcome) return endAfterUnknownOutcome.call(this, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
       // Only a session moved or made in this request: express-session saves it first thing in its
@@ -121,13 +152,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       // would strand the session, live with nobody holding it.
       const moved = error instanceof FixationTripwireError ? undefined : movedSessionCookie(ctx, req, state);
       delete (req as { session?: unknown }).session;
-      for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
-      if (moved) res.setHeader('Set-Cookie', moved);
-      const body = JSON.stringify(error.toJSON());
-      setErrorHead(res, error);
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      end.call(this, body);
+      answerError.call(this, error, moved);
     });
     return this;
   } as Response['end'];

@@ -5,13 +5,13 @@
  */
 import type { Request } from 'express';
 import { configureSessionCookie } from '../cookie/session-cookie.js';
-import { SessionGuardError } from '../errors/index.js';
+import { SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { guardState, newGuardState, stateOf, type GuardState } from '../policy/state.js';
-import { isTombstone, type EndReason, type TombstoneRecord } from '../store/contracts.js';
+import { isTombstone, mayHaveLanded, type EndReason, type TombstoneRecord } from '../store/contracts.js';
 import type { RotateOptions } from '../store/guarded-store.js';
 import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
-import { clientIp, isStored, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
+import { clientIp, isStored, markUnknownOutcome, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -85,6 +85,8 @@ export async function rotateSession(
   } catch (err) {
     req.session = old as unknown as Request['session'];
     req.sessionID = oldId;
+    // The store failed after a write that may have landed (the old id's tombstone).
+    if (err instanceof SessionStoreUnavailableError && mayHaveLanded(err)) markUnknownOutcome(state);
     throw err;
   }
   markBoundNow(state, newId);

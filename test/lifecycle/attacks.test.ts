@@ -195,6 +195,15 @@ function attackApp(options: Partial<SessionGuardOptions>, gate = new Gate()) {
         next(err);
       }
     });
+    // An app that swallows a failed elevation, writes to the session and answers 200.
+    app.post('/elevate-swallowed', requireAuth(), async (req, res) => {
+      try {
+        await guarded(req).elevate();
+      } catch {
+        req.session.cart = ['noted'];
+      }
+      res.json({ ok: true });
+    });
     // A response streamed in parts (res.write, then res.end), as res.sendFile or SSE do.
     app.post('/cart-streamed', requireAuth(), (req, res) => {
       req.session.cart = ['streamed'];
@@ -542,6 +551,40 @@ describe('lifecycle attacks that once broke an invariant', () => {
       assert.ok(renewed && idOf(renewed) !== idOf(cookie), 'the renewal moved the session');
       assert.deepEqual(index.renameFaults, ['refused'], 'no index call after the script');
       await me(app, renewed).expect(200);
+    });
+  });
+
+  describe('an elevation whose tombstone of the old id landed but whose reply was lost (invariant 5)', () => {
+    it('answers 503 (not a 409 from saving the session over the tombstone), and both ids are ended', async () => {
+      const store = new FlakyStore();
+      const { app, clock } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      clock.advance('1m'); // the session's activity is due to be saved with this request
+      store.failNext('set', { after: 1, mode: 'lost' }); // the new record lands; then the old id's tombstone, its reply lost
+      const res = await post(app, '/elevate', cookie);
+      assert.equal(res.status, 503, `the elevation answered ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(setCookie(res), undefined);
+      await me(app, cookie).expect(401);
+    });
+
+    it('turns a 200 that an app answers after swallowing that failure, with the session changed, into the 503', async () => {
+      const store = new FlakyStore();
+      const { app } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      store.failNext('set', { after: 1, mode: 'lost' });
+      const res = await post(app, '/elevate-swallowed', cookie);
+      assert.equal(res.status, 503, `answered ${res.status} ${JSON.stringify(res.body)} for a session write that was not saved`);
+      await me(app, cookie).expect(401);
+    });
+
+    it('saves what an app writes after swallowing a failure that changed nothing (a refused write)', async () => {
+      const store = new FlakyStore();
+      const { app } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      store.failNext('set'); // the new record: refused, nothing written
+      await post(app, '/elevate-swallowed', cookie).expect(200);
+      const after = await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+      assert.deepEqual(after.body.cart, ['noted']);
     });
   });
 
