@@ -76,15 +76,19 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
    * the session changed would claim a write that is not saved, so it becomes the 503.
    */
   function endAfterUnknownOutcome(this: Response, sess: object, args: unknown[]): Response {
+    const changed = !unchanged(state, sess);
+    const moved = movedSessionCookie(ctx, req, state);
+    delete (req as { session?: unknown }).session;
     if (res.headersSent) {
-      delete (req as { session?: unknown }).session;
+      // A stream's status is out: a change it cannot save cuts it off, as a failed save does.
+      if (changed && res.statusCode < 400) {
+        res.destroy();
+        return this;
+      }
       return end.apply(this, args);
     }
-    const moved = movedSessionCookie(ctx, req, state);
-    const changed = !unchanged(state, sess);
-    delete (req as { session?: unknown }).session;
     if (res.statusCode < 400 && changed) return answerError.call(this, new SessionStoreUnavailableError(), moved);
-    if (moved) res.setHeader('Set-Cookie', moved);
+    if (moved) res.append('Set-Cookie', moved);
     return end.apply(this, args);
   }
 

@@ -91,6 +91,8 @@ export async function rotateSession(
   }
   markBoundNow(state, newId);
   markStored(state, newId, created);
+  // A failure earlier in this request no longer concerns the session: it moved on from there.
+  state.unknownOutcome = false;
   if (oldPrincipal !== undefined && oldPrincipal !== next.principal) {
     // A login switching principals on one session: the old principal's entry goes (its id is
     // already a tombstone, so a failure here leaves only an entry that listing prunes).

@@ -109,22 +109,30 @@ export function createRedisMcpFleet(options: RedisMcpFleetOptions): McpFleet {
       subscriber.on('ready', function fleetSubscriberReady() {
         reported = false;
       });
-      await subscriber.connect();
-      await subscriber.subscribe(channel, function onFleetMessage(message) {
-        let event: McpFleetEvent;
-        try {
-          event = JSON.parse(message) as McpFleetEvent;
-        } catch {
-          return;
-        }
-        if ((event.type === 'ended' && typeof event.sessionId === 'string') || (event.type === 'emergency' && typeof event.at === 'number')) listener(event);
-      });
+      // Commands wait while the client reconnects (and a first connect to a Redis that is down
+      // keeps retrying): a subscriber that is down is dropped, not waited for.
+      const drop = async () => {
+        if (subscriber.destroy) subscriber.destroy();
+        else await subscriber.disconnect?.().catch(() => undefined);
+      };
+      try {
+        await deadline('subscribe', (async () => {
+          await subscriber.connect();
+          await subscriber.subscribe(channel, function onFleetMessage(message) {
+            let event: McpFleetEvent;
+            try {
+              event = JSON.parse(message) as McpFleetEvent;
+            } catch {
+              return;
+            }
+            if ((event.type === 'ended' && typeof event.sessionId === 'string') || (event.type === 'emergency' && typeof event.at === 'number')) listener(event);
+          });
+        })());
+      } catch (err) {
+        await drop();
+        throw err;
+      }
       return async function unsubscribe() {
-        // Commands wait while the client reconnects: a subscriber that is down is dropped at once.
-        const drop = async () => {
-          if (subscriber.destroy) subscriber.destroy();
-          else await subscriber.disconnect?.().catch(() => undefined);
-        };
         if (subscriber.isReady === false) return drop();
         try {
           await deadline('unsubscribe', (async () => {

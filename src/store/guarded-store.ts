@@ -271,18 +271,27 @@ export class GuardedStore extends session.Store {
    * Under `from`'s lock, so that no rotation of it runs in between.
    */
   async #putBack(principal: string, movedTo: string, from: string): Promise<void> {
+    const target = await this.#whereSessionLives(principal, movedTo, from);
+    if (target !== undefined) await this.index('index', (index) => index.rename(principal, movedTo, target, this.options.clock.now()));
+  }
+
+  /**
+   * The live id of `principal`'s session that a failed rotation (to `movedTo`) left under
+   * `from`: `from`, or the successor a later rotation gave it. Undefined when it has ended, when
+   * `from`'s tombstone names `movedTo`, or when the session there is no longer `principal`'s (a
+   * login of another user on the same browser moved it on: never theirs to put back or end).
+   */
+  async #whereSessionLives(principal: string, movedTo: string, from: string): Promise<string | undefined> {
     let target = from;
     for (let round = 0; round < MAX_REVOCATION_ROUNDS; round++) {
       const current = await this.readRaw(target);
-      if (current === undefined || current === null) return;
-      if (!isTombstone(current)) {
-        await this.index('index', (index) => index.rename(principal, movedTo, target, this.options.clock.now()));
-        return;
-      }
+      if (current === undefined || current === null) return undefined;
+      if (!isTombstone(current)) return stateOf(current as Record_)?.principal === principal ? target : undefined;
       const successor = current.fixationGuardTombstone.successor;
-      if (successor === undefined || successor === movedTo) return;
+      if (successor === undefined || successor === movedTo) return undefined;
       target = successor;
     }
+    return undefined;
   }
 
   #scheduleRetry(delayMs: number): void {
@@ -535,7 +544,12 @@ export class GuardedStore extends session.Store {
     }
     const entries = await this.index('index', (i) => i.list(principal));
     // A session whose entry waits to be put back (a failed rotation's) is ended where it lives.
-    const waiting = [...this.#unsettled.values()].flatMap((u) => (u.principal === principal && u.restore !== undefined ? [u.restore] : []));
+    const waiting: string[] = [];
+    for (const [movedTo, u] of this.#unsettled) {
+      if (u.principal !== principal || u.restore === undefined) continue;
+      const live = await this.#whereSessionLives(principal, movedTo, u.restore);
+      if (live !== undefined) waiting.push(live);
+    }
     return await this.endLineages(principal, [...new Set([...entries.map((entry) => entry.sessionId), ...waiting])], reason);
   }
 

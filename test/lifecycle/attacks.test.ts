@@ -195,6 +195,17 @@ function attackApp(options: Partial<SessionGuardOptions>, gate = new Gate()) {
         next(err);
       }
     });
+    // The same, answering with a stream (its status goes out before the end).
+    app.post('/elevate-swallowed-streamed', requireAuth(), async (req, res) => {
+      try {
+        await guarded(req).elevate();
+      } catch {
+        req.session.cart = ['noted'];
+      }
+      res.setHeader('Content-Type', 'application/json');
+      res.write('{"ok":');
+      res.end('true}');
+    });
     // An app that swallows a failed elevation, writes to the session and answers 200.
     app.post('/elevate-swallowed', requireAuth(), async (req, res) => {
       try {
@@ -485,6 +496,17 @@ describe('lifecycle attacks that once broke an invariant', () => {
         await loginWith(app, undefined, 'alice').expect(200);
       });
 
+      it(`on ${backend.name}, another user logging in on the same browser while alice's entry waits to go back keeps his session out of alice's index and her revocation`, async () => {
+        const { app, guard, index, cookie, retried } = await elevationWaitingForPutBack();
+        const bob = setCookie(await loginWith(app, cookie, 'bob').expect(200)) as string;
+        // Before: revoking alice followed her old id's successor, which is bob's session now.
+        await guard.revokeSessions('alice');
+        await me(app, bob).expect(200);
+        await retried();
+        assert.deepEqual(await index.list('alice'), [], "the put-back moved alice's entry onto bob's session");
+        await me(app, bob).expect(200);
+      });
+
       it(`on ${backend.name}, a rotation that succeeds while the entry waits to go back is where the entry goes`, async () => {
         const { app, guard, index, cookie, retried } = await elevationWaitingForPutBack();
         const elevated = setCookie(await post(app, '/elevate', cookie).expect(200)) as string;
@@ -575,6 +597,17 @@ describe('lifecycle attacks that once broke an invariant', () => {
       const res = await post(app, '/elevate-swallowed', cookie);
       assert.equal(res.status, 503, `answered ${res.status} ${JSON.stringify(res.body)} for a session write that was not saved`);
       await me(app, cookie).expect(401);
+    });
+
+    it('cuts off a streamed answer that an app sends after swallowing that failure, with the session changed', async () => {
+      const store = new FlakyStore();
+      const { app } = attackApp({ store, index: new MemorySessionIndex() });
+      const cookie = await login(app);
+      store.failNext('set', { mode: 'lost' }); // the new record's write: applied, its reply lost
+      // Before: a complete 200 while the change to the session was dropped.
+      await assert.rejects(post(app, '/elevate-swallowed-streamed', cookie).then((res) => res), 'a finished 200 for a session write that was not saved');
+      const after = await https(request(app).get('/session-data')).set('Cookie', cookie).expect(200);
+      assert.equal(after.body.cart, null);
     });
 
     it('saves what an app writes after swallowing a failure that changed nothing (a refused write)', async () => {

@@ -89,6 +89,35 @@ describe('MCP fleet on one Redis', () => {
     }
   });
 
+  it('does not hold close() on a Redis that was already down when the guard subscribed: ready() rejects', async () => {
+    const own = await startRedisServer();
+    const client = createClient({ url: own.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    await own.stop();
+    const onWarning = () => undefined;
+    process.on('warning', onWarning);
+    const guard = createMcpSessionGuard({ sessionSecret: SECRET, createServer: credentialServerFactory(), fleet: createRedisMcpFleet({ client, prefix: 'fg:{mcp-never}:', operationTimeout: '200ms' }), rateLimit: false, sweepInterval: false });
+    /** `promise`'s outcome, or 'stuck' after 3 s. */
+    async function within<T>(promise: Promise<T>): Promise<T | 'stuck'> {
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), 3_000)));
+      try {
+        return await Promise.race([promise, stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    try {
+      // Before: the first connect kept retrying, so ready() never settled and close() waited on it.
+      assert.equal(await within(guard.ready().then(() => 'ready', () => 'rejected')), 'rejected');
+      assert.equal(await within(guard.close().then(() => 'closed')), 'closed', 'close() waited for a subscription that never connected');
+    } finally {
+      process.off('warning', onWarning);
+      client.destroy();
+    }
+  });
+
   it('lets a user hold 4 sessions under MAX_SESSIONS_PER_USER=2 across two instances with per-process registries (the attack)', async () => {
     const [a, b] = await twoInstances(false);
     try {
