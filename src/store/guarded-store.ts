@@ -588,6 +588,16 @@ export class GuardedStore extends session.Store {
         const successor = outcome.value?.fixationGuardTombstone.successor;
         if (successor !== undefined && !seen.has(successor)) next.push(successor);
       }
+      // A successor is followed only while it is this principal's session: a login of another
+      // user on the same browser also left a tombstone naming its new id.
+      if (principal !== undefined && next.length > 0) {
+        const owners = await settleEach(next, (id) => this.readRaw(id));
+        for (let i = next.length - 1; i >= 0; i--) {
+          const outcome = owners[i];
+          const record = outcome?.ok ? outcome.value : undefined;
+          if (record && !isTombstone(record) && stateOf(record as Record_)?.principal !== principal) next.splice(i, 1);
+        }
+      }
       if (principal === undefined) ended.push(...done);
       else {
         const removed = await settleEach(done, (id) => this.index('index', (index) => index.remove(principal, id)));

@@ -443,6 +443,26 @@ describe('lifecycle attacks that once broke an invariant', () => {
     });
   });
 
+  describe("a revocation racing another user's login on the same browser (invariant 3, no further)", () => {
+    for (const backend of BACKENDS) {
+      it(`on ${backend.name}, revoking alice while bob logs in over her session leaves bob's session alive`, async () => {
+        const { options, index } = backend.create();
+        const { app, guard } = attackApp(options);
+        const alice = await login(app, 'alice');
+        const gate = new Gate();
+        index.holdList = gate; // the revocation has listed alice's sessions, not yet ended them …
+        const revoking = guard.revokeSessions('alice');
+        await gate.arrived(1);
+        const bob = setCookie(await loginWith(app, alice, 'bob').expect(200)) as string; // … when bob logs in on her browser
+        gate.open();
+        await revoking;
+        // Before: the revocation followed alice's old id to its successor, bob's new session, and ended it.
+        await me(app, bob).expect(200);
+        await me(app, alice).expect(401);
+      });
+    }
+  });
+
   describe('a rotation whose index move landed but whose reply was lost (invariant 1)', () => {
     for (const backend of BACKENDS) {
       it(`on ${backend.name}, an elevation that answers 503 leaves the session it kept listed, so logging out everywhere still ends it`, async () => {
