@@ -177,6 +177,8 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     let next: string | undefined = id;
     for (let step = 0; next !== undefined && step < MAX_LINEAGE; step++) {
       const held = this.#peek(next);
+      // A successor that is another user's session (his login on the same browser) is not followed.
+      if (step > 0 && held === 'live' && stateOf(JSON.parse(this.sessions[next] as string) as object)?.principal !== principal) break;
       this.sessions[next] = tombstone;
       index.removeNow(principal, next);
       ended.push(next);
