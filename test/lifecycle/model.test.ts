@@ -15,7 +15,7 @@
  *
  * Environment:
  *   FG_MODEL_SEED      the fast-check seed (default fixed; a failure prints the seed and path to replay)
- *   FG_MODEL_RUNS      runs per store (default 20); set it high for a long run, e.g. FG_MODEL_RUNS=500
+ *   FG_MODEL_RUNS      runs per store (default 60); set it high for a long run, e.g. FG_MODEL_RUNS=500
  *   FG_MODEL_PATH      the `path` fast-check printed, to replay one counterexample directly
  *   FG_MODEL_COMMANDS  `sequential` for only one request at a time and no store failures
  *   FG_MODEL_SKIP      commands to leave out, comma-separated (e.g. `anonymousLogout,pageBurst`), to look past a known defect
@@ -39,7 +39,7 @@ import {
 } from './model/system.js';
 
 const SEED = Number(process.env.FG_MODEL_SEED ?? 20_260_101);
-const RUNS = Number(process.env.FG_MODEL_RUNS ?? 20);
+const RUNS = Number(process.env.FG_MODEL_RUNS ?? 60);
 const PATH = process.env.FG_MODEL_PATH;
 const MAX_COMMANDS = 15;
 const VERBOSE = process.env.FG_MODEL_VERBOSE === '1';
