@@ -379,10 +379,10 @@ export class GuardedStore extends session.Store {
    * file, ENOENT, is one: no session): store failures become 503s and mark the store down,
    * refusals stay what they are.
    */
-  #failure(operation: string, err: unknown): unknown {
+  #failure(operation: string, err: unknown, marksUp = true): unknown {
     if (err instanceof SessionGuardError && err.status < 500) {
       // A refusal (a lost rotation race, a conflict) is an answer, not an outage.
-      this.#markUp();
+      if (marksUp) this.#markUp();
       return err;
     }
     // A setup the store cannot serve (a regenerated login on the Redis `spread` layout): said
@@ -393,7 +393,7 @@ export class GuardedStore extends session.Store {
       // The store's own message (Redis errors name keys and hosts) stays in `cause`.
       return new SessionStoreUnavailableError(undefined, { cause: err });
     }
-    if (!this.#available) this.#markUp();
+    if (!this.#available && marksUp) this.#markUp();
     return undefined;
   }
 
@@ -401,7 +401,7 @@ export class GuardedStore extends session.Store {
    * Runs a callback-style inner call with a time-out; errors become 503s. Callback-based, so
    * the per-request `get` and `touch` cost no promise.
    */
-  #invoke<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, done: (err: unknown, value?: T) => void): void {
+  #invoke<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, done: (err: unknown, value?: T) => void, marksUp = true): void {
     const timeoutMs = this.#deadlineMs();
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
@@ -409,7 +409,7 @@ export class GuardedStore extends session.Store {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      const failure = this.#failure(operation, err);
+      const failure = this.#failure(operation, err, marksUp);
       if (failure) done(failure);
       else done(null, err ? undefined : value);
     };
@@ -424,17 +424,21 @@ export class GuardedStore extends session.Store {
     }
   }
 
-  #call<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+  #call<T>(operation: string, invoke: (cb: (err?: unknown, value?: T) => void) => void, marksUp = true): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
-      this.#invoke<T>(operation, invoke, (err, value) => (err ? reject(err) : resolve(value)));
+      this.#invoke<T>(operation, invoke, (err, value) => (err ? reject(err) : resolve(value)), marksUp);
     });
   }
 
-  #promise<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  #promise<T>(operation: string, run: () => Promise<T>, marksUp = true): Promise<T> {
     if (this.#deadlineMs() > 0) {
-      return this.#call<T>(operation, (cb) => {
-        run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
-      }) as Promise<T>;
+      return this.#call<T>(
+        operation,
+        (cb) => {
+          run().then((value) => cb(undefined, value), (err: unknown) => cb(err ?? new Error(`${operation} failed`)));
+        },
+        marksUp,
+      ) as Promise<T>;
     }
     // No deadline of ours (the store keeps its own, or answers from memory): one promise, no timer.
     let running: Promise<T>;
@@ -445,11 +449,11 @@ export class GuardedStore extends session.Store {
     }
     return running.then(
       (value) => {
-        if (!this.#available) this.#markUp();
+        if (!this.#available && marksUp) this.#markUp();
         return value;
       },
       (err: unknown) => {
-        const failure = this.#failure(operation, err ?? new Error(`${operation} failed`));
+        const failure = this.#failure(operation, err ?? new Error(`${operation} failed`), marksUp);
         if (failure) throw failure;
         return undefined as T;
       },
@@ -705,7 +709,10 @@ export class GuardedStore extends session.Store {
 
   /** Index operations, with the same time-out and 503 mapping as store calls. */
   index<T>(operation: string, run: (index: SessionIndex) => Promise<T>): Promise<T> {
-    return this.#promise(operation, () => run(this.options.index));
+    const index = this.options.index;
+    // Another index than the store's own (one in this process, another deployment's) says
+    // nothing about the store when it answers: the store is not reported back up for it.
+    return this.#promise(operation, () => run(index), index.ownsSessionsOf?.(this.inner) === true);
   }
 
   /**

@@ -222,6 +222,9 @@ describe('GuardedStore', () => {
       assert.equal((await loginWith(app, before).expect(503)).body.error.code, 'SESSION_STORE_UNAVAILABLE');
       assert.equal(authenticatedRecords(store).length, 1, 'the landed record is still there');
       assert.equal(guard.store.unsettled, 1, 'waiting for the store');
+      // The index (in this process) answered meanwhile: that is no news of the store. Before, it
+      // reported the store back (store_recovered), retried at once, failed, and backed off.
+      assert.deepEqual(audit.events.filter((e) => e.type.startsWith('store_')).map((e) => e.type), ['store_unavailable']);
       store.reconnect();
       // The retry is a timer (set by the reconnection): yield timer turns, not setImmediate turns
       // (a hundred of those can all run before a 1 ms timer is due, and the check then ran first).
