@@ -347,7 +347,6 @@ export class RequestApi implements SessionGuardRequestApi {
     );
   }
 
-  /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
   /** A logout's store call: when it fails, see `markUnknownOutcome` (the cookie stays for a retry). */
   async #ending<T>(end: () => Promise<T>): Promise<T> {
     try {
@@ -358,6 +357,7 @@ export class RequestApi implements SessionGuardRequestApi {
     }
   }
 
+  /** Like express-session's own destroy(): no session is left to save or to set a cookie for. */
   #dropSession(): void {
     delete (this.#req as { session?: unknown }).session;
     clearSessionCookie(this.#state.cookie, this.#res);

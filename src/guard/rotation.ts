@@ -11,7 +11,7 @@ import { isTombstone, mayHaveLanded, type EndReason, type TombstoneRecord } from
 import type { RotateOptions } from '../store/guarded-store.js';
 import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
-import { clientIp, isStored, markUnknownOutcome, markBoundNow, markGenerated, markStored, type RequestState } from './request-state.js';
+import { clientIp, isStored, markBoundNow, markGenerated, markStored, markUnknownOutcome, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 

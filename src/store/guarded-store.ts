@@ -237,8 +237,8 @@ export class GuardedStore extends session.Store {
    * backoff and as soon as a store call succeeds again. At most `MAX_UNSETTLED_IDS` wait; the
    * oldest is given up beyond (audited). Never rejects.
    *
-   * `restore`: the id a rotation moved `principal`'s index entry from; the entry goes back to it
-   * first (a no-op when it never moved), since that id stays live.
+   * `restore`: the id a rotation moved `principal`'s index entry from; the entry goes back
+   * first, to where that session lives by then (`#putBack`; a no-op when it never moved).
    */
   async settleUnknown(sid: string, principal: string | undefined, restore?: string): Promise<void> {
     this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
