@@ -93,12 +93,13 @@ if (needsCluster && !env.REDIS_CLUSTER_URLS) {
 
 // Stopped from outside (Ctrl-C, a CI time-out): the test run and the servers started for it go too.
 let running: ReturnType<typeof spawn> | undefined;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    running?.kill(signal);
-    void Promise.all([redis?.stop(), cluster?.stop()]).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
+function stopEverything(signal: NodeJS.Signals, code: number): void {
+  running?.kill(signal);
+  void Promise.all([redis?.stop(), cluster?.stop()]).finally(() => process.exit(code));
 }
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stopEverything(signal, signal === 'SIGINT' ? 130 : 143));
+// Output piped into a reader that went away (`| head`): the same, instead of dying on EPIPE.
+process.stdout.once('error', () => stopEverything('SIGTERM', 141));
 
 /** One node:test run; everything it prints is also kept for the secrets scan below. */
 function runPass(label: string, preload: string[], passFiles: string[]): Promise<number> {
