@@ -31,6 +31,8 @@ interface CpuProfile {
 const [scenario = 'hot', store = 'memory', impl = 'guard'] = process.argv
   .slice(2)
   .filter((a) => !a.startsWith('--'));
+/** Logins of the login profile: enough that the server's start-up is a small part of it. */
+const LOGINS = 30_000;
 const PROFILE_DIR = fileURLToPath(new URL('./results/profiles/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 mkdirSync(PROFILE_DIR, { recursive: true });
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
       await load({
         url: server.url,
         path: '/visit',
-        amount: 4000,
+        amount: LOGINS,
         onResponse: (_s, h) => void cookies.push(cookieFrom(h) ?? ''),
       });
       let n = 0;
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
         method: 'POST',
         path: '/login',
         headers: { 'content-type': 'application/json' },
-        amount: 4000,
+        amount: LOGINS,
         perRequest: () => {
           const i = n++;
           return {

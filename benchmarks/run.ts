@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,young,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build]`
+ * `npm run bench [-- --quick] [-- --only hot,young,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build] [-- --no-pin] [-- --runs N] [-- --duration S]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -11,6 +11,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
 import { buildDist } from './lib/build.js';
+import { describePinning, pin, pinningPlan } from './lib/pinning.js';
 import { codeVersion, dependencyVersions, machineInfo } from './lib/machine.js';
 import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
 import type { GrowthResult } from './scenarios/growth.js';
@@ -44,7 +45,22 @@ const log = (line: string) =>
 
 const settings: Settings = quick
   ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, log }
-  : { quick, runs: 5, duration: 4, warmup: 2, logins: 2000, log };
+  : { quick, runs: 11, duration: 2, warmup: 2, logins: 2000, log };
+// For trying a method out: `--runs N`, `--duration S` (seconds of a measured run).
+const numberArg = (name: string) => {
+  const at = args.indexOf(name);
+  const value = at === -1 ? undefined : Number(args[at + 1]);
+  if (value !== undefined && !(value > 0)) throw new Error(`${name} needs a positive number`);
+  return value;
+};
+settings.runs = numberArg('--runs') ?? settings.runs;
+settings.duration = numberArg('--duration') ?? settings.duration;
+const pinning = args.includes('--no-pin') ? undefined : pinningPlan();
+if (pinning) {
+  pin(process.pid, pinning.load);
+  settings.serverCores = pinning.server;
+  settings.loadCores = pinning.load.length;
+}
 if (args.includes('--cpu-prof')) {
   settings.cpuProfDir = `${RESULTS}profiles`;
   mkdirSync(settings.cpuProfDir, { recursive: true });
@@ -72,6 +88,7 @@ let mcpPreAuth: McpPreAuthResult | undefined;
 try {
   if (!noRedis) {
     redis = await startRedisServer();
+    if (pinning && redis.pid !== undefined) pin(redis.pid, pinning.load);
     settings.redisUrl = redis.url;
     log(`redis-server on ${redis.url} (private, persistence off)`);
   }
@@ -113,6 +130,7 @@ const report: BenchReport = {
     durationSeconds: settings.duration,
     warmupSeconds: settings.warmup,
     connections: 10,
+    pinning: describePinning(pinning),
     memorySessions: memoryCount,
     growthTotals,
     growthPerUser,

@@ -16,6 +16,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Store } from 'express-session';
 import { RedisStore } from 'connect-redis';
@@ -59,6 +60,15 @@ const cleanups: Array<() => Promise<void>> = [];
 let requests = 0;
 let cpuAtStart: NodeJS.CpuUsage | undefined;
 let wallAtStart = 0n;
+/** Time in garbage collection (pauses of the main thread), ms: young and full collections apart. */
+const gcMs = { young: 0, full: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } | null }).detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMs.young += entry.duration;
+    else gcMs.full += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 const app = express();
 app.disable('x-powered-by');
@@ -183,6 +193,8 @@ server.keepAliveTimeout = 60_000;
 process.on('message', (raw: RunnerMessage) => {
   if (raw.type === 'start') {
     requests = 0;
+    gcMs.young = 0;
+    gcMs.full = 0;
     wallAtStart = process.hrtime.bigint();
     cpuAtStart = process.cpuUsage();
     send({ type: 'started' });
@@ -196,6 +208,9 @@ process.on('message', (raw: RunnerMessage) => {
       wallUs,
       cpuUsPerRequest: requests > 0 ? (cpu.user + cpu.system) / requests : 0,
       rssBytes: process.memoryUsage.rss(),
+      gcYoungMs: gcMs.young,
+      gcFullMs: gcMs.full,
+      heapUsedBytes: process.memoryUsage().heapUsed,
     };
     send({ type: 'stopped', sample });
   } else if (raw.type === 'exit') {

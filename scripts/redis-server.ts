@@ -82,6 +82,8 @@ export function ping(port: number): Promise<boolean> {
 export interface RunningRedis {
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Stops the server and waits for the process to exit. */
   stop(): Promise<void>;
   /** Starts it again on the same port (after `stop`), for outage tests. */
@@ -141,5 +143,13 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   }
 
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: start };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child?.pid;
+    },
+    stop,
+    restart: start,
+  };
 }

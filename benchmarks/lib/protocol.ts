@@ -30,6 +30,11 @@ export interface CpuSample {
   wallUs: number;
   cpuUsPerRequest: number;
   rssBytes: number;
+  /** Main-thread pauses for young (scavenge) and other (mark-compact, incremental steps) collections during the run, ms. */
+  gcYoungMs: number;
+  gcFullMs: number;
+  /** The heap in use at the end of the run. */
+  heapUsedBytes: number;
 }
 
 export type RunnerMessage = { type: 'start' } | { type: 'stop' } | { type: 'exit' };

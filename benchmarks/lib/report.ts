@@ -44,14 +44,18 @@ function ratioCheck(
   limit: number,
   direction: 'atMost' | 'atLeast',
   detail = '',
+  spread?: readonly [number, number],
 ): TargetCheck {
   const met = direction === 'atMost' ? measured <= limit : measured >= limit;
   const points = Math.abs(measured - limit) * 100;
   const margin = met
     ? `${pct(measured)} vs plain`
     : `${direction === 'atMost' ? 'over' : 'short'} by ${points.toFixed(1)} points`;
-  return { target, measured: `${measured.toFixed(3)}×${detail}`, met, margin };
+  return { target, measured: `${measured.toFixed(3)}×${spread ? ` ${spreadText(spread)}` : ''}${detail}`, met, margin };
 }
+
+/** The middle half of the per-pair ratios, as the targets table shows it: `[0.912–0.974]`. */
+const spreadText = ([lo, hi]: readonly [number, number]) => `[${lo.toFixed(3)}–${hi.toFixed(3)}]`;
 
 /**
  * A row beside the targets that is no target (`met: null`): the same comparison with both
@@ -77,6 +81,8 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
         g.ratio.cpuUsPerRequest,
         1.1,
         'atMost',
+        '',
+        g.spread.cpuUsPerRequest,
       ),
     );
     checks.push(
@@ -85,6 +91,8 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
         g.ratio.rps,
         0.9,
         'atLeast',
+        '',
+        g.spread.rps,
       ),
     );
   }
@@ -110,6 +118,8 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
         g.ratio.cpuUsPerRequest,
         1.05,
         'atMost',
+        '',
+        g.spread.cpuUsPerRequest,
       ),
     );
   }
@@ -129,6 +139,7 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
           limit,
           'atLeast',
           ` logins/s, ${v.ratio.cpuUsPerRequest.toFixed(3)}× CPU/login`,
+          v.spread.rps,
         ),
       );
     }
@@ -238,7 +249,8 @@ export function markdown(report: BenchReport): string {
       `${m.redis ? `; redis-server ${m.redis}` : ''}. Load average at start ${report.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')}, ` +
       `at end ${report.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} (other work shared the machine). ` +
       `Run took ${Math.round(report.elapsedSeconds)} s; ${String(report.settings.runs)} interleaved runs per variant, medians; ` +
-      `ratios are medians of per-run ratios against the first row of each table.`,
+      `ratios are medians of per-run ratios against the first row of each table, and a target's [brackets] give the middle half of those per-run ratios (how far one pair moves)` +
+      `${typeof report.settings.pinning === 'string' ? `; ${report.settings.pinning}` : ''}.`,
   );
   out.push('');
   if (m.commit)
@@ -275,13 +287,14 @@ export function markdown(report: BenchReport): string {
     const onRedis = s.variants.every((v) => v.median.redisCpuUsPerRequest !== undefined);
     out.push(
       table(
-        ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', ...(onRedis ? ['Redis CPU µs/req'] : []), 'req/s ×', 'CPU ×', 'non-2xx'],
+        ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'of which GC pauses', ...(onRedis ? ['Redis CPU µs/req'] : []), 'req/s ×', 'CPU ×', 'non-2xx'],
         s.variants.map((v) => [
           v.label,
           v.median.rps.toFixed(0),
           v.median.p50Ms,
           v.median.p99Ms,
           v.median.cpuUsPerRequest.toFixed(0),
+          v.median.gcUsPerRequest.toFixed(0),
           ...(onRedis ? [(v.median.redisCpuUsPerRequest as number).toFixed(0)] : []),
           v.ratio.rps.toFixed(3),
           v.ratio.cpuUsPerRequest.toFixed(3),

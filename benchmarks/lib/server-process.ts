@@ -1,6 +1,7 @@
 /** Forks benchmarks/server.ts for one variant and talks to it over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { pin } from './pinning.js';
 import type { CpuSample, RunnerMessage, ServerMessage, ServerVariant } from './protocol.js';
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
@@ -11,6 +12,8 @@ export interface ServerProcessOptions {
   cpuProfDir?: string;
   /** Shared cookie secret, so the runner could sign ids (unused by default). */
   secret?: string;
+  /** Pin the server (every thread) to these cores once it is ready. */
+  cores?: readonly number[] | undefined;
 }
 
 export class ServerProcess {
@@ -55,6 +58,7 @@ export class ServerProcess {
     try {
       const ready = (await Promise.race([server.#next('ready'), exited, timeout])) as Extract<ServerMessage, { type: 'ready' }>;
       server.port = ready.port;
+      if (options.cores && child.pid !== undefined) pin(child.pid, options.cores);
     } finally {
       clearTimeout(timer);
     }

@@ -7,15 +7,36 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Median of the per-pair ratios b[i] / a[i] (runs i were interleaved A, B, A, B…). */
-export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+/** The per-pair ratios b[i] / a[i] (runs i were interleaved A, B, A, B…). */
+export function pairRatios(a: readonly number[], b: readonly number[]): number[] {
   const ratios: number[] = [];
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const x = a[i] as number;
     const y = b[i] as number;
     if (x > 0 && Number.isFinite(x) && Number.isFinite(y)) ratios.push(y / x);
   }
-  return median(ratios);
+  return ratios;
+}
+
+/** Median of the per-pair ratios b[i] / a[i]. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(pairRatios(a, b));
+}
+
+/** The `q` quantile (0…1) of `values`, linearly interpolated. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (at - lo);
+}
+
+/** The middle half of the per-pair ratios (their interquartile range): how much one pair moves. */
+export function pairSpread(a: readonly number[], b: readonly number[]): [number, number] {
+  const ratios = pairRatios(a, b);
+  return [quantile(ratios, 0.25), quantile(ratios, 0.75)];
 }
 
 /** Least-squares slope and intercept of y over x. */

@@ -7,7 +7,7 @@ import { createClient } from 'redis';
 import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
 import type { CpuSample, ServerVariant } from '../lib/protocol.js';
 import { ServerProcess } from '../lib/server-process.js';
-import { median, pairedRatio, round } from '../lib/stats.js';
+import { median, pairSpread, pairedRatio, round } from '../lib/stats.js';
 
 export interface Settings {
   quick: boolean;
@@ -21,6 +21,10 @@ export interface Settings {
   redisUrl?: string | undefined;
   /** Write a `--cpu-prof` profile of every server into this directory. */
   cpuProfDir?: string | undefined;
+  /** The cores of the measured servers (undefined: not pinned). */
+  serverCores?: readonly number[] | undefined;
+  /** How many cores the load generator and redis-server share when pinned. */
+  loadCores?: number | undefined;
   log: (line: string) => void;
 }
 
@@ -37,8 +41,16 @@ export interface RunRecord {
   cpuUsPerRequest: number;
   requests: number;
   serverRequests: number;
+  /** Main-thread garbage-collection pauses per request (µs): young, and the rest. */
+  gcYoungUsPerRequest: number;
+  gcFullUsPerRequest: number;
+  heapUsedMiB: number;
   /** The redis-server's CPU (user + system) per request of the run, for a variant on Redis. */
   redisCpuUsPerRequest?: number;
+  /** The load generator's own CPU per request (this process, which runs autocannon). */
+  loadCpuUsPerRequest: number;
+  /** Pinned: how busy the load generator's cores were (load generator + redis-server CPU / their wall time). */
+  loadCoresBusy?: number;
   non2xx: number;
   errors: number;
 }
@@ -48,9 +60,11 @@ export interface VariantResult {
   label: string;
   variant: ServerVariant;
   runs: RunRecord[];
-  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; redisCpuUsPerRequest?: number };
+  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; gcUsPerRequest: number; redisCpuUsPerRequest?: number };
   /** Median of per-run ratios against the scenario's baseline (the first variant). */
   ratio: { rps: number; cpuUsPerRequest: number; p50Ms: number; p99Ms: number };
+  /** The interquartile range of the per-run ratios behind `ratio.rps` and `ratio.cpuUsPerRequest`. */
+  spread: { rps: [number, number]; cpuUsPerRequest: [number, number] };
   non2xx: number;
   errors: number;
 }
@@ -288,14 +302,20 @@ export function httpScenarios(settings: Settings): Scenario[] {
   return list;
 }
 
-function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | undefined): RunRecord {
+function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | undefined, loadCpuUs: number, loadCores: number | undefined): RunRecord {
+  const wallUs = result.durationS * 1e6;
   return {
+    loadCpuUsPerRequest: round(sample.requests > 0 ? loadCpuUs / sample.requests : 0, 1),
+    ...(loadCores !== undefined && wallUs > 0 ? { loadCoresBusy: round((loadCpuUs + (redisCpuUs ?? 0)) / (wallUs * loadCores), 2) } : {}),
     rps: round(result.rps, 1),
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
     cpuUsPerRequest: round(sample.cpuUsPerRequest, 1),
     requests: result.requests,
     serverRequests: sample.requests,
+    gcYoungUsPerRequest: round(sample.requests > 0 ? (1000 * sample.gcYoungMs) / sample.requests : 0, 1),
+    gcFullUsPerRequest: round(sample.requests > 0 ? (1000 * sample.gcFullMs) / sample.requests : 0, 1),
+    heapUsedMiB: round(sample.heapUsedBytes / 2 ** 20, 1),
     ...(redisCpuUs !== undefined && sample.requests > 0 ? { redisCpuUsPerRequest: round(redisCpuUs / sample.requests, 1) } : {}),
     non2xx: result.non2xx,
     errors: result.errors,
@@ -318,7 +338,9 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
   try {
     // Started together (they idle until measured); one at a time while measuring.
     const started = await Promise.allSettled(
-      scenario.variants.map((spec) => ServerProcess.start(spec.variant, settings.cpuProfDir ? { cpuProfDir: settings.cpuProfDir } : {})),
+      scenario.variants.map((spec) =>
+        ServerProcess.start(spec.variant, { ...(settings.cpuProfDir ? { cpuProfDir: settings.cpuProfDir } : {}), cores: settings.serverCores }),
+      ),
     );
     for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
@@ -334,26 +356,42 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       // Counterbalanced: every other run goes through the servers in reverse, so that no variant
       // always runs first (right after the previous run's set-up) or always last.
       const order = run % 2 === 0 ? [...servers.entries()] : [...servers.entries()].reverse();
+      // Every server's set-up first (a login run's pre-login sessions), then the measured runs
+      // back to back: the runs of one round are as close in time as they can be, so that what
+      // slows the machine for a while slows every variant of the round alike.
+      const specs = new Map<ServerProcess, LoadSpec>();
+      for (const [, server] of order) specs.set(server, await scenario.spec(server, false));
       for (const [i, server] of order) {
-        const spec = await scenario.spec(server, false);
+        const spec = specs.get(server) as LoadSpec;
         const onRedis = redis && server.variant.store === 'redis' ? redis : undefined;
         const redisBefore = onRedis ? await redisCpuUs(onRedis) : 0;
         await server.startMeasuring();
+        const loadBefore = process.cpuUsage();
         const result = await load(spec);
+        const loadUsed = process.cpuUsage(loadBefore);
         const sample = await server.stopMeasuring();
         const redisUsed = onRedis ? (await redisCpuUs(onRedis)) - redisBefore : undefined;
         scenario.observe?.(server, result);
-        runs[i]?.push(record(result, sample, redisUsed));
+        const measured = record(result, sample, redisUsed, loadUsed.user + loadUsed.system, settings.loadCores);
+        runs[i]?.push(measured);
+        // Past this, the load generator's side (not the server) may have set the pace.
+        if ((measured.loadCoresBusy ?? 0) > 0.85)
+          settings.log(`  warning: the load generator's core was ${Math.round(100 * (measured.loadCoresBusy ?? 0))}% busy in ${variantName(server)}'s run`);
       }
       settings.log(
         `  run ${run + 1}/${settings.runs}: ` +
-          scenario.variants.map((v, i) => `${v.key} ${runs[i]?.at(-1)?.rps ?? 0} req/s ${runs[i]?.at(-1)?.cpuUsPerRequest ?? 0} µs`).join(' · '),
+          scenario.variants
+            .map((v, i) => {
+              const r = runs[i]?.at(-1);
+              return `${v.key} ${r?.rps ?? 0} req/s ${r?.cpuUsPerRequest ?? 0} µs (GC ${r?.gcYoungUsPerRequest ?? 0}+${r?.gcFullUsPerRequest ?? 0}, heap ${r?.heapUsedMiB ?? 0} MiB)`;
+            })
+            .join(' · '),
       );
     }
     const base = runs[0] as RunRecord[];
     const variants = scenario.variants.map((spec, i): VariantResult => {
       const mine = runs[i] as RunRecord[];
-      const pick = (rs: RunRecord[], f: Exclude<keyof RunRecord, 'redisCpuUsPerRequest'>) => rs.map((r) => r[f]);
+      const pick = (rs: RunRecord[], f: 'rps' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') => rs.map((r) => r[f]);
       return {
         key: spec.key,
         label: spec.label,
@@ -364,6 +402,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
           p50Ms: median(pick(mine, 'p50Ms')),
           p99Ms: median(pick(mine, 'p99Ms')),
           cpuUsPerRequest: round(median(pick(mine, 'cpuUsPerRequest')), 1),
+          gcUsPerRequest: round(median(mine.map((r) => r.gcYoungUsPerRequest + r.gcFullUsPerRequest)), 1),
           ...(mine.every((r) => r.redisCpuUsPerRequest !== undefined) && mine.length > 0
             ? { redisCpuUsPerRequest: round(median(mine.map((r) => r.redisCpuUsPerRequest as number)), 1) }
             : {}),
@@ -373,6 +412,10 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
           cpuUsPerRequest: round(pairedRatio(pick(base, 'cpuUsPerRequest'), pick(mine, 'cpuUsPerRequest')), 3),
           p50Ms: round(pairedRatio(pick(base, 'p50Ms'), pick(mine, 'p50Ms')), 3),
           p99Ms: round(pairedRatio(pick(base, 'p99Ms'), pick(mine, 'p99Ms')), 3),
+        },
+        spread: {
+          rps: pairSpread(pick(base, 'rps'), pick(mine, 'rps')).map((x) => round(x, 3)) as [number, number],
+          cpuUsPerRequest: pairSpread(pick(base, 'cpuUsPerRequest'), pick(mine, 'cpuUsPerRequest')).map((x) => round(x, 3)) as [number, number],
         },
         non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
         errors: mine.reduce((n, r) => n + r.errors, 0),
