@@ -45,7 +45,7 @@ const log = (line: string) =>
 
 const settings: Settings = quick
   ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, log }
-  : { quick, runs: 9, duration: 2, warmup: 2, logins: 2000, log };
+  : { quick, runs: 11, duration: 2, warmup: 2, logins: 2000, log };
 // For trying a method out: `--runs N`, `--duration S` (seconds of a measured run).
 const numberArg = (name: string) => {
   const at = args.indexOf(name);

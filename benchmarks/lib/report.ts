@@ -248,8 +248,8 @@ export function markdown(report: BenchReport): string {
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform} ${m.kernel}; Node ${m.node}` +
       `${m.redis ? `; redis-server ${m.redis}` : ''}. Load average at start ${report.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')}, ` +
       `at end ${report.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} (other work shared the machine). ` +
-      `Run took ${Math.round(report.elapsedSeconds)} s; ${String(report.settings.runs)} rounds, each with one run of every variant and a run of the first row's before and after each, medians; ` +
-      `a ratio is the median over a variant's runs of the run against the mean of the first row's runs right before and after it, and a target's [brackets] give the middle half of those per-run ratios (how far one comparison moves)` +
+      `Run took ${Math.round(report.elapsedSeconds)} s; ${String(report.settings.runs)} interleaved runs per variant, medians; ` +
+      `ratios are medians of per-run ratios against the first row of each table, and a target's [brackets] give the middle half of those per-run ratios (how far one pair moves)` +
       `${typeof report.settings.pinning === 'string' ? `; ${report.settings.pinning}` : ''}.`,
   );
   out.push('');

@@ -1,8 +1,7 @@
 /**
  * The HTTP scenarios: every variant runs in its own server process (benchmarks/server.ts);
- * the first variant of a scenario is the baseline A, measured before and after every run of
- * another (A, B, A, C, A, …), and a ratio is the median over a variant's runs of the run over
- * the mean of the two baseline runs beside it.
+ * variants are measured interleaved (A, B, A, B, …), the first variant of a scenario is the
+ * baseline A, and ratios are medians of the per-run ratios variant/baseline.
  */
 import { createClient } from 'redis';
 import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
@@ -323,13 +322,6 @@ function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | unde
   };
 }
 
-/** The mean of two baseline runs (the one before and the one after), for the fields a ratio is taken of. */
-function bracket(before: RunRecord | undefined, after: RunRecord | undefined): RunRecord {
-  const [a, b] = [before ?? after, after ?? before] as [RunRecord, RunRecord];
-  const mean = (f: 'rps' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') => (a[f] + b[f]) / 2;
-  return { ...a, rps: mean('rps'), p50Ms: mean('p50Ms'), p99Ms: mean('p99Ms'), cpuUsPerRequest: mean('cpuUsPerRequest') };
-}
-
 type RedisClient = ReturnType<typeof createClient>;
 
 /** The redis-server's CPU so far (user + system, µs), from INFO: it shares the machine with the server and the load. */
@@ -360,62 +352,45 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       redis = createClient({ url: settings.redisUrl });
       await redis.connect();
     }
-    // The measured runs in time order: the baseline (A) before and after every run of another
-    // variant — A, B, A, C, A, D, then the next round in reverse (A, D, A, C, A, B), …, and a
-    // closing A — so that each run is compared with the baseline runs right beside it.
-    const others = servers.slice(1).map((_, i) => i + 1);
-    const rounds: number[][] = [];
     for (let run = 0; run < settings.runs; run++) {
-      const order = run % 2 === 0 ? others : [...others].reverse();
-      rounds.push(order.flatMap((i) => [0, i]));
-    }
-    rounds.at(-1)?.push(0);
-    /** Per server, the time-order position of each of its runs. */
-    const positions: number[][] = servers.map(() => []);
-    let position = 0;
-    for (const [r, round] of rounds.entries()) {
-      // Every run's set-up first (a login run's pre-login sessions), then the measured runs
+      // Counterbalanced: every other run goes through the servers in reverse, so that no variant
+      // always runs first (right after the previous run's set-up) or always last.
+      const order = run % 2 === 0 ? [...servers.entries()] : [...servers.entries()].reverse();
+      // Every server's set-up first (a login run's pre-login sessions), then the measured runs
       // back to back: the runs of one round are as close in time as they can be, so that what
-      // slows the machine for a while slows both sides of a comparison alike.
-      const specs: LoadSpec[] = [];
-      for (const i of round) specs.push(await scenario.spec(servers[i] as ServerProcess, false));
-      for (const [k, i] of round.entries()) {
-        const server = servers[i] as ServerProcess;
+      // slows the machine for a while slows every variant of the round alike.
+      const specs = new Map<ServerProcess, LoadSpec>();
+      for (const [, server] of order) specs.set(server, await scenario.spec(server, false));
+      for (const [i, server] of order) {
+        const spec = specs.get(server) as LoadSpec;
         const onRedis = redis && server.variant.store === 'redis' ? redis : undefined;
         const redisBefore = onRedis ? await redisCpuUs(onRedis) : 0;
         await server.startMeasuring();
         const loadBefore = process.cpuUsage();
-        const result = await load(specs[k] as LoadSpec);
+        const result = await load(spec);
         const loadUsed = process.cpuUsage(loadBefore);
         const sample = await server.stopMeasuring();
         const redisUsed = onRedis ? (await redisCpuUs(onRedis)) - redisBefore : undefined;
         scenario.observe?.(server, result);
         const measured = record(result, sample, redisUsed, loadUsed.user + loadUsed.system, settings.loadCores);
         runs[i]?.push(measured);
-        positions[i]?.push(position++);
         // Past this, the load generator's side (not the server) may have set the pace.
         if ((measured.loadCoresBusy ?? 0) > 0.85)
           settings.log(`  warning: the load generator's core was ${Math.round(100 * (measured.loadCoresBusy ?? 0))}% busy in ${variantName(server)}'s run`);
       }
       settings.log(
-        `  round ${r + 1}/${rounds.length}: ` +
+        `  run ${run + 1}/${settings.runs}: ` +
           scenario.variants
             .map((v, i) => {
-              const last = runs[i]?.at(-1);
-              return `${v.key} ${last?.rps ?? 0} req/s ${last?.cpuUsPerRequest ?? 0} µs (GC ${last?.gcYoungUsPerRequest ?? 0}+${last?.gcFullUsPerRequest ?? 0}, heap ${last?.heapUsedMiB ?? 0} MiB)`;
+              const r = runs[i]?.at(-1);
+              return `${v.key} ${r?.rps ?? 0} req/s ${r?.cpuUsPerRequest ?? 0} µs (GC ${r?.gcYoungUsPerRequest ?? 0}+${r?.gcFullUsPerRequest ?? 0}, heap ${r?.heapUsedMiB ?? 0} MiB)`;
             })
             .join(' · '),
       );
     }
-    /** For each run of each variant, the baseline it is compared with: the mean of the baseline runs right before and after it. */
-    const baselineRuns = runs[0] as RunRecord[];
-    const baseAt = new Map((positions[0] ?? []).map((p, j) => [p, baselineRuns[j] as RunRecord]));
-    const brackets = runs.map((mine, i) =>
-      i === 0 ? mine : mine.map((_, j) => bracket(baseAt.get((positions[i]?.[j] ?? 0) - 1), baseAt.get((positions[i]?.[j] ?? 0) + 1))),
-    );
+    const base = runs[0] as RunRecord[];
     const variants = scenario.variants.map((spec, i): VariantResult => {
       const mine = runs[i] as RunRecord[];
-      const base = brackets[i] as RunRecord[];
       const pick = (rs: RunRecord[], f: 'rps' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') => rs.map((r) => r[f]);
       return {
         key: spec.key,
