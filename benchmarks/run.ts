@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only hot,young,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build] [-- --no-pin] [-- --runs N] [-- --duration S]`
+ * `npm run bench [-- --quick] [-- --only hot,young,visit,login,memory,tombstones,growth,mcp] [-- --no-redis] [-- --cpu-prof] [-- --no-build] [-- --no-pin] [-- --runs N] [-- --duration S] [-- --connections N]`
  *
  * Runs every scenario (servers in their own processes, variants interleaved, medians, ratios),
  * then writes benchmarks/results/latest.json and latest.md. `--quick` is the short version
@@ -11,6 +11,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
 import { buildDist } from './lib/build.js';
+import { DEFAULT_CONNECTIONS } from './lib/load.js';
 import { describePinning, pin, pinningPlan } from './lib/pinning.js';
 import { codeVersion, dependencyVersions, machineInfo } from './lib/machine.js';
 import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
@@ -44,9 +45,9 @@ const log = (line: string) =>
   );
 
 const settings: Settings = quick
-  ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, log }
-  : { quick, runs: 11, duration: 2, warmup: 2, logins: 2000, log };
-// For trying a method out: `--runs N`, `--duration S` (seconds of a measured run).
+  ? { quick, runs: 3, duration: 1, warmup: 0.5, logins: 2000, connections: DEFAULT_CONNECTIONS, log }
+  : { quick, runs: 11, duration: 2, warmup: 2, logins: 2000, connections: DEFAULT_CONNECTIONS, log };
+// For trying a method out: `--runs N`, `--duration S` (seconds of a measured run), `--connections N` (requests in flight).
 const numberArg = (name: string) => {
   const at = args.indexOf(name);
   const value = at === -1 ? undefined : Number(args[at + 1]);
@@ -55,6 +56,7 @@ const numberArg = (name: string) => {
 };
 settings.runs = numberArg('--runs') ?? settings.runs;
 settings.duration = numberArg('--duration') ?? settings.duration;
+settings.connections = numberArg('--connections') ?? settings.connections;
 const pinning = args.includes('--no-pin') ? undefined : pinningPlan();
 if (pinning) {
   pin(process.pid, pinning.load);
@@ -129,7 +131,7 @@ const report: BenchReport = {
     runs: settings.runs,
     durationSeconds: settings.duration,
     warmupSeconds: settings.warmup,
-    connections: 10,
+    connections: settings.connections,
     pinning: describePinning(pinning),
     memorySessions: memoryCount,
     growthTotals,

@@ -25,6 +25,8 @@ export interface Settings {
   serverCores?: readonly number[] | undefined;
   /** How many cores the load generator and redis-server share when pinned. */
   loadCores?: number | undefined;
+  /** autocannon's connections (requests in flight) per measured run. */
+  connections: number;
   log: (line: string) => void;
 }
 
@@ -367,7 +369,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
         const redisBefore = onRedis ? await redisCpuUs(onRedis) : 0;
         await server.startMeasuring();
         const loadBefore = process.cpuUsage();
-        const result = await load(spec);
+        const result = await load({ ...spec, connections: settings.connections });
         const loadUsed = process.cpuUsage(loadBefore);
         const sample = await server.stopMeasuring();
         const redisUsed = onRedis ? (await redisCpuUs(onRedis)) - redisBefore : undefined;
