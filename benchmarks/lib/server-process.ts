@@ -58,7 +58,14 @@ export class ServerProcess {
     try {
       const ready = (await Promise.race([server.#next('ready'), exited, timeout])) as Extract<ServerMessage, { type: 'ready' }>;
       server.port = ready.port;
-      if (options.cores && child.pid !== undefined) pin(child.pid, options.cores);
+      if (options.cores && child.pid !== undefined) {
+        try {
+          pin(child.pid, options.cores);
+        } catch (err) {
+          child.kill('SIGKILL');
+          throw err;
+        }
+      }
     } finally {
       clearTimeout(timer);
     }

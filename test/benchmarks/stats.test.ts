@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseCpuList } from '../../benchmarks/lib/pinning.js';
 import { median, pairRatios, pairSpread, pairedRatio, quantile } from '../../benchmarks/lib/stats.js';
 
 test('a ratio is the median of the per-round ratios, not the ratio of the medians', () => {
@@ -11,7 +12,7 @@ test('a ratio is the median of the per-round ratios, not the ratio of the median
   const plain = [100, 300, 110];
   const guard = [100, 300, 110];
   assert.equal(pairedRatio(plain, guard), 1);
-  // The ratio of the medians would mix rounds: 110 / 110 here, but 150 / 100 below.
+  // The ratio of the medians would mix rounds: 110 / 110 here, but 150 / 110 below.
   const slowGuard = [150, 300, 100];
   assert.deepEqual(pairRatios(plain, slowGuard), [1.5, 1, 100 / 110]);
   assert.equal(pairedRatio(plain, slowGuard), 1);
@@ -36,4 +37,11 @@ test('the spread is the middle half of the per-round ratios', () => {
   const variant = [80, 90, 100, 110, 200];
   assert.deepEqual(pairSpread(base, variant), [0.9, 1.1]);
   assert.equal(pairedRatio(base, variant), 1);
+});
+
+test('a kernel CPU list reads as its cores, however they are numbered', () => {
+  assert.deepEqual(parseCpuList('0-1'), [0, 1]);
+  assert.deepEqual(parseCpuList('2,3'), [2, 3]);
+  assert.deepEqual(parseCpuList('0-2,5\n'), [0, 1, 2, 5]);
+  assert.deepEqual(parseCpuList('x'), []);
 });
