@@ -93,8 +93,8 @@ let tombstones: TombstoneResult | undefined;
 let mcpPreAuth: McpPreAuthResult | undefined;
 try {
   if (!noRedis) {
+    // Started by this process, redis-server inherits its cores (the load generator's when pinned).
     redis = await startRedisServer();
-    if (pinning && redis.pid !== undefined) pin(redis.pid, pinning.load);
     settings.redisUrl = redis.url;
     log(`redis-server on ${redis.url} (private, persistence off)`);
   }

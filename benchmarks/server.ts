@@ -206,16 +206,17 @@ process.on('message', (raw: RunnerMessage) => {
     const cpu = process.cpuUsage(cpuAtStart);
     const wallUs = Number(process.hrtime.bigint() - wallAtStart) / 1000;
     countGc(gcObserver.takeRecords());
+    const memory = process.memoryUsage();
     const sample: CpuSample = {
       requests,
       userUs: cpu.user,
       systemUs: cpu.system,
       wallUs,
       cpuUsPerRequest: requests > 0 ? (cpu.user + cpu.system) / requests : 0,
-      rssBytes: process.memoryUsage.rss(),
+      rssBytes: memory.rss,
       gcYoungMs: gcMs.young,
       gcFullMs: gcMs.full,
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      heapUsedBytes: memory.heapUsed,
     };
     send({ type: 'stopped', sample });
   } else if (raw.type === 'exit') {

@@ -312,8 +312,10 @@ export function httpScenarios(settings: Settings): Scenario[] {
 
 function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | undefined, loadCpuUs: number, loadCores: number | undefined): RunRecord {
   const wallUs = result.durationS * 1e6;
+  /** A total of the run (µs) per request the server counted. */
+  const perRequest = (totalUs: number) => round(sample.requests > 0 ? totalUs / sample.requests : 0, 1);
   return {
-    loadCpuUsPerRequest: round(sample.requests > 0 ? loadCpuUs / sample.requests : 0, 1),
+    loadCpuUsPerRequest: perRequest(loadCpuUs),
     ...(loadCores !== undefined && wallUs > 0 ? { loadCoresBusy: round((loadCpuUs + (redisCpuUs ?? 0)) / (wallUs * loadCores), 2) } : {}),
     rps: round(result.rps, 1),
     p50Ms: result.p50Ms,
@@ -321,10 +323,10 @@ function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | unde
     cpuUsPerRequest: round(sample.cpuUsPerRequest, 1),
     requests: result.requests,
     serverRequests: sample.requests,
-    gcYoungUsPerRequest: round(sample.requests > 0 ? (1000 * sample.gcYoungMs) / sample.requests : 0, 1),
-    gcFullUsPerRequest: round(sample.requests > 0 ? (1000 * sample.gcFullMs) / sample.requests : 0, 1),
+    gcYoungUsPerRequest: perRequest(1000 * sample.gcYoungMs),
+    gcFullUsPerRequest: perRequest(1000 * sample.gcFullMs),
     heapUsedMiB: round(sample.heapUsedBytes / 2 ** 20, 1),
-    ...(redisCpuUs !== undefined && sample.requests > 0 ? { redisCpuUsPerRequest: round(redisCpuUs / sample.requests, 1) } : {}),
+    ...(redisCpuUs !== undefined && sample.requests > 0 ? { redisCpuUsPerRequest: perRequest(redisCpuUs) } : {}),
     non2xx: result.non2xx,
     errors: result.errors,
   };
