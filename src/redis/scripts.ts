@@ -420,12 +420,16 @@ return reply
  * 12 replacing id ('' = none), 13 evicted-tombstone JSON, 14 session key prefix, 15 old stored
  * ('1' | '0'), 16 new ttlMs.
  * In order, all or nothing: the old id must hold a live record (else old_missing / old_dead;
- * an id never stored is not looked at) and the new id nothing (new_exists); expired and
- * tombstoned members are pruned; under rejectLogin a login at the limit (replacing does not
- * count) changes nothing and returns {0}; the new record is written (living as its cookie
- * says, ARGV 16), the old id becomes a tombstone, the index entry is added live (a replaced
- * entry's createdAt and meta carry over); under evictOldest the oldest live entries beyond the
- * limit are tombstoned and removed. Returns {1, evicted ids…}.
+ * an id never stored is not looked at); expired and tombstoned members are pruned; under
+ * rejectLogin a login at the limit (replacing does not count) changes nothing and returns {0};
+ * the new record is written (living as its cookie says, ARGV 16) unless the new id exists
+ * (new_exists: nothing else is written; the pruning is kept, it changes no session); the old
+ * id becomes a tombstone, the index entry is added live (a replaced entry's createdAt and meta
+ * carry over); under evictOldest the oldest live entries beyond the limit are tombstoned and
+ * removed. Returns {1, evicted ids…}.
+ * Every call counts: the script holds Redis while it runs, and the requests queued behind it
+ * wait (the new id's check is its SET NX; the index's expiry is set, not compared, as every
+ * member was looked at).
  */
 export const LOGIN = new LuaScript(
   'login',
@@ -438,7 +442,6 @@ if old_stored then
   if not old then return fail('old_missing') end
   if is_tombstone(old) then return fail('old_dead') end
 end
-if redis.call('EXISTS', KEYS[4]) == 1 then return fail('new_exists') end
 local now = now_micros()
 local grace = tonumber(ARGV[11])
 local max = tonumber(ARGV[9])
@@ -455,8 +458,12 @@ if max > 0 and ARGV[10] == 'rejectLogin' then
   if replaced then count = count - 1 end
   if count >= max then return {0} end
 end
-set_for(KEYS[4], ARGV[1], ttl)
 if ttl < 1 and ttl ~= -1 then ttl = 1 end
+if ttl == -1 then
+  if not redis.call('SET', KEYS[4], ARGV[1], 'NX') then return fail('new_exists') end
+elseif not redis.call('SET', KEYS[4], ARGV[1], 'PX', ttl, 'NX') then
+  return fail('new_exists')
+end
 if old_stored then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
 local c, l, a, m = ARGV[6], ARGV[7], now, ARGV[8]
 if replaced then
@@ -470,7 +477,15 @@ if replaced then
 end
 redis.call('ZADD', KEYS[1], c, ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
-cover_index(KEYS[1], KEYS[2], longer(cover_ttl, ttl))
+-- Every member was looked at above: the index lives exactly as long as its longest member.
+local index_ttl = longer(cover_ttl, ttl)
+if index_ttl == -1 then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('PEXPIRE', KEYS[1], index_ttl)
+  redis.call('PEXPIRE', KEYS[2], index_ttl)
+end
 local reply = {1}
 if max > 0 and ARGV[10] == 'evictOldest' then
   evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])

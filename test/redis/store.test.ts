@@ -208,6 +208,37 @@ describe('RedisSessionStore#rename', () => {
   });
 });
 
+describe('RedisSessionStore login in one step (the login script)', () => {
+  const login = (oldId: string, newId: string, principal: string, ttlMs = 60_000) =>
+    a.store.loginAtOnce!({ oldId, newId, principal, oldStored: true, sess: signedIn(principal, ttlMs), entry: { sessionId: newId, createdAt: 5, lastSeenAt: 5 }, limit: undefined, replacing: undefined }, Date.now(), 60_000);
+
+  it('refuses an existing new id (new_exists) and writes nothing: the old id stays live, the taken id untouched, no entry', async () => {
+    await a.store.guardedSet('l-old', record(60_000, { v: 'old' }));
+    await a.store.guardedSet('l-taken', record(60_000, { v: 'taken' }));
+    await assert.rejects(login('l-old', 'l-taken', 'taken-user'), { reason: 'new_exists' });
+    assert.equal((await a.store.get('l-old')).v, 'old');
+    assert.equal((await a.store.get('l-taken')).v, 'taken');
+    assert.equal(await a.client.exists([`${prefix}idx:taken-user`, `${prefix}meta:taken-user`]), 0);
+    // The same login into a free id goes through: the refusal left nothing in its way.
+    assert.deepEqual(await login('l-old', 'l-free', 'taken-user'), { admitted: true, evicted: [] });
+    assert.ok(isTombstone(JSON.parse((await a.client.get(`${prefix}sess:l-old`)) ?? 'null')));
+  });
+
+  it("sets the index's expiry to its longest member's, shorter than before too (every member was looked at)", async () => {
+    await a.store.guardedSet('e-old-1', record(60_000));
+    assert.deepEqual(await login('e-old-1', 'e-long', 'expiry-user', 50_000), { admitted: true, evicted: [] });
+    assert.ok((await a.client.pTTL(`${prefix}idx:expiry-user`)) > 45_000);
+    // The long session ends (logged out elsewhere): the next login's index lives as its own session.
+    await a.store.tombstone('e-long', 'logout', Date.now(), 1_000);
+    await a.store.guardedSet('e-old-2', record(60_000));
+    await login('e-old-2', 'e-short', 'expiry-user', 20_000);
+    for (const key of [`${prefix}idx:expiry-user`, `${prefix}meta:expiry-user`]) {
+      const ttl = await a.client.pTTL(key);
+      assert.ok(ttl > 15_000 && ttl <= 20_000, `${key} lives ${ttl} ms`);
+    }
+  });
+});
+
 describe('RedisSessionStore configuration', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['no options', () => new (RedisSessionStore as any)(), /RedisSessionStore: expected an options object/],
