@@ -26,10 +26,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const file = url
-    .replace(/^file:\/\//, '')
-    .replace(/^.*\/node_modules\//, '~/')
-    .replace(ROOT, '');
+  // ESM frames are percent-encoded file: URLs; CommonJS ones plain paths.
+  const file = (url.startsWith('file:') ? fileURLToPath(url) : url).replace(/^.*\/node_modules\//, '~/').replace(ROOT, '');
   return `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
 }
 

@@ -268,11 +268,13 @@ const PRUNE = String.raw`
 -- Whether the member sid of the index (KEYS[1], meta KEYS[2]) is dead — its session key
 -- expired or was tombstoned; a member whose session was never seen is kept for grace_ms after
 -- its admission (another instance may be between admit and save) — and removes it then.
--- Returns the member's remaining TTL (0 for a dead one).
+-- Returns the member's remaining TTL (0 for a dead one), and true when that is what is left of
+-- its grace (no record yet: the grace its admission covered the index for may be longer).
 local function prune_one(key, sid, grace_ms, now)
   local v = redis.call('GET', key)
   local ttl = 0
   local dead = false
+  local by_grace = false
   if v then
     if is_tombstone(v) then
       dead = true
@@ -283,13 +285,18 @@ local function prune_one(key, sid, grace_ms, now)
   else
     local _, _, admitted, state = parse_entry(redis.call('HGET', KEYS[2], sid))
     local left = grace_ms - (tonumber(now) - tonumber(admitted or '0')) / 1000
-    if (state ~= 'p' and state ~= 'r') or left <= 0 then dead = true else ttl = math.ceil(left) end
+    if (state ~= 'p' and state ~= 'r') or left <= 0 then
+      dead = true
+    else
+      ttl = math.ceil(left)
+      by_grace = true
+    end
   end
   if dead then
     redis.call('ZREM', KEYS[1], sid)
     redis.call('HDEL', KEYS[2], sid)
   end
-  return ttl
+  return ttl, by_grace
 end
 
 -- Evicts, under evictOldest, the oldest live entries beyond max (never keep): oldest
@@ -429,7 +436,7 @@ return reply
  * removed. Returns {1, evicted ids…}.
  * Every call counts: the script holds Redis while it runs, and the requests queued behind it
  * wait (the new id's check is its SET NX; the index's expiry is set, not compared, as every
- * member was looked at).
+ * member was looked at — unless one is a login in flight elsewhere).
  */
 export const LOGIN = new LuaScript(
   'login',
@@ -447,8 +454,11 @@ local grace = tonumber(ARGV[11])
 local max = tonumber(ARGV[9])
 local prefix = ARGV[14]
 local cover_ttl = 0
+local in_flight = false
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  cover_ttl = longer(cover_ttl, prune_one(prefix .. id, id, grace, now))
+  local member_ttl, by_grace = prune_one(prefix .. id, id, grace, now)
+  cover_ttl = longer(cover_ttl, member_ttl)
+  if by_grace then in_flight = true end
 end
 local replacing = ARGV[12]
 local replaced = nil
@@ -477,9 +487,14 @@ if replaced then
 end
 redis.call('ZADD', KEYS[1], c, ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
--- Every member was looked at above: the index lives exactly as long as its longest member.
+-- Every member was looked at above: the index lives exactly as long as its longest member,
+-- unless a login in flight elsewhere reserved a place (its admission covered the index for
+-- the grace of the index that admitted it, which may be longer than this store's): then the
+-- expiry only lengthens.
 local index_ttl = longer(cover_ttl, ttl)
-if index_ttl == -1 then
+if in_flight then
+  cover_index(KEYS[1], KEYS[2], index_ttl)
+elseif index_ttl == -1 then
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[2])
 else

@@ -58,5 +58,6 @@ test('the comparison is per request and names what differs', () => {
   assert.deepEqual(line('  (garbage collector)'), [0, 5, 5]);
   // The frames: the largest difference first.
   const frames = report.slice(report.indexOf('frames that differ most'));
+  assert.ok(frames.includes('login dist/index.js') && frames.includes('(garbage collector)'));
   assert.ok(frames.indexOf('login dist/') < frames.indexOf('(garbage collector)'));
 });

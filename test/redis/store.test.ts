@@ -237,6 +237,18 @@ describe('RedisSessionStore login in one step (the login script)', () => {
       assert.ok(ttl > 15_000 && ttl <= 20_000, `${key} lives ${ttl} ms`);
     }
   });
+
+  it("never shortens the index's expiry under a login in flight elsewhere, reserved by an index with a longer grace", async () => {
+    const index = new RedisSessionIndex({ client: a.client, prefix, pendingGrace: '10m' });
+    assert.deepEqual(await index.admit('flight-user', { sessionId: 'f-reserved', createdAt: 1, lastSeenAt: 1 }, undefined, { phase: 'reserve' }), { admitted: true, evicted: [] });
+    await a.store.guardedSet('f-old', record(60_000));
+    await login('f-old', 'f-new', 'flight-user', 20_000);
+    // The store's own grace (1 minute) and the new session (20 s) are shorter than the reservation's 10 minutes.
+    for (const key of [`${prefix}idx:flight-user`, `${prefix}meta:flight-user`]) {
+      const ttl = await a.client.pTTL(key);
+      assert.ok(ttl > 500_000, `${key} lives ${ttl} ms`);
+    }
+  });
 });
 
 describe('RedisSessionStore configuration', () => {
