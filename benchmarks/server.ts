@@ -41,9 +41,9 @@ const USERS: Record<string, string> = { alice: 'alice-password', bob: 'bob-passw
 
 function checkPassword(username: unknown, password: unknown): username is string {
   if (typeof username !== 'string' || typeof password !== 'string') return false;
-  // user0…user99999 exist too, so that each login of the login scenario can be a different user.
+  // user0…user9999999 exist too, so that each login of the login scenario can be a different user.
   const expected =
-    USERS[username] ?? (/^user\d{1,5}$/.test(username) ? `${username}-password` : undefined);
+    USERS[username] ?? (/^user\d{1,7}$/.test(username) ? `${username}-password` : undefined);
   if (expected === undefined) return false;
   const a = Buffer.from(password);
   const b = Buffer.from(expected);

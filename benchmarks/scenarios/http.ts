@@ -95,8 +95,13 @@ interface Scenario {
 }
 
 const LOGIN_BODY = JSON.stringify({ username: 'alice', password: 'alice-password' });
-/** The bench server knows users user0…user99999 (password `<user>-password`). */
-const USER_POOL = 100_000;
+/**
+ * The bench server knows users user0…user9999999 (password `<user>-password`): more than a full
+ * run's logins (about 600,000 per scenario), so that no user logs in twice and no login prunes a
+ * session list that earlier logins left (with 100,000 users, a login in a scenario's last rounds met
+ * about one earlier session of its user on each server).
+ */
+const USER_POOL = 10_000_000;
 let userSeq = 0;
 const JSON_HEADERS = { 'content-type': 'application/json' };
 

@@ -96,9 +96,17 @@ end
 local function mark_live(meta, sid, last_seen)
   local c, l, a, s, m = parse_entry(redis.call('HGET', meta, sid))
   if not c then return end
-  if last_seen and tonumber(last_seen) > tonumber(l) then l = last_seen end
-  if s == 'p' then s = 'l' end
-  redis.call('HSET', meta, sid, format_entry(c, l, a, s, m))
+  local changed = false
+  if last_seen and tonumber(last_seen) > tonumber(l) then
+    l = last_seen
+    changed = true
+  end
+  if s == 'p' then
+    s = 'l'
+    changed = true
+  end
+  -- Nothing new (a login's pruning looks at every member): no write.
+  if changed then redis.call('HSET', meta, sid, format_entry(c, l, a, s, m)) end
 end
 
 -- When sid is listed in the index (idx, meta: absent when the session has no principal),
