@@ -127,8 +127,8 @@ export interface ProfiledLoad {
  * default): a frame's difference under about 1 µs per request is within the sampling's noise.
  */
 export function compareProfiles(a: ProfiledLoad, b: ProfiledLoad, top = 30): string {
-  const sides = [a, b].map((side) => ({ side, ...selfTimes(side.profile, side.window) }));
-  const [x, y] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const x = selfTimes(a.profile, a.window);
+  const y = selfTimes(b.profile, b.window);
   const per = (us: number, requests: number) => (requests > 0 ? us / requests : 0);
   const cell = (v: number) => v.toFixed(1).padStart(8);
   const row = (name: string, av: number, bv: number) => `${cell(av)}${cell(bv)}${cell(bv - av)}  ${name}`;
