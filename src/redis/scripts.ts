@@ -118,14 +118,13 @@ local function cover_listed(idx, meta, sid, ttl, last_seen)
   end
 end
 
--- Writes value under key living ttl ms (-1: never expires, as the record it replaces; at least 1 ms otherwise).
-local function set_for(key, value, ttl)
-  if ttl == -1 then
-    redis.call('SET', key, value)
-  else
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', key, value, 'PX', ttl)
-  end
+-- Writes value under key only when key holds nothing (a session or a tombstone), living ttl ms
+-- (-1: never expires, as the record it replaces; at least 1 ms otherwise). Returns whether it
+-- wrote: one SET NX, where an EXISTS first would be a second call.
+local function set_new(key, value, ttl)
+  if ttl == -1 then return redis.call('SET', key, value, 'NX') ~= false end
+  if ttl < 1 then ttl = 1 end
+  return redis.call('SET', key, value, 'PX', ttl, 'NX') ~= false
 end
 
 local function now_micros()
@@ -205,10 +204,9 @@ export const RENAME = new LuaScript(
 local old = redis.call('GET', KEYS[1])
 if not old then return fail('old_missing') end
 if is_tombstone(old) then return fail('old_dead') end
-if redis.call('EXISTS', KEYS[2]) == 1 then return fail('new_exists') end
 local ttl = tonumber(ARGV[7])
-set_for(KEYS[2], ARGV[1], ttl)
 if ttl < 1 and ttl ~= -1 then ttl = 1 end
+if not set_new(KEYS[2], ARGV[1], ttl) then return fail('new_exists') end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if KEYS[4] then
   local score = redis.call('ZSCORE', KEYS[3], ARGV[4])
@@ -239,10 +237,9 @@ return 'ok'
 export const MOVE_IN = new LuaScript(
   'moveIn',
   String.raw`
-if redis.call('EXISTS', KEYS[1]) == 1 then return fail('new_exists') end
 local ttl = tonumber(ARGV[2])
 if ttl < 1 then ttl = 1 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+if not set_new(KEYS[1], ARGV[1], ttl) then return fail('new_exists') end
 cover_listed(KEYS[2], KEYS[3], ARGV[3], ttl, ARGV[4])
 return 'ok'
 `,
@@ -477,11 +474,7 @@ if max > 0 and ARGV[10] == 'rejectLogin' then
   if count >= max then return {0} end
 end
 if ttl < 1 and ttl ~= -1 then ttl = 1 end
-if ttl == -1 then
-  if not redis.call('SET', KEYS[4], ARGV[1], 'NX') then return fail('new_exists') end
-elseif not redis.call('SET', KEYS[4], ARGV[1], 'PX', ttl, 'NX') then
-  return fail('new_exists')
-end
+if not set_new(KEYS[4], ARGV[1], ttl) then return fail('new_exists') end
 if old_stored then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
 local c, l, a, m = ARGV[6], ARGV[7], now, ARGV[8]
 if replaced then
