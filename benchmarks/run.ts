@@ -71,6 +71,10 @@ if (pinning) {
     pinning = undefined;
   }
 }
+if (args.includes('--cpu-prof')) {
+  settings.cpuProfDir = `${RESULTS}profiles`;
+  mkdirSync(settings.cpuProfDir, { recursive: true });
+}
 const memoryCount = quick ? 25_000 : 100_000;
 const growthTotals = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 const growthPerUser = [1, 10, 1000];
