@@ -226,12 +226,12 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
    * work to do. Each property of `req` is read once: Express gives every request object a hidden
    * class of its own (it swaps the prototype per request), so every read of one is a slow lookup.
    */
-  function afterSession(req: Request, res: Response, reading: SessionCookieReading, profile: CookieProfile): Promise<void> | undefined {
+  function afterSession(req: Request, res: Response, reading: SessionCookieReading, profile: CookieProfile, endBeforeSession: Response['end']): Promise<void> | undefined {
     const session = req.session;
     if (!session) throw new SessionStoreUnavailableError();
     const sid = req.sessionID;
     const cookie = profile.cookie;
-    const state = new RequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy));
+    const state = new RequestState(ctx, cookie, cookie.options.secure === true && !isSecureRequest(req, ctx.trustProxy), endBeforeSession);
     configureSessionCookie(session.cookie, cookie.options);
     const requestMethods = resolved.requestMethods ?? requestMethodsEnabled();
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
@@ -302,6 +302,8 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
         "sessionGuard: this request came through a TLS proxy (X-Forwarded-Proto: https) but Express does not trust it, so the Secure session cookie would silently never be set. Set app.set('trust proxy', 1) (or the proxy's address), or `trustProxy: true`."));
     }
     let passed = false;
+    // res.end as it is before express-session wraps it: see `RequestState.endBeforeSession`.
+    const endBeforeSession = res.end;
     profile.session(req, res, function afterExpressSession(err?: unknown) {
       if (passed) {
         // A late save error (the response is already on its way): audited by the store. The
@@ -313,7 +315,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       if (err) return fail(req, res, next, err);
       let pending: Promise<void> | undefined;
       try {
-        pending = afterSession(req, res, reading, profile);
+        pending = afterSession(req, res, reading, profile, endBeforeSession);
       } catch (error) {
         return fail(req, res, next, error);
       }

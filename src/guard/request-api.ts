@@ -239,13 +239,15 @@ export class RequestApi implements SessionGuardRequestApi {
     }
     // A logout earlier in this request (a switch of user) clears no cookie of this login.
     delete (this.#res as unknown as Record<symbol, boolean>)[LOGGED_OUT];
-    ctx.auditor.emit('login', {
-      sessionId: req.sessionID,
-      previousSessionId: oldId,
-      principal,
-      ip: clientIp(this.#state, req),
-      detail: { strategy: ctx.strategy, rotated: oldId !== req.sessionID },
-    });
+    if (ctx.auditor.listening) {
+      ctx.auditor.emit('login', {
+        sessionId: req.sessionID,
+        previousSessionId: oldId,
+        principal,
+        ip: clientIp(this.#state, req),
+        detail: { strategy: ctx.strategy, rotated: oldId !== req.sessionID },
+      });
+    }
   }
 
   /**

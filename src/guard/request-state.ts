@@ -3,7 +3,7 @@
  * client's cookie loaded, which ids exist in the store, which authentications this request
  * bound, and what the store already holds of the current session.
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Cookie } from 'express-session';
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { sessionCookieHeader } from '../cookie/session-cookie.js';
@@ -59,15 +59,8 @@ export class RequestState {
   endedReason: EndReason | 'unknown' | undefined = undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined = undefined;
-  /** `req.ip` once read (null: not yet); see `clientIp`. */
+  /** `req.ip` once read for an audit event (null: not yet); see `clientIp`. */
   ip: string | undefined | null = null;
-  /**
-   * The session the response hook just found unchanged, set only while express-session's own
-   * `end` runs (synchronously) on a session moved in this request: the save it then makes of it
-   * needs no second comparison. The write gate's first save consumes it (any later one, such
-   * as an app's own inside that `end`, is compared anew).
-   */
-  verified: object | undefined = undefined;
   /** A store call of this request failed without a known outcome: see `markUnknownOutcome`. */
   unknownOutcome = false;
 
@@ -77,15 +70,23 @@ export class RequestState {
     readonly cookie: ResolvedCookie,
     /** The cookie is Secure and the request is plain HTTP: express-session would silently not send it. */
     readonly cookieUnsendable: boolean,
+    /**
+     * `res.end` as it was before express-session wrapped it. A session this request moved to a
+     * new id and stored as it is needs nothing of express-session's end, which would hash it
+     * again to decide to save it and then hand the save to the store for nothing.
+     */
+    readonly endBeforeSession: Response['end'],
   ) {}
 }
 
 /**
- * The client's address as Express gives it, read once per request: `req.ip` parses the
- * forwarding headers against the trust setting on every read, and a login reads it for its
- * admission, its confirmation and two audit events.
+ * The client's address for audit events, as Express gives it: undefined while no audit sink
+ * listens (it only ever goes into events), else read once per request — `req.ip` parses the
+ * forwarding headers against the trust setting on every read, and a login's admission, its
+ * confirmation and two events each ask for it.
  */
 export function clientIp(state: RequestState, req: Request | undefined): string | undefined {
+  if (!state.ctx.auditor.listening) return undefined;
   if (state.ip === null) state.ip = req?.ip;
   return state.ip;
 }

@@ -39,6 +39,8 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   // The session res.end found unchanged or just saved (through the write gate): the headers
   // hook need not serialise it again — once per request is the hot path's whole cost.
   let settled: object | undefined;
+  /** express-session's end was passed by (see below): as it does, a second end does nothing. */
+  let bypassed = false;
 
   onHeaders(res, function fixationTripwireOnHeaders() {
     const sess = req.session as unknown as Record<string, unknown> | undefined;
@@ -113,16 +115,14 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (state.unknownOutcome) return endAfterUnknownOutcome.call(this, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
-      // Only a session moved or made in this request: express-session saves it first thing in its
-      // end (its id is not the cookie's), and that one save may rely on this comparison. A loaded
-      // session is touched instead, and a save the app makes inside that end is compared anew.
+      // A loaded session: express-session's end touches it (the store's touch, the idle time).
       if (req.sessionID === state.loadedId) return end.apply(this, args);
-      state.verified = sess;
-      try {
-        return end.apply(this, args);
-      } finally {
-        state.verified = undefined;
-      }
+      // A session moved in this request, stored as it is: express-session's end would only hash
+      // it again to save it (its id is not the cookie's) for the store to skip. It is passed by;
+      // express-session's headers hook still sets the cookie. Later calls end nothing more.
+      if (bypassed) return false as unknown as Response;
+      bypassed = true;
+      return (state.endBeforeSession as (...a: unknown[]) => Response).apply(this, args);
     }
     // A new anonymous session gets the guard's state before express-session hashes it for the
     // save (added by the write gate instead, it would make express-session save again).

@@ -98,14 +98,17 @@ export async function rotateSession(
     // already a tombstone, so a failure here leaves only an entry that listing prunes).
     await ctx.store.index('index', (index) => index.remove(oldPrincipal, oldId)).catch(() => undefined);
   }
-  ctx.auditor.emit('session_rotated', {
-    sessionId: newId,
-    previousSessionId: oldId,
-    principal: next.principal,
-    ip: clientIp(state, req),
-    reason: cause,
-    detail: { strategy },
-  });
+  // Its fields only when a sink listens: every login passes here.
+  if (ctx.auditor.listening) {
+    ctx.auditor.emit('session_rotated', {
+      sessionId: newId,
+      previousSessionId: oldId,
+      principal: next.principal,
+      ip: clientIp(state, req),
+      reason: cause,
+      detail: { strategy },
+    });
+  }
   return { oldId, newId };
 }
 

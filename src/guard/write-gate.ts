@@ -97,16 +97,8 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (sess.cookie instanceof session.Cookie) configureSessionCookie(sess.cookie, state.cookie.options);
       if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
-      // The response hook's comparison vouches for express-session's own save only, the first
-      // store call of its end: a save the app makes after it (inside that end) is compared anew.
-      const verified = state.verified === sess;
-      state.verified = undefined;
-      // express-session saves after the guard already did (a rotated session it never loaded): the
-      // response hook compared it a moment ago, or it is compared here.
-      if (baseline?.stored && baseline.sid === sid && baseline.session === sess) {
-        if (verified) return 'skipNow';
-        if (baseline.json === sessionJson(sess)) return 'skip';
-      }
+      // A save of what the guard already stored (an app's own save after a login): nothing to write.
+      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && baseline.json === sessionJson(sess)) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);

@@ -37,11 +37,10 @@ const UNSETTLED_BATCH = 256;
 
 /**
  * Decides, for the layer above, whether express-session may persist a record: it may bind
- * it (mutate), refuse it (throw), or say it is already persisted as is (`'skip'`; `'skipNow'`
- * when the caller is express-session ending the response, which is then answered at once).
+ * it (mutate), refuse it (throw), or say it is already persisted as is (`'skip'`).
  */
 export interface WriteGate {
-  beforeSet(sid: string, sess: Record_): 'write' | 'skip' | 'skipNow' | Promise<'write' | 'skip'>;
+  beforeSet(sid: string, sess: Record_): 'write' | 'skip' | Promise<'write' | 'skip'>;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
   afterSet?(sid: string, sess: Record_): void | Promise<void>;
   /**
@@ -785,14 +784,6 @@ export class GuardedStore extends session.Store {
       if (this.#gate) decision = this.#gate.beforeSet(sid, record);
     } catch (err) {
       decision = Promise.reject(err);
-    }
-    // Already stored as it is, and express-session saving it as it ends the response (a session
-    // a login moved): answered at once. express-session then ends the response in one write, where
-    // an answer after a tick makes it split the body around the save (all but its last byte, then
-    // the last byte). Any other caller (an app's own save) is answered after a tick, as always.
-    if (decision === 'skipNow') {
-      callback?.();
-      return;
     }
     this.#save(sid, record, decision).then(
       () => callback?.(),

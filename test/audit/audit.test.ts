@@ -120,6 +120,25 @@ describe('audit', () => {
     assert.equal(a.audit.of('login')[0]?.session, a.guard.auditor.hash(idOf(cookie)));
   });
 
+  it('the client address is read for events only: a login with no sink never asks Express for it, one with a sink records it', async () => {
+    for (const listening of [false, true]) {
+      const { app, audit } = buildApp(listening ? {} : { audit: [] });
+      let reads = 0;
+      // req.ip parses the forwarding headers against the trust setting on every read.
+      const ip = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(app.request), 'ip')?.get as () => string;
+      Object.defineProperty(app.request, 'ip', { configurable: true, get() { reads++; return ip.call(this); } });
+      const before = setCookie(await https(request(app).get('/')).expect(200)) as string;
+      reads = 0;
+      await loginWith(app, before).expect(200);
+      if (listening) {
+        assert.ok(reads >= 1, 'read for the events');
+        assert.equal(audit.of('login')[0]?.ip, '127.0.0.1');
+      } else {
+        assert.equal(reads, 0, 'no sink: not read');
+      }
+    }
+  });
+
   it('jsonlSink writes one JSON object per line to a file, with a level label, and nothing secret', async () => {
     const path = join(dir, 'nested', 'audit.jsonl');
     const file = jsonlSink(path);

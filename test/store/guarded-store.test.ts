@@ -367,7 +367,20 @@ describe('saves per request', () => {
     assert.equal(audit.of('session_created').length, 1);
   });
 
-  it('a login answers in one write: express-session\'s save of the moved session is answered at once, so it does not split the body around it', async () => {
+  it('a login saves nothing more as it answers: express-session\'s end is passed by for the session the login stored, and its cookie still goes out', async () => {
+    const { app, guard } = buildApp({});
+    const before = await anonymousCookie(app);
+    const set = mock.method(guard.store, 'set');
+    const res = await loginWith(app, before);
+    assert.equal(res.status, 200);
+    assert.equal(set.mock.callCount(), 0, 'no save reaches the store after the login stored the session');
+    const after = setCookie(res);
+    assert.ok(after && idOf(after) !== idOf(before), 'the new id is sent');
+    const stored = await guard.store.readRaw(idOf(after));
+    assert.ok(stored && typeof stored.fixationGuard === 'object', 'stored under the new id');
+  });
+
+  it('a login answers in one write: the body is not split around a save', async () => {
     const { app } = buildApp({});
     const before = await anonymousCookie(app);
     // express-session takes res.write per request: counted on the prototype it comes from.
