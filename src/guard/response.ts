@@ -35,6 +35,43 @@ export function respondError(res: Response, err: SessionGuardError): void {
   res.json(err.toJSON());
 }
 
+type End = (...args: unknown[]) => Response;
+
+/**
+ * The request's store call failed without a known outcome (`markUnknownOutcome`): nothing more
+ * is saved into the session, and the answer keeps the cookie, or names the id this request had
+ * already moved the session to. An error answer goes out as the app made it; a success after
+ * the session changed would claim a write that is not saved, so it becomes the 503.
+ * (Module functions, not closures of `guardResponse`: that runs on every request.)
+ */
+function endAfterUnknownOutcome(ctx: GuardContext, req: Request, res: Response, state: RequestState, end: End, sess: object, args: unknown[]): Response {
+  const changed = !unchanged(state, sess);
+  const moved = movedSessionCookie(ctx, req, state);
+  delete (req as { session?: unknown }).session;
+  if (res.headersSent) {
+    // A stream's status is out: a change it cannot save cuts it off, as a failed save does.
+    if (changed && res.statusCode < 400) {
+      res.destroy();
+      return res;
+    }
+    return end.apply(res, args);
+  }
+  if (res.statusCode < 400 && changed) return answerError(res, end, new SessionStoreUnavailableError(), moved);
+  if (moved) res.append('Set-Cookie', moved);
+  return end.apply(res, args);
+}
+
+/** Replaces the answer by `error`'s (with the moved session's cookie, if any). */
+function answerError(res: Response, end: End, error: SessionGuardError, moved: string | undefined): Response {
+  for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
+  if (moved) res.setHeader('Set-Cookie', moved);
+  const body = JSON.stringify(error.toJSON());
+  setErrorHead(res, error);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  return end.call(res, body);
+}
+
 export function guardResponse(ctx: GuardContext, req: Request, res: Response, state: RequestState): void {
   // The session res.end found unchanged or just saved (through the write gate): the headers
   // hook need not serialise it again — once per request is the hot path's whole cost.
@@ -69,41 +106,8 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     }
   });
 
-  const end = res.end as (...args: unknown[]) => Response;
+  const end = res.end as End;
 
-  /**
-   * The request's store call failed without a known outcome (`markUnknownOutcome`): nothing more
-   * is saved into the session, and the answer keeps the cookie, or names the id this request had
-   * already moved the session to. An error answer goes out as the app made it; a success after
-   * the session changed would claim a write that is not saved, so it becomes the 503.
-   */
-  function endAfterUnknownOutcome(this: Response, sess: object, args: unknown[]): Response {
-    const changed = !unchanged(state, sess);
-    const moved = movedSessionCookie(ctx, req, state);
-    delete (req as { session?: unknown }).session;
-    if (res.headersSent) {
-      // A stream's status is out: a change it cannot save cuts it off, as a failed save does.
-      if (changed && res.statusCode < 400) {
-        res.destroy();
-        return this;
-      }
-      return end.apply(this, args);
-    }
-    if (res.statusCode < 400 && changed) return answerError.call(this, new SessionStoreUnavailableError(), moved);
-    if (moved) res.append('Set-Cookie', moved);
-    return end.apply(this, args);
-  }
-
-  /** Replaces the answer by `error`'s (with the moved session's cookie, if any). */
-  function answerError(this: Response, error: SessionGuardError, moved: string | undefined): Response {
-    for (const header of ['Content-Length', 'Content-Type', 'Content-Encoding', 'ETag', 'Last-Modified', 'Set-Cookie']) res.removeHeader(header);
-    if (moved) res.setHeader('Set-Cookie', moved);
-    const body = JSON.stringify(error.toJSON());
-    setErrorHead(res, error);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    return end.call(this, body);
-  }
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
     const sess = req.session as unknown as object | undefined;
     if (!sess) return end.apply(this, args);
@@ -112,7 +116,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       if (!res.headersSent) delete (req as { session?: unknown }).session;
       return end.apply(this, args);
     }
-    if (state.unknownOutcome) return endAfterUnknownOutcome.call(this, sess, args);
+    if (state.unknownOutcome) return endAfterUnknownOutcome(ctx, req, res, state, end, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
       // A loaded session: express-session's end touches it (the store's touch, the idle time).
@@ -122,7 +126,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       // express-session's headers hook still sets the cookie. Later calls end nothing more.
       if (bypassed) return false as unknown as Response;
       bypassed = true;
-      return (state.endBeforeSession as (...a: unknown[]) => Response).apply(this, args);
+      return (state.endBeforeSession as End).apply(this, args);
     }
     // A new anonymous session gets the guard's state before express-session hashes it for the
     // save (added by the write gate instead, it would make express-session save again).
@@ -156,7 +160,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       // would strand the session, live with nobody holding it.
       const moved = error instanceof FixationTripwireError ? undefined : movedSessionCookie(ctx, req, state);
       delete (req as { session?: unknown }).session;
-      answerError.call(this, error, moved);
+      answerError(res, end, error, moved);
     });
     return this;
   } as Response['end'];
