@@ -109,6 +109,8 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
   const end = res.end as End;
 
   res.end = function fixationGuardEnd(this: Response, ...args: unknown[]): Response {
+    // express-session's end was passed by: as its own `ended` flag would, a later end does nothing.
+    if (bypassed) return false as unknown as Response;
     const sess = req.session as unknown as object | undefined;
     if (!sess) return end.apply(this, args);
     if (isTripped(state, sess)) {
@@ -121,10 +123,13 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       settled = sess;
       // A loaded session: express-session's end touches it (the store's touch, the idle time).
       if (req.sessionID === state.loadedId) return end.apply(this, args);
+      // Only a session the store holds as it is under this id: a fresh one the guard put in place
+      // of an ended session (`replaceWithFresh`) was never saved, and express-session's end saves it.
+      const baseline = state.baseline;
+      if (!baseline?.stored || baseline.sid !== req.sessionID) return end.apply(this, args);
       // A session moved in this request, stored as it is: express-session's end would only hash
       // it again to save it (its id is not the cookie's) for the store to skip. It is passed by;
-      // express-session's headers hook still sets the cookie. Later calls end nothing more.
-      if (bypassed) return false as unknown as Response;
+      // express-session's headers hook still sets the cookie.
       bypassed = true;
       return (state.endBeforeSession as End).apply(this, args);
     }

@@ -6,7 +6,7 @@ import session from 'express-session';
 import onHeaders from 'on-headers';
 import { guarded, isTombstone, ManualClock, memorySink, sessionGuard, SessionStoreUnavailableError, type GuardState } from '../../src/index.js';
 import { AtomicStore, FlakyStore } from '../support/flaky-store.js';
-import { anonymousCookie, buildApp, deferred, https, idOf, loginWith, request, SECRET, setCookie } from '../helpers.js';
+import { anonymousCookie, buildApp, deferred, https, idOf, login, loginWith, me, request, SECRET, setCookie } from '../helpers.js';
 
 function flakyApp(options: Parameters<typeof buildApp>[0] = {}, extra?: Parameters<typeof buildApp>[1]) {
   const store = new FlakyStore();
@@ -394,6 +394,60 @@ describe('saves per request', () => {
     }
   });
 });
+
+describe('the end of a response after a login or a replaced session', () => {
+  // A session the guard replaced (an idle timeout, changed credentials) is new and unsaved, with an
+  // id that is not the cookie's, as a login's is: only the login's is stored as it is.
+  for (const [name, ended] of [
+    ['an idle timeout on a route that reads the session', { route: '/session-data', options: {}, end: (t: { clock: ManualClock }) => t.clock.advance('31m') }],
+    ['an idle timeout on a route behind requireAuth', { route: '/me', options: {}, end: (t: { clock: ManualClock }) => t.clock.advance('31m') }],
+    ['changed credentials', { route: '/session-data', options: { credentialVersion: () => version }, end: () => void (version = 2) }],
+  ] as const) {
+    it(`the fresh session that replaces one ended by ${name} is saved: the cookie it sends names a stored session`, async () => {
+      version = 1;
+      const built = buildApp(ended.options);
+      const { app, audit, guard } = built;
+      const cookie = await login(app);
+      ended.end(built);
+      const fresh = setCookie(await https(request(app).get(ended.route)).set('Cookie', cookie));
+      assert.ok(fresh && idOf(fresh) !== idOf(cookie), 'the ended cookie is replaced');
+      assert.ok(await guard.store.readRaw(idOf(fresh)), 'the id the client was just given is in the store');
+      await https(request(app).get('/session-data')).set('Cookie', fresh).expect(200);
+      assert.equal(audit.of('unknown_session_id').length, 0, 'the id the guard issued is not reported unknown');
+      await me(app, fresh).expect(401);
+    });
+  }
+
+  for (const [name, between] of [
+    ['the session changed', (req: Request) => void (req.session.theme = 'late')],
+    ['the app dropped the session', (req: Request) => void ((req as { session: unknown }).session = null)],
+  ] as const) {
+    it(`a second res.end after a login's answer does nothing when ${name} in between, as express-session's own end does`, async () => {
+      const uncaught: unknown[] = [];
+      const onUncaught = (err: unknown) => void uncaught.push(err);
+      process.on('uncaughtException', onUncaught);
+      try {
+        const { app } = buildApp({}, (a) => {
+          a.post('/login-twice', async (req, res) => {
+            await guarded(req).login('erin');
+            res.end('first');
+            between(req);
+            res.end('second');
+          });
+        });
+        const res = await https(request(app).post('/login-twice')).set('Cookie', await anonymousCookie(app));
+        assert.equal(res.text, 'first');
+        // A write after the end would surface as an 'error' on the response with no listener.
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(uncaught.map(String), [], 'no uncaught error from the second end');
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    });
+  }
+});
+let version = 1;
 
 describe('saves an app makes while the response ends', () => {
   it('a save the app makes of a changed session inside res.end (after express-session decided not to save) reaches the store', async () => {
