@@ -60,22 +60,40 @@ export async function waitForClusterOk(ports: number[], timeoutMs = READY_TIMEOU
   }
 }
 
+/** Attempts at a cluster, each on fresh ports: a port found free can be taken before the node binds it. */
+const START_ATTEMPTS = 3;
+
 export async function startRedisCluster(): Promise<RunningRedisCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (error) {
+      // A node that could not bind its port or its bus port exits at once: try again elsewhere.
+      if (attempt >= START_ATTEMPTS || !/redis-server (exited with code|could not bind)/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(): Promise<RunningRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
+  // Each node's port and its cluster bus port, all free and distinct. The bus port is chosen
+  // too (`--cluster-port`): by default it is the node's port + 10,000, which nothing checked.
   const ports: number[] = [];
-  while (ports.length < 3) {
+  while (ports.length < 6) {
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
+  const busPorts = ports.splice(3);
   const nodes: RunningRedis[] = [];
   try {
-    for (const port of ports) {
+    for (const [i, port] of ports.entries()) {
       nodes.push(
         await startRedisServer({
           port,
           persistDir: dir,
           extraArgs: [
             '--cluster-enabled', 'yes',
+            '--cluster-port', String(busPorts[i]),
             '--cluster-config-file', `nodes-${port}.conf`,
             // A dead primary is noticed within a second; the other slots keep serving.
             '--cluster-node-timeout', '1000',

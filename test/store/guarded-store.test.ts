@@ -395,6 +395,9 @@ describe('saves per request', () => {
   });
 });
 
+/** The credential version the next test's app reports (its `credentialVersion` reads it). */
+let version = 1;
+
 describe('the end of a response after a login or a replaced session', () => {
   // A session the guard replaced (an idle timeout, changed credentials) is new and unsaved, with an
   // id that is not the cookie's, as a login's is: only the login's is stored as it is.
@@ -447,7 +450,6 @@ describe('the end of a response after a login or a replaced session', () => {
     });
   }
 });
-let version = 1;
 
 describe('saves an app makes while the response ends', () => {
   it('a save the app makes of a changed session inside res.end (after express-session decided not to save) reaches the store', async () => {
