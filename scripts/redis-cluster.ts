@@ -5,12 +5,12 @@
  * in a temporary directory, so a node killed and restarted on the same port comes back with
  * its slots and every write it acknowledged. `stop()` removes the directory.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
-import { freePort, startRedisServer, type RunningRedis } from './redis-server.js';
+import { ensureRedisServerBinary, freePort, startRedisServer, type RunningRedis } from './redis-server.js';
 
 const READY_TIMEOUT_MS = 30_000;
 
@@ -74,12 +74,20 @@ export async function startRedisCluster(): Promise<RunningRedisCluster> {
   }
 }
 
+/** Whether the redis-server has `--cluster-port` (Redis 7.0 and later). */
+function hasClusterPort(): boolean {
+  const version = /v=(\d+)\./.exec(spawnSync(ensureRedisServerBinary(), ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  return version !== null && Number(version[1]) >= 7;
+}
+
 async function startOnce(): Promise<RunningRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
   // Each node's port and its cluster bus port, all free and distinct. The bus port is chosen
-  // too (`--cluster-port`): by default it is the node's port + 10,000, which nothing checked.
+  // too (`--cluster-port`, Redis 7.0+): by default it is the node's port + 10,000, which nothing
+  // checked (an older Redis still uses that; a clash there is retried on fresh ports).
+  const choosesBus = hasClusterPort();
   const ports: number[] = [];
-  while (ports.length < 6) {
+  while (ports.length < (choosesBus ? 6 : 3)) {
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
@@ -93,7 +101,7 @@ async function startOnce(): Promise<RunningRedisCluster> {
           persistDir: dir,
           extraArgs: [
             '--cluster-enabled', 'yes',
-            '--cluster-port', String(busPorts[i]),
+            ...(choosesBus ? ['--cluster-port', String(busPorts[i])] : []),
             '--cluster-config-file', `nodes-${port}.conf`,
             // A dead primary is noticed within a second; the other slots keep serving.
             '--cluster-node-timeout', '1000',

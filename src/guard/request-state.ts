@@ -35,7 +35,27 @@ export class Baseline {
     readonly json: string,
     /** Whether the store holds exactly this (false: generated in this request, never saved). */
     readonly stored: boolean,
+    /**
+     * Its cookie's `originalMaxAge` then. `sessionJson` leaves the cookie out (every response
+     * moves its expiry), but an app that sets `req.session.cookie.maxAge` (or `expires`) changes
+     * how long the record lives, and that must be saved.
+     */
+    readonly maxAge: unknown,
   ) {}
+}
+
+/** A snapshot of `sess` for a baseline: `sessionJson` and the cookie's `originalMaxAge`. */
+export interface SessionSnapshot {
+  readonly json: string;
+  readonly maxAge: unknown;
+}
+
+export function snapshotOf(sess: object): SessionSnapshot {
+  return { json: sessionJson(sess), maxAge: cookieMaxAge(sess) };
+}
+
+function cookieMaxAge(sess: object): unknown {
+  return (sess as { cookie?: { originalMaxAge?: unknown } }).cookie?.originalMaxAge;
 }
 
 export class RequestState {
@@ -162,21 +182,37 @@ export function markTripped(state: RequestState, sess: object): void {
   (state.tripped ??= []).push(sess);
 }
 
-/** Records that the store holds `sess` as it is now under `sid`. */
-export function markStored(state: RequestState, sid: string, sess: object): void {
+/**
+ * Records that the store holds `sess` under `sid`: as it is now, or as `written` (its snapshot
+ * taken as the write went out; the session may have changed since, while the write was in flight).
+ */
+export function markStored(state: RequestState, sid: string, sess: object, written?: SessionSnapshot): void {
   if (sid !== state.loadedId) (state.writtenIds ??= new Set()).add(sid);
-  state.baseline = new Baseline(sess, sid, sessionJson(sess), true);
+  state.baseline = new Baseline(sess, sid, written?.json ?? sessionJson(sess), true, written ? written.maxAge : cookieMaxAge(sess));
   const expires = (sess as { cookie?: { expires?: unknown } }).cookie?.expires;
   state.storedExpiresAt = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : undefined;
 }
 
 /** Records the current session as generated in this request and never saved. */
 export function markGenerated(state: RequestState, sid: string, sess: object): void {
-  state.baseline = new Baseline(sess, sid, sessionJson(sess), false);
+  state.baseline = new Baseline(sess, sid, sessionJson(sess), false, cookieMaxAge(sess));
 }
 
 /** Whether `sess` is exactly what the baseline says (nothing to save). */
 export function unchanged(state: RequestState, sess: object): boolean {
   const baseline = state.baseline;
-  return baseline !== undefined && baseline.session === sess && baseline.json === sessionJson(sess);
+  return baseline !== undefined && sameAs(baseline, sess);
+}
+
+/** Whether `sess` is the baseline's session, as the baseline describes it. */
+export function sameAs(baseline: Baseline, sess: object): boolean {
+  return baseline.session === sess && sameMaxAge(baseline.maxAge, cookieMaxAge(sess)) && baseline.json === sessionJson(sess);
+}
+
+/**
+ * express-session's `touch()` recomputes `originalMaxAge` from the new expiry a moment later,
+ * which can take a millisecond or two off it: only a change of a second or more is the app's.
+ */
+function sameMaxAge(a: unknown, b: unknown): boolean {
+  return typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) < 1000 : a === b;
 }

@@ -121,7 +121,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (state.unknownOutcome) return endAfterUnknownOutcome(ctx, req, res, state, end, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
-      // A loaded session: express-session's end touches it (the store's touch, the idle time).
+      // A loaded session: express-session's end touches it (the store's touch, which the write gate may skip).
       if (req.sessionID === state.loadedId) return end.apply(this, args);
       // Only a session the store holds as it is under this id: a fresh one the guard put in place
       // of an ended session (`replaceWithFresh`) was never saved, and express-session's end saves it.

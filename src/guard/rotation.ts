@@ -11,7 +11,7 @@ import { isTombstone, mayHaveLanded, type EndReason, type TombstoneRecord } from
 import type { RotateOptions } from '../store/guarded-store.js';
 import { carried, type RotationStrategy } from '../strategies/index.js';
 import type { GuardContext } from './context.js';
-import { clientIp, isStored, markBoundNow, markGenerated, markStored, markUnknownOutcome, type RequestState } from './request-state.js';
+import { clientIp, isStored, markBoundNow, markGenerated, markStored, markUnknownOutcome, snapshotOf, type RequestState } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -74,6 +74,8 @@ export async function rotateSession(
   const created = req.sessionStore.createSession(req, data as never);
   configureSessionCookie(created.cookie, state.cookie.options);
   created.touch();
+  // As it goes out: the request may go on changing it while the store writes.
+  const written = snapshotOf(created);
   try {
     await ctx.store.rotate(oldId, newId, { ...created } as Record_, {
       principal: next.principal,
@@ -90,7 +92,7 @@ export async function rotateSession(
     throw err;
   }
   markBoundNow(state, newId);
-  markStored(state, newId, created);
+  markStored(state, newId, created, written);
   // A failure earlier in this request no longer concerns the session: it moved on from there.
   state.unknownOutcome = false;
   if (oldPrincipal !== undefined && oldPrincipal !== next.principal) {

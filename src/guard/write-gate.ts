@@ -15,7 +15,7 @@ import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
 import { unsendableCookieError } from './plain-http.js';
-import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sessionJson, type RequestState } from './request-state.js';
+import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sameAs, snapshotOf, type RequestState, type SessionSnapshot } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -97,8 +97,9 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       if (sess.cookie instanceof session.Cookie) configureSessionCookie(sess.cookie, state.cookie.options);
       if (isTripped(state, sess)) throw new FixationTripwireError(tripwireMessage(ctx, principalOf(sess, ctx.authKeys)));
       const baseline = state.baseline;
-      // A save of what the guard already stored (an app's own save after a login): nothing to write.
-      if (baseline?.stored && baseline.sid === sid && baseline.session === sess && baseline.json === sessionJson(sess)) return 'skip';
+      // A save of what the guard already stored (an app's own save after a login, express-session's
+      // save of a successor adopted within the rotation grace): nothing to write.
+      if (baseline?.stored && baseline.sid === sid && sameAs(baseline, sess)) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);
@@ -163,11 +164,16 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       return expiresAt - Date.now() < Math.min(idle, absolute) - ctx.clock.now();
     },
 
-    afterSet(sid, sess) {
+    beforeWrite(sess) {
+      const state = requestStateOf(requestOf(sess));
+      return state && state.ctx === ctx ? snapshotOf(sess) : undefined;
+    },
+
+    afterSet(sid, sess, written) {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return undefined;
-      markStored(state, sid, sess);
+      markStored(state, sid, sess, written as SessionSnapshot | undefined);
       const pending = state.pendingConfirm;
       if (!pending || pending.sid !== sid) return undefined;
       state.pendingConfirm = undefined;

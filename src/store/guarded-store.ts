@@ -41,8 +41,14 @@ const UNSETTLED_BATCH = 256;
  */
 export interface WriteGate {
   beforeSet(sid: string, sess: Record_): 'write' | 'skip' | Promise<'write' | 'skip'>;
+  /**
+   * Called as the record goes out to the store, after every decision: what it returns (a
+   * snapshot of the record as written) is handed to `afterSet`. The caller may go on changing
+   * the session while the write is in flight.
+   */
+  beforeWrite?(sess: Record_): unknown;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
-  afterSet?(sid: string, sess: Record_): void | Promise<void>;
+  afterSet?(sid: string, sess: Record_, written: unknown): void | Promise<void>;
   /**
    * `req.session.regenerate()` is about to end the request's id: why (a logout when the app
    * dropped the identity first, as passport's logout does; a rotation otherwise), and what to do
@@ -794,13 +800,14 @@ export class GuardedStore extends session.Store {
   async #save(sid: string, sess: Record_, decided: 'write' | 'skip' | Promise<'write' | 'skip'>): Promise<void> {
     if ((typeof decided === 'string' ? decided : await decided) === 'skip') return;
     const gate = this.#gate;
+    const written = gate?.beforeWrite?.(sess);
     const result = await this.writeUnlessTombstoned(sid, sess);
     if (result === 'tombstoned') {
       // A late save of an id that ended meanwhile: it stays dead, and the request is told.
       this.options.auditor.emit('resurrection_blocked', { sessionId: sid, principal: stateOf(sess)?.principal });
       throw new SessionConflictError('ended');
     }
-    const after = gate?.afterSet?.(sid, sess);
+    const after = gate?.afterSet?.(sid, sess, written);
     if (after) await after;
   }
 

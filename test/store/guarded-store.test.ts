@@ -451,6 +451,67 @@ describe('the end of a response after a login or a replaced session', () => {
   }
 });
 
+describe('changes made while a save is in flight, and cookie-only changes', () => {
+  /** `req.session.save()` as a promise, with a change made after the call, before it calls back. */
+  async function saveChangingMeanwhile(req: Request): Promise<void> {
+    req.session.theme = 'one';
+    const saved = new Promise<void>((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(err) : resolve())));
+    // The app goes on while the store writes (the default store serialises as the call goes out).
+    req.session.returnTo = '/later';
+    await saved;
+  }
+
+  it('after a login, a key set while the app\'s save was in flight reaches the store (as with express-session alone)', async () => {
+    const { app, guard } = buildApp({}, (a) => {
+      a.post('/login-then', async (req, res, next) => {
+        try {
+          await guarded(req).login('alice');
+          await saveChangingMeanwhile(req);
+          res.json({ ok: true });
+        } catch (err) {
+          next(err);
+        }
+      });
+    });
+    const res = await https(request(app).post('/login-then')).set('Cookie', await anonymousCookie(app)).expect(200);
+    const stored = await guard.store.readRaw(idOf(setCookie(res) as string));
+    assert.equal(stored?.theme, 'one');
+    assert.equal(stored?.returnTo, '/later', 'the change made during the write is saved as the response ends');
+  });
+
+  it('on a loaded session, the same', async () => {
+    const { app, guard } = buildApp({}, (a) => {
+      a.post('/note', async (req, res) => {
+        await saveChangingMeanwhile(req);
+        res.json({ ok: true });
+      });
+    });
+    const cookie = await login(app);
+    await https(request(app).post('/note')).set('Cookie', cookie).expect(200);
+    const stored = await guard.store.readRaw(idOf(cookie));
+    assert.equal(stored?.theme, 'one');
+    assert.equal(stored?.returnTo, '/later');
+  });
+
+  it('"remember me": a cookie maxAge set after login() reaches the stored record, not only the Set-Cookie', async () => {
+    const hour = 3_600_000;
+    const { app, guard } = buildApp({ idleTimeout: '30m', absoluteTimeout: '8h', cookie: { maxAge: '1h' } }, (a) => {
+      a.post('/login-remember', async (req, res, next) => {
+        try {
+          await guarded(req).login('alice');
+          req.session.cookie.maxAge = 8 * hour;
+          res.json({ ok: true });
+        } catch (err) {
+          next(err);
+        }
+      });
+    });
+    const res = await https(request(app).post('/login-remember')).set('Cookie', await anonymousCookie(app)).expect(200);
+    const stored = await guard.store.readRaw(idOf(setCookie(res) as string));
+    assert.equal((stored?.cookie as { originalMaxAge?: number } | undefined)?.originalMaxAge, 8 * hour, 'the record lives as long as the cookie says');
+  });
+});
+
 describe('saves an app makes while the response ends', () => {
   it('a save the app makes of a changed session inside res.end (after express-session decided not to save) reaches the store', async () => {
     const audit = memorySink();
