@@ -367,6 +367,14 @@ describe('saves per request', () => {
     assert.equal(audit.of('session_created').length, 1);
   });
 
+  it('authenticated reads save nothing while the session is unchanged (within the activity save\'s minute)', async () => {
+    const { app, guard } = buildApp({});
+    const cookie = await login(app);
+    const set = mock.method(guard.store, 'set');
+    for (let i = 0; i < 20; i++) await me(app, cookie).expect(200);
+    assert.equal(set.mock.callCount(), 0, 'no save for an unchanged session');
+  });
+
   it('a login saves nothing more as it answers: express-session\'s end is passed by for the session the login stored, and its cookie still goes out', async () => {
     const { app, guard } = buildApp({});
     const before = await anonymousCookie(app);
