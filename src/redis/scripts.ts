@@ -119,11 +119,11 @@ local function cover_listed(idx, meta, sid, ttl, last_seen)
 end
 
 -- Writes value under key only when key holds nothing (a session or a tombstone), living ttl ms
--- (-1: never expires, as the record it replaces; at least 1 ms otherwise). Returns whether it
--- wrote: one SET NX, where an EXISTS first would be a second call.
+-- (-1: never expires, as the record it replaces; else at least 1 ms: each caller clamps it first,
+-- as it uses the clamped ttl again). Returns whether it wrote: one SET NX, where an EXISTS first
+-- would be a second call.
 local function set_new(key, value, ttl)
   if ttl == -1 then return redis.call('SET', key, value, 'NX') ~= false end
-  if ttl < 1 then ttl = 1 end
   return redis.call('SET', key, value, 'PX', ttl, 'NX') ~= false
 end
 
