@@ -64,9 +64,10 @@ export async function waitForClusterOk(ports: number[], timeoutMs = READY_TIMEOU
 const START_ATTEMPTS = 3;
 
 export async function startRedisCluster(): Promise<RunningRedisCluster> {
+  const choosesBus = hasClusterPort();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce();
+      return await startOnce(choosesBus);
     } catch (error) {
       // A node that could not bind its port or its bus port exits at once: try again elsewhere.
       if (attempt >= START_ATTEMPTS || !/redis-server (exited with code|could not bind)/.test(String(error))) throw error;
@@ -80,12 +81,14 @@ function hasClusterPort(): boolean {
   return version !== null && Number(version[1]) >= 7;
 }
 
-async function startOnce(): Promise<RunningRedisCluster> {
+/**
+ * One attempt. Each node's port and, with `choosesBus`, its cluster bus port, all free and
+ * distinct. The bus port is chosen too (`--cluster-port`, Redis 7.0+): by default it is the
+ * node's port + 10,000, which nothing checked (an older Redis still uses that; a clash there is
+ * retried on fresh ports).
+ */
+async function startOnce(choosesBus: boolean): Promise<RunningRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
-  // Each node's port and its cluster bus port, all free and distinct. The bus port is chosen
-  // too (`--cluster-port`, Redis 7.0+): by default it is the node's port + 10,000, which nothing
-  // checked (an older Redis still uses that; a clash there is retried on fresh ports).
-  const choosesBus = hasClusterPort();
   const ports: number[] = [];
   while (ports.length < (choosesBus ? 6 : 3)) {
     const port = await freePort();

@@ -82,7 +82,8 @@ export function summarize(profile: CpuProfile, top = 25): string {
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
-    self.set(frameName(node), (self.get(frameName(node)) ?? 0) + us);
+    const own = frameName(node);
+    self.set(own, (self.get(own) ?? 0) + us);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const n = byId.get(at);
