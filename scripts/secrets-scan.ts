@@ -17,8 +17,9 @@ const PATTERNS: Array<[kind: string, pattern: RegExp]> = [
   ['signed session cookie', /s(?::|%3A)[A-Za-z0-9_-]{20,}\.[A-Za-z0-9+/_-]{27,}/g],
   ['bearer token', /Bearer\s+[A-Za-z0-9._~+/-]{16,}/g],
   ['JWT', /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g],
-  // express-session's ids: 24 random bytes in base64url. Hashes in audit events are 16 characters.
-  ['raw session id', /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])/g],
+  // Session ids in base64url: express-session's are 32 characters (24 random bytes), the guard's
+  // 43 (32 bytes), the Redis `spread` layout's longer still. Hashes in audit events are 16.
+  ['raw session id', /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])/g],
 ];
 
 /** Secret-looking string literals (secrets, keys, tokens of 16+ characters) in the given source folders. */

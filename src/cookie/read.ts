@@ -47,6 +47,23 @@ function decode(value: string): string | undefined {
 }
 
 /**
+ * `header[from, to)` without the spaces and tabs around it — only those, as the `cookie` parser
+ * express-session uses trims them (`String#trim` also strips U+00A0 and other Unicode spaces,
+ * which would make this reader see a cookie name express-session does not).
+ */
+function trimmed(header: string, from: number, to: number): string {
+  let start = from;
+  let end = to;
+  while (start < end && isSpaceOrTab(header.charCodeAt(start))) start++;
+  while (end > start && isSpaceOrTab(header.charCodeAt(end - 1))) end--;
+  return header.slice(start, end);
+}
+
+function isSpaceOrTab(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/**
  * Reads the session cookie from a raw Cookie header the way express-session does (first
  * occurrence, `s:`-signed), but also counts duplicates and reports why a value was not usable.
  */
@@ -59,10 +76,10 @@ export function readSessionCookie(header: string | undefined, name: string, secr
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+    if (eq !== -1 && eq < end && trimmed(header, start, eq) === name) {
       count++;
       if (count === 1) {
-        let raw = header.slice(eq + 1, end).trim();
+        let raw = trimmed(header, eq + 1, end);
         if (raw.length > 1 && raw.charCodeAt(0) === 0x22 && raw.charCodeAt(raw.length - 1) === 0x22) raw = raw.slice(1, -1);
         first = raw;
       }
@@ -96,7 +113,7 @@ export function withoutCookie(header: string, name: string): string {
     .split(';')
     .filter((pair) => {
       const eq = pair.indexOf('=');
-      return (eq === -1 ? pair : pair.slice(0, eq)).trim() !== name;
+      return trimmed(pair, 0, eq === -1 ? pair.length : eq) !== name;
     })
     .join(';')
     .trim();

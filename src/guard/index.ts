@@ -6,7 +6,7 @@ import { readSessionCookie, type SessionCookieReading } from '../cookie/read.js'
 import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { rejectCookieTossing } from '../cookie-tossing/index.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError, type SessionGuardErrorCode } from '../errors/index.js';
-import type { GuardedStore } from '../store/guarded-store.js';
+import { loadedFromStore, type GuardedStore } from '../store/guarded-store.js';
 import { isTombstone, type EndReason, type SessionIndexEntry } from '../store/contracts.js';
 import { rejectUrlSessionIds } from '../url-ids/index.js';
 import { settleAll } from '../util/concurrency.js';
@@ -237,8 +237,9 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     req.sessionGuard = new RequestApi(ctx, req, res, state, requestMethods);
     if (requestMethods) installRequestMethods(req);
     const sess = session as unknown as Record<string, unknown>;
-    if (reading.unverifiedId !== undefined && reading.unverifiedId === sid) {
-      // express-session verified the signature and loaded this id from the store.
+    if (loadedFromStore(session)) {
+      // express-session verified the signature and loaded this id from the store (known from
+      // the store, not from a second reading of the Cookie header, which could differ).
       state.loadedId = sid;
       markStored(state, sid, sess);
       // A loaded record that may not be authenticated under this id (written before the guard

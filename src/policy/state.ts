@@ -168,9 +168,14 @@ export function guardState(fields: GuardState, stored?: object): GuardState {
   return new HeldState(fields, stored) as unknown as GuardState;
 }
 
+/** A stored base-36 integer, or NaN when unreadable. */
+function integer(text: string | undefined): number {
+  return text === undefined ? Number.NaN : parseInt(text, 36);
+}
+
 /** A stored time: a base-36 integer, or 0 (long past: every timeout is due) when unreadable. */
 function time(text: string | undefined, base: number): number {
-  const n = text === undefined ? Number.NaN : parseInt(text, 36);
+  const n = integer(text);
   return Number.isSafeInteger(n) ? base + n : 0;
 }
 
@@ -186,25 +191,31 @@ function field(t: string, index: number): string | undefined {
   return end === -1 ? t.slice(start) : t.slice(start, end);
 }
 
-/** A later time, stored as an offset from createdAt; an unreadable createdAt makes it long past. */
+/**
+ * A later time, stored as an offset from createdAt (NaN when unreadable, which makes it long
+ * past). A createdAt of 0 is a time like any other (a clock that starts at 0).
+ */
 function after(offset: string | undefined, createdAt: number): number {
-  return createdAt === 0 ? 0 : time(offset, createdAt);
+  return Number.isNaN(createdAt) ? 0 : time(offset, createdAt);
 }
 
 /** The state a stored `fixationGuard` value describes, compact or verbose. */
 function decode(raw: Record<string, unknown>): GuardState {
   const t = raw.t;
   if (typeof t !== 'string') return guardState(raw as unknown as GuardState);
-  const createdAt = time(field(t, 0), 0);
-  const state: GuardState = { v: 1, createdAt, lastSeenAt: after(field(t, 1), createdAt), rotatedAt: after(field(t, 2), createdAt) };
+  const created = integer(field(t, 0));
+  // The base of the later times: NaN (they are long past) when createdAt is unreadable.
+  const base = Number.isSafeInteger(created) ? created : Number.NaN;
+  const createdAt = Number.isNaN(base) ? 0 : base;
+  const state: GuardState = { v: 1, createdAt, lastSeenAt: after(field(t, 1), base), rotatedAt: after(field(t, 2), base) };
   if (typeof raw.principal === 'string') state.principal = raw.principal;
   if (typeof raw.b === 'string') state.boundTo = raw.b;
   const auth = field(t, 3);
-  if (auth !== undefined) state.authAt = after(auth, createdAt);
+  if (auth !== undefined) state.authAt = after(auth, base);
   if (typeof raw.ap === 'string') state.authPrincipal = raw.ap;
   if (typeof raw.an === 'object' && raw.an !== null)
     state.authNames = raw.an as Record<string, string>;
-  if (typeof raw.e === 'string') state.elevatedAt = after(raw.e, createdAt);
+  if (typeof raw.e === 'string') state.elevatedAt = after(raw.e, base);
   if (typeof raw.p === 'string') state.privilege = raw.p;
   if (typeof raw.c === 'string') state.credentialVersion = raw.c;
   return guardState(state, raw);

@@ -91,6 +91,19 @@ export interface RotateOptions {
 }
 
 /** What `get` answers express-session: a live record, or no session for a missing or tombstoned id. */
+/**
+ * The sessions express-session made from a record this store returned (its `createSession`, on a
+ * load or a `reload()`): how the guard knows a request's session was loaded, whatever the
+ * request's Cookie header looked like to anyone else. A WeakSet: nothing on the request or
+ * the session itself (a new property on either is a new hidden class per request).
+ */
+const loadedSessions = new WeakSet<object>();
+
+/** Whether express-session made `sess` from a record a `GuardedStore` returned. */
+export function loadedFromStore(sess: object): boolean {
+  return loadedSessions.has(sess);
+}
+
 function answerGet(callback: (err: unknown, session?: SessionData | null) => void, err: unknown, record: Record_ | null | undefined): void {
   if (err) return callback(err);
   if (!record || isTombstone(record)) return callback(null, null);
@@ -776,6 +789,13 @@ export class GuardedStore extends session.Store {
   }
 
   // ---- the express-session Store contract ---------------------------------------------------
+
+  /** express-session makes a loaded record a session here: remembered as loaded (`loadedFromStore`). */
+  override createSession(req: Parameters<session.Store['createSession']>[0], data: SessionData): ReturnType<session.Store['createSession']> {
+    const created = super.createSession(req, data);
+    loadedSessions.add(created);
+    return created;
+  }
 
   /** A live record, or no session for a missing or tombstoned id. */
   get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {

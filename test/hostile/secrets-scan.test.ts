@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import cookieSignature from 'cookie-signature';
 import { knownSecrets, scanForSecrets } from '../../scripts/secrets-scan.js';
 import { Auditor, memorySink } from '../../src/index.js';
+import { randomSessionId } from '../../src/util/random.js';
 import { SECRET } from '../helpers.js';
 
 describe('the secrets scan that npm test runs over its own output', () => {
@@ -22,6 +23,14 @@ describe('the secrets scan that npm test runs over its own output', () => {
     const kinds = scanForSecrets(output, secrets).map((f) => f.kind);
     for (const kind of ['raw session id', 'signed session cookie', 'bearer token', 'JWT', 'test secret']) assert.ok(kinds.includes(kind), `${kind} not found in ${JSON.stringify(kinds)}`);
     assert.ok(!scanForSecrets(output, secrets).some((f) => f.excerpt.includes(id)), 'its report never repeats a whole id');
+  });
+
+  it("finds the guard's own ids (43 characters) and longer ones, as well as express-session's 32", () => {
+    for (let i = 0; i < 20; i++) {
+      for (const raw of [randomSessionId(), `${randomSessionId()}${randomSessionId()}`]) {
+        assert.ok(scanForSecrets(`warning: session ${raw} expired`, []).some((f) => f.kind === 'raw session id'), `not found: an id of ${raw.length} characters`);
+      }
+    }
   });
 
   it('passes what the library does write: audit hashes, chain links, test titles', () => {
