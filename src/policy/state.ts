@@ -199,10 +199,27 @@ function after(offset: string | undefined, createdAt: number): number {
   return Number.isNaN(createdAt) ? 0 : time(offset, createdAt);
 }
 
+const VERBOSE_TIMES = ['createdAt', 'lastSeenAt', 'rotatedAt', 'authAt', 'elevatedAt'] as const;
+
+/**
+ * A verbose state (the form before the compact one, and the form of a clock with fractions),
+ * with every time that is not a finite number long past (0), as the compact form reads an
+ * unreadable time: a timeout compared with one is then due, where NaN would never be.
+ */
+function verbose(raw: Record<string, unknown>): GuardState {
+  let fixed: Record<string, unknown> | undefined;
+  for (const key of VERBOSE_TIMES) {
+    const value = raw[key];
+    if (value === undefined && (key === 'authAt' || key === 'elevatedAt')) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) (fixed ??= { ...raw })[key] = 0;
+  }
+  return (fixed ?? raw) as unknown as GuardState;
+}
+
 /** The state a stored `fixationGuard` value describes, compact or verbose. */
 function decode(raw: Record<string, unknown>): GuardState {
   const t = raw.t;
-  if (typeof t !== 'string') return guardState(raw as unknown as GuardState);
+  if (typeof t !== 'string') return guardState(verbose(raw));
   const created = integer(field(t, 0));
   // The base of the later times: NaN (they are long past) when createdAt is unreadable.
   const base = Number.isSafeInteger(created) ? created : Number.NaN;

@@ -56,6 +56,13 @@ describe('the stored guard state at its edges', () => {
     assert.deepEqual([back?.createdAt, back?.lastSeenAt, back?.rotatedAt, back?.authAt], [0, 0, 0, 0]);
   });
 
+  it('a verbose state with a time that is not a finite number reads it as long past', () => {
+    const back = stateOf({ fixationGuard: { v: 1, createdAt: 'x', lastSeenAt: null, rotatedAt: 5, authAt: Number.NaN, elevatedAt: '7', principal: 'alice' } });
+    assert.deepEqual([back?.createdAt, back?.lastSeenAt, back?.rotatedAt, back?.authAt, back?.elevatedAt, back?.principal], [0, 0, 5, 0, 0, 'alice']);
+    const unauthenticated = stateOf({ fixationGuard: { v: 1, createdAt: 1, lastSeenAt: 2, rotatedAt: 3 } });
+    assert.deepEqual([unauthenticated?.authAt, unauthenticated?.elevatedAt], [undefined, undefined]);
+  });
+
   it('a user active on a clock that started at 0 is not logged out by the idle timeout', async () => {
     const clock = new ManualClock(0);
     const { app } = buildApp({ clock, idleTimeout: '30m' });
