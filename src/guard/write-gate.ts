@@ -11,6 +11,7 @@ import { authKeyNames, authKeyPrincipal, principalOf } from '../policy/principal
 import { guardState, newGuardState, stateOf, withoutAuthentication, type GuardState } from '../policy/state.js';
 import { tripReason } from '../policy/tripwire.js';
 import { timeoutDeadlines } from '../policy/timeouts.js';
+import { mayHaveLanded } from '../store/contracts.js';
 import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
@@ -173,13 +174,52 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return undefined;
-      markStored(state, sid, sess, written as SessionSnapshot | undefined);
       const pending = state.pendingConfirm;
-      if (!pending || pending.sid !== sid) return undefined;
+      if (!pending || pending.sid !== sid) {
+        markStored(state, sid, sess, written as SessionSnapshot | undefined);
+        return undefined;
+      }
       state.pendingConfirm = undefined;
-      return ctx.store.confirmLogin(pending.principal, { sessionId: sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, clientIp(state, req));
+      // The id counts as stored (its cookie is sent) only once the login is confirmed.
+      return confirmRegenerated(ctx, state, req, pending).then(() => markStored(state, sid, sess, written as SessionSnapshot | undefined));
+    },
+
+    writeFailed(sid, sess, error) {
+      const req = requestOf(sess);
+      const state = requestStateOf(req);
+      const pending = state?.ctx === ctx ? state.pendingConfirm : undefined;
+      if (!state || !pending || pending.sid !== sid) return undefined;
+      state.pendingConfirm = undefined;
+      return abandonRegenerated(ctx, state, req, pending, mayHaveLanded(error));
     },
   };
+}
+
+type PendingConfirm = NonNullable<RequestState['pendingConfirm']>;
+
+/** Confirms a regenerated login whose record is written (audited `login` then); on failure, nothing of it survives. */
+async function confirmRegenerated(ctx: GuardContext, state: RequestState, req: Request | undefined, pending: PendingConfirm): Promise<void> {
+  const ip = clientIp(state, req);
+  try {
+    await ctx.store.confirmLogin(pending.principal, { sessionId: pending.sid, createdAt: pending.createdAt, lastSeenAt: ctx.clock.now() }, ip);
+  } catch (err) {
+    await abandonRegenerated(ctx, state, req, pending, true);
+    throw err;
+  }
+  ctx.auditor.emit('login', { sessionId: pending.sid, principal: pending.principal, ip, detail: { via: 'regenerated-session' } });
+}
+
+/**
+ * A regenerated login that failed after its reservation (its write, or its confirmation): as
+ * when `req.sessionGuard.login()` fails, the reservation is dropped, a record that may have been
+ * written is ended (`abandonLogin`), and the request keeps no session, so that no cookie of
+ * it is sent. Never rejects.
+ */
+async function abandonRegenerated(ctx: GuardContext, state: RequestState, req: Request | undefined, pending: PendingConfirm, written: boolean): Promise<void> {
+  await ctx.store.abandonLogin(pending.principal, pending.sid, { written });
+  if (!req) return;
+  delete (req as { session?: unknown }).session;
+  if (req.res) clearSessionCookie(state.cookie, req.res);
 }
 
 /**
@@ -200,7 +240,6 @@ async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: stri
   state.pendingConfirm = { sid, principal, createdAt: guard.createdAt };
   markBoundNow(state, sid);
   sess.fixationGuard = guard;
-  ctx.auditor.emit('login', { sessionId: sid, principal, ip, detail: { via: 'regenerated-session' } });
   // A logout earlier in this request (passport's switch of user) clears no cookie of this login.
   const res = requestOf(sess)?.res;
   if (res) delete (res as unknown as Record<symbol, boolean>)[LOGGED_OUT];

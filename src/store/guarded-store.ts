@@ -3,7 +3,7 @@ import type { Auditor } from '../audit/index.js';
 import type { Clock } from '../clock/index.js';
 import { SessionConflictError, SessionGuardError, SessionLimitError, SessionStoreUnavailableError } from '../errors/index.js';
 import { stateOf } from '../policy/state.js';
-import { settleEach } from '../util/concurrency.js';
+import { settleAll, settleEach } from '../util/concurrency.js';
 import {
   isTombstone,
   makeTombstone,
@@ -11,6 +11,7 @@ import {
   type EndReason,
   type GuardStoreExtensions,
   type GuardedSetResult,
+  type InProcessLoginIndex,
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,
@@ -49,6 +50,12 @@ export interface WriteGate {
   beforeWrite?(sess: Record_): unknown;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
   afterSet?(sid: string, sess: Record_, written: unknown): void | Promise<void>;
+  /**
+   * A write under `sid` that `beforeSet` let through failed (`error`: the store's failure, or
+   * the conflict of an id that ended meanwhile); the caller then rejects with `error`. A login
+   * through a regenerated session abandons its reservation here.
+   */
+  writeFailed?(sid: string, sess: Record_, error: unknown): void | Promise<void>;
   /**
    * `req.session.regenerate()` is about to end the request's id: why (a logout when the app
    * dropped the identity first, as passport's logout does; a rotation otherwise), and what to do
@@ -102,6 +109,10 @@ const loadedSessions = new WeakSet<object>();
 /** Whether express-session made `sess` from a record a `GuardedStore` returned. */
 export function loadedFromStore(sess: object): boolean {
   return loadedSessions.has(sess);
+}
+
+function isInProcess(index: SessionIndex | undefined): index is InProcessLoginIndex {
+  return typeof (index as Partial<InProcessLoginIndex> | undefined)?.pruneNow === 'function';
 }
 
 function answerGet(callback: (err: unknown, session?: SessionData | null) => void, err: unknown, record: Record_ | null | undefined): void {
@@ -738,7 +749,10 @@ export class GuardedStore extends session.Store {
    * `rejectLogin` at the limit: audited `login_rejected`, `SessionLimitError`, nothing changed.
    */
   async reserveLogin(principal: string, entry: SessionIndexEntry, request: { replacing?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
-    const { sessionLimit } = this.options;
+    const { sessionLimit, index } = this.options;
+    // An index in this process knows nothing of the store: the sessions that ended without a
+    // logout (expired) stop counting here, as the Redis admission and the one-step logins prune.
+    if (sessionLimit !== undefined && isInProcess(index)) await this.#pruneEnded(index, principal);
     let admitted;
     try {
       admitted = await this.index('index', (index) => index.admit(principal, entry, sessionLimit, { phase: 'reserve', replacing: request.replacing }));
@@ -749,6 +763,25 @@ export class GuardedStore extends session.Store {
       throw err;
     }
     if (!admitted.admitted) throw this.#refuseAtLimit(principal, request.replacing ?? entry.sessionId, request.ip);
+  }
+
+  /**
+   * Drops `principal`'s entries whose session ended without a logout: no record (unless the
+   * entry is a reservation, a login in flight), or a tombstone that names no successor (one
+   * that does was rotated, and its entry moves next).
+   */
+  async #pruneEnded(index: InProcessLoginIndex, principal: string): Promise<void> {
+    const entries = await index.list(principal);
+    if (entries.length === 0) return;
+    const records = await settleAll(entries, (entry) => this.readRaw(entry.sessionId));
+    const missing = new Set<string>();
+    const ended = new Set<string>();
+    for (const [i, entry] of entries.entries()) {
+      const record = records[i];
+      if (record === undefined) missing.add(entry.sessionId);
+      else if (isTombstone(record) && record.fixationGuardTombstone.successor === undefined) ended.add(entry.sessionId);
+    }
+    if (missing.size + ended.size > 0) index.pruneNow(principal, (id, reserved) => ended.has(id) || (missing.has(id) && !reserved));
   }
 
   /** A login refused under `rejectLogin` at the limit: audited, nothing changed. */
@@ -821,11 +854,19 @@ export class GuardedStore extends session.Store {
     if ((typeof decided === 'string' ? decided : await decided) === 'skip') return;
     const gate = this.#gate;
     const written = gate?.beforeWrite?.(sess);
-    const result = await this.writeUnlessTombstoned(sid, sess);
+    let result: GuardedSetResult;
+    try {
+      result = await this.writeUnlessTombstoned(sid, sess);
+    } catch (err) {
+      await gate?.writeFailed?.(sid, sess, err);
+      throw err;
+    }
     if (result === 'tombstoned') {
       // A late save of an id that ended meanwhile: it stays dead, and the request is told.
       this.options.auditor.emit('resurrection_blocked', { sessionId: sid, principal: stateOf(sess)?.principal });
-      throw new SessionConflictError('ended');
+      const conflict = new SessionConflictError('ended');
+      await gate?.writeFailed?.(sid, sess, conflict);
+      throw conflict;
     }
     const after = gate?.afterSet?.(sid, sess, written);
     if (after) await after;
