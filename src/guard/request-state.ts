@@ -79,6 +79,11 @@ export class RequestState {
   endedReason: EndReason | 'unknown' | undefined = undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined = undefined;
+  /**
+   * Writes of this request's session gone out and not answered yet. While one is in flight the
+   * store may hold what it carries or what it replaces, so the session never counts as unchanged.
+   */
+  writesInFlight = 0;
   /** `req.ip` once read for an audit event (null: not yet); see `clientIp`. */
   ip: string | undefined | null = null;
   /** A store call of this request failed without a known outcome: see `markUnknownOutcome`. */
@@ -198,15 +203,20 @@ export function markGenerated(state: RequestState, sid: string, sess: object): v
   state.baseline = new Baseline(sess, sid, sessionJson(sess), false, cookieMaxAge(sess));
 }
 
-/** Whether `sess` is exactly what the baseline says (nothing to save). */
+/** Whether `sess` is exactly what the baseline says, with no write of it in flight (nothing to save). */
 export function unchanged(state: RequestState, sess: object): boolean {
   const baseline = state.baseline;
-  return baseline !== undefined && sameAs(baseline, sess);
+  return baseline !== undefined && state.writesInFlight === 0 && sameAs(baseline, sess);
 }
 
-/** Whether `sess` is the baseline's session, as the baseline describes it. */
+/**
+ * Whether `sess` is the baseline's session, as the baseline describes it. The cookie's maxAge
+ * counts for a stored session only ("remember me" reaches its record); a session never saved
+ * whose only change is its cookie stays unsaved, as express-session leaves it (its hash has no
+ * cookie, and the guard saves no uninitialized session).
+ */
 export function sameAs(baseline: Baseline, sess: object): boolean {
-  return baseline.session === sess && sameMaxAge(baseline.maxAge, cookieMaxAge(sess)) && baseline.json === sessionJson(sess);
+  return baseline.session === sess && (!baseline.stored || sameMaxAge(baseline.maxAge, cookieMaxAge(sess))) && baseline.json === sessionJson(sess);
 }
 
 /**

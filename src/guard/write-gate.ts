@@ -100,7 +100,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const baseline = state.baseline;
       // A save of what the guard already stored (an app's own save after a login, express-session's
       // save of a successor adopted within the rotation grace): nothing to write.
-      if (baseline?.stored && baseline.sid === sid && sameAs(baseline, sess)) return 'skip';
+      if (baseline?.stored && baseline.sid === sid && state.writesInFlight === 0 && sameAs(baseline, sess)) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);
@@ -167,13 +167,16 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
 
     beforeWrite(sess) {
       const state = requestStateOf(requestOf(sess));
-      return state && state.ctx === ctx ? snapshotOf(sess) : undefined;
+      if (!state || state.ctx !== ctx) return undefined;
+      state.writesInFlight++;
+      return snapshotOf(sess);
     },
 
     afterSet(sid, sess, written) {
       const req = requestOf(sess);
       const state = requestStateOf(req);
       if (!state || state.ctx !== ctx) return undefined;
+      state.writesInFlight--;
       const pending = state.pendingConfirm;
       if (!pending || pending.sid !== sid) {
         markStored(state, sid, sess, written as SessionSnapshot | undefined);
@@ -187,8 +190,10 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
     writeFailed(sid, sess, error) {
       const req = requestOf(sess);
       const state = requestStateOf(req);
-      const pending = state?.ctx === ctx ? state.pendingConfirm : undefined;
-      if (!state || !pending || pending.sid !== sid) return undefined;
+      if (!state || state.ctx !== ctx) return undefined;
+      state.writesInFlight--;
+      const pending = state.pendingConfirm;
+      if (!pending || pending.sid !== sid) return undefined;
       state.pendingConfirm = undefined;
       return abandonRegenerated(ctx, state, req, pending, mayHaveLanded(error));
     },

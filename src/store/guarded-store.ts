@@ -45,7 +45,8 @@ export interface WriteGate {
   /**
    * Called as the record goes out to the store, after every decision: what it returns (a
    * snapshot of the record as written) is handed to `afterSet`. The caller may go on changing
-   * the session while the write is in flight.
+   * the session while the write is in flight. Each call is followed by exactly one `afterSet`
+   * or `writeFailed` for the same write.
    */
   beforeWrite?(sess: Record_): unknown;
   /** After a write under `sid` succeeded (a login through a regenerated session confirms its admission here). */
