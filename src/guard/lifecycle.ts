@@ -5,7 +5,7 @@ import { stateOf, type GuardState } from '../policy/state.js';
 import { lifecycleDue, type LifecycleDue } from '../policy/timeouts.js';
 import type { EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
-import { clientIp, isStored, type RequestState } from './request-state.js';
+import { clientIp, isStored, markStored, type RequestState } from './request-state.js';
 import { adoptSuccessor, endedRecord, replaceWithFresh, rotateSession } from './rotation.js';
 
 const END_EVENTS: Partial<Record<EndReason, AuditEventType>> = {
@@ -74,6 +74,11 @@ async function lifecycleSteps(ctx: GuardContext, req: Request, state: RequestSta
   }
   if (due?.step === 'touch') {
     guard.lastSeenAt = now;
+    // The activity is recorded in the store's record at the end of the request, unless the
+    // request changes the session (its save then carries it): a session that changes nothing else
+    // is not written whole, so a parallel request's change is never undone by this one's copy.
+    state.activityAt = now;
+    markStored(state, req.sessionID, req.session as unknown as object);
     const principal = guard.principal;
     if (principal !== undefined) await ctx.store.index('index', (index) => index.touch(principal, req.sessionID, now));
   }

@@ -80,6 +80,11 @@ export class RequestState {
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined = undefined;
   /**
+   * The loaded session's activity (its `lastSeenAt`) to record in the store when the request
+   * ends without changing it otherwise (`GuardedStore.recordActivity`); undefined when none is due.
+   */
+  activityAt: number | undefined = undefined;
+  /**
    * Writes of this request's session gone out and not answered yet. While one is in flight the
    * store may hold what it carries or what it replaces, so the session never counts as unchanged.
    */

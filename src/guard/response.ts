@@ -121,8 +121,12 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (state.unknownOutcome) return endAfterUnknownOutcome(ctx, req, res, state, end, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
-      // A loaded session: express-session's end touches it (the store's touch, which the write gate may skip).
-      if (req.sessionID === state.loadedId) return end.apply(this, args);
+      if (req.sessionID === state.loadedId) {
+        // A loaded session: express-session's end touches it (the store's touch, which the write
+        // gate may skip), after the activity due, if any, is recorded in the store's record.
+        if (state.activityAt !== undefined) return endAfterActivity(ctx, req, res, state, end, args);
+        return end.apply(this, args);
+      }
       // Only a session the store holds as it is under this id: a fresh one the guard put in place
       // of an ended session (`replaceWithFresh`) was never saved, and express-session's end saves it.
       const baseline = state.baseline;
@@ -150,23 +154,45 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
         end.apply(this, args);
         return;
       }
-      if (res.headersSent) {
-        // The status is already on the wire (res.write, writeHead, sendFile): it cannot become
-        // an error any more, so the response is cut off instead of completed — the client sees
-        // a failed request, never a finished 200 for a write that was lost.
-        delete (req as { session?: unknown }).session;
-        res.destroy();
-        return;
-      }
-      const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
-      if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
-      // A session this request moved to a new id (a periodic renewal, an elevation, a login)
-      // is stored under it: the client still learns that id, or the old one, now a tombstone,
-      // would strand the session, live with nobody holding it.
-      const moved = error instanceof FixationTripwireError ? undefined : movedSessionCookie(ctx, req, state);
-      delete (req as { session?: unknown }).session;
-      answerError(res, end, error, moved);
+      answerFailedWrite(ctx, req, res, state, end, err);
     });
     return this;
   } as Response['end'];
+}
+
+/**
+ * A loaded session that the request changed in nothing but its due activity: the activity is
+ * recorded in the store's record (`recordActivity`), then the answer goes out. A record that a
+ * parallel request ended or moved meanwhile is left as it is, and the answer stands.
+ */
+function endAfterActivity(ctx: GuardContext, req: Request, res: Response, state: RequestState, end: End, args: unknown[]): Response {
+  const lastSeenAt = state.activityAt as number;
+  state.activityAt = undefined;
+  // The expiry express-session gives the session when it answers, as a save writes it.
+  req.session.touch();
+  ctx.store.recordActivity(req.sessionID, lastSeenAt, req.session.cookie).then(
+    () => end.apply(res, args),
+    (err: unknown) => answerFailedWrite(ctx, req, res, state, end, err),
+  );
+  return res;
+}
+
+/** The session's write at the end of the request failed: the answer says so (see below). */
+function answerFailedWrite(ctx: GuardContext, req: Request, res: Response, state: RequestState, end: End, err: unknown): void {
+  if (res.headersSent) {
+    // The status is already on the wire (res.write, writeHead, sendFile): it cannot become
+    // an error any more, so the response is cut off instead of completed — the client sees
+    // a failed request, never a finished 200 for a write that was lost.
+    delete (req as { session?: unknown }).session;
+    res.destroy();
+    return;
+  }
+  const error = err instanceof SessionGuardError ? err : new SessionStoreUnavailableError(undefined, { cause: err });
+  if (ctx.development && error instanceof FixationTripwireError) console.error(`${req.method} ${req.path}: ${error.message}`);
+  // A session this request moved to a new id (a periodic renewal, an elevation, a login)
+  // is stored under it: the client still learns that id, or the old one, now a tombstone,
+  // would strand the session, live with nobody holding it.
+  const moved = error instanceof FixationTripwireError ? undefined : movedSessionCookie(ctx, req, state);
+  delete (req as { session?: unknown }).session;
+  answerError(res, end, error, moved);
 }

@@ -535,6 +535,35 @@ export class GuardedStore extends session.Store {
   }
 
   /**
+   * Records that `sid`'s session was active at `lastSeenAt`, in the record the store holds now
+   * (what a parallel request of the session wrote meanwhile is kept), which then lives as
+   * `cookie` says (its renewed expiry). Nothing for an id whose session ended or was moved (a
+   * parallel request's rotation): resolves to whether it wrote. On a store without the atomic
+   * extensions, the read and the write hold the id's lock; on one with them, a write of another
+   * request between the two is overwritten — a window of one store call, where a save of the
+   * whole session the request loaded would span the request.
+   */
+  async recordActivity(sid: string, lastSeenAt: number, cookie: object): Promise<boolean> {
+    const stamp = (record: Record_ | undefined): boolean => {
+      const state = record === undefined || isTombstone(record) ? undefined : stateOf(record);
+      if (record === undefined || state === undefined) return false;
+      if (!(state.lastSeenAt >= lastSeenAt)) state.lastSeenAt = lastSeenAt;
+      record.cookie = cookie;
+      return true;
+    };
+    if (typeof this.inner.guardedSet === 'function') {
+      const current = await this.readRaw(sid);
+      return stamp(current) && (await this.writeUnlessTombstoned(sid, current as Record_)) === 'written';
+    }
+    return await this.#exclusive(sid, async () => {
+      const current = await this.readRaw(sid);
+      if (!stamp(current)) return false;
+      await this.#set(sid, current as Record_);
+      return true;
+    });
+  }
+
+  /**
    * Replaces `sid` by a tombstone. With `ifExists`, writes nothing for an id without a record:
    * a request without a stored session must not be able to make the store write (an
    * anonymous `POST /logout` would otherwise store one tombstone per request). Resolves to the
