@@ -458,11 +458,13 @@ local now = now_micros()
 local grace = tonumber(ARGV[11])
 local max = tonumber(ARGV[9])
 local prefix = ARGV[14]
-local cover_ttl = 0
+-- The members left after the pruning, with their remaining TTLs (the index lives as long as the
+-- longest of those still listed at the end).
+local member_ttls = {}
 local in_flight = false
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local member_ttl, by_grace = prune_one(prefix .. id, id, grace, now)
-  cover_ttl = longer(cover_ttl, member_ttl)
+  if member_ttl ~= 0 then member_ttls[id] = member_ttl end
   if by_grace then in_flight = true end
 end
 local replacing = ARGV[12]
@@ -488,11 +490,18 @@ if replaced then
 end
 redis.call('ZADD', KEYS[1], c, ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
--- Every member was looked at above: the index lives exactly as long as its longest member,
--- unless a login in flight elsewhere reserved a place (its admission covered the index for
--- the grace of the index that admitted it, which may be longer than this store's): then the
--- expiry only lengthens.
-local index_ttl = longer(cover_ttl, ttl)
+local reply = {1}
+if max > 0 and ARGV[10] == 'evictOldest' then
+  evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
+end
+-- Every member was looked at above: the index lives exactly as long as its longest member still
+-- listed (not the replaced entry, not the evicted ones), unless a login in flight elsewhere
+-- reserved a place (its admission covered the index for the grace of the index that admitted
+-- it, which may be longer than this store's): then the expiry only lengthens.
+if replaced then member_ttls[replacing] = nil end
+for j = 2, #reply do member_ttls[reply[j]] = nil end
+local index_ttl = ttl
+for _, member_ttl in pairs(member_ttls) do index_ttl = longer(index_ttl, member_ttl) end
 if in_flight then
   cover_index(KEYS[1], KEYS[2], index_ttl)
 elseif index_ttl == -1 then
@@ -501,10 +510,6 @@ elseif index_ttl == -1 then
 else
   redis.call('PEXPIRE', KEYS[1], index_ttl)
   redis.call('PEXPIRE', KEYS[2], index_ttl)
-end
-local reply = {1}
-if max > 0 and ARGV[10] == 'evictOldest' then
-  evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
 end
 return reply
 `,
