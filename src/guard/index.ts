@@ -275,7 +275,9 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
       return;
     }
     if (await adoptSuccessor(ctx, req, state, tombstone, candidate)) return;
-    state.endedReason = tombstone.fixationGuardTombstone.reason;
+    const mark = tombstone.fixationGuardTombstone;
+    state.endedReason = mark.reason;
+    if (mark.reason === 'rotated' && mark.sameSession === true && mark.successor !== undefined) state.presentedSuccessor = mark.successor;
     auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: tombstone.fixationGuardTombstone.reason });
   }
 

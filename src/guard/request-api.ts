@@ -3,7 +3,7 @@ import { crossSiteLoginAllowed, crossSiteVerdict } from '../cross-site/index.js'
 import type { ResolvedCookie } from '../cookie/hardened.js';
 import { SessionGuardError } from '../errors/index.js';
 import { stateOf, type GuardState } from '../policy/state.js';
-import { mayHaveLanded, type EndReason } from '../store/contracts.js';
+import { isTombstone, mayHaveLanded, type EndReason } from '../store/contracts.js';
 import type { GuardContext } from './context.js';
 import { unsendableCookieError } from './plain-http.js';
 import { clientIp, isStored, markUnknownOutcome, REQUEST_STATE, type RequestState } from './request-state.js';
@@ -298,16 +298,27 @@ export class RequestApi implements SessionGuardRequestApi {
 
   /**
    * Ends this session server-side (its id is tombstoned at once), clears the cookie and leaves
-   * the request without a session. A session that was never stored writes nothing.
+   * the request without a session. A session that was never stored writes nothing. An id that
+   * a parallel request of the same session rotated a moment ago (another tab's elevation, whose
+   * answer with the new cookie is still on its way) ends the session under its new id.
    */
   async logout(): Promise<void> {
     const ctx = this.#ctx;
     const req = this.#req;
     const sess = req.session as unknown as Record_ | undefined;
+    const successor = this.#state.presentedSuccessor;
     if (sess && isStored(this.#state, req.sessionID)) {
       const principal = stateOf(sess)?.principal;
       await this.#ending(() => ctx.store.endSession(req.sessionID, 'logout', principal));
       ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req) });
+    } else if (successor !== undefined) {
+      const principal = await this.#ending(async () => {
+        const record = await ctx.store.readRaw(successor);
+        const owner = record && !isTombstone(record) ? stateOf(record)?.principal : undefined;
+        await ctx.store.endSession(successor, 'logout', owner);
+        return owner;
+      });
+      ctx.auditor.emit('logout', { sessionId: successor, principal, ip: clientIp(this.#state, req), detail: { via: 'rotated-id' } });
     }
     this.#dropSession();
   }

@@ -77,6 +77,11 @@ export class RequestState {
   storedExpiresAt: number | undefined = undefined;
   /** Why the session the client presented is not in use. */
   endedReason: EndReason | 'unknown' | undefined = undefined;
+  /**
+   * The presented id was rotated by a request that kept the session (another tab's elevation,
+   * a renewal past its grace): the id the session lives on under, which a logout ends.
+   */
+  presentedSuccessor: string | undefined = undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined = undefined;
   /**

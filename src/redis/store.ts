@@ -255,14 +255,14 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
 
   /**
    * Atomically: `sess` under `newId` living as its cookie says (as `set` writes it), a tombstone
-   * (reason `rotated`, naming `newId`, with `graceUntil` when given) under `oldId`, and the
+   * (reason `rotated`, naming `newId`, with `graceUntil` and `sameSession` when given) under `oldId`, and the
    * principal's index entry moved to `newId`. Rejects with `SessionRenameConflictError` (and
    * changes nothing) when `oldId` holds no live record or `newId` exists.
    */
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined; sameSession?: boolean | undefined } = {}): Promise<void> {
     if (oldId === newId) throw new SessionRenameConflictError('new_exists');
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
-    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil }));
+    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil, sameSession: options.sameSession }));
     const principal = principalOf(sess);
     if (this.#cluster && !this.keys.sameSlot(oldId, newId)) {
       await this.#moveAcrossSlots(oldId, newId, sess, now, tombstone, ttl, principal);

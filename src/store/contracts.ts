@@ -23,12 +23,19 @@ export interface TombstoneRecord {
     successor?: string;
     /** A periodic rotation: until when the old id still resolves to `successor` (parallel requests of one page). */
     graceUntil?: number;
+    /**
+     * A rotation that kept the session's principal (an elevation, a periodic renewal, a
+     * re-login of the same user): `successor` is this session under a new id, so a logout
+     * presenting this id ends it. Never set for a login that changed whom the id names.
+     */
+    sameSession?: true;
   };
 }
 
 export interface TombstoneOptions {
   successor?: string | undefined;
   graceUntil?: number | undefined;
+  sameSession?: boolean | undefined;
 }
 
 export function isTombstone(record: unknown): record is TombstoneRecord {
@@ -43,6 +50,7 @@ export function makeTombstone(reason: EndReason, now: number, ttlMs: number, opt
   const mark: TombstoneRecord['fixationGuardTombstone'] = { reason, at: now };
   if (options.successor !== undefined) mark.successor = options.successor;
   if (options.graceUntil !== undefined) mark.graceUntil = options.graceUntil;
+  if (options.sameSession === true) mark.sameSession = true;
   return {
     // Real expiry: MemoryStore and connect-redis both derive the record's TTL from it.
     cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs).toISOString(), httpOnly: true, path: '/' },
@@ -98,12 +106,13 @@ export interface GuardStoreExtensions {
    * Atomically: writes `sess` under `newId` with the expiry a `set` of it would have (not the
    * old record's remaining TTL: a store that says its records expire with their cookie is
    * trusted on that for moved records too), replaces
-   * `oldId` by a `rotated` tombstone naming `newId` (with `graceUntil` when given), and moves
+   * `oldId` by a `rotated` tombstone naming `newId` (with `graceUntil` and `sameSession` when
+   * given: `makeTombstone` writes them), and moves
    * `oldId`'s index entry to `newId` where the store keeps the index. Rejects with a
    * `SessionConflictError` (and changes nothing) when `oldId` holds no live record or `newId`
    * already exists: a lost race, not an outage.
    */
-  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined }): Promise<void>;
+  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined; sameSession?: boolean | undefined }): Promise<void>;
   /**
    * A whole login in one atomic step, where the store can (see `LoginAtOnce`); undefined
    * otherwise. Used only with the store's own index (`SessionIndex#ownsSessionsOf`).

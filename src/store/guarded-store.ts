@@ -714,7 +714,7 @@ export class GuardedStore extends session.Store {
       return;
     }
     if (typeof inner.rename === 'function') {
-      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil }));
+      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil, sameSession: samePrincipal }));
       progress.written = true;
       // The store's own index moved with the record (the Redis script, the default MemoryStore);
       // another index is told now.
@@ -744,7 +744,7 @@ export class GuardedStore extends session.Store {
         }
       }
       try {
-        await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil }));
+        await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil, sameSession: samePrincipal }));
       } catch (err) {
         // Never leave both ids alive: put the entry back (unless the tombstone landed, its
         // reply lost: the old id is dead too) and end the new record.

@@ -115,9 +115,9 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     return isTombstoneHeld(current) ? current : undefined;
   }
 
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined } = {}): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined; sameSession?: boolean | undefined } = {}): Promise<void> {
     this.#checkMove(oldId, newId, true);
-    this.#move(oldId, newId, sess, now, tombstoneTtlMs, true, options.graceUntil);
+    this.#move(oldId, newId, sess, now, tombstoneTtlMs, true, options);
     // With its own index, the entry moves in the same step, as the Redis rename script moves it.
     const principal = stateOf(sess)?.principal;
     if (this.index !== undefined && principal !== undefined) this.index.renameNow(principal, oldId, newId, now);
@@ -130,7 +130,7 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     // Redis login script prunes them; a reservation without its record yet is a login in flight.
     if (limit !== undefined) index.pruneNow(principal, (id, reserved) => this.#ended(id, reserved));
     if (index.refusesLogin(principal, newId, limit, replacing)) return { admitted: false, evicted: [] };
-    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, undefined);
+    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored);
     const evicted: string[] = [];
     // Every id ended is named (the successors followed too): each is audited as evicted.
     for (const id of index.enterLogin(principal, login.entry, limit, replacing)) evicted.push(...this.#endLineage(index, principal, id, now, tombstoneTtlMs));
@@ -161,9 +161,9 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     if (existing !== undefined) throw new SessionConflictError(existing === 'live' ? 'new_exists' : 'revoked');
   }
 
-  #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, graceUntil: number | undefined): void {
+  #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, options?: { graceUntil?: number | undefined; sameSession?: boolean | undefined }): void {
     this.sessions[newId] = JSON.stringify(sess);
-    if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil }));
+    if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options?.graceUntil, sameSession: options?.sameSession }));
   }
 
   /**
