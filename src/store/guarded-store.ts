@@ -801,6 +801,13 @@ export class GuardedStore extends session.Store {
    * that does was rotated, and its entry moves next).
    */
   async #pruneEnded(index: InProcessLoginIndex, principal: string): Promise<void> {
+    // The reservations as they are now: a login in flight writes its record while the records
+    // are read, and is confirmed before the pruning — its entry must not look missing then.
+    const reserved = new Set<string>();
+    index.pruneNow(principal, (id, pending) => {
+      if (pending) reserved.add(id);
+      return false;
+    });
     const entries = await index.list(principal);
     if (entries.length === 0) return;
     const records = await settleAll(entries, (entry) => this.readRaw(entry.sessionId));
@@ -811,7 +818,7 @@ export class GuardedStore extends session.Store {
       if (record === undefined) missing.add(entry.sessionId);
       else if (isTombstone(record) && record.fixationGuardTombstone.successor === undefined) ended.add(entry.sessionId);
     }
-    if (missing.size + ended.size > 0) index.pruneNow(principal, (id, reserved) => ended.has(id) || (missing.has(id) && !reserved));
+    if (missing.size + ended.size > 0) index.pruneNow(principal, (id, pending) => ended.has(id) || (missing.has(id) && !pending && !reserved.has(id)));
   }
 
   /** A login refused under `rejectLogin` at the limit: audited, nothing changed. */
