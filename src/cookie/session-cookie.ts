@@ -1,24 +1,12 @@
 import signature from 'cookie-signature';
 import type { Cookie, CookieOptions } from 'express-session';
+import { compactStoredCookie } from '../policy/stored-cookie.js';
 
 type CookieData = Record<string, unknown>;
 
-/**
- * What a session record stores of its cookie. express-session stores every attribute
- * (`Cookie#toJSON`); the guard sets `secure` and `priority` from its configuration on every
- * request, so the record leaves out what its reader restores anyway: `priority`, `secure` unless
- * true, `httpOnly` when true and `path` when '/' (express-session's `Cookie` starts with both).
- * About 60 bytes of every record, and the record stays one any express-session reads back
- * with the same cookie. `secure: true` stays, so that a record read without the guard (a fleet
- * mid-upgrade, an app that drops it) still gets a Secure cookie.
- */
+/** A session cookie's JSON, as a record stores it (`compactStoredCookie`). */
 function storedCookieJson(this: Cookie): CookieData {
-  const data = (this as unknown as { data: CookieData }).data;
-  data.priority = undefined;
-  if (data.secure !== true) data.secure = undefined;
-  if (data.httpOnly === true) data.httpOnly = undefined;
-  if (data.path === '/') data.path = undefined;
-  return data;
+  return compactStoredCookie((this as unknown as { data: CookieData }).data);
 }
 
 /**

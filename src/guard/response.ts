@@ -16,10 +16,11 @@ import onHeaders from 'on-headers';
 import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
+import { stateOf } from '../policy/state.js';
 import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
-import { clientIp, isTripped, movedSessionCookie, unchanged, type RequestState } from './request-state.js';
+import { clientIp, isTripped, markStored, movedSessionCookie, unchanged, type RequestState } from './request-state.js';
 import { isFresh, requestTripReason, stampAnonymous, tripSession } from './write-gate.js';
 
 /** Status and headers of a guard error answer (never cached; a 503 says when to retry). */
@@ -144,6 +145,13 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (record.fixationGuard === undefined && principalOf(record, ctx.authKeys) === undefined) {
       stampAnonymous(ctx, state, sid, record, ctx.clock.now(), isFresh(state, sid), req);
     }
+    if (state.activityAt !== undefined) {
+      // The save carries the activity due; a session the route reloaded (`req.session.reload()`)
+      // was made from the record, without it.
+      const guard = sid === state.loadedId ? stateOf(record) : undefined;
+      if (guard !== undefined && !(guard.lastSeenAt >= state.activityAt)) guard.lastSeenAt = state.activityAt;
+      state.activityAt = undefined;
+    }
     // The expiry express-session would give the session when it answers (it resets the cookie's
     // maxAge at the end of every request): the record is written with it, not with the one it
     // was loaded with.
@@ -162,16 +170,25 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
 
 /**
  * A loaded session that the request changed in nothing but its due activity: the activity is
- * recorded in the store's record (`recordActivity`), then the answer goes out. A record that a
- * parallel request ended or moved meanwhile is left as it is, and the answer stands.
+ * recorded in the store's record (`recordActivity`), then the answer goes out with that
+ * record's cookie (a parallel request may have changed its maxAge). A record that a parallel
+ * request ended or moved meanwhile is left as it is, and the answer stands.
  */
 function endAfterActivity(ctx: GuardContext, req: Request, res: Response, state: RequestState, end: End, args: unknown[]): Response {
   const lastSeenAt = state.activityAt as number;
   state.activityAt = undefined;
-  // The expiry express-session gives the session when it answers, as a save writes it.
-  req.session.touch();
-  ctx.store.recordActivity(req.sessionID, lastSeenAt, req.session.cookie).then(
-    () => end.apply(res, args),
+  const sid = req.sessionID;
+  ctx.store.recordActivity(sid, lastSeenAt).then(
+    (stored) => {
+      const sess = req.session as unknown as (object & { cookie: Cookie }) | undefined;
+      const maxAge = stored?.originalMaxAge;
+      if (sess && (typeof maxAge === 'number' || maxAge === null) && maxAge !== sess.cookie.originalMaxAge) {
+        sess.cookie.maxAge = maxAge ?? undefined;
+        // What the store holds now: express-session's save at its end is skipped (the write gate).
+        markStored(state, sid, sess);
+      }
+      end.apply(res, args);
+    },
     (err: unknown) => answerFailedWrite(ctx, req, res, state, end, err),
   );
   return res;

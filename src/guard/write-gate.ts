@@ -222,6 +222,11 @@ async function confirmRegenerated(ctx: GuardContext, state: RequestState, req: R
  */
 async function abandonRegenerated(ctx: GuardContext, state: RequestState, req: Request | undefined, pending: PendingConfirm, written: boolean): Promise<void> {
   await ctx.store.abandonLogin(pending.principal, pending.sid, { written });
+  dropSession(state, req);
+}
+
+/** The request keeps no session, and sends no cookie of it. */
+function dropSession(state: RequestState, req: Request | undefined): void {
   if (!req) return;
   delete (req as { session?: unknown }).session;
   if (req.res) clearSessionCookie(state.cookie, req.res);
@@ -241,7 +246,14 @@ async function bindRegenerated(ctx: GuardContext, state: RequestState, sid: stri
   delete guard.privilege;
   if (ctx.credentialVersion) guard.credentialVersion = String(await ctx.credentialVersion(principal));
   else delete guard.credentialVersion;
-  await ctx.store.reserveLogin(principal, { sessionId: sid, createdAt: guard.createdAt, lastSeenAt: now }, { ip });
+  try {
+    await ctx.store.reserveLogin(principal, { sessionId: sid, createdAt: guard.createdAt, lastSeenAt: now }, { ip });
+  } catch (err) {
+    // Refused (a limit) or failed: the request keeps no session of this login, which its end
+    // would otherwise try to save (and reserve) again.
+    dropSession(state, requestOf(sess));
+    throw err;
+  }
   state.pendingConfirm = { sid, principal, createdAt: guard.createdAt };
   markBoundNow(state, sid);
   sess.fixationGuard = guard;

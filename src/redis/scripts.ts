@@ -156,6 +156,23 @@ return 'written'
 `,
 );
 
+/**
+ * KEYS: session, [index, meta]. ARGV: the value read, the new value, ttlMs, sessionId.
+ * Writes the new value only while the key still holds the value read (compare and set), living
+ * ttlMs, and covers the index as `guardedSet` does. Returns 1 when it wrote, 0 otherwise.
+ */
+export const SET_IF_UNCHANGED = new LuaScript(
+  'setIfUnchanged',
+  String.raw`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+cover_listed(KEYS[2], KEYS[3], ARGV[4], ttl)
+return 1
+`,
+);
+
 /** KEYS: session, [index, meta]. ARGV: ttlMs, sessionId. Never lengthens a tombstone. */
 export const TOUCH = new LuaScript(
   'touch',

@@ -14,11 +14,14 @@ import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameCon
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
-import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, SET_IF_UNCHANGED, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { stampActivity, type StoredCookie } from '../store/activity.js';
 
 type Callback = (err?: unknown, data?: any) => any;
 
 const WHO = 'RedisSessionStore';
+/** Reads of a record that another request's writes kept changing, before an activity is given up (the next request records it). */
+const ACTIVITY_ATTEMPTS = 3;
 
 /** connect-redis's default when the cookie has no expiry: one day. */
 export const DEFAULT_SESSION_TTL_MS = 86_400_000;
@@ -228,6 +231,27 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
    */
   sessionIdFor(principal: string, randomId: string): string {
     return this.keys.spread ? this.keys.placementTag(principal) + randomId : randomId;
+  }
+
+  /**
+   * `stampActivity` in the record under `sid`, compared and set: read, stamped, and written
+   * only while the key still holds what was read (a write of another request in between makes
+   * it read again, at most three times).
+   */
+  async recordActivity(sid: string, lastSeenAt: number): Promise<StoredCookie | undefined> {
+    const key = this.keys.session(sid);
+    for (let attempt = 0; attempt < ACTIVITY_ATTEMPTS; attempt++) {
+      const raw = await this.#deadline('GET', (this.client as SpreadClient).get(key));
+      if (raw === null) return undefined;
+      const record = JSON.parse(raw) as Record<string, unknown>;
+      if (isTombstone(record)) return undefined;
+      const cookie = stampActivity(record, lastSeenAt);
+      if (cookie === undefined) return undefined;
+      const sess = record as unknown as SessionData;
+      const args = [raw, JSON.stringify(record), String(this.#ttlMs(sess)), sid];
+      if (Number(await this.#deadline('recordActivity', SET_IF_UNCHANGED.run(this.#scripting, this.#keysFor(sid, sess), args))) === 1) return cookie;
+    }
+    return undefined;
   }
 
   /** Writes `sess` under `sid` unless `sid` holds a tombstone (a late save of a dead id). */

@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import type { StoredCookie } from './activity.js';
 
 /** Why a session id stopped working. Stored in its tombstone and told to its next request. */
 export type EndReason =
@@ -95,6 +96,13 @@ export type GuardedSetResult = 'written' | 'tombstoned';
 export interface GuardStoreExtensions {
   /** Writes `sess` under `sid` unless `sid` holds a tombstone. */
   guardedSet?(sid: string, sess: SessionData): Promise<GuardedSetResult>;
+  /**
+   * Atomically, in the live record under `sid`: `stampActivity` (its guard state's
+   * `lastSeenAt` raised to `lastSeenAt`, its expiry renewed from its own cookie), written back
+   * with that expiry. Nothing for a missing or tombstoned record, or one that kept changing.
+   * Resolves to the record's cookie as written, or undefined when nothing was written.
+   */
+  recordActivity?(sid: string, lastSeenAt: number): Promise<StoredCookie | undefined>;
   /**
    * Replaces whatever is under `sid` by a tombstone living `ttlMs`. With `ifExists`, writes
    * nothing when `sid` holds no record (an id that never existed needs no tombstone).

@@ -17,6 +17,7 @@ import {
   type SessionLimit,
   type TombstoneRecord,
 } from './contracts.js';
+import { stampActivity, type StoredCookie } from './activity.js';
 import { AtomicMemoryStore } from './memory.js';
 
 /** A Store that may offer the guard's atomic extensions. */
@@ -535,31 +536,32 @@ export class GuardedStore extends session.Store {
   }
 
   /**
-   * Records that `sid`'s session was active at `lastSeenAt`, in the record the store holds now
-   * (what a parallel request of the session wrote meanwhile is kept), which then lives as
-   * `cookie` says (its renewed expiry). Nothing for an id whose session ended or was moved (a
-   * parallel request's rotation): resolves to whether it wrote. On a store without the atomic
-   * extensions, the read and the write hold the id's lock; on one with them, a write of another
-   * request between the two is overwritten — a window of one store call, where a save of the
-   * whole session the request loaded would span the request.
+   * Records that `sid`'s session was active at `lastSeenAt` in the record the store holds now
+   * (`stampActivity`: what a parallel request of the session wrote meanwhile is kept, its
+   * cookie included, and its expiry is renewed). Nothing for an id whose session ended or moved
+   * (a parallel request's rotation). Resolves to the record's cookie as written, or undefined.
+   * Atomic on a store with `recordActivity` (the default store, Redis); on a store without the
+   * atomic extensions the read and the write hold the id's lock; on one with only `guardedSet`,
+   * a write of another request between the two is overwritten (a window of one store call).
    */
-  async recordActivity(sid: string, lastSeenAt: number, cookie: object): Promise<boolean> {
-    const stamp = (record: Record_ | undefined): boolean => {
-      const state = record === undefined || isTombstone(record) ? undefined : stateOf(record);
-      if (record === undefined || state === undefined) return false;
-      if (!(state.lastSeenAt >= lastSeenAt)) state.lastSeenAt = lastSeenAt;
-      record.cookie = cookie;
-      return true;
-    };
-    if (typeof this.inner.guardedSet === 'function') {
+  async recordActivity(sid: string, lastSeenAt: number): Promise<StoredCookie | undefined> {
+    const inner = this.inner;
+    if (typeof inner.recordActivity === 'function') return await this.#promise('set', () => inner.recordActivity!(sid, lastSeenAt));
+    const stamped = async (): Promise<[Record_, StoredCookie] | undefined> => {
       const current = await this.readRaw(sid);
-      return stamp(current) && (await this.writeUnlessTombstoned(sid, current as Record_)) === 'written';
+      if (current === undefined || isTombstone(current)) return undefined;
+      const cookie = stampActivity(current, lastSeenAt);
+      return cookie === undefined ? undefined : [current, cookie];
+    };
+    if (typeof inner.guardedSet === 'function') {
+      const done = await stamped();
+      return done !== undefined && (await this.writeUnlessTombstoned(sid, done[0])) === 'written' ? done[1] : undefined;
     }
     return await this.#exclusive(sid, async () => {
-      const current = await this.readRaw(sid);
-      if (!stamp(current)) return false;
-      await this.#set(sid, current as Record_);
-      return true;
+      const done = await stamped();
+      if (done === undefined) return undefined;
+      await this.#set(sid, done[0]);
+      return done[1];
     });
   }
 

@@ -1,6 +1,7 @@
 import session, { type SessionData } from 'express-session';
 import { SessionConflictError } from '../errors/index.js';
 import { stateOf } from '../policy/state.js';
+import { stampActivity, type StoredCookie } from './activity.js';
 import {
   isTombstone,
   makeTombstone,
@@ -63,7 +64,7 @@ function storedExpiry(json: string): unknown {
  * the MemoryStore keeps them (JSON strings, expired by their cookie's `expires`), so `get`,
  * `set`, `all` & co. are the MemoryStore's own.
  */
-export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename'>>, Pick<GuardStoreExtensions, 'loginAtOnce'> {
+export class AtomicMemoryStore extends session.MemoryStore implements Required<Pick<GuardStoreExtensions, 'guardedSet' | 'tombstone' | 'rename' | 'recordActivity'>>, Pick<GuardStoreExtensions, 'loginAtOnce'> {
   declare sessions: Record<string, string>;
   /** The index this store keeps (the guard's default store keeps its default index). */
   readonly index: InProcessLoginIndex | undefined;
@@ -106,6 +107,14 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     if (isTombstoneHeld(this.#peek(sid))) return 'tombstoned';
     this.sessions[sid] = JSON.stringify(sess);
     return 'written';
+  }
+
+  async recordActivity(sid: string, lastSeenAt: number): Promise<StoredCookie | undefined> {
+    if (this.#peek(sid) !== 'live') return undefined;
+    const record = JSON.parse(this.sessions[sid] as string) as Record_;
+    const cookie = stampActivity(record, lastSeenAt);
+    if (cookie !== undefined) this.sessions[sid] = JSON.stringify(record);
+    return cookie;
   }
 
   async tombstone(sid: string, reason: EndReason, now: number, ttlMs: number, options: { ifExists?: boolean } = {}): Promise<TombstoneRecord | undefined> {

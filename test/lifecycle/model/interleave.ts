@@ -12,8 +12,12 @@ import type fc from 'fast-check';
 
 /** Methods that only read; every other method counts as a write (for failure injection). */
 const READ_METHODS = new Set(['get', 'all', 'length', 'list', 'touch', 'readRaw']);
-/** Synchronous helpers (express-session's Store base class, the store's id minting): scheduling them would break them. */
-const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor', 'sessionIdFor', 'ownsSessionsOf']);
+/**
+ * Synchronous helpers (express-session's Store base class, the store's id minting, an in-process
+ * index's synchronous steps): scheduling them would break them (a predicate passed last would
+ * be taken for a callback).
+ */
+const SYNCHRONOUS_METHODS = new Set(['createSession', 'generate', 'constructor', 'sessionIdFor', 'ownsSessionsOf', 'pruneNow', 'refusesLogin', 'enterLogin', 'removeNow', 'renameNow']);
 
 export interface FailurePlan {
   /** Writes of the wrapped object to let through before one fails. */
