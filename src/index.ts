@@ -42,6 +42,7 @@ export {
   type AdmitResult,
   type AdmitOptions,
 } from './store/contracts.js';
+export { stampActivity, type StoredCookie } from './store/activity.js';
 export { MemorySessionIndex } from './session-index/memory.js';
 export { carryOver, ROTATION_STRATEGIES, DEFAULT_STRATEGY, type RotationStrategy } from './strategies/index.js';
 export { secureHeaders, type SecureHeadersOptions } from './headers/index.js';
