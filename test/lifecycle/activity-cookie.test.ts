@@ -7,35 +7,20 @@
  * back into the record (the 60-day one), and every later response sent it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import session from 'express-session';
-import type { SessionGuardOptions } from '../../src/index.js';
-import type { RedisSessionStores } from '../../src/redis/index.js';
+import { describe, it } from 'node:test';
 import { Gate, buildApp, https, login, post, request } from '../helpers.js';
-import { connectedStores, uniquePrefix } from '../redis/support.js';
+import { storeKinds } from '../support/login-paths.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-let redis: RedisSessionStores;
-before(async () => {
-  redis = await connectedStores(uniquePrefix('activity-cookie'));
-});
-after(async () => {
-  await redis.close();
-});
-
-const stores: Array<[name: string, options: () => Partial<SessionGuardOptions>]> = [
-  ['the default store', () => ({})],
-  ['Redis', () => ({ store: redis.store, index: redis.index })],
-  ['a store without the atomic extensions (MemoryStore)', () => ({ store: new session.MemoryStore() })],
-];
+const stores = storeKinds('activity-cookie');
 
 for (const [name, options] of stores) {
   describe(`a parallel read's activity keeps a shortened cookie ("public computer") saved meanwhile (${name})`, () => {
     it('the one-hour cookie stays after a read of the same page ends last', async () => {
       const gate = new Gate();
-      const { app, clock } = buildApp({ ...options(), idleTimeout: '7d', absoluteTimeout: '60d' }, (a) => {
+      const { app, clock } = buildApp({ ...(await options()), idleTimeout: '7d', absoluteTimeout: '60d' }, (a) => {
         a.post('/public-computer', (req, res) => {
           req.session.cookie.maxAge = HOUR;
           res.json({ ok: true });

@@ -11,13 +11,11 @@
  * On the default store, Redis, and a store without the guard's atomic extensions.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import session from 'express-session';
+import { describe, it } from 'node:test';
 import type { SessionGuardOptions } from '../../src/index.js';
 import { stateOf } from '../../src/policy/state.js';
-import type { RedisSessionStores } from '../../src/redis/index.js';
 import { Gate, buildApp, https, idOf, login, me, post, request, setCookie } from '../helpers.js';
-import { connectedStores, uniquePrefix } from '../redis/support.js';
+import { storeKinds } from '../support/login-paths.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -27,19 +25,7 @@ declare module 'express-session' {
 
 const MINUTE = 60_000;
 
-let redis: RedisSessionStores;
-before(async () => {
-  redis = await connectedStores(uniquePrefix('activity-record'));
-});
-after(async () => {
-  await redis.close();
-});
-
-const stores: Array<[name: string, options: () => Partial<SessionGuardOptions>]> = [
-  ['the default store', () => ({})],
-  ['Redis', () => ({ store: redis.store, index: redis.index })],
-  ['a store without the atomic extensions (MemoryStore)', () => ({ store: new session.MemoryStore() })],
-];
+const stores = storeKinds('activity-record');
 
 function impersonationApp(gate: Gate, options: Partial<SessionGuardOptions>) {
   return buildApp(options, (a) => {
@@ -79,15 +65,15 @@ async function stopWhileBadgeLoads(minutesIdle: number, options: Partial<Session
 for (const [name, options] of stores) {
   describe(`a session's activity is recorded without undoing a parallel change (${name})`, () => {
     it('within a minute of the last activity (no activity due), the change stays', async () => {
-      assert.deepEqual(await stopWhileBadgeLoads(0.5, options()), { impersonating: null });
+      assert.deepEqual(await stopWhileBadgeLoads(0.5, (await options())), { impersonating: null });
     });
 
     it("after two idle minutes, the read's activity does not restore the stale session", async () => {
-      assert.deepEqual(await stopWhileBadgeLoads(2, options()), { impersonating: null }, 'the stopped impersonation was written back by a parallel GET');
+      assert.deepEqual(await stopWhileBadgeLoads(2, (await options())), { impersonating: null }, 'the stopped impersonation was written back by a parallel GET');
     });
 
     it('the activity of a read-only request reaches the record (the idle timeout counts from it)', async () => {
-      const { app, clock, guard } = buildApp({ ...options(), idleTimeout: '30m' });
+      const { app, clock, guard } = buildApp({ ...(await options()), idleTimeout: '30m' });
       const cookie = await login(app, 'alice');
       clock.advance(20 * MINUTE);
       await me(app, cookie).expect(200);
@@ -100,7 +86,7 @@ for (const [name, options] of stores) {
 
     it('a read-only request held while a parallel request of the page rotated the id answers 200', async () => {
       const gate = new Gate();
-      const { app, clock } = buildApp({ ...options(), rotateEvery: '10m', rotationGrace: '30s' }, (a) => {
+      const { app, clock } = buildApp({ ...(await options()), rotateEvery: '10m', rotationGrace: '30s' }, (a) => {
         a.get('/held-read', async (_req, res) => {
           await gate.pass();
           res.json({ ok: true });

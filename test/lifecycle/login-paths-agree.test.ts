@@ -8,14 +8,10 @@
  * `FG_MODEL_RUNS` / `FG_MODEL_SEED` (as for the lifecycle model) run it longer or otherwise.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MemorySessionIndex } from '../../src/index.js';
-import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
-import { AtomicMemoryStore } from '../../src/store/memory.js';
-import { buildApp, https, loginWith, me, post, request, setCookie, type TestApp } from '../helpers.js';
-import { redisUrl, uniquePrefix } from '../redis/support.js';
+import { https, loginWith, me, post, request, setCookie, type TestApp } from '../helpers.js';
+import { loginPaths } from '../support/login-paths.js';
 
 const DEVICES = 3;
 const USERS = ['u1', 'u2'] as const;
@@ -37,25 +33,10 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.constant({ kind: 'tick' as const }),
 );
 
-const redisStores: RedisSessionStores[] = [];
-
-after(async () => {
-  for (const s of redisStores) await s.close();
-});
+const paths = loginPaths('paths-agree');
 
 async function systems(limit: { max: number; onLimit: 'evictOldest' | 'rejectLogin' }): Promise<Array<{ name: string; t: TestApp }>> {
-  const common = { maxSessionsPerUser: limit.max, onSessionLimit: limit.onLimit } as const;
-  const dep = createRedisSessionStores({ url: redisUrl(), prefix: uniquePrefix('paths-agree') });
-  const spread = createRedisSessionStores({ url: redisUrl(), prefix: `h2agree-${randomBytes(4).toString('hex')}:`, keyLayout: 'spread', tagSecret: 'tag-secret-0123456789abcdef' });
-  await dep.ready;
-  await spread.ready;
-  redisStores.push(dep, spread);
-  return [
-    { name: 'memory one-step', t: buildApp({ ...common }) },
-    { name: 'memory steps', t: buildApp({ ...common, store: new AtomicMemoryStore(), index: new MemorySessionIndex() }) },
-    { name: 'redis one-step', t: buildApp({ ...common, store: dep.store, index: dep.index }) },
-    { name: 'redis spread', t: buildApp({ ...common, store: spread.store, index: spread.index }) },
-  ];
+  return (await paths({ maxSessionsPerUser: limit.max, onSessionLimit: limit.onLimit })).map(([name, t]) => ({ name, t }));
 }
 
 interface World {

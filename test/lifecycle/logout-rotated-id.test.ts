@@ -7,32 +7,18 @@
  * stored session, wrote nothing and answered 204, and the elevated session lived on.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import session from 'express-session';
-import { guarded, requireAuth, type SessionGuardOptions } from '../../src/index.js';
-import type { RedisSessionStores } from '../../src/redis/index.js';
+import { describe, it } from 'node:test';
+import { guarded, requireAuth } from '../../src/index.js';
 import { Gate, alive, anonymousCookie, buildApp, login, me, post, setCookie } from '../helpers.js';
-import { connectedStores, uniquePrefix } from '../redis/support.js';
+import { storeKinds } from '../support/login-paths.js';
 
-let redis: RedisSessionStores;
-before(async () => {
-  redis = await connectedStores(uniquePrefix('logout-rotated-id'));
-});
-after(async () => {
-  await redis.close();
-});
-
-const stores: Array<[name: string, options: () => Partial<SessionGuardOptions>]> = [
-  ['the default store', () => ({})],
-  ['Redis', () => ({ store: redis.store, index: redis.index })],
-  ['a store without the atomic extensions (MemoryStore)', () => ({ store: new session.MemoryStore() })],
-];
+const stores = storeKinds('logout-rotated-id');
 
 for (const [name, options] of stores) {
   describe(`a logout presenting an id rotated a moment ago (${name})`, () => {
     it("ends the session another tab's elevation moved to a new id", async () => {
       const gate = new Gate();
-      const { app, guard, audit } = buildApp(options(), (a) => {
+      const { app, guard, audit } = buildApp((await options()), (a) => {
         // Tab 1: a step-up whose answer (with the new cookie) is still on its way.
         a.post('/step-up', requireAuth(), async (req, res, next) => {
           try {
@@ -58,7 +44,7 @@ for (const [name, options] of stores) {
     });
 
     it("a planted pre-login id does not log out the session its victim's login moved it to", async () => {
-      const { app } = buildApp(options());
+      const { app } = buildApp((await options()));
       const planted = await anonymousCookie(app);
       const victim = await login(app, 'alice', planted);
       await post(app, '/logout', planted).expect(204);

@@ -3,32 +3,11 @@
  * leave more than `maxSessionsPerUser` live sessions; under rejectLogin exactly `max` are admitted.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
-import { MemorySessionIndex } from '../../src/index.js';
-import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
-import { AtomicMemoryStore } from '../../src/store/memory.js';
-import { anonymousCookie, buildApp, loginWith, me, setCookie, type TestApp } from '../helpers.js';
-import { redisUrl, uniquePrefix } from '../redis/support.js';
+import { describe, it } from 'node:test';
+import { anonymousCookie, loginWith, me, setCookie } from '../helpers.js';
+import { loginPaths } from '../support/login-paths.js';
 
-const opened: RedisSessionStores[] = [];
-after(async () => {
-  for (const s of opened) await s.close();
-});
-
-async function systems(common: Record<string, unknown>): Promise<Array<[string, TestApp]>> {
-  const dep = createRedisSessionStores({ url: redisUrl(), prefix: uniquePrefix('concurrent-limits') });
-  const spread = createRedisSessionStores({ url: redisUrl(), prefix: `h2conc-${randomBytes(4).toString('hex')}:`, keyLayout: 'spread', tagSecret: 'tag-secret-0123456789abcdef' });
-  await dep.ready;
-  await spread.ready;
-  opened.push(dep, spread);
-  return [
-    ['memory one-step', buildApp({ ...common })],
-    ['memory steps', buildApp({ ...common, store: new AtomicMemoryStore(), index: new MemorySessionIndex() })],
-    ['redis one-step', buildApp({ ...common, store: dep.store, index: dep.index })],
-    ['redis spread', buildApp({ ...common, store: spread.store, index: spread.index })],
-  ];
-}
+const systems = loginPaths('concurrent-limits');
 
 for (const onLimit of ['evictOldest', 'rejectLogin'] as const) {
   describe(`20 concurrent logins, max 3, ${onLimit}`, () => {
