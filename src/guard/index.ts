@@ -68,6 +68,12 @@ interface CookieProfile {
 }
 /** An index entry without a record is left alone this long: its login may still be in flight. */
 const PENDING_LOGIN_GRACE_MS = 60_000;
+/**
+ * How long after a rotation that kept the session a logout sent with the old id ends the session
+ * under its new id: the time a parallel request's answer (another tab's elevation) takes to
+ * bring the browser the new cookie.
+ */
+const ROTATED_ID_LOGOUT_MS = 60_000;
 let warned = false;
 let noticed = false;
 
@@ -277,7 +283,11 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (await adoptSuccessor(ctx, req, state, tombstone, candidate)) return;
     const mark = tombstone.fixationGuardTombstone;
     state.endedReason = mark.reason;
-    if (mark.reason === 'rotated' && mark.sameSession === true && mark.successor !== undefined) state.presentedSuccessor = mark.successor;
+    // Only while a parallel request's answer with the new cookie may still be on its way: an id
+    // rotated longer ago is no switch that ends the session for whoever kept a copy of it.
+    if (mark.reason === 'rotated' && mark.sameSession === true && mark.successor !== undefined && ctx.clock.now() - mark.at <= ROTATED_ID_LOGOUT_MS) {
+      state.presentedSuccessor = mark.successor;
+    }
     auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: tombstone.fixationGuardTombstone.reason });
   }
 

@@ -56,6 +56,31 @@ export function clearSessionCookie(cookie: ResolvedCookie, res: Response): void 
   res.clearCookie(cookie.name, attributes as Parameters<Response['clearCookie']>[1]);
 }
 
+/** Rotations of one session a logout follows from the id it was sent with, at most. */
+const MAX_SAME_SESSION_HOPS = 8;
+
+/**
+ * The live, authenticated session `id` leads to through rotations that kept the session's
+ * principal (`sameSession` tombstones), or undefined: when the chain ends, is too long, or
+ * passes a rotation that changed whom the session names (a login on it) — a logout sent with an
+ * old id of a session never reaches past that.
+ */
+async function liveSuccessor(ctx: GuardContext, id: string): Promise<{ id: string; principal: string } | undefined> {
+  let current = id;
+  for (let hop = 0; hop < MAX_SAME_SESSION_HOPS; hop++) {
+    const record = await ctx.store.readRaw(current);
+    if (record === undefined) return undefined;
+    if (!isTombstone(record)) {
+      const principal = stateOf(record)?.principal;
+      return principal === undefined ? undefined : { id: current, principal };
+    }
+    const mark = record.fixationGuardTombstone;
+    if (mark.reason !== 'rotated' || mark.sameSession !== true || mark.successor === undefined) return undefined;
+    current = mark.successor;
+  }
+  return undefined;
+}
+
 /**
  * The guard's per-request API, at `req.sessionGuard` (read it with `guarded(req)` or, on a
  * route behind `requireAuth()`, `authenticated(req)`). With
@@ -312,13 +337,11 @@ export class RequestApi implements SessionGuardRequestApi {
       await this.#ending(() => ctx.store.endSession(req.sessionID, 'logout', principal));
       ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req) });
     } else if (successor !== undefined) {
-      const principal = await this.#ending(async () => {
-        const record = await ctx.store.readRaw(successor);
-        const owner = record && !isTombstone(record) ? stateOf(record)?.principal : undefined;
-        await ctx.store.endSession(successor, 'logout', owner);
-        return owner;
-      });
-      ctx.auditor.emit('logout', { sessionId: successor, principal, ip: clientIp(this.#state, req), detail: { via: 'rotated-id' } });
+      const live = await this.#ending(() => liveSuccessor(ctx, successor));
+      if (live !== undefined) {
+        await this.#ending(() => ctx.store.endSession(live.id, 'logout', live.principal));
+        ctx.auditor.emit('logout', { sessionId: live.id, principal: live.principal, ip: clientIp(this.#state, req), detail: { via: 'rotated-id' } });
+      }
     }
     this.#dropSession();
   }

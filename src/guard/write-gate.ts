@@ -16,7 +16,7 @@ import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
 import { unsendableCookieError } from './plain-http.js';
-import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markStored, markTripped, requestStateOf, sameAs, snapshotOf, type RequestState, type SessionSnapshot } from './request-state.js';
+import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markGenerated, markStored, markTripped, requestStateOf, sameAs, snapshotOf, type RequestState, type SessionSnapshot } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -225,10 +225,15 @@ async function abandonRegenerated(ctx: GuardContext, state: RequestState, req: R
   dropSession(state, req);
 }
 
-/** The request keeps no session, and sends no cookie of it. */
+/**
+ * The request goes on with a fresh anonymous session instead (saved only if the app writes to
+ * it, as an error handler's flash message does), and sends no cookie of the failed login.
+ */
 function dropSession(state: RequestState, req: Request | undefined): void {
   if (!req) return;
-  delete (req as { session?: unknown }).session;
+  req.sessionStore.generate(req);
+  configureSessionCookie(req.session.cookie, state.cookie.options);
+  markGenerated(state, req.sessionID, req.session as unknown as object);
   if (req.res) clearSessionCookie(state.cookie, req.res);
 }
 

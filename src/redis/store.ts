@@ -304,7 +304,8 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     const keys = [this.keys.index(login.principal), this.keys.meta(login.principal), this.keys.session(oldId), this.keys.session(newId)];
     const args = [
       JSON.stringify(sess),
-      JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId })),
+      // A re-login of the same user (its entry replaced) keeps the session's principal.
+      JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, sameSession: login.replacing !== undefined && login.replacing === oldId })),
       String(ttl),
       oldId,
       newId,

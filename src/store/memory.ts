@@ -139,7 +139,8 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     // Redis login script prunes them; a reservation without its record yet is a login in flight.
     if (limit !== undefined) index.pruneNow(principal, (id, reserved) => this.#ended(id, reserved));
     if (index.refusesLogin(principal, newId, limit, replacing)) return { admitted: false, evicted: [] };
-    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored);
+    // A re-login of the same user (its entry replaced) keeps the session's principal.
+    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, { sameSession: replacing !== undefined && replacing === oldId });
     const evicted: string[] = [];
     // Every id ended is named (the successors followed too): each is audited as evicted.
     for (const id of index.enterLogin(principal, login.entry, limit, replacing)) evicted.push(...this.#endLineage(index, principal, id, now, tombstoneTtlMs));

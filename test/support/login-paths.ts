@@ -13,22 +13,26 @@ import { connectedStores, redisUrl, uniquePrefix } from '../redis/support.js';
 
 type Options = Partial<SessionGuardOptions>;
 
-/** Redis stores under their own prefix, connected on first use and closed after the file's tests. */
-function redisOnce(name: string): () => Promise<RedisSessionStores> {
-  let opened: Promise<RedisSessionStores> | undefined;
+/** Redis stores, each call under a prefix of its own (a test's users are its own), all closed after the file's tests. */
+function freshRedis(name: string): () => Promise<RedisSessionStores> {
+  const opened: RedisSessionStores[] = [];
   after(async () => {
-    if (opened) await (await opened).close();
+    for (const stores of opened) await stores.close();
   });
-  return () => (opened ??= connectedStores(uniquePrefix(name)));
+  return async () => {
+    const stores = await connectedStores(uniquePrefix(name));
+    opened.push(stores);
+    return stores;
+  };
 }
 
 /**
  * Three kinds of store: the default one (atomic, one-step logins), Redis, and a store without
  * the guard's atomic extensions (express-session's MemoryStore). Each entry: its name, and the
- * guard options that select it.
+ * guard options that select it (a new store on each call).
  */
 export function storeKinds(name: string): Array<[kind: string, options: () => Promise<Options>]> {
-  const redis = redisOnce(name);
+  const redis = freshRedis(name);
   return [
     ['the default store', async () => ({})],
     ['Redis', async () => {

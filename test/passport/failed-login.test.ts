@@ -2,24 +2,29 @@
  * Real passport (0.7, passport.authenticate('local')) over a regenerated login whose record's
  * write fails (the store refuses it): 503 through passport's own callback flow, no live session
  * or cookie of the login, the reservation dropped (a retry is admitted under rejectLogin with
- * a limit of 1), and the client's next request is served. On Express 4 and 5.
+ * a limit of 1), and the client's next request is served. One refused at the limit (rejectLogin)
+ * is refused once: the request keeps no session of it (the error answer's end saved it again,
+ * which reserved again: two `login_rejected` events), and sends no cookie of a live session.
+ * On Express 4 and 5.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { ManualClock, MemorySessionIndex, memorySink, sessionGuard } from '../../src/index.js';
+import { ManualClock, MemorySessionIndex, memorySink, sessionGuard, type SessionGuardOptions } from '../../src/index.js';
 import { stateOf } from '../../src/policy/state.js';
 import { SECRET, https, idOf, request, setCookie } from '../helpers.js';
 import { HoldStore } from '../support/hold-store.js';
 
-function app(store: HoldStore) {
+/** Real passport (local strategy) after the guard, with `options` for the guard (`rejectLogin`, a limit of 1). */
+function app(options: Partial<SessionGuardOptions> = {}) {
   const passport = new Passport();
   passport.use(new LocalStrategy((username, password, done) => (password === `${username}-password` ? done(null, { id: username }) : done(null, false))));
   passport.serializeUser((user, done) => done(null, (user as { id: string }).id));
   passport.deserializeUser((id: string, done) => done(null, { id }));
-  const guard = sessionGuard({ secret: SECRET, audit: memorySink(), clock: new ManualClock(), trustProxy: true, store, index: new MemorySessionIndex(), maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' });
+  const audit = memorySink();
+  const guard = sessionGuard({ secret: SECRET, audit, clock: new ManualClock(), trustProxy: true, maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin', ...options });
   const a = express();
   a.use(express.json());
   a.use(guard);
@@ -34,13 +39,13 @@ function app(store: HoldStore) {
   a.use((err: { status?: number; code?: string; message: string }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(err.status ?? 500).json({ error: { code: err.code ?? 'INTERNAL', message: err.message } });
   });
-  return { app: a, guard };
+  return { app: a, guard, audit };
 }
 
 describe('passport login whose write fails', () => {
   it('answers 503 with no session left, and a retry logs in', async () => {
     const store = new HoldStore();
-    const { app: a, guard } = app(store);
+    const { app: a, guard } = app({ store, index: new MemorySessionIndex() });
     const anon = setCookie(await https(request(a).get('/')).expect(200)) as string;
     store.failSet = (_sid, sess) => ((sess as { passport?: unknown }).passport ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) : undefined);
     const res = await https(request(a).post('/login')).set('Cookie', anon).send({ username: 'alice', password: 'alice-password' });
@@ -60,5 +65,20 @@ describe('passport login whose write fails', () => {
     const cookie = setCookie(again) as string;
     assert.ok(cookie && idOf(cookie) !== idOf(anon));
     await https(request(a).get('/me')).set('Cookie', cookie).expect(200);
+  });
+});
+
+describe('passport login refused at the limit', () => {
+  it('is audited once and sets no live cookie', async () => {
+    const { app: a, audit } = app();
+    const first = await https(request(a).post('/login')).send({ username: 'alice', password: 'alice-password' }).expect(200);
+    assert.ok(setCookie(first));
+    const anon = setCookie(await https(request(a).get('/')).expect(200)) as string;
+    const res = await https(request(a).post('/login')).set('Cookie', anon).send({ username: 'alice', password: 'alice-password' });
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    const set = setCookie(res);
+    if (set) assert.equal((await https(request(a).get('/me')).set('Cookie', set)).status, 401);
+    const rejected = audit.events.filter((e) => e.type === 'login_rejected').length;
+    assert.equal(rejected, 1, `one refused login audited ${rejected} times`);
   });
 });
