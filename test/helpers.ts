@@ -282,3 +282,18 @@ export function heldRoutes(gate: Gate): (app: express.Express) => void {
     });
   };
 }
+
+/**
+ * A login the way passport ≥0.6 makes one, without passport: `req.session.regenerate()`, then
+ * `passport.user` set to the body's `username`, then `req.session.save()`.
+ */
+export function regeneratedLoginRoute(app: express.Express, path = '/passport-login'): void {
+  app.post(path, (req, res, next) => {
+    const user = (req.body as { username: string }).username;
+    req.session.regenerate((err: unknown) => {
+      if (err) return next(err);
+      (req.session as unknown as Record<string, unknown>).passport = { user };
+      req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
+    });
+  });
+}

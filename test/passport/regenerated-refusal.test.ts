@@ -7,18 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { anonymousCookie, buildApp, https, login, me, request, setCookie } from '../helpers.js';
+import { anonymousCookie, buildApp, https, login, me, request, setCookie, regeneratedLoginRoute } from '../helpers.js';
 
 function passportApp() {
   return buildApp({ maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, (express) => {
-    express.post('/passport-login', (req, res, next) => {
-      const user = (req.body as { username: string }).username;
-      req.session.regenerate((err: unknown) => {
-        if (err) return next(err);
-        (req.session as unknown as Record<string, unknown>).passport = { user };
-        req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
-      });
-    });
+    regeneratedLoginRoute(express);
     express.post('/passport-login-flash', (req, res, next) => {
       const user = (req.body as { username: string }).username;
       req.session.regenerate((err: unknown) => {

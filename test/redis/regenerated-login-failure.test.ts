@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
 import { GUARDED_SET } from '../../src/redis/scripts.js';
-import { anonymousCookie, buildApp, https, loginWith, me, request, setCookie, type TestApp } from '../helpers.js';
+import { anonymousCookie, buildApp, https, loginWith, me, request, setCookie, type TestApp, regeneratedLoginRoute } from '../helpers.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { eventually, redisUrl, uniquePrefix } from './support.js';
 
@@ -29,24 +29,10 @@ before(async () => {
   stores = createRedisSessionStores({ url: proxy.url, prefix, operationTimeout: '1s', reconnectMaxDelay: '50ms', onError: () => {} });
   await stores.ready;
   app = buildApp({ store: stores.store, index: stores.index, storeTimeout: 2_000, maxSessionsPerUser: 1 }, (express) => {
-    express.post('/passport-login', (req, res, next) => {
-      const user = (req.body as { username: string }).username;
-      req.session.regenerate((err: unknown) => {
-        if (err) return next(err);
-        (req.session as unknown as Record<string, unknown>).passport = { user };
-        req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
-      });
-    });
+    regeneratedLoginRoute(express);
   });
   rejecting = buildApp({ store: stores.store, index: stores.index, storeTimeout: 2_000, maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, (express) => {
-    express.post('/passport-login', (req, res, next) => {
-      const user = (req.body as { username: string }).username;
-      req.session.regenerate((err: unknown) => {
-        if (err) return next(err);
-        (req.session as unknown as Record<string, unknown>).passport = { user };
-        req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
-      });
-    });
+    regeneratedLoginRoute(express);
   });
   // Warm the script cache (a NOSCRIPT answer would hide the lost reply).
   await https(request(app.app).post('/passport-login')).set('Cookie', await anonymousCookie(app.app)).send({ username: 'warm' }).expect(200);
@@ -134,14 +120,7 @@ describe('regenerated (passport) login whose confirmation fails', () => {
       ownsSessionsOf: index.ownsSessionsOf.bind(index),
     };
     const evicting = buildApp({ store: stores.store, index: flaky, maxSessionsPerUser: 1 }, (express) => {
-      express.post('/passport-login', (req, res, next) => {
-        const user = (req.body as { username: string }).username;
-        req.session.regenerate((err: unknown) => {
-          if (err) return next(err);
-          (req.session as unknown as Record<string, unknown>).passport = { user };
-          req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
-        });
-      });
+      regeneratedLoginRoute(express);
     });
     failConfirm = true;
     const res = await https(request(evicting.app).post('/passport-login')).set('Cookie', await anonymousCookie(evicting.app)).send({ username: 'hank' });

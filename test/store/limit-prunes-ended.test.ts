@@ -10,10 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Express } from 'express';
 import session, { type SessionData } from 'express-session';
 import { MemorySessionIndex } from '../../src/index.js';
-import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie } from '../helpers.js';
+import { anonymousCookie, buildApp, https, idOf, loginWith, request, setCookie, regeneratedLoginRoute } from '../helpers.js';
 
 /** A minimal third-party store: records in a Map, dropped when their cookie expires (as most stores' TTL does). */
 class MapStore extends session.Store {
@@ -43,17 +42,6 @@ class MapStore extends session.Store {
   }
 }
 
-function passportRoute(express: Express): void {
-  express.post('/passport-login', (req, res, next) => {
-    const user = (req.body as { username: string }).username;
-    req.session.regenerate((err: unknown) => {
-      if (err) return next(err);
-      (req.session as unknown as Record<string, unknown>).passport = { user };
-      req.session.save((saveErr: unknown) => (saveErr ? next(saveErr) : res.json({ user })));
-    });
-  });
-}
-
 describe('rejectLogin and sessions that expired without a logout (stepwise, in-process index)', () => {
   it('a third-party store with a MemorySessionIndex: an expired session does not refuse the next login', async () => {
     const store = new MapStore();
@@ -68,7 +56,7 @@ describe('rejectLogin and sessions that expired without a logout (stepwise, in-p
   });
 
   it("the default MemoryStore, logging in through a regenerated session (passport): an expired session does not refuse the next login", async () => {
-    const { app, guard } = buildApp({ maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, passportRoute);
+    const { app, guard } = buildApp({ maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, regeneratedLoginRoute);
     const res = await https(request(app).post('/passport-login')).set('Cookie', await anonymousCookie(app)).send({ username: 'bob' }).expect(200);
     const first = setCookie(res) as string;
     // The record expires in the MemoryStore (its cookie's expiry passed): the browser never comes back.
@@ -82,7 +70,7 @@ describe('rejectLogin and sessions that expired without a logout (stepwise, in-p
 
   it('a third-party store with a MemorySessionIndex: a regenerated (passport) login whose write failed leaves no reservation that refuses every later login', async () => {
     const store = new MapStore();
-    const { app } = buildApp({ store, index: new MemorySessionIndex(), maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, passportRoute);
+    const { app } = buildApp({ store, index: new MemorySessionIndex(), maxSessionsPerUser: 1, onSessionLimit: 'rejectLogin' }, regeneratedLoginRoute);
     const anon = await anonymousCookie(app);
     store.failSets = true;
     const failed = await https(request(app).post('/passport-login')).set('Cookie', anon).send({ username: 'carol' });

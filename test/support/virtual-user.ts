@@ -16,14 +16,20 @@ interface RawResponse {
   text: string;
 }
 
+/** Reused keep-alive sockets that may turn out closed, one after the other, before a request gives up. */
+const STALE_SOCKET_RETRIES = 3;
+
 async function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
-  try {
-    return await sendOnce(url, method, headers, body);
-  } catch (error) {
-    // A keep-alive socket the server closed as idle just as it was reused: the request never
-    // reached the app (Node's documented retry case, `req.reusedSocket`).
-    if ((error as { reusedSocket?: boolean }).reusedSocket && (error as { code?: string }).code === 'ECONNRESET') return await sendOnce(url, method, headers, body);
-    throw error;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await sendOnce(url, method, headers, body);
+    } catch (error) {
+      // A keep-alive socket the server closed as idle just as it was reused: the request never
+      // reached the app (Node's documented retry case, `req.reusedSocket`). The agent may hold
+      // more than one such socket after a stall of the test process.
+      const stale = (error as { reusedSocket?: boolean }).reusedSocket && (error as { code?: string }).code === 'ECONNRESET';
+      if (!stale || attempt >= STALE_SOCKET_RETRIES) throw error;
+    }
   }
 }
 
