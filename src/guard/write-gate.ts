@@ -217,8 +217,8 @@ async function confirmRegenerated(ctx: GuardContext, state: RequestState, req: R
 /**
  * A regenerated login that failed after its reservation (its write, or its confirmation): as
  * when `req.sessionGuard.login()` fails, the reservation is dropped, a record that may have been
- * written is ended (`abandonLogin`), and the request keeps no session, so that no cookie of
- * it is sent. Never rejects.
+ * written is ended (`abandonLogin`), and the request goes on with a fresh anonymous session
+ * (`dropSession`), so that no cookie of the login is sent. Never rejects.
  */
 async function abandonRegenerated(ctx: GuardContext, state: RequestState, req: Request | undefined, pending: PendingConfirm, written: boolean): Promise<void> {
   await ctx.store.abandonLogin(pending.principal, pending.sid, { written });
