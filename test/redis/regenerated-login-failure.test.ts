@@ -9,25 +9,25 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient } from 'redis';
-import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
+import type { RedisClientType } from 'redis';
+import type { RedisSessionStores } from '../../src/redis/index.js';
 import { GUARDED_SET } from '../../src/redis/scripts.js';
 import { anonymousCookie, buildApp, https, loginWith, me, request, setCookie, type TestApp, regeneratedLoginRoute } from '../helpers.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
-import { eventually, redisUrl, uniquePrefix } from './support.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
+import { eventually, liveRecordsOf, storesBehindProxy } from './support.js';
 
-const prefix = uniquePrefix('regen-login-failure');
+let prefix: string;
 let proxy: TcpProxy;
 let stores: RedisSessionStores;
+let admin: RedisClientType;
 let app: TestApp;
 let rejecting: TestApp;
-const admin = createClient({ url: redisUrl() });
+let closeStores: () => Promise<void>;
 
 before(async () => {
-  await admin.connect();
-  proxy = await TcpProxy.start(Number(new URL(redisUrl()).port));
-  stores = createRedisSessionStores({ url: proxy.url, prefix, operationTimeout: '1s', reconnectMaxDelay: '50ms', onError: () => {} });
-  await stores.ready;
+  const behind = await storesBehindProxy('regen-login-failure');
+  ({ prefix, proxy, stores, admin } = behind);
+  closeStores = () => behind.close();
   app = buildApp({ store: stores.store, index: stores.index, storeTimeout: 2_000, maxSessionsPerUser: 1 }, (express) => {
     regeneratedLoginRoute(express);
   });
@@ -39,23 +39,10 @@ before(async () => {
 });
 
 after(async () => {
-  await stores.close();
-  await proxy.close();
-  await admin.close();
+  await closeStores();
 });
 
-async function liveRecordsOf(user: string): Promise<number> {
-  let live = 0;
-  for await (const keys of admin.scanIterator({ MATCH: `${prefix}sess:*`, COUNT: 1000 })) {
-    if (keys.length === 0) continue;
-    for (const value of await admin.mGet(keys)) {
-      if (!value) continue;
-      const record = JSON.parse(value);
-      if (!record.fixationGuardTombstone && record.fixationGuard?.principal === user) live++;
-    }
-  }
-  return live;
-}
+const liveRecords = (user: string) => liveRecordsOf(admin, prefix, user);
 
 describe('regenerated (passport) login whose confirmation fails', () => {
   it('answers 503 and leaves no authenticated session behind (no cookie that works, no live record, no reservation)', async () => {
@@ -69,12 +56,12 @@ describe('regenerated (passport) login whose confirmation fails', () => {
     }
     assert.equal(res.status, 503, JSON.stringify(res.body));
     // The guard ends the written record (at once, or by its retries once Redis answers again).
-    await eventually(async () => (await liveRecordsOf('dave')) === 0, 5_000, 'the written record is ended');
+    await eventually(async () => (await liveRecords('dave')) === 0, 5_000, 'the written record is ended');
     const cookie = setCookie(res);
     const meta = await admin.hGetAll(`${prefix}meta:dave`);
     const details = `set-cookie with the 503: ${cookie ? 'yes' : 'no'}; index entries: ${JSON.stringify(Object.values(meta))}`;
     if (cookie) assert.equal((await me(app.app, cookie)).status, 401, `the cookie sent with the 503 is an authenticated session (${details})`);
-    assert.equal(await liveRecordsOf('dave'), 0, `a live authenticated record of dave survives the 503 (${details})`);
+    assert.equal(await liveRecords('dave'), 0, `a live authenticated record of dave survives the 503 (${details})`);
   });
 
   it('under rejectLogin (max 1), a regenerated login whose write landed with its reply lost does not lock the user out', async () => {
@@ -90,13 +77,13 @@ describe('regenerated (passport) login whose confirmation fails', () => {
     }
     assert.equal(res.status, 503, JSON.stringify(res.body));
     // The guard's retries end the record and drop its entry once Redis answers again.
-    await eventually(async () => (await liveRecordsOf('erin')) === 0 && Object.keys(await admin.hGetAll(`${prefix}meta:erin`)).length === 0, 8_000, 'the written record is ended and unlisted');
+    await eventually(async () => (await liveRecords('erin')) === 0 && Object.keys(await admin.hGetAll(`${prefix}meta:erin`)).length === 0, 8_000, 'the written record is ended and unlisted');
     const meta = await admin.hGetAll(`${prefix}meta:erin`);
     const again = await loginWith(rejecting.app, await anonymousCookie(rejecting.app), 'erin');
     assert.equal(
       again.status,
       200,
-      `erin is refused (${again.status} ${again.body?.error?.code}) by a session nobody holds; live records of erin: ${await liveRecordsOf('erin')}; index: ${JSON.stringify(Object.values(meta))}`,
+      `erin is refused (${again.status} ${again.body?.error?.code}) by a session nobody holds; live records of erin: ${await liveRecords('erin')}; index: ${JSON.stringify(Object.values(meta))}`,
     );
   });
 
@@ -126,7 +113,7 @@ describe('regenerated (passport) login whose confirmation fails', () => {
     const res = await https(request(evicting.app).post('/passport-login')).set('Cookie', await anonymousCookie(evicting.app)).send({ username: 'hank' });
     assert.equal(res.status, 503, JSON.stringify(res.body));
     const stranded = setCookie(res);
-    await eventually(async () => (await liveRecordsOf('hank')) === 0, 5_000, 'the written record is ended');
+    await eventually(async () => (await liveRecords('hank')) === 0, 5_000, 'the written record is ended');
     // Two ordinary logins (one Redis script each) under maxSessionsPerUser 1, evictOldest.
     const a = setCookie(await loginWith(evicting.app, await anonymousCookie(evicting.app), 'hank').expect(200)) as string;
     const b = setCookie(await loginWith(evicting.app, await anonymousCookie(evicting.app), 'hank').expect(200)) as string;

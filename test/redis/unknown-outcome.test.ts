@@ -8,25 +8,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient } from 'redis';
-import { createRedisSessionStores, type RedisSessionStores } from '../../src/redis/index.js';
+import type { RedisClientType } from 'redis';
 import { LOGIN, RENAME, TOMBSTONE } from '../../src/redis/scripts.js';
 import { anonymousCookie, buildApp, https, loginWith, me, post, type request, type TestApp } from '../helpers.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
-import { eventually, redisUrl, uniquePrefix } from './support.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
+import { eventually, liveRecordsOf, storesBehindProxy } from './support.js';
 
-const prefix = uniquePrefix('unknown-outcome');
+let prefix: string;
 let proxy: TcpProxy;
-let stores: RedisSessionStores;
+let admin: RedisClientType;
 let app: TestApp;
-const admin = createClient({ url: redisUrl() });
+let closeStores: () => Promise<void>;
 
 before(async () => {
-  await admin.connect();
-  proxy = await TcpProxy.start(Number(new URL(redisUrl()).port));
-  stores = createRedisSessionStores({ url: proxy.url, prefix, operationTimeout: '1s', reconnectMaxDelay: '50ms', onError: () => {} });
-  await stores.ready;
-  app = buildApp({ store: stores.store, index: stores.index, storeTimeout: 2_000, maxSessionsPerUser: 3 });
+  const behind = await storesBehindProxy('unknown-outcome');
+  ({ prefix, proxy, admin } = behind);
+  closeStores = () => behind.close();
+  app = buildApp({ store: behind.stores.store, index: behind.stores.index, storeTimeout: 2_000, maxSessionsPerUser: 3 });
   // Every script the tests lose a reply of is in Redis's cache before (a NOSCRIPT answer would hide it).
   const warm = await loginCookie('warm-up');
   await https(post(app.app, '/elevate', warm)).expect(200);
@@ -34,9 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  await stores.close();
-  await proxy.close();
-  await admin.close();
+  await closeStores();
 });
 
 async function loginCookie(user: string): Promise<string> {
@@ -47,16 +43,7 @@ async function loginCookie(user: string): Promise<string> {
 
 /** The live (not tombstoned) authenticated records of `user` in Redis, and its index entries. */
 async function traces(user: string): Promise<{ live: number; indexed: number }> {
-  let live = 0;
-  for await (const keys of admin.scanIterator({ MATCH: `${prefix}sess:*`, COUNT: 1000 })) {
-    if (keys.length === 0) continue;
-    for (const value of await admin.mGet(keys)) {
-      if (!value) continue;
-      const record = JSON.parse(value);
-      if (!record.fixationGuardTombstone && record.fixationGuard?.principal === user) live++;
-    }
-  }
-  return { live, indexed: await admin.zCard(`${prefix}idx:${user}`) };
+  return { live: await liveRecordsOf(admin, prefix, user), indexed: await admin.zCard(`${prefix}idx:${user}`) };
 }
 
 /** Loses the reply of the next command that runs one of `scripts`, sends `send`, then heals the network. */
