@@ -210,6 +210,8 @@ export class RequestApi implements SessionGuardRequestApi {
     if (options.keep !== undefined && (!Array.isArray(options.keep) || options.keep.some((k) => typeof k !== 'string'))) {
       throw new SessionGuardError('INVALID_ARGUMENT', 'req.login: `keep` must be an array of session keys');
     }
+    // A login in this request: a logout after it ends what it made, not the id presented before it.
+    this.#state.presentedSuccessor = undefined;
     const meta = checkMeta(options.meta);
     // Before anything is reserved or rotated: a refused login changes nothing.
     this.#refuseCrossSite('login', principal, options.allowCrossSite);
@@ -336,7 +338,10 @@ export class RequestApi implements SessionGuardRequestApi {
       const principal = stateOf(sess)?.principal;
       await this.#ending(() => ctx.store.endSession(req.sessionID, 'logout', principal));
       ctx.auditor.emit('logout', { sessionId: req.sessionID, principal, ip: clientIp(this.#state, req) });
-    } else if (successor !== undefined) {
+    }
+    // Also when the request stored the fresh session it was given in place of the rotated one
+    // (a middleware that writes to every session) before it logged out.
+    if (successor !== undefined) {
       const live = await this.#ending(() => liveSuccessor(ctx, successor));
       if (live !== undefined) {
         await this.#ending(() => ctx.store.endSession(live.id, 'logout', live.principal));

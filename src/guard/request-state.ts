@@ -82,6 +82,12 @@ export class RequestState {
    * a renewal past its grace): the id the session lives on under, which a logout ends.
    */
   presentedSuccessor: string | undefined = undefined;
+  /**
+   * The fresh anonymous session a failed regenerated login left the request: never saved, and no
+   * cookie of it sent, unless the app writes to it (express-session would save it regardless,
+   * its id being neither the one it loaded nor the one it generated).
+   */
+  dropped: object | undefined = undefined;
   /** A login through a regenerated session (passport), admitted before its write and confirmed after. */
   pendingConfirm: { sid: string; principal: string; createdAt: number } | undefined = undefined;
   /**

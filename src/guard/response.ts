@@ -122,6 +122,11 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
     if (state.unknownOutcome) return endAfterUnknownOutcome(ctx, req, res, state, end, sess, args);
     if (unchanged(state, sess)) {
       settled = sess;
+      if (sess === state.dropped) {
+        // The fresh session a failed regenerated login left, unwritten: nothing to save or send.
+        delete (req as { session?: unknown }).session;
+        return end.apply(this, args);
+      }
       if (req.sessionID === state.loadedId) {
         // A loaded session: express-session's end touches it (the store's touch, which the write
         // gate may skip), after the activity due, if any, is recorded in the store's record.

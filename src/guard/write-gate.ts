@@ -234,6 +234,7 @@ function dropSession(state: RequestState, req: Request | undefined): void {
   req.sessionStore.generate(req);
   configureSessionCookie(req.session.cookie, state.cookie.options);
   markGenerated(state, req.sessionID, req.session as unknown as object);
+  state.dropped = req.session as unknown as object;
   if (req.res) clearSessionCookie(state.cookie, req.res);
 }
 
