@@ -231,7 +231,7 @@ export function unchanged(state: RequestState, sess: object): boolean {
  * whose only change is its cookie stays unsaved, as express-session leaves it (its hash has no
  * cookie, and the guard saves no uninitialized session).
  */
-export function sameAs(baseline: Baseline, sess: object): boolean {
+function sameAs(baseline: Baseline, sess: object): boolean {
   return baseline.session === sess && (!baseline.stored || sameMaxAge(baseline.maxAge, cookieMaxAge(sess))) && baseline.json === sessionJson(sess);
 }
 

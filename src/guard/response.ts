@@ -199,7 +199,7 @@ function endAfterActivity(ctx: GuardContext, req: Request, res: Response, state:
   return res;
 }
 
-/** The session's write at the end of the request failed: the answer says so (see below). */
+/** The session's write at the end of the request failed: the answer says so, or is cut off when its status is already out. */
 function answerFailedWrite(ctx: GuardContext, req: Request, res: Response, state: RequestState, end: End, err: unknown): void {
   if (res.headersSent) {
     // The status is already on the wire (res.write, writeHead, sendFile): it cannot become

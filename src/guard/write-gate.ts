@@ -16,7 +16,7 @@ import type { WriteGate } from '../store/guarded-store.js';
 import type { GuardContext } from './context.js';
 import { clearSessionCookie, LOGGED_OUT } from './request-api.js';
 import { unsendableCookieError } from './plain-http.js';
-import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markGenerated, markStored, markTripped, requestStateOf, sameAs, snapshotOf, type RequestState, type SessionSnapshot } from './request-state.js';
+import { clientIp, isBoundNow, isStored, isTripped, markBoundNow, markGenerated, markStored, markTripped, requestStateOf, snapshotOf, unchanged, type RequestState, type SessionSnapshot } from './request-state.js';
 
 type Record_ = Record<string, unknown>;
 
@@ -100,7 +100,7 @@ export function createWriteGate(ctx: GuardContext): WriteGate {
       const baseline = state.baseline;
       // A save of what the guard already stored (an app's own save after a login, express-session's
       // save of a successor adopted within the rotation grace): nothing to write.
-      if (baseline?.stored && baseline.sid === sid && state.writesInFlight === 0 && sameAs(baseline, sess)) return 'skip';
+      if (baseline?.stored && baseline.sid === sid && unchanged(state, sess)) return 'skip';
       const now = ctx.clock.now();
       const fresh = isFresh(state, sid);
       const guard = stateOf(sess);
