@@ -47,6 +47,17 @@ export function isTombstone(record: unknown): record is TombstoneRecord {
   );
 }
 
+/**
+ * Whether the session of an index entry ended without a logout, so that it stops counting
+ * against a limit: what the store `holds` under its id is nothing (unless the entry is a
+ * reservation: a login in flight writes its record after), or a tombstone naming no successor
+ * (one that names one was rotated: its entry moves next, and an eviction follows it).
+ */
+export function entryEnded(holds: unknown, reserved: boolean): boolean {
+  if (holds === undefined) return !reserved;
+  return isTombstone(holds) && holds.fixationGuardTombstone.successor === undefined;
+}
+
 export function makeTombstone(reason: EndReason, now: number, ttlMs: number, options: TombstoneOptions = {}): TombstoneRecord {
   const mark: TombstoneRecord['fixationGuardTombstone'] = { reason, at: now };
   if (options.successor !== undefined) mark.successor = options.successor;

@@ -5,6 +5,7 @@ import { SessionConflictError, SessionGuardError, SessionLimitError, SessionStor
 import { stateOf } from '../policy/state.js';
 import { settleAll, settleEach } from '../util/concurrency.js';
 import {
+  entryEnded,
   isTombstone,
   makeTombstone,
   mayHaveLanded,
@@ -813,14 +814,9 @@ export class GuardedStore extends session.Store {
     const entries = await index.list(principal);
     if (entries.length === 0) return;
     const records = await settleAll(entries, (entry) => this.readRaw(entry.sessionId));
-    const missing = new Set<string>();
-    const ended = new Set<string>();
-    for (const [i, entry] of entries.entries()) {
-      const record = records[i];
-      if (record === undefined) missing.add(entry.sessionId);
-      else if (isTombstone(record) && record.fixationGuardTombstone.successor === undefined) ended.add(entry.sessionId);
-    }
-    if (missing.size + ended.size > 0) index.pruneNow(principal, (id, pending) => ended.has(id) || (missing.has(id) && !pending && !reserved.has(id)));
+    const read = new Map(entries.map((entry, i) => [entry.sessionId, records[i]]));
+    // Only the entries read (one admitted since is not looked at).
+    index.pruneNow(principal, (id, pending) => read.has(id) && entryEnded(read.get(id), pending || reserved.has(id)));
   }
 
   /** A login refused under `rejectLogin` at the limit: audited, nothing changed. */

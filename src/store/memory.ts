@@ -3,6 +3,7 @@ import { SessionConflictError } from '../errors/index.js';
 import { stateOf } from '../policy/state.js';
 import { stampActivity, type StoredCookie } from './activity.js';
 import {
+  entryEnded,
   isTombstone,
   makeTombstone,
   type AdmitResult,
@@ -147,15 +148,9 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     return { admitted: true, evicted };
   }
 
-  /**
-   * Whether `sid`'s session has ended: no record when it is not a reservation, or a tombstone
-   * naming no successor. One naming a successor was rotated and its entry not moved yet: the
-   * move follows, and an eviction follows the successor.
-   */
+  /** Whether the session of `sid`'s index entry ended without a logout (`entryEnded`, on what this store holds). */
   #ended(sid: string, reserved: boolean): boolean {
-    const held = this.#peek(sid);
-    if (held === undefined) return !reserved;
-    return held !== 'live' && held.fixationGuardTombstone.successor === undefined;
+    return entryEnded(this.#peek(sid), reserved);
   }
 
   /** Throws the `SessionConflictError` of a move that may not happen (changing nothing). */
