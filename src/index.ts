@@ -36,6 +36,7 @@ export {
   type GuardStoreExtensions,
   type GuardedSetResult,
   type TombstoneOptions,
+  type RenameOptions,
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,

@@ -8,6 +8,7 @@ import {
   type AdmitResult,
   type GuardStoreExtensions,
   type LoginAtOnce,
+  type RenameOptions,
   type TombstoneRecord,
 } from '../store/contracts.js';
 import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameConflictReason } from './errors.js';
@@ -283,7 +284,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
    * principal's index entry moved to `newId`. Rejects with `SessionRenameConflictError` (and
    * changes nothing) when `oldId` holds no live record or `newId` exists.
    */
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined; sameSession?: boolean | undefined } = {}): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: RenameOptions = {}): Promise<void> {
     if (oldId === newId) throw new SessionRenameConflictError('new_exists');
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
     const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil, sameSession: options.sameSession }));
@@ -305,7 +306,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     const args = [
       JSON.stringify(sess),
       // A re-login of the same user (its entry replaced) keeps the session's principal.
-      JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, sameSession: login.replacing !== undefined && login.replacing === oldId })),
+      JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, sameSession: login.replacing === oldId })),
       String(ttl),
       oldId,
       newId,

@@ -33,6 +33,9 @@ export interface TombstoneRecord {
   };
 }
 
+/** What a rotation's `rename` writes into the old id's tombstone besides its successor. */
+export type RenameOptions = Pick<TombstoneOptions, 'graceUntil' | 'sameSession'>;
+
 export interface TombstoneOptions {
   successor?: string | undefined;
   graceUntil?: number | undefined;
@@ -131,7 +134,7 @@ export interface GuardStoreExtensions {
    * `SessionConflictError` (and changes nothing) when `oldId` holds no live record or `newId`
    * already exists: a lost race, not an outage.
    */
-  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: { graceUntil?: number | undefined; sameSession?: boolean | undefined }): Promise<void>;
+  rename?(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options?: RenameOptions): Promise<void>;
   /**
    * A whole login in one atomic step, where the store can (see `LoginAtOnce`); undefined
    * otherwise. Used only with the store's own index (`SessionIndex#ownsSessionsOf`).

@@ -12,6 +12,7 @@ import {
   type GuardedSetResult,
   type InProcessLoginIndex,
   type LoginAtOnce,
+  type RenameOptions,
   type TombstoneRecord,
 } from './contracts.js';
 
@@ -125,7 +126,7 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     return isTombstoneHeld(current) ? current : undefined;
   }
 
-  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: { graceUntil?: number | undefined; sameSession?: boolean | undefined } = {}): Promise<void> {
+  async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: RenameOptions = {}): Promise<void> {
     this.#checkMove(oldId, newId, true);
     this.#move(oldId, newId, sess, now, tombstoneTtlMs, true, options);
     // With its own index, the entry moves in the same step, as the Redis rename script moves it.
@@ -141,7 +142,7 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     if (limit !== undefined) index.pruneNow(principal, (id, reserved) => this.#ended(id, reserved));
     if (index.refusesLogin(principal, newId, limit, replacing)) return { admitted: false, evicted: [] };
     // A re-login of the same user (its entry replaced) keeps the session's principal.
-    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, { sameSession: replacing !== undefined && replacing === oldId });
+    this.#move(oldId, newId, login.sess, now, tombstoneTtlMs, login.oldStored, { sameSession: replacing === oldId });
     const evicted: string[] = [];
     // Every id ended is named (the successors followed too): each is audited as evicted.
     for (const id of index.enterLogin(principal, login.entry, limit, replacing)) evicted.push(...this.#endLineage(index, principal, id, now, tombstoneTtlMs));
@@ -166,7 +167,7 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
     if (existing !== undefined) throw new SessionConflictError(existing === 'live' ? 'new_exists' : 'revoked');
   }
 
-  #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, options?: { graceUntil?: number | undefined; sameSession?: boolean | undefined }): void {
+  #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, options?: RenameOptions): void {
     this.sessions[newId] = JSON.stringify(sess);
     if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options?.graceUntil, sameSession: options?.sameSession }));
   }
