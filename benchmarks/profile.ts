@@ -1,6 +1,6 @@
 /**
  * Profiles bench servers under load:
- * `npm run bench:profile -- [hot|visit|login] [memory|redis] [plain|guard|compare] [--no-build]`.
+ * `npm run bench:profile -- [hot|visit|login] [memory|redis] [plain|guard|compare] [--strategy=newSession] [--no-build]`.
  *
  * Builds dist/ (as `npm run bench` does), starts the server with `node --cpu-prof`, drives it
  * like the benchmark does, stops it (the profile is written at exit) and prints the top frames
@@ -14,6 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RotationStrategy } from '../src/index.js';
 import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js';
 import { buildDist } from './lib/build.js';
 import { compareProfiles, summarize, type CpuProfile, type ProfiledLoad, type Window } from './lib/cpu-profile.js';
@@ -23,6 +24,11 @@ import { ServerProcess } from './lib/server-process.js';
 const [scenario = 'hot', store = 'memory', impl = 'guard'] = process.argv
   .slice(2)
   .filter((a) => !a.startsWith('--'));
+/** The guard's rotation strategy (`--strategy=…`), as the benchmark's login variants name them. */
+const strategy = process.argv.find((a) => a.startsWith('--strategy='))?.slice('--strategy='.length);
+if (strategy !== undefined && !['changeSessionId', 'migrateSession', 'newSession'].includes(strategy)) {
+  throw new Error(`--strategy must be changeSessionId, migrateSession or newSession, not ${strategy}`);
+}
 /** Logins of the login profile: enough that the server's start-up is a small part of it. */
 const LOGINS = 30_000;
 const PROFILE_DIR = fileURLToPath(new URL('./results/profiles/', import.meta.url));
@@ -81,6 +87,7 @@ async function profileOne(kind: 'plain' | 'guard', redis: RunningRedis | undefin
       store: store === 'redis' ? 'redis' : 'memory',
       ...(redis ? { redisUrl: redis.url } : {}),
       prefix: `profile:{${kind}-${Date.now()}}:`,
+      ...(strategy ? { strategy: strategy as RotationStrategy } : {}),
     },
     { cpuProfDir: PROFILE_DIR },
   );

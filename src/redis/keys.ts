@@ -6,6 +6,7 @@
  * | `<prefix>sess:<sessionId>`   | string | the express-session record (JSON) or a tombstone |
  * | `<prefix>idx:<principal>`    | zset   | the principal's session ids, score = createdAt    |
  * | `<prefix>meta:<principal>`   | hash   | id → `createdAt:lastSeenAt:admittedAtMicros:state:metaJSON` |
+ * | `<prefix>evicted:<sessionId>`| string | the ids a one-step login of that id evicted (space-separated), while their tombstones live |
  *
  * - **`deployment`** (the default): the prefix carries one Redis Cluster hash tag (`{fg}`), so
  *   every key of the deployment is in one slot. Any step — a login moving an anonymous id into
@@ -39,6 +40,7 @@ export type KeyLayoutKind = 'deployment' | 'spread';
 const SESSION_SEGMENT = 'sess:';
 const INDEX_SEGMENT = 'idx:';
 const META_SEGMENT = 'meta:';
+const EVICTIONS_SEGMENT = 'evicted:';
 // Domain separation: the tag key may be the app's session secret.
 const TAG_LABEL = 'fixation-guard/redis-placement\0';
 
@@ -147,6 +149,14 @@ export class KeyLayout {
 
   meta(principal: string): string {
     return this.kind === 'deployment' ? this.prefix + META_SEGMENT + principal : `${this.prefix}${META_SEGMENT}{${this.placementTag(principal)}}${principal}`;
+  }
+
+  /**
+   * The note of what a one-step login of `sessionId` evicted (`deployment` layout only: the
+   * one-step login needs every key in one slot).
+   */
+  evictions(sessionId: string): string {
+    return this.prefix + EVICTIONS_SEGMENT + sessionId;
   }
 
   /**

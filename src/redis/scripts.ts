@@ -443,7 +443,7 @@ return reply
 /**
  * A whole login in one round trip (one Redis, `deployment` layout: the members' session keys
  * are built here from the prefix, which only a single node — or one slot — allows).
- * KEYS: index, meta, old session, new session.
+ * KEYS: index, meta, old session, new session, the new id's evictions note.
  * ARGV: 1 new value, 2 rotated-tombstone JSON (naming the new id), 3 tombstone ttlMs, 4 oldId,
  * 5 newId, 6 createdAt, 7 lastSeenAt, 8 metaJSON, 9 max (0 = no limit), 10 onLimit, 11 graceMs,
  * 12 replacing id ('' = none), 13 evicted-tombstone JSON, 14 session key prefix, 15 old stored
@@ -455,7 +455,8 @@ return reply
  * (new_exists: nothing else is written; the pruning is kept, it changes no session); the old
  * id becomes a tombstone, the index entry is added live (a replaced entry's createdAt and meta
  * carry over); under evictOldest the oldest live entries beyond the limit are tombstoned and
- * removed. Returns {1, evicted ids…}.
+ * removed, and named in the evictions note (space-separated, living as their tombstones) for a
+ * caller whose reply is lost (`TAKE_EVICTIONS`). Returns {1, evicted ids…}.
  * Every call counts: the script holds Redis while it runs, and the requests queued behind it
  * wait (the new id's check is its SET NX; the index's expiry is set, not compared, as every
  * member was looked at — unless one is a login in flight elsewhere).
@@ -510,6 +511,7 @@ redis.call('HSET', KEYS[2], ARGV[5], format_entry(c, l, a, 'l', m))
 local reply = {1}
 if max > 0 and ARGV[10] == 'evictOldest' then
   evict_oldest(max, ARGV[5], reply, prefix, ARGV[13], ARGV[3])
+  if #reply > 1 then redis.call('SET', KEYS[5], table.concat(reply, ' ', 2), 'PX', ARGV[3]) end
 end
 -- Every member was looked at above: the index lives exactly as long as its longest member still
 -- listed (not the replaced entry, not the evicted ones), unless a login in flight elsewhere
@@ -529,6 +531,19 @@ else
   redis.call('PEXPIRE', KEYS[2], index_ttl)
 end
 return reply
+`,
+);
+
+/**
+ * KEYS: a login's evictions note (see `LOGIN`). Returns the ids it names (space-separated), or
+ * nil, and deletes it: a second call finds nothing.
+ */
+export const TAKE_EVICTIONS = new LuaScript(
+  'takeEvictions',
+  String.raw`
+local ids = redis.call('GET', KEYS[1])
+if ids then redis.call('DEL', KEYS[1]) end
+return ids
 `,
 );
 

@@ -15,7 +15,7 @@ import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameCon
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
-import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, SET_IF_UNCHANGED, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, SET_IF_UNCHANGED, TAKE_EVICTIONS, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 import { stampActivity, type StoredCookie } from '../store/activity.js';
 
 type Callback = (err?: unknown, data?: any) => any;
@@ -302,7 +302,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     const { oldId, newId, sess, entry, limit } = login;
     if (oldId === newId) throw new SessionRenameConflictError('new_exists');
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
-    const keys = [this.keys.index(login.principal), this.keys.meta(login.principal), this.keys.session(oldId), this.keys.session(newId)];
+    const keys = [this.keys.index(login.principal), this.keys.meta(login.principal), this.keys.session(oldId), this.keys.session(newId), this.keys.evictions(newId)];
     const args = [
       JSON.stringify(sess),
       // A re-login of the same user (its entry replaced) keeps the session's principal.
@@ -326,6 +326,13 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     const reply = (await this.#deadline('login', LOGIN.run(this.#scripting, keys, args).catch(refusalToConflict))) as unknown[];
     const [admitted, ...evicted] = reply;
     return { admitted: Number(admitted) === 1, evicted: evicted.map(String) };
+  }
+
+  /** The ids the one-step login to `newId` evicted (the login script's note, taken once). */
+  async loginEvictions(newId: string): Promise<string[]> {
+    if (this.loginAtOnce === undefined) return [];
+    const ids = await this.#deadline('loginEvictions', TAKE_EVICTIONS.run(this.#scripting, [this.keys.evictions(newId)], []));
+    return typeof ids === 'string' && ids !== '' ? ids.split(' ') : [];
   }
 
   /**

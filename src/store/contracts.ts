@@ -141,6 +141,12 @@ export interface GuardStoreExtensions {
    */
   loginAtOnce?: LoginAtOnce | undefined;
   /**
+   * The ids a `loginAtOnce` to `newId` evicted, once (a second call finds none): for a login
+   * whose reply was lost, so that its evictions are still audited. Only a store whose
+   * `loginAtOnce` can lose its reply needs it (not one in this process).
+   */
+  loginEvictions?(newId: string): Promise<string[]>;
+  /**
    * The id of a new authenticated session of `principal`, built from `randomId` (the guard's
    * own 256-bit random id, which must stay in it whole). A store that places records by id
    * (Redis Cluster: a principal's sessions in its index's slot) embeds its placement here.

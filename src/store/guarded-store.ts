@@ -144,10 +144,14 @@ function answerGet(callback: (err: unknown, session?: SessionData | null) => voi
  * index (`endAll`) are used when present; otherwise the plain Store contract is used under a
  * per-id lock (atomic within this process).
  */
-/** A write with an unknown outcome waiting to be ended: its principal, and the id its index entry goes back to. */
+/**
+ * A write with an unknown outcome waiting to be ended: its principal, the id its index entry
+ * goes back to, and for a one-step login whose evictions are not audited yet, its client's ip.
+ */
 interface Unsettled {
   principal: string | undefined;
   restore: string | undefined;
+  login?: { ip: string | undefined } | undefined;
 }
 
 export class GuardedStore extends session.Store {
@@ -271,10 +275,12 @@ export class GuardedStore extends session.Store {
    *
    * `restore`: the id a rotation moved `principal`'s index entry from; the entry goes back
    * first, to where that session lives by then (`#putBack`; a no-op when it never moved).
+   * `login`: `sid` is a one-step login's new id. Its evictions ran in the store with the login;
+   * once `sid` is ended, they are read back from the store (`loginEvictions`) and audited.
    */
-  async settleUnknown(sid: string, principal: string | undefined, restore?: string): Promise<void> {
+  async settleUnknown(sid: string, principal: string | undefined, restore?: string, login?: { ip: string | undefined }): Promise<void> {
     this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
-    const unsettled: Unsettled = { principal, restore };
+    const unsettled: Unsettled = { principal, restore, login };
     try {
       await this.#settle(sid, unsettled);
     } catch {
@@ -289,10 +295,21 @@ export class GuardedStore extends session.Store {
     }
   }
 
-  /** Ends `sid`, after moving its index entry back where a rotation took it from. */
-  async #settle(sid: string, { principal, restore }: Unsettled): Promise<void> {
+  /**
+   * Ends `sid`, after moving its index entry back where a rotation took it from; then audits
+   * what a one-step login to `sid` evicted (once: the store hands the ids out once).
+   */
+  async #settle(sid: string, unsettled: Unsettled): Promise<void> {
+    const { principal, restore, login } = unsettled;
     if (principal !== undefined && restore !== undefined) await this.#exclusive(restore, () => this.#putBack(principal, sid, restore));
     await this.#endLineages([sid], 'destroyed', principal, false);
+    const inner = this.inner;
+    if (login === undefined || typeof inner.loginEvictions !== 'function') return;
+    const evicted = await this.#promise('index', () => inner.loginEvictions!(sid));
+    unsettled.login = undefined;
+    for (const id of evicted) {
+      this.options.auditor.emit('session_evicted', { sessionId: id, principal, ip: login.ip, reason: 'session_limit', detail: { replyLost: true } });
+    }
   }
 
   /**
@@ -696,9 +713,11 @@ export class GuardedStore extends session.Store {
       // Without `rename`, the old id lives on unless its tombstone landed: an index entry moved
       // to `newId` goes back to it (with `rename`, the old id died with the move or nothing moved).
       const putBack = options.oldStored && options.principal !== undefined && options.principal === options.oldPrincipal && typeof this.inner.rename !== 'function';
+      // A one-step login may also have evicted the user's oldest sessions: audited once settled.
+      const login = this.#logsInAtOnce(options) ? { ip: options.admission?.ip } : undefined;
       // Once `newId` was written (a store's `rename` resolved, or its record was set), it must
       // end whatever failed after, also an error that says it changed nothing.
-      if (progress.written || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined);
+      if (progress.written || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined, login);
       throw err;
     }
   }
@@ -706,8 +725,8 @@ export class GuardedStore extends session.Store {
   async #rotate(oldId: string, newId: string, record: Record_, options: RotateOptions, progress: { written: boolean }): Promise<void> {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
-    if (options.admission && options.principal !== undefined && this.logsInAtOnce) {
-      await this.#loginAtOnce(oldId, newId, record, options.principal, options.admission, options.oldStored);
+    if (this.#logsInAtOnce(options)) {
+      await this.#loginAtOnce(oldId, newId, record, options.principal!, options.admission!, options.oldStored);
       return;
     }
     const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
@@ -756,6 +775,11 @@ export class GuardedStore extends session.Store {
         throw err;
       }
     });
+  }
+
+  /** Whether this rotation is a login in one step (`loginAtOnce`). */
+  #logsInAtOnce(options: RotateOptions): boolean {
+    return options.admission !== undefined && options.principal !== undefined && this.logsInAtOnce;
   }
 
   /** A login in one step: admitted (or refused at the limit), moved, evicting the oldest beyond it. */

@@ -251,6 +251,25 @@ describe('RedisSessionStore login in one step (the login script)', () => {
   });
 });
 
+describe('RedisSessionStore evictions of a login in one step (for a login whose reply was lost)', () => {
+  const limited = (oldId: string, newId: string, principal: string, createdAt: number) =>
+    a.store.loginAtOnce!({ oldId, newId, principal, oldStored: true, sess: signedIn(principal), entry: { sessionId: newId, createdAt, lastSeenAt: createdAt }, limit: { max: 1, onLimit: 'evictOldest' }, replacing: undefined }, Date.now(), 30_000);
+
+  it('names what the login evicted, once, living as the tombstones; a login that evicts nobody leaves no note', async () => {
+    await a.store.guardedSet('n-old-1', record(60_000));
+    assert.deepEqual(await limited('n-old-1', 'n-first', 'note-user', 1), { admitted: true, evicted: [] });
+    assert.equal(await a.client.exists(`${prefix}evicted:n-first`), 0);
+    assert.deepEqual(await a.store.loginEvictions('n-first'), []);
+    await a.store.guardedSet('n-old-2', record(60_000));
+    assert.deepEqual(await limited('n-old-2', 'n-second', 'note-user', 2), { admitted: true, evicted: ['n-first'] });
+    const ttl = await a.client.pTTL(`${prefix}evicted:n-second`);
+    assert.ok(ttl > 25_000 && ttl <= 30_000, `the note lives ${ttl} ms, as the tombstones`);
+    // Another instance of the fleet reads it (the one settling the lost reply), and only once.
+    assert.deepEqual(await b.store.loginEvictions('n-second'), ['n-first']);
+    assert.deepEqual(await a.store.loginEvictions('n-second'), []);
+  });
+});
+
 describe('RedisSessionStore configuration', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['no options', () => new (RedisSessionStore as any)(), /RedisSessionStore: expected an options object/],

@@ -97,6 +97,53 @@ describe('writes whose reply is lost (the command ran in Redis)', () => {
     await eventually(() => app.audit.of('write_outcome_settled').some((e) => e.principal === 'lost-then-down'), 2_000, 'audited as settled');
   });
 
+  it('a login at the limit whose reply is lost still audits the session it evicted (once), and ends only that one', async () => {
+    const user = 'lost-evicting';
+    const [oldest, second, third] = [await loginCookie(user), await loginCookie(user), await loginCookie(user)];
+    const oldestHash = app.audit.of('login').filter((e) => e.principal === user)[0]?.session;
+    assert.ok(oldestHash, 'the first login was audited');
+    const res = await withLostReply([LOGIN], async () => loginWith(app.app, await anonymousCookie(app.app), user));
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    // The script ran: it evicted the oldest session in Redis, and its new session is ended.
+    await eventually(() => app.audit.of('session_evicted').some((e) => e.principal === user), 3_000, 'the eviction is audited');
+    await me(app.app, oldest).expect(401);
+    await me(app.app, second).expect(200);
+    await me(app.app, third).expect(200);
+    assert.deepEqual(await traces(user), { live: 2, indexed: 2 });
+    const evicted = app.audit.of('session_evicted').filter((e) => e.principal === user);
+    assert.equal(evicted.length, 1, 'audited once');
+    assert.equal(evicted[0]?.session, oldestHash, 'the oldest session, named by its hash');
+    assert.equal(evicted[0]?.reason, 'session_limit');
+    assert.deepEqual(evicted[0]?.detail, { replyLost: true });
+  });
+
+  it('a login at the limit whose reply is lost while Redis then stays unreachable audits its eviction once Redis is back', async () => {
+    const user = 'lost-evicting-then-down';
+    for (let i = 0; i < 3; i++) await loginCookie(user);
+    const cookie = await anonymousCookie(app.app);
+    proxy.loseRepliesTo([LOGIN.sha1], { thenDrop: true });
+    try {
+      assert.equal((await loginWith(app.app, cookie, user)).status, 503);
+      assert.equal(app.audit.of('session_evicted').filter((e) => e.principal === user).length, 0, 'nothing known yet');
+    } finally {
+      proxy.heal();
+    }
+    await eventually(() => app.audit.of('write_outcome_settled').some((e) => e.principal === user), 8_000, 'settled after recovery');
+    const evicted = app.audit.of('session_evicted').filter((e) => e.principal === user);
+    assert.equal(evicted.length, 1);
+    assert.deepEqual(evicted[0]?.detail, { replyLost: true });
+    assert.deepEqual(await traces(user), { live: 2, indexed: 2 });
+  });
+
+  it('a login at the limit whose reply arrives audits its eviction once, from the reply', async () => {
+    const user = 'evicting';
+    for (let i = 0; i < 4; i++) await loginCookie(user);
+    const evicted = app.audit.of('session_evicted').filter((e) => e.principal === user);
+    assert.equal(evicted.length, 1);
+    assert.equal(evicted[0]?.detail, undefined);
+    assert.deepEqual(await traces(user), { live: 3, indexed: 3 });
+  });
+
   it('an elevation answered 503 leaves no live session behind: the old id is dead (its move landed) and the new one ended', async () => {
     const cookie = await loginCookie('lost-elevate');
     const res = await withLostReply([RENAME], () => https(post(app.app, '/elevate', cookie)));
