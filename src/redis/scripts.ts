@@ -456,7 +456,7 @@ return reply
  * id becomes a tombstone, the index entry is added live (a replaced entry's createdAt and meta
  * carry over); under evictOldest the oldest live entries beyond the limit are tombstoned and
  * removed, and named in the evictions note (space-separated, living as their tombstones) for a
- * caller whose reply is lost (`TAKE_EVICTIONS`). Returns {1, evicted ids…}.
+ * caller whose reply is lost (`loginEvictions`). Returns {1, evicted ids…}.
  * Every call counts: the script holds Redis while it runs, and the requests queued behind it
  * wait (the new id's check is its SET NX; the index's expiry is set, not compared, as every
  * member was looked at — unless one is a login in flight elsewhere).
@@ -531,19 +531,6 @@ else
   redis.call('PEXPIRE', KEYS[2], index_ttl)
 end
 return reply
-`,
-);
-
-/**
- * KEYS: a login's evictions note (see `LOGIN`). Returns the ids it names (space-separated), or
- * nil, and deletes it: a second call finds nothing.
- */
-export const TAKE_EVICTIONS = new LuaScript(
-  'takeEvictions',
-  String.raw`
-local ids = redis.call('GET', KEYS[1])
-if ids then redis.call('DEL', KEYS[1]) end
-return ids
 `,
 );
 

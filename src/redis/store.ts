@@ -15,7 +15,7 @@ import { SessionRenameConflictError, scriptRefusal, withDeadline, type RenameCon
 import { DEFAULT_PREFIX, DEFAULT_SPREAD_PREFIX, KeyLayout, validateLayout, validatePrefix, validateTagSecret, type KeyLayoutKind } from './keys.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_PENDING_GRACE_MS, RENAMED_REDIS_DURATIONS, checkClient, checkOptionsObject, durationMs } from './options.js';
 import { parseDuration, refuseRenamedDurations } from '../clock/index.js';
-import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, SET_IF_UNCHANGED, TAKE_EVICTIONS, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
+import { GUARDED_SET, LOGIN, MOVE_IN, MOVE_OUT, RENAME, SET_IF_UNCHANGED, TOMBSTONE, TOUCH, type RedisScriptingClient } from './scripts.js';
 import { stampActivity, type StoredCookie } from '../store/activity.js';
 
 type Callback = (err?: unknown, data?: any) => any;
@@ -328,11 +328,17 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
     return { admitted: Number(admitted) === 1, evicted: evicted.map(String) };
   }
 
-  /** The ids the one-step login to `newId` evicted (the login script's note, taken once). */
+  /** The ids the one-step login to `newId` evicted: the login script's note, read (it stays). */
   async loginEvictions(newId: string): Promise<string[]> {
     if (this.loginAtOnce === undefined) return [];
-    const ids = await this.#deadline('loginEvictions', TAKE_EVICTIONS.run(this.#scripting, [this.keys.evictions(newId)], []));
+    const ids = await this.#deadline('loginEvictions', (this.client as SpreadClient).get(this.keys.evictions(newId)));
     return typeof ids === 'string' && ids !== '' ? ids.split(' ') : [];
+  }
+
+  /** Drops the login script's note of what the login to `newId` evicted. */
+  async forgetLoginEvictions(newId: string): Promise<void> {
+    if (this.loginAtOnce === undefined) return;
+    await this.#deadline('forgetLoginEvictions', (this.client as SpreadClient).del([this.keys.evictions(newId)]));
   }
 
   /**

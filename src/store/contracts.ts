@@ -141,11 +141,14 @@ export interface GuardStoreExtensions {
    */
   loginAtOnce?: LoginAtOnce | undefined;
   /**
-   * The ids a `loginAtOnce` to `newId` evicted, once (a second call finds none): for a login
-   * whose reply was lost, so that its evictions are still audited. Only a store whose
-   * `loginAtOnce` can lose its reply needs it (not one in this process).
+   * The ids a `loginAtOnce` to `newId` evicted (the store notes them while their tombstones
+   * live; reading changes nothing): for a login whose reply was lost, so that its evictions are
+   * still audited. Only a store whose `loginAtOnce` can lose its reply needs it (not one in this
+   * process), with `forgetLoginEvictions`.
    */
   loginEvictions?(newId: string): Promise<string[]>;
+  /** Drops the note of what a `loginAtOnce` to `newId` evicted: once audited, or once its reply arrived. */
+  forgetLoginEvictions?(newId: string): Promise<void>;
   /**
    * The id of a new authenticated session of `principal`, built from `randomId` (the guard's
    * own 256-bit random id, which must stay in it whole). A store that places records by id

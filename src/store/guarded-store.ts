@@ -276,7 +276,8 @@ export class GuardedStore extends session.Store {
    * `restore`: the id a rotation moved `principal`'s index entry from; the entry goes back
    * first, to where that session lives by then (`#putBack`; a no-op when it never moved).
    * `login`: `sid` is a one-step login's new id. Its evictions ran in the store with the login;
-   * once `sid` is ended, they are read back from the store (`loginEvictions`) and audited.
+   * once `sid` is ended, they are read back from the store (`loginEvictions`), audited, and
+   * their note dropped.
    */
   async settleUnknown(sid: string, principal: string | undefined, restore?: string, login?: { ip: string | undefined }): Promise<void> {
     this.options.auditor.emit('write_outcome_unknown', { sessionId: sid, principal });
@@ -297,7 +298,8 @@ export class GuardedStore extends session.Store {
 
   /**
    * Ends `sid`, after moving its index entry back where a rotation took it from; then audits
-   * what a one-step login to `sid` evicted (once: the store hands the ids out once).
+   * what a one-step login to `sid` evicted. The note is read (a lost reply: read again by the
+   * retry), audited once, and only then dropped (a failed drop leaves it to expire).
    */
   async #settle(sid: string, unsettled: Unsettled): Promise<void> {
     const { principal, restore, login } = unsettled;
@@ -310,6 +312,12 @@ export class GuardedStore extends session.Store {
     for (const id of evicted) {
       this.options.auditor.emit('session_evicted', { sessionId: id, principal, ip: login.ip, reason: 'session_limit', detail: { replyLost: true } });
     }
+    if (evicted.length > 0) await this.#forgetEvictions(sid);
+  }
+
+  /** Drops a one-step login's note of its evictions, at best (it expires with their tombstones otherwise). */
+  async #forgetEvictions(newId: string): Promise<void> {
+    await this.inner.forgetLoginEvictions?.(newId).catch(() => undefined);
   }
 
   /**
@@ -789,6 +797,8 @@ export class GuardedStore extends session.Store {
     const result = await this.#promise('rename', () => this.inner.loginAtOnce!(login, clock.now(), tombstoneTtlMs));
     if (!result.admitted) throw this.#refuseAtLimit(principal, admission.replacing ?? newId, admission.ip);
     for (const id of result.evicted) auditor.emit('session_evicted', { sessionId: id, principal, ip: admission.ip, reason: 'session_limit' });
+    // Audited from the reply: the note kept for a lost one goes, without holding the login up.
+    if (result.evicted.length > 0) void this.#forgetEvictions(newId);
   }
 
   // ---- the index -----------------------------------------------------------------------------

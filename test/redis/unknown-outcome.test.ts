@@ -135,13 +135,39 @@ describe('writes whose reply is lost (the command ran in Redis)', () => {
     assert.deepEqual(await traces(user), { live: 2, indexed: 2 });
   });
 
-  it('a login at the limit whose reply arrives audits its eviction once, from the reply', async () => {
+  it('a login at the limit whose reply is lost, and then the reply of reading its evictions, audits the eviction once', async () => {
+    const user = 'lost-evicting-twice';
+    for (let i = 0; i < 3; i++) await loginCookie(user);
+    const cookie = await anonymousCookie(app.app);
+    // The login's reply is lost, and so is everything after it on that connection (the
+    // immediate settling too): the id waits for the retries.
+    proxy.loseRepliesTo([LOGIN.sha1]);
+    try {
+      assert.equal((await loginWith(app.app, cookie, user)).status, 503);
+    } finally {
+      proxy.heal();
+    }
+    assert.ok(app.guard.store.unsettled >= 1, 'queued for the retries');
+    // The retry ends the id, then reads the note of its evictions: that reply is lost too.
+    proxy.loseRepliesTo([`${prefix}evicted:`]);
+    await eventually(async () => (await admin.keys(`${prefix}evicted:*`)).length === 1 && app.guard.store.unsettled >= 1, 3_000, 'the note is there');
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the read's deadline (1 s) passes
+    proxy.heal();
+    await eventually(() => app.audit.of('write_outcome_settled').some((e) => e.principal === user), 10_000, 'settled after recovery');
+    const evicted = app.audit.of('session_evicted').filter((e) => e.principal === user);
+    assert.equal(evicted.length, 1, 'the eviction that ran in Redis is audited, once');
+    assert.deepEqual(evicted[0]?.detail, { replyLost: true });
+    await eventually(async () => (await admin.keys(`${prefix}evicted:*`)).length === 0, 2_000, 'the note is dropped once audited');
+  });
+
+  it('a login at the limit whose reply arrives audits its eviction once, from the reply, and leaves no note behind', async () => {
     const user = 'evicting';
     for (let i = 0; i < 4; i++) await loginCookie(user);
     const evicted = app.audit.of('session_evicted').filter((e) => e.principal === user);
     assert.equal(evicted.length, 1);
     assert.equal(evicted[0]?.detail, undefined);
     assert.deepEqual(await traces(user), { live: 3, indexed: 3 });
+    await eventually(async () => (await admin.keys(`${prefix}evicted:*`)).length === 0, 2_000, 'the note of a login whose reply arrived is dropped');
   });
 
   it('an elevation answered 503 leaves no live session behind: the old id is dead (its move landed) and the new one ended', async () => {
