@@ -13,7 +13,7 @@ import { startRedisServer, type RunningRedis } from '../scripts/redis-server.js'
 import { buildDist } from './lib/build.js';
 import { DEFAULT_CONNECTIONS } from './lib/load.js';
 import { describePinning, pin, pinningPlan } from './lib/pinning.js';
-import { codeVersion, dependencyVersions, machineInfo } from './lib/machine.js';
+import { codeVersion, cpuTicks, dependencyVersions, machineInfo, stealPercent } from './lib/machine.js';
 import { evaluateTargets, markdown, type BenchReport } from './lib/report.js';
 import type { GrowthResult } from './scenarios/growth.js';
 import type { ScenarioResult, Settings } from './scenarios/http.js';
@@ -89,6 +89,7 @@ function redisVersion(): string | undefined {
 
 let redis: RunningRedis | undefined;
 const loadStart = os.loadavg();
+const ticksStart = cpuTicks();
 const code = codeVersion();
 const http: ScenarioResult[] = [];
 let memory: MemoryResult[] = [];
@@ -139,6 +140,7 @@ const report: BenchReport = {
   mode: quick ? 'quick' : 'full',
   machine,
   loadAverage: { start: loadStart, end: os.loadavg() },
+  stealPercent: stealPercent(ticksStart, cpuTicks()),
   dependencies: dependencyVersions(),
   settings: {
     runs: settings.runs,

@@ -57,3 +57,31 @@ export function codeVersion(): { commit?: string; srcDirty?: boolean } {
     return {};
   }
 }
+
+/** The machine's CPU time so far, from /proc/stat (Linux; undefined elsewhere): all of it, and the part stolen. */
+export interface CpuTicks {
+  total: number;
+  steal: number;
+}
+
+export function cpuTicks(): CpuTicks | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The share of the machine's CPU time between two readings that the hypervisor gave to other
+ * guests (steal), in percent: on a shared host, a run with steal is slowed in ways the in-server
+ * CPU time does not show (the cores run other guests' work between ours).
+ */
+export function stealPercent(from: CpuTicks | undefined, to: CpuTicks | undefined): number | undefined {
+  if (!from || !to || to.total <= from.total) return undefined;
+  return Math.round((1000 * (to.steal - from.steal)) / (to.total - from.total)) / 10;
+}

@@ -16,6 +16,8 @@ export interface BenchReport {
   mode: 'quick' | 'full';
   machine: MachineInfo;
   loadAverage: { start: number[]; end: number[] };
+  /** CPU steal over the whole run, in percent of the machine's CPU time (Linux only). */
+  stealPercent?: number | undefined;
   dependencies: Record<string, string>;
   settings: Record<string, unknown>;
   elapsedSeconds: number;
@@ -248,6 +250,7 @@ export function markdown(report: BenchReport): string {
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform} ${m.kernel}; Node ${m.node}` +
       `${m.redis ? `; redis-server ${m.redis}` : ''}. Load average at start ${report.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')}, ` +
       `at end ${report.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} (other work shared the machine). ` +
+      `${report.stealPercent === undefined ? '' : `CPU steal (time the host gave other guests) ${report.stealPercent}% of the run's CPU time. `}` +
       `Run took ${Math.round(report.elapsedSeconds)} s; ${String(report.settings.runs)} interleaved runs per variant, medians; ` +
       `ratios are medians of per-run ratios against the first row of each table, and a target's [brackets] give the middle half of those per-run ratios (how far one pair moves)` +
       `${typeof report.settings.pinning === 'string' ? `; ${report.settings.pinning}` : ''}.`,
@@ -281,7 +284,7 @@ export function markdown(report: BenchReport): string {
     out.push('');
     out.push(`#### ${s.title}`);
     out.push('');
-    out.push(`${s.description} Bounded: ${s.bounded}.`);
+    out.push(`${s.description} Bounded: ${s.bounded}.${s.stealPercent === undefined ? '' : ` CPU steal in its recorded rounds: ${s.stealPercent}%.`}`);
     out.push('');
     // On Redis, the redis-server's CPU per request too: it shares the machine's cores.
     const onRedis = s.variants.every((v) => v.median.redisCpuUsPerRequest !== undefined);

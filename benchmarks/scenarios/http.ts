@@ -5,6 +5,7 @@
  */
 import { createClient } from 'redis';
 import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
+import { cpuTicks, stealPercent, type CpuTicks } from '../lib/machine.js';
 import type { CpuSample, ServerVariant } from '../lib/protocol.js';
 import { ServerProcess } from '../lib/server-process.js';
 import { median, pairSpread, pairedRatio, round } from '../lib/stats.js';
@@ -78,6 +79,8 @@ export interface ScenarioResult {
   bounded: string;
   baseline: string;
   variants: VariantResult[];
+  /** CPU steal during the recorded rounds, in percent of the machine's CPU time (Linux). */
+  stealPercent?: number | undefined;
 }
 
 interface Scenario {
@@ -370,8 +373,11 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
     // Round 0 is measured like the others and then dropped: after the warm-up runs, the first
     // round still cost up to twice the CPU of the later ones (V8 still growing the young
     // generation and optimising), and its ratios were noise.
+    let recordedFrom: CpuTicks | undefined;
     for (let run = -1; run < settings.runs; run++) {
       const recorded = run >= 0;
+      const roundFrom = cpuTicks();
+      if (run === 0) recordedFrom = roundFrom;
       // Counterbalanced: every other run goes through the servers in reverse, so that no variant
       // always runs first (right after the previous run's set-up) or always last.
       const order = run % 2 === 0 ? [...servers.entries()] : [...servers.entries()].reverse();
@@ -398,6 +404,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
           settings.log(`  warning: the load generator's core was ${Math.round(100 * (measured.loadCoresBusy ?? 0))}% busy in ${variantName(server)}'s run`);
       }
       if (!recorded) continue;
+      const steal = stealPercent(roundFrom, cpuTicks());
       settings.log(
         `  run ${run + 1}/${settings.runs}: ` +
           scenario.variants
@@ -405,9 +412,11 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
               const r = runs[i]?.at(-1);
               return `${v.key} ${r?.rps ?? 0} req/s ${r?.cpuUsPerRequest ?? 0} µs (GC ${r?.gcYoungUsPerRequest ?? 0}+${r?.gcFullUsPerRequest ?? 0}, heap ${r?.heapUsedMiB ?? 0} MiB)`;
             })
-            .join(' · '),
+            .join(' · ') +
+          (steal === undefined ? '' : ` · steal ${steal}%`),
       );
     }
+    const scenarioSteal = stealPercent(recordedFrom, cpuTicks());
     const base = runs[0] as RunRecord[];
     const variants = scenario.variants.map((spec, i): VariantResult => {
       const mine = runs[i] as RunRecord[];
@@ -448,6 +457,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       bounded: scenario.bounded,
       baseline: scenario.variants[0]?.label ?? '',
       variants,
+      ...(scenarioSteal === undefined ? {} : { stealPercent: scenarioSteal }),
     };
   } finally {
     await redis?.close();
