@@ -100,7 +100,6 @@ export interface RotateOptions {
   admission?: { entry: SessionIndexEntry; replacing?: string | undefined; ip?: string | undefined } | undefined;
 }
 
-/** What `get` answers express-session: a live record, or no session for a missing or tombstoned id. */
 /**
  * The sessions express-session made from a record this store returned (its `createSession`, on a
  * load or a `reload()`): how the guard knows a request's session was loaded, whatever the
@@ -118,10 +117,21 @@ function isInProcess(index: SessionIndex | undefined): index is InProcessLoginIn
   return typeof (index as Partial<InProcessLoginIndex> | undefined)?.pruneNow === 'function';
 }
 
+/** What `get` answers express-session: a live record, or no session for a missing or tombstoned id. */
 function answerGet(callback: (err: unknown, session?: SessionData | null) => void, err: unknown, record: Record_ | null | undefined): void {
   if (err) return callback(err);
   if (!record || isTombstone(record)) return callback(null, null);
   callback(null, record as unknown as SessionData);
+}
+
+/**
+ * A write with an unknown outcome waiting to be ended: its principal, the id its index entry
+ * goes back to, and for a one-step login whose evictions are not audited yet, its client's ip.
+ */
+interface Unsettled {
+  principal: string | undefined;
+  restore: string | undefined;
+  login?: { ip: string | undefined } | undefined;
 }
 
 /**
@@ -144,16 +154,6 @@ function answerGet(callback: (err: unknown, session?: SessionData | null) => voi
  * index (`endAll`) are used when present; otherwise the plain Store contract is used under a
  * per-id lock (atomic within this process).
  */
-/**
- * A write with an unknown outcome waiting to be ended: its principal, the id its index entry
- * goes back to, and for a one-step login whose evictions are not audited yet, its client's ip.
- */
-interface Unsettled {
-  principal: string | undefined;
-  restore: string | undefined;
-  login?: { ip: string | undefined } | undefined;
-}
-
 export class GuardedStore extends session.Store {
   readonly inner: ExtensibleStore;
   readonly options: GuardedStoreOptions;
@@ -307,7 +307,7 @@ export class GuardedStore extends session.Store {
     await this.#endLineages([sid], 'destroyed', principal, false);
     const inner = this.inner;
     if (login === undefined || typeof inner.loginEvictions !== 'function') return;
-    const evicted = await this.#promise('index', () => inner.loginEvictions!(sid));
+    const evicted = await this.#promise('loginEvictions', () => inner.loginEvictions!(sid));
     unsettled.login = undefined;
     for (const id of evicted) {
       this.options.auditor.emit('session_evicted', { sessionId: id, principal, ip: login.ip, reason: 'session_limit', detail: { replyLost: true } });
@@ -722,7 +722,7 @@ export class GuardedStore extends session.Store {
       // to `newId` goes back to it (with `rename`, the old id died with the move or nothing moved).
       const putBack = options.oldStored && options.principal !== undefined && options.principal === options.oldPrincipal && typeof this.inner.rename !== 'function';
       // A one-step login may also have evicted the user's oldest sessions: audited once settled.
-      const login = this.#logsInAtOnce(options) ? { ip: options.admission?.ip } : undefined;
+      const login = this.#logsInAtOnce(options) ? { ip: options.admission.ip } : undefined;
       // Once `newId` was written (a store's `rename` resolved, or its record was set), it must
       // end whatever failed after, also an error that says it changed nothing.
       if (progress.written || mayHaveLanded(err)) await this.settleUnknown(newId, options.principal, putBack ? oldId : undefined, login);
@@ -734,7 +734,7 @@ export class GuardedStore extends session.Store {
     const { clock, tombstoneTtlMs } = this.options;
     const inner = this.inner;
     if (this.#logsInAtOnce(options)) {
-      await this.#loginAtOnce(oldId, newId, record, options.principal!, options.admission!, options.oldStored);
+      await this.#loginAtOnce(oldId, newId, record, options.principal, options.admission, options.oldStored);
       return;
     }
     const samePrincipal = options.principal !== undefined && options.principal === options.oldPrincipal;
@@ -786,7 +786,7 @@ export class GuardedStore extends session.Store {
   }
 
   /** Whether this rotation is a login in one step (`loginAtOnce`). */
-  #logsInAtOnce(options: RotateOptions): boolean {
+  #logsInAtOnce(options: RotateOptions): options is RotateOptions & { principal: string; admission: NonNullable<RotateOptions['admission']> } {
     return options.admission !== undefined && options.principal !== undefined && this.logsInAtOnce;
   }
 
