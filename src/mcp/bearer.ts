@@ -5,6 +5,7 @@
  * the OAuth client id). What it proved is kept for the request's session binding.
  */
 import type { Request, RequestHandler } from 'express';
+import { InvalidTokenError, OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Auditor } from '../audit/index.js';
@@ -32,7 +33,7 @@ export function bearerIdentityOf(req: Request): BearerIdentity | undefined {
 export function mcpBearerIdentity(options: { bearer: McpBearerOptions; auditor: Auditor }): RequestHandler {
   const { bearer, auditor } = options;
   const verify = requireBearerAuth({
-    verifier: bearer.verifier,
+    verifier: refusingUnverifiable(bearer.verifier),
     ...(bearer.requiredScopes ? { requiredScopes: bearer.requiredScopes } : {}),
     ...(bearer.resourceMetadataUrl ? { resourceMetadataUrl: bearer.resourceMetadataUrl } : {}),
     ...(bearer.expectedResource ? { expectedResource: bearer.expectedResource } : {}),
@@ -66,5 +67,24 @@ export function mcpBearerIdentity(options: { bearer: McpBearerOptions; auditor: 
       }
       next();
     });
+  };
+}
+
+/**
+ * The app's verifier, with any error that is not an `OAuthError` (a JWT library's own error on a
+ * garbage token) thrown as `InvalidTokenError`: the SDK answers that 401, where it answers
+ * any other error 500. An outage is the verifier's to say (`ServerError`, answered 500).
+ */
+function refusingUnverifiable(verifier: McpBearerOptions['verifier']): McpBearerOptions['verifier'] {
+  return {
+    ...verifier,
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      try {
+        return await verifier.verifyAccessToken(token);
+      } catch (err) {
+        if (err instanceof OAuthError) throw err;
+        throw new InvalidTokenError('The access token could not be verified.');
+      }
+    },
   };
 }

@@ -62,13 +62,45 @@ export function bodyParserError(err: unknown): McpGuardError | undefined {
 }
 
 /**
- * The endpoint's JSON body parser.
+ * How deeply a request body's arrays and objects may nest. `JSON.parse` takes any depth; the
+ * code after it (the SDK's era routing, the guard's hash of a call's arguments) walks the value
+ * recursively, and a body of 400 kB of nested arrays overflowed the stack there (a 500 to a
+ * request without any token). MCP messages nest a few levels; tool arguments a few more.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests arrays and objects deeper than `max` (iteratively: never the stack). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
+ * The endpoint's JSON body parser: at most `limit` bytes, nested at most `MAX_JSON_DEPTH` levels
+ * (a deeper body is a 400 `INVALID_REQUEST` before anything walks it).
  *
  * @example
  * router.all('/mcp', mcpJsonBody({ limit: '1mb' }));
  */
 export function mcpJsonBody(options: { limit?: string | number } = {}): RequestHandler {
-  return express.json({ limit: options.limit ?? DEFAULT_MAX_BODY_SIZE });
+  const parse = express.json({ limit: options.limit ?? DEFAULT_MAX_BODY_SIZE });
+  return function mcpJsonBodyMiddleware(req, res, next) {
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
+        return sendMcpError(res, new McpGuardError('INVALID_REQUEST', `Invalid Request: the body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+      }
+      next();
+    });
+  };
 }
 
 /**

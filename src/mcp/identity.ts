@@ -45,10 +45,15 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim().length > 0 ? value : undefined;
 }
 
-/** The default principal: `issuer|subject`, or the subject alone; `undefined` without a subject. */
+/**
+ * The default principal: `issuer|subject`, or the subject alone; `undefined` without a subject,
+ * and for a subject that is the OAuth client id: a token of the client credentials grant names
+ * the client as its subject (RFC 9068 §2.2) and stands for no user. An app whose service
+ * accounts are users says so in its own `principal`.
+ */
 export function defaultPrincipal(authInfo: VerifiedAuthInfo): string | undefined {
   const sub = text(authInfo.extra?.sub);
-  if (sub === undefined) return undefined;
+  if (sub === undefined || sub === authInfo.clientId) return undefined;
   const iss = text(authInfo.extra?.iss);
   return iss === undefined ? sub : `${iss}|${sub}`;
 }
@@ -63,7 +68,8 @@ export function verifiedEmails(authInfo: VerifiedAuthInfo): string[] {
  * Derives the user a verified bearer token stands for, or refuses it. This is the only place
  * an MCP principal comes from a token:
  *
- * - the app's `principal(authInfo)` when given, else `extra.sub` (qualified by `extra.iss`);
+ * - the app's `principal(authInfo)` when given, else `extra.sub` (qualified by `extra.iss`),
+ *   unless the subject is the client id (a client credentials token: no user);
  * - never the OAuth `clientId`: many users share one client, and falling back to it would make
  *   them one user (one's stolen session id readable with another's token, one's limits
  *   evicting the other's sessions);
@@ -96,7 +102,7 @@ export function identityFromAuthInfo<A extends VerifiedAuthInfo>(authInfo: A, op
 function missingPrincipal(cause?: unknown): McpGuardError {
   return new McpGuardError(
     'BEARER_PRINCIPAL_MISSING',
-    'Forbidden: the access token does not identify a user (no subject); the server needs a user, not only a client.',
+    'Forbidden: the access token does not identify a user (no subject, or the client as its subject); the server needs a user, not only a client.',
     cause === undefined ? undefined : { cause },
   );
 }

@@ -22,6 +22,14 @@ describe('MCP request bodies', () => {
     await server.close();
   });
 
+  it('answers a body nested deeper than 64 levels with 400 before any session work (no stack overflow, no 500)', async () => {
+    const depth = 200_000;
+    const body = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"},"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const answer = await post(server, { 'mcp-protocol-version': '2025-06-18' }, body);
+    assert.equal(answer.status, 400);
+    assert.deepEqual(answer.body.error, { code: -32600, message: 'Invalid Request: the body nests deeper than 64 levels.' });
+  });
+
   it('answers Content-Encoding: compress with 415 and a JSON-RPC body, not a 500', async () => {
     const answer = await post(server, { 'content-encoding': 'compress' }, JSON.stringify(INITIALIZE));
     assert.equal(answer.status, 415);

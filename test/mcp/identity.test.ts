@@ -29,6 +29,16 @@ describe('identityFromAuthInfo', () => {
     }
   });
 
+  it('refuses a client credentials token, whose subject is the client id (RFC 9068 §2.2): it stands for no user', () => {
+    assert.throws(
+      () => identityFromAuthInfo(info({ sub: CLIENT })),
+      (err: unknown) => err instanceof McpGuardError && err.code === 'BEARER_PRINCIPAL_MISSING' && err.status === 403 && !err.message.includes(CLIENT),
+    );
+    assert.throws(() => identityFromAuthInfo(info({ iss: 'https://idp.example', sub: CLIENT })), { code: 'BEARER_PRINCIPAL_MISSING' });
+    // An app whose service accounts are users says so itself.
+    assert.equal(identityFromAuthInfo(info({ sub: CLIENT }), { principal: (authInfo) => `service:${authInfo.clientId}` }).principal, `service:${CLIENT}`);
+  });
+
   it('uses the app’s principal(authInfo) instead, and refuses when it returns nothing or throws', () => {
     const byOid = (authInfo: AuthInfo) => (typeof authInfo.extra?.oid === 'string' ? `tenant|${authInfo.extra.oid}` : undefined);
     assert.equal(identityFromAuthInfo(info({ oid: 'o-7', sub: 'ignored' }), { principal: byOid }).principal, 'tenant|o-7');
@@ -95,6 +105,26 @@ describe('MCP bearer identity over HTTP', () => {
     assert.equal(server.audit.of('bearer_identity_rejected').at(-1)?.reason, 'no_subject');
     assert.ok(!server.readAuditFile().includes('alice-token'));
     await server.close();
+  });
+
+  it('answers a token its verifier throws a plain Error for (a JWT library on garbage) with 401 invalid_token, not 500', async () => {
+    const throwing = {
+      async verifyAccessToken(token: string): Promise<AuthInfo> {
+        if (token !== 'alice-token') throw new Error('jwt malformed');
+        return { token, clientId: CLIENT, scopes: ['mcp'], expiresAt: Math.floor(Date.now() / 1000) + 3600, extra: { sub: 'alice' } };
+      },
+    };
+    const server = await startGuardedServer({ bearer: { verifier: throwing } });
+    try {
+      const refused = await rawPost(server.endpoint, { authorization: 'Bearer not-a-jwt' }, INITIALIZE);
+      assert.equal(refused.status, 401, JSON.stringify(refused.body));
+      assert.match(refused.headers.get('www-authenticate') ?? '', /invalid_token/);
+      assert.ok(!JSON.stringify(refused.body).includes('jwt malformed'), 'the verifier’s own message stays inside');
+      const served = await rawPost(server.endpoint, { authorization: 'Bearer alice-token' }, INITIALIZE);
+      assert.equal(served.status, 200);
+    } finally {
+      await server.close();
+    }
   });
 
   it('keeps users of one client apart when the app maps tokens to users itself', async () => {

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { bearerAuthChallengeResponse, OAuthError, verifyBearerToken, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
+import { bearerAuthChallengeResponse, OAuthError, OAuthErrorCode, verifyBearerToken, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Auditor } from '../../audit/index.js';
 import { McpGuardError } from '../errors.js';
 import { sendMcpRefusal } from '../http.js';
@@ -54,7 +54,11 @@ export function createBearerIdentity(options: StatelessBearerOptions & { resourc
     } catch (err) {
       const reason = header === undefined ? 'missing' : err instanceof OAuthError ? String(err.code) : 'verifier_error';
       options.auditor.emit('mcp_bearer_rejected', { ip: req.ip, reason });
-      await sendWebResponse(res, bearerAuthChallengeResponse(err, verifyOptions));
+      // A verifier that throws its JWT library's own error on a garbage token: the token is
+      // refused (401 invalid_token), not a server error; an outage is the verifier's to say
+      // (an `OAuthError` with `server_error`).
+      const refusal = err instanceof OAuthError ? err : new OAuthError(OAuthErrorCode.InvalidToken, 'The access token could not be verified.');
+      await sendWebResponse(res, bearerAuthChallengeResponse(refusal, verifyOptions));
       return { ok: false };
     }
     try {

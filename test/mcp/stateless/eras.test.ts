@@ -4,11 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { OAuthError, OAuthErrorCode, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import { redisStateStore } from '../../../src/mcp/stateless/index.js';
 import { redisUrl, uniquePrefix } from '../../redis/support.js';
 import { ALICE, BOB, rawPost, toolText } from '../helpers.js';
 import { CONFIRMED, NEXT_STATE_KEY, STATE_KEY, call, demoVerifier, modernClient, roundRobinFetch, startStatelessServer, type StatelessServer } from './helpers.js';
 
+const MODERN_WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' }, name: 'whoami', arguments: {} } };
 const MODERN_LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } };
 const FROZEN = { kind: 'error', code: -32602, message: 'Invalid or expired requestState' };
 
@@ -55,6 +57,71 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     assert.match(answer.body.error.message, /does not identify a user/);
     assert.equal(server.audit.events.at(-1)?.type, 'bearer_identity_rejected');
     assert.equal(server.audit.events.at(-1)?.reason, 'no_subject');
+  });
+
+  it('refuses a client credentials token (its subject is the OAuth client id, RFC 9068 §2.2): no user, so nothing is served', async () => {
+    const verifier: OAuthTokenVerifier = {
+      async verifyAccessToken(token): Promise<AuthInfo> {
+        if (token !== 'cc-token') throw new OAuthError(OAuthErrorCode.InvalidToken, 'unknown token');
+        return { token, clientId: 'shared-client', scopes: ['mcp'], expiresAt: Math.floor(Date.now() / 1000) + 3600, extra: { sub: 'shared-client' } };
+      },
+    };
+    const byClient = await startStatelessServer({ bearer: { verifier } });
+    try {
+      const answer = await rawPost(byClient.endpoint, { authorization: 'Bearer cc-token', 'mcp-protocol-version': '2026-07-28' }, MODERN_WHOAMI);
+      assert.equal(answer.status, 403, JSON.stringify(answer.body));
+      assert.match(answer.body.error.message, /does not identify a user/);
+      assert.equal(byClient.audit.events.at(-1)?.type, 'bearer_identity_rejected');
+      // Through the real v2 client as well: no call is answered as "shared-client".
+      const client = await modernClient(byClient.endpoint, 'cc-token').catch(() => undefined);
+      const outcome = client ? await call(client, 'whoami', {}) : undefined;
+      await client?.close();
+      assert.ok(outcome === undefined || outcome.kind === 'error', JSON.stringify(outcome));
+    } finally {
+      await byClient.close();
+    }
+  });
+
+  it('answers a token its verifier throws a plain Error for (a JWT library on garbage) with 401 invalid_token, not 500', async () => {
+    const verifier: OAuthTokenVerifier = {
+      async verifyAccessToken(token): Promise<AuthInfo> {
+        if (token !== 'alice-token') throw new Error('jwt malformed');
+        return demoVerifier.verifyAccessToken(token);
+      },
+    };
+    const throwing = await startStatelessServer({ bearer: { verifier } });
+    try {
+      const answer = await rawPost(throwing.endpoint, { authorization: 'Bearer not-a-jwt', 'mcp-protocol-version': '2026-07-28' }, MODERN_WHOAMI);
+      assert.equal(answer.status, 401, JSON.stringify(answer.body));
+      assert.match(answer.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
+      assert.ok(!JSON.stringify(answer.body).includes('jwt malformed'), 'the verifier’s own message stays inside');
+      assert.equal(throwing.audit.events.at(-1)?.reason, 'verifier_error');
+      const alice = await modernClient(throwing.endpoint, 'alice-token');
+      assert.deepEqual(await call(alice, 'whoami', {}), { kind: 'result', text: 'alice', isError: false });
+      await alice.close();
+    } finally {
+      await throwing.close();
+    }
+  });
+
+  it('answers a body nested deeper than 64 levels with 400, before era routing and before the token (no stack overflow, no 500)', async () => {
+    const deep = (depth: number) => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"whoami","arguments":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}}`;
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(server.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', ...headers }, body });
+    // 400 kB of nesting, under the 1 MB body limit: without a token (era routing walks it first)
+    // and with one (the request's hash walks the arguments).
+    for (const headers of [{}, { authorization: 'Bearer bob-token' }] as Array<Record<string, string>>) {
+      const answer = await post(headers, deep(200_000));
+      assert.equal(answer.status, 400);
+      assert.deepEqual(((await answer.json()) as { error?: unknown }).error, { code: -32600, message: 'Invalid Request: the body nests deeper than 64 levels.' });
+    }
+    const shallow = await post({}, deep(2));
+    assert.equal(shallow.status, 401, 'a shallow body goes on to the token check');
+    let nested: unknown[] = [];
+    for (let i = 0; i < 50; i++) nested = [nested];
+    const bob = await modernClient(server.endpoint, 'bob-token');
+    assert.deepEqual(await call(bob, 'whoami', { x: nested }), { kind: 'result', text: 'bob', isError: false }, 'tool arguments nested 50 levels are served');
+    await bob.close();
   });
 
   it('serves each principal as itself, per request, with the credential ACL of both eras', async () => {
