@@ -1,7 +1,7 @@
 import { idNotLeaked, cookieHostPrefix, cookieHttpOnly, cookiePath, cookieSameSite, cookieSecure, cookieTossing, idEntropy, tamperedSignatureRejected, urlSessionId } from './attacks/cookie.js';
 import { describeCatalogue, notApplicable, type AttackDefinition, type AttackInfo, type Verdict } from './attacks/define.js';
 import { absoluteTimeout, idleTimeout, inflightNoResurrection, logoutAllKillsSessions, logoutKillsSession } from './attacks/lifecycle.js';
-import { forgedIdNotAdopted, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
+import { forgedIdNotAdopted, loggedInIdSurvivesLogin, loginSetsNewId, plantedIdSurvivesLogin, preLoginIdDead, privilegeChangeRotates } from './attacks/login.js';
 import { loginCsrf } from './attacks/login-csrf.js';
 import { AttackSession, NotApplicable, RouteAborted, type OptionalRoute } from './context.js';
 import { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
@@ -14,6 +14,7 @@ const CATALOGUE: readonly AttackDefinition[] = [
   plantedIdSurvivesLogin,
   loginSetsNewId,
   preLoginIdDead,
+  loggedInIdSurvivesLogin,
   forgedIdNotAdopted,
   loginCsrf,
   urlSessionId,

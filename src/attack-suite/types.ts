@@ -3,6 +3,7 @@ export type FixationAttackId =
   | 'planted-id-survives-login'
   | 'login-sets-new-id'
   | 'pre-login-id-dead'
+  | 'logged-in-id-survives-login'
   | 'forged-id-not-adopted'
   | 'login-csrf'
   | 'url-session-id'

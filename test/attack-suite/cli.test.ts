@@ -28,7 +28,7 @@ describe('attack suite: the fixation-guard CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^PASS {2}planted-id-survives-login {4}The planted id #[0-9a-f]{8} stayed unauthenticated/m);
     assert.match(run.stdout, /^N\/A {3}cookie-secure/m);
-    assert.match(run.stdout, /21 attacks: 19 passed, 0 failed, 2 not applicable — no attack succeeded/);
+    assert.match(run.stdout, /22 attacks: 20 passed, 0 failed, 2 not applicable — no attack succeeded/);
     assert.ok(!run.stdout.includes('\u001b['), 'no ANSI colours outside a TTY');
   });
 
@@ -37,7 +37,7 @@ describe('attack suite: the fixation-guard CLI', () => {
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /^FAIL {2}planted-id-survives-login/m);
     assert.match(run.stdout, /Evidence of the attacks that succeeded:\nplanted-id-survives-login \(fixation, critical\)\n {2}· attacker visits the site and keeps the pre-login cookie: GET \/ → 200 set sid=#[0-9a-f]{8}/);
-    assert.match(run.stdout, /3 attacks succeeded/);
+    assert.match(run.stdout, /4 attacks succeeded/);
   });
 
   it('prints the report as JSON with --json', async () => {

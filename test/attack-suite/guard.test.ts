@@ -53,19 +53,27 @@ describe('attack suite: against fixation-guard', () => {
   it('catches the example app with rotation switched off by the fixation attacks and the privilege change', async () => {
     const { app, clock } = createLoginApp({ testClock: true, guard: { strategy: 'none', dangerouslyAllowSessionFixation: true } });
     const report = await runFixationAttacks(app, exampleOptions(clock));
-    assert.deepEqual(outcomes(report, 'fail'), ['login-sets-new-id', 'planted-id-survives-login', 'pre-login-id-dead', 'privilege-change-rotates']);
+    assert.deepEqual(outcomes(report, 'fail'), ['logged-in-id-survives-login', 'login-sets-new-id', 'planted-id-survives-login', 'pre-login-id-dead', 'privilege-change-rotates']);
   });
 
-  it('catches a copy of the example app with the login-CSRF check off by login-csrf alone, and the example passes it', async () => {
-    const off = createLoginApp({ testClock: true, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
-    const caught = await runFixationAttacks(off.app, exampleOptions(off.clock));
-    assert.deepEqual(outcomes(caught, 'fail'), ['login-csrf']);
-    const result = caught.results.find((r) => r.id === 'login-csrf');
-    assert.match(result?.reason ?? '', /answered 200 with the session cookie #[0-9a-f]{8}, which opens \/me \(200\)/);
-    const on = createLoginApp({ guard: { maxSessionsPerUser: 5 } });
-    const [passed] = (await runFixationAttacks(on.app, { loginBody, only: ['login-csrf'] })).results;
+  it('catches a copy of the example app with the login-CSRF check and the form tokens off at its form login, and the example passes it', async () => {
+    const formLogin = { loginPath: '/account/login', loginEncoding: 'form' as const, only: ['login-csrf' as const] };
+    const off = createLoginApp({ testClock: true, csrfTokens: false, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
+    const [caught] = (await runFixationAttacks(off.app, { ...exampleOptions(off.clock), ...formLogin })).results;
+    assert.equal(caught?.outcome, 'fail');
+    assert.match(caught?.reason ?? '', /\(Sec-Fetch-Site: cross-site, a urlencoded form\) answered 303 with the session cookie #[0-9a-f]{8}, which opens \/me \(200\)/);
+    const on = createLoginApp({ csrfTokens: false, guard: { maxSessionsPerUser: 5 } });
+    const [passed] = (await runFixationAttacks(on.app, { loginBody, ...formLogin })).results;
     assert.equal(passed?.outcome, 'pass');
-    assert.match(passed?.reason ?? '', /answered 403 and set no session cookie/);
+    assert.match(passed?.reason ?? '', /a urlencoded form: 403, no session cookie/);
+  });
+
+  it("judges the example's JSON login by what another site's page can send: a form or text/plain, never JSON without a CORS grant", async () => {
+    // With the guard's check off, the JSON login still takes nothing a form can send.
+    const off = createLoginApp({ testClock: true, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
+    const [result] = (await runFixationAttacks(off.app, { ...exampleOptions(off.clock), only: ['login-csrf'] })).results;
+    assert.equal(result?.outcome, 'pass', result?.reason);
+    assert.match(result?.reason ?? '', /a urlencoded form: 401, no session cookie; a text\/plain form carrying the JSON: 401, no session cookie/);
   });
 
   it('provokes the late-save race against the guard and sees the tombstones hold', async () => {

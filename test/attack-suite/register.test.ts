@@ -93,8 +93,8 @@ describe('attack suite: fixationAttackSuite', () => {
       delete env.NODE_TEST_CONTEXT;
       const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { encoding: 'utf8', timeout: 60_000, env });
       assert.equal(run.status, 0, run.stdout + run.stderr);
-      assert.match(run.stdout, /# tests 21\n/);
-      assert.match(run.stdout, /# pass 19\n/);
+      assert.match(run.stdout, /# tests 22\n/);
+      assert.match(run.stdout, /# pass 20\n/);
       assert.match(run.stdout, /# skipped 2\n/);
       assert.match(run.stdout, /ok \d+ - The session cookie is Secure on https\. # SKIP not applicable: the target is plain http/);
     } finally {

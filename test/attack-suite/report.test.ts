@@ -54,7 +54,7 @@ describe('attack suite: report and setup', () => {
   it('gives every result its standard references, its reason and its timing', async () => {
     const testApp = createTestApp();
     const report = await runFixationAttacks(testApp.app, suiteOptionsFor(testApp));
-    assert.equal(report.results.length, 21);
+    assert.equal(report.results.length, 22);
     for (const result of report.results) {
       assert.ok(result.standard.asvs4.length > 0 && result.standard.asvs5.length > 0 && result.standard.cheatSheet.length > 0, result.id);
       assert.ok(result.reason.length > 10, result.id);
@@ -62,8 +62,8 @@ describe('attack suite: report and setup', () => {
       assert.ok(result.durationMs >= 0);
     }
     assert.deepEqual(report.summary, {
-      total: 21,
-      passed: 19,
+      total: 22,
+      passed: 20,
       failed: 0,
       notApplicable: 2,
       errors: 0,
@@ -106,7 +106,7 @@ describe('attack suite: report and setup', () => {
     const only = await runFixationAttacks(testApp.app, { loginBody, only: ['cookie-httponly', 'url-session-id'] });
     assert.deepEqual(only.results.map((r) => r.id), ['url-session-id', 'cookie-httponly']);
     const skipped = await runFixationAttacks(testApp.app, { loginBody, skip: ['id-entropy'] });
-    assert.equal(skipped.results.length, 20);
+    assert.equal(skipped.results.length, 21);
     assert.ok(!skipped.results.some((r) => r.id === 'id-entropy'));
   });
 

@@ -1,3 +1,4 @@
+import { DEFAULT_URL_SESSION_ID_NAMES } from '../../url-ids/index.js';
 import { decodeCookieValue as decoded, idHash, type SessionCookie } from '../cookies.js';
 import { NotApplicable, type AttackContext, type Exchange } from '../context.js';
 import { estimateIdEntropy, MIN_ID_ENTROPY_BITS } from '../entropy.js';
@@ -5,9 +6,9 @@ import { CS, fail, notApplicable, pass, standard, type AttackDefinition, type Ve
 
 export const urlSessionId: AttackDefinition = {
   id: 'url-session-id',
-  title: 'Session ids in the URL (?sid=, ?<cookie name>=, ;jsessionid=) are ignored or rejected.',
+  title: 'Session ids in the URL (?sid=, ?session_id=, ?<cookie name>=, ;jsessionid=, …) are ignored or rejected.',
   method:
-    'Sends a logged-in session\'s id in the query string and as a path parameter, with no cookie, to the protected path; then logs in with a pre-login id in the URL. None may authenticate or be adopted.',
+    'Sends a logged-in session\'s id in the query string (under the cookie\'s name and every name `rejectUrlSessionIds` refuses: sid, sessionid, session_id, jsessionid, phpsessid, connect.sid, aspsessionid) and as a path parameter, with no cookie, to the protected path; then logs in with a pre-login id in the URL. None may authenticate or be adopted.',
   standard: standard(['3.1.1'], ['14.2.1'], [CS.exchange]),
   class: 'fixation',
   severity: 'high',
@@ -17,8 +18,8 @@ export const urlSessionId: AttackDefinition = {
     const value = encodeURIComponent(decoded(victim.value));
     const name = encodeURIComponent(ctx.cookieName);
     const links = [
-      `${protectedPath}?sid=${value}`,
       `${protectedPath}?${name}=${value}`,
+      ...DEFAULT_URL_SESSION_ID_NAMES.map((param) => `${protectedPath}?${encodeURIComponent(param)}=${value}`),
       `${protectedPath};jsessionid=${value}`,
       `${protectedPath}?sid=${encodeURIComponent(victim.id)}`,
     ].filter((link, i, all) => all.indexOf(link) === i);

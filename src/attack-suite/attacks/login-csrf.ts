@@ -18,41 +18,70 @@ const CROSS_SITE_FORM_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'sec-fetch-dest': 'document',
 });
 
+/** A login as the attacker's page can send it, and how. */
+interface CrossSiteLogin {
+  how: string;
+  headers: Record<string, string>;
+  body?: string;
+  json?: unknown;
+}
+
+/** The login body as form fields (a form sends strings). */
+function formBody(body: unknown): string {
+  const fields = new URLSearchParams();
+  for (const [name, value] of Object.entries((body ?? {}) as Record<string, unknown>)) fields.append(name, typeof value === 'string' ? value : JSON.stringify(value));
+  return fields.toString();
+}
+
 export const loginCsrf: AttackDefinition = {
   id: 'login-csrf',
   title: 'A login sent from another site does not leave an authenticated session in the browser.',
   method:
-    "A page on the attacker's site auto-submits the login with the attacker's credentials, as a browser sends it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, and no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored); the login must be refused, or its cookie must not open the protected path.",
+    "A page on the attacker's site submits the login with the attacker's credentials, as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, and no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored): a form (urlencoded; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS policy lets that site send it with credentials. Each must be refused, or its cookie must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
   // The attacker fixes his own authenticated session in the victim's browser.
   class: 'fixation',
   severity: 'high',
   async run(ctx) {
-    const { loginPath, loginEncoding, protectedPath } = ctx.options;
-    if (loginEncoding === 'json') {
-      ctx.note(
-        'the login is JSON: a plain cross-site form cannot send application/json (that needs a CORS preflight), so a browser only falls to this if the app also takes form or text/plain bodies at the login; the server-side check is judged all the same',
-      );
-    }
+    const { loginPath, loginEncoding, loginBody, protectedPath } = ctx.options;
     // Sent by hand, not through ctx.login: the attacker's page can read no CSRF token of the
     // victim's session, so none is sent (a token check that refuses it is a pass).
-    const login = await ctx.send("victim's browser submits the attacker's login form from another site", {
-      method: 'POST',
-      path: loginPath,
-      headers: { ...CROSS_SITE_FORM_HEADERS, ...(loginEncoding === 'json' ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
-      ...(loginEncoding === 'json' ? { json: ctx.options.loginBody } : { body: new URLSearchParams(ctx.options.loginBody as Record<string, string>).toString() }),
-    });
-    const status = login.response.status;
-    if (!login.issued) {
-      return pass(`POST ${loginPath} from ${ATTACKER_ORIGIN} answered ${status} and set no session cookie: the victim's browser holds no session of the attacker's account.`);
+    const attempts: CrossSiteLogin[] = [{ how: 'a urlencoded form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formBody(loginBody) }];
+    if (loginEncoding === 'json') {
+      // A form cannot send application/json (a page's fetch of it needs a CORS preflight), but
+      // `enctype="text/plain"` sends a body that is the JSON, for a server that parses it anyway.
+      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(loginBody) });
+      const preflight = await ctx.send("attacker's page asks whether it may send the JSON login (CORS preflight)", {
+        method: 'OPTIONS',
+        path: loginPath,
+        headers: { origin: ATTACKER_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      const allowed = preflight.response.headers['access-control-allow-origin'] === ATTACKER_ORIGIN && preflight.response.headers['access-control-allow-credentials'] === 'true';
+      if (allowed) attempts.push({ how: 'a JSON fetch with credentials, which the CORS policy allows from that site', headers: {}, json: loginBody });
+      else ctx.note('the login is JSON and its CORS policy does not let another site send it with credentials: only what a form can send was tried');
     }
-    ctx.track(login.issued);
-    const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it was given", login.issued);
-    if (opened.ok) {
-      return fail(
-        `POST ${loginPath} from ${ATTACKER_ORIGIN} (Sec-Fetch-Site: cross-site) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
-      );
+    const refused: string[] = [];
+    for (const attempt of attempts) {
+      const login = await ctx.send(`victim's browser submits the attacker's login from another site (${attempt.how})`, {
+        method: 'POST',
+        path: loginPath,
+        headers: { ...CROSS_SITE_FORM_HEADERS, ...attempt.headers },
+        ...(attempt.json === undefined ? { body: attempt.body } : { json: attempt.json }),
+      });
+      const status = login.response.status;
+      if (!login.issued) {
+        refused.push(`${attempt.how}: ${status}, no session cookie`);
+        continue;
+      }
+      ctx.track(login.issued);
+      const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it was given", login.issued);
+      if (opened.ok) {
+        return fail(
+          `POST ${loginPath} from ${ATTACKER_ORIGIN} (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
+        );
+      }
+      refused.push(`${attempt.how}: ${status}, its cookie ${idHash(login.issued.id)} does not open ${protectedPath} (${opened.status})`);
     }
-    return pass(`POST ${loginPath} from ${ATTACKER_ORIGIN} answered ${status}; the cookie it set (${idHash(login.issued.id)}) does not open ${protectedPath} (${opened.status}).`);
+    return pass(`POST ${loginPath} from ${ATTACKER_ORIGIN} left the victim's browser with no session of the attacker's account (${refused.join('; ')}).`);
   },
 };

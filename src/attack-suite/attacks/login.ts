@@ -34,6 +34,35 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
   },
 };
 
+/**
+ * A planted id that is already logged in: the attacker logs in to their own account and plants
+ * that cookie (cookie tossing, XSS); an app that rotates only an anonymous session at login
+ * ("switch account" on the same id) hands the victim's login to the attacker's copy.
+ */
+export const loggedInIdSurvivesLogin: AttackDefinition = {
+  id: 'logged-in-id-survives-login',
+  title: 'A session id that is already logged in does not survive another login.',
+  method:
+    'Logs in, then logs in again carrying that logged-in cookie (as when an attacker plants the cookie of their own session in the victim\'s browser): the second login must set a new id, and the first id must no longer open the protected path.',
+  standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
+  class: 'fixation',
+  severity: 'critical',
+  async run(ctx) {
+    const { after: planted } = await ctx.loggedIn('attacker');
+    const login = await ctx.login('victim logs in carrying the attacker\'s logged-in cookie', planted);
+    if (login.response.status >= 400) return notApplicable(`a login carrying a logged-in cookie answered ${login.response.status}: the app refuses it`);
+    const kept = !login.issued || login.issued.id === planted.id;
+    const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
+    if (attacker.ok) {
+      return fail(
+        `The logged-in id ${idHash(planted.id)} carried into a second login still opens ${ctx.options.protectedPath} (${attacker.status})${kept ? ', and the login kept it as the session id' : ''}: an attacker who plants their own logged-in cookie gets the victim's session.`,
+      );
+    }
+    if (kept) return fail(`The second login kept the id ${idHash(planted.id)} instead of setting a new one.`);
+    return pass(`The second login replaced ${idHash(planted.id)} with ${idHash((login.issued as SessionCookie).id)}, and the planted id no longer opens ${ctx.options.protectedPath} (${attacker.status}).`);
+  },
+};
+
 export const loginSetsNewId: AttackDefinition = {
   id: 'login-sets-new-id',
   title: 'The login response sets a new session id.',

@@ -13,6 +13,7 @@ import { ManualClock } from '../../../src/clock/index.js';
 export type Flaw =
   | 'no-rotation'
   | 'old-id-alive'
+  | 'rotate-anonymous-only'
   | 'url-ids'
   | 'no-httponly'
   | 'duplicate-cookies-last-wins'
@@ -153,7 +154,10 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
   );
   // The body parser comes after the session, as in express-session's own examples: that is the
   // order in which a held request has loaded its session before its body arrives.
+  // JSON and form logins both (as an app whose pages post forms): a form is what another site's
+  // page can send, so the login-CSRF check below is what keeps it out.
   app.use(express.json());
+  app.use(express.urlencoded({ extended: false }));
   app.use(function timeouts(req: Request, _res: Response, next: NextFunction) {
     const s = req.session;
     if (!s.account) return next();
@@ -181,7 +185,8 @@ export function createTestApp(flaws: readonly Flaw[] = [], options: { https?: bo
       }
       const oldId = req.sessionID;
       const oldData = JSON.parse(JSON.stringify(req.session)) as SessionData;
-      if (!has('no-rotation')) {
+      // 'rotate-anonymous-only': "switch account" on a session that is already logged in keeps its id.
+      if (!has('no-rotation') && !(has('rotate-anonymous-only') && req.session.account !== undefined)) {
         await promisify((cb) => req.session.regenerate(cb));
         if (has('old-id-alive')) {
           store.tombstones.delete(oldId);
