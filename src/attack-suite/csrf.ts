@@ -49,6 +49,22 @@ export function readCsrfToken(response: ReceivedResponse, from: ResolvedCsrf['fr
       const value = response.headers[from.name.toLowerCase()];
       return Array.isArray(value) ? value[0] : value;
     }
+    case 'json': {
+      const value = jsonBody(response)?.[from.name];
+      return typeof value === 'string' ? value : undefined;
+    }
+  }
+}
+
+/** The response's body as a JSON object (an SPA's token endpoint: `{"csrfToken": "…"}`), or undefined. */
+function jsonBody(response: ReceivedResponse): Record<string, unknown> | undefined {
+  const type = response.headers['content-type'];
+  if (typeof type !== 'string' || !/\bjson\b/i.test(type)) return undefined;
+  try {
+    const value: unknown = JSON.parse(response.body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -61,8 +77,9 @@ function decodeURIComponentSafe(value: string): string {
 }
 
 /**
- * Looks for a CSRF token in a page: a hidden input, then a meta tag, then a response header,
- * then a cookie (the session cookie excluded) whose name says csrf/xsrf.
+ * Looks for a CSRF token in a page: a hidden input, then a meta tag, then a field of a JSON
+ * body, then a response header, then a cookie (the session cookie excluded) whose name says
+ * csrf/xsrf.
  */
 export function detectCsrf(response: ReceivedResponse, page: string, sessionCookieName: string): ResolvedCsrf | undefined {
   const candidates: Array<ResolvedCsrf['from']> = [];
@@ -73,6 +90,9 @@ export function detectCsrf(response: ReceivedResponse, page: string, sessionCook
   for (const meta of tags(response.body, 'meta')) {
     const name = meta.get('name');
     if (name && TOKEN_NAME.test(name) && meta.get('content')) candidates.push({ kind: 'meta', name });
+  }
+  for (const [name, value] of Object.entries(jsonBody(response) ?? {})) {
+    if (TOKEN_NAME.test(name) && typeof value === 'string' && value !== '') candidates.push({ kind: 'json', name });
   }
   for (const [name] of response.rawHeaders) {
     if (/^x-(csrf|xsrf)-token$/i.test(name)) candidates.push({ kind: 'header', name });

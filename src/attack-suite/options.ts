@@ -14,14 +14,14 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** The least number of samples from which per-position variety means anything. */
 const MIN_ENTROPY_SAMPLES = 16;
 
-/** A CSRF side: where the token is read (`input`, `meta`, `cookie`, `header`) or sent (`field`, `header`). */
+/** A CSRF side: where the token is read (`input`, `meta`, `cookie`, `header`, `json`) or sent (`field`, `header`). */
 export interface CsrfSide<K extends string> {
   kind: K;
   name: string;
 }
 
 export interface ResolvedCsrf {
-  from: CsrfSide<'input' | 'meta' | 'cookie' | 'header'>;
+  from: CsrfSide<'input' | 'meta' | 'cookie' | 'header' | 'json'>;
   to: CsrfSide<'field' | 'header'>;
   page: string | undefined;
 }
@@ -95,7 +95,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const CSRF_FROM = /^(input|meta|cookie|header):([!#$%&'*+\-.^_`|~0-9A-Za-z:[\]]+)$/;
+const CSRF_FROM = /^(input|meta|cookie|header|json):([!#$%&'*+\-.^_`|~0-9A-Za-z:[\]]+)$/;
 const CSRF_TO = /^(field|header):([!#$%&'*+\-.^_`|~0-9A-Za-z[\]]+)$/;
 
 /** Where a token read from `from` goes by default (the conventions of csurf, csrf-csrf, Angular, Rails, Spring). */
@@ -108,6 +108,7 @@ export function defaultCsrfTo(from: ResolvedCsrf['from']): ResolvedCsrf['to'] {
     case 'cookie':
       return { kind: 'header', name: /^xsrf-token$/i.test(from.name) ? 'X-XSRF-TOKEN' : 'X-CSRF-Token' };
     case 'meta':
+    case 'json':
       return { kind: 'header', name: 'X-CSRF-Token' };
   }
 }
@@ -116,11 +117,11 @@ function resolveCsrf(value: FixationAttackOptions['csrf'], name: (option: string
   if (value === undefined || value === 'auto') return 'auto';
   if (value === false) return false;
   if (!isPlainObject(value) || typeof value.from !== 'string') {
-    throw new TypeError(`${WHERE}: ${name('csrf')} must be 'auto', false or { from: 'input:_csrf' | 'meta:csrf-token' | 'cookie:XSRF-TOKEN' | 'header:X-CSRF-Token', to?, page? }; got ${JSON.stringify(value)}`);
+    throw new TypeError(`${WHERE}: ${name('csrf')} must be 'auto', false or { from: 'input:_csrf' | 'meta:csrf-token' | 'cookie:XSRF-TOKEN' | 'header:X-CSRF-Token' | 'json:csrfToken', to?, page? }; got ${JSON.stringify(value)}`);
   }
   const from = CSRF_FROM.exec(value.from);
   if (!from) {
-    throw new Error(`${WHERE}: ${name('csrf')} must be input:<name>, meta:<name>, cookie:<name> or header:<name>; got ${JSON.stringify(value.from)}`);
+    throw new Error(`${WHERE}: ${name('csrf')} must be input:<name>, meta:<name>, cookie:<name>, header:<name> or json:<field>; got ${JSON.stringify(value.from)}`);
   }
   const source = { kind: from[1] as ResolvedCsrf['from']['kind'], name: from[2] as string };
   let to = defaultCsrfTo(source);

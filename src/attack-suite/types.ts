@@ -218,14 +218,16 @@ export interface FixationAttackOptions {
  * @example
  * { from: 'input:_csrf' }                              // a hidden form field, sent back as the field _csrf
  * { from: 'cookie:XSRF-TOKEN', to: 'header:X-XSRF-TOKEN' } // double submit
+ * { from: 'json:csrfToken', page: '/api/csrf-token' }   // an SPA's token endpoint, sent back as X-CSRF-Token
  */
 export interface CsrfOptions {
-  /** `input:<name>` (hidden input), `meta:<name>` (meta tag), `cookie:<name>` or `header:<name>` (of the page's response). */
+  /** `input:<name>` (hidden input), `meta:<name>` (meta tag), `cookie:<name>` or `header:<name>` (of the page's response), or `json:<field>` (a top-level field of the page's JSON body: an SPA's token endpoint). */
   from: string;
   /**
    * `field:<name>` (a body field, form or JSON) or `header:<name>`. The default value follows
    * `from`: `input:x` → `field:x`; `meta:x` → `header:X-CSRF-Token`; `cookie:XSRF-TOKEN` →
-   * `header:X-XSRF-TOKEN`, other cookies → `header:X-CSRF-Token`; `header:x` → `header:x`.
+   * `header:X-XSRF-TOKEN`, other cookies → `header:X-CSRF-Token`; `header:x` → `header:x`;
+   * `json:x` → `header:X-CSRF-Token`.
    */
   to?: string;
   /** The page whose response carries the token (GET). The default value is `loginPath`. */

@@ -4,11 +4,12 @@
  * vulnerable app must fail, a protected one must not.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
-import { runFixationAttacks, type FixationAttackId, type FixationReport } from '../../src/attack-suite/index.js';
+import { runFixationAttacks, type FixationAttackId, type FixationAttackOptions, type FixationReport } from '../../src/attack-suite/index.js';
 
 const USERS: Record<string, string> = { alice: 'alice-password', mallory: 'mallory-password' };
 const ALICE = { username: 'alice', password: 'alice-password' };
@@ -32,6 +33,7 @@ function sessionApp(before?: (app: express.Express) => void): express.Express {
 declare module 'express-session' {
   interface SessionData {
     visits?: number;
+    csrf?: string;
   }
 }
 
@@ -63,8 +65,8 @@ async function served<T>(app: express.Express, run: (url: string) => Promise<T>)
   }
 }
 
-function attack(app: express.Express, only?: FixationAttackId[]): Promise<FixationReport> {
-  return served(app, (url) => runFixationAttacks(url, { loginBody: ALICE, entropySamples: 16, ...(only ? { only } : {}) }));
+function attack(app: express.Express, only?: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> {
+  return served(app, (url) => runFixationAttacks(url, { loginBody: ALICE, entropySamples: 16, ...(only ? { only } : {}), ...extra }));
 }
 
 const outcome = (report: FixationReport, id: FixationAttackId) => report.results.find((r) => r.id === id)?.outcome;
@@ -147,5 +149,20 @@ describe('attack suite: apps it was not written for', () => {
     const [result] = (await attack(cors, ['login-csrf'])).results;
     assert.equal(result?.outcome, 'fail');
     assert.match(result?.reason ?? '', /a JSON fetch with credentials, which the CORS policy allows from that site\) answered 204/);
+  });
+
+  it('logs in to an SPA whose CSRF token comes from a JSON endpoint (json:csrfToken, sent back as X-CSRF-Token), and passes it', async () => {
+    const app = sessionApp();
+    app.get('/api/csrf-token', (req, res) => {
+      req.session.csrf ??= randomBytes(16).toString('hex');
+      res.json({ csrfToken: req.session.csrf });
+    });
+    app.use((req, res, next) => (req.method === 'POST' && (!req.session.csrf || req.get('x-csrf-token') !== req.session.csrf) ? void res.status(403).end() : next()));
+    app.post('/login', regenerateLogin);
+    await served(app, async (url) => {
+      assert.equal((await login(url, ALICE)).status, 403, 'by hand: no token, no login');
+    });
+    const report = await attack(app, [...CORE, 'logged-in-id-survives-login'], { csrf: { from: 'json:csrfToken', page: '/api/csrf-token' } });
+    assert.equal(report.summary.verdict, 'pass', JSON.stringify(report.results.map((r) => [r.id, r.outcome, r.reason])));
   });
 });

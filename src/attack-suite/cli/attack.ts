@@ -29,7 +29,8 @@ Logging in:
   --login-body <json>         the whole login body as JSON instead of fields
   --header <'Name: value'>    an extra header on every request; repeatable
   --csrf-from <kind:name>     where the CSRF token is read: input:_csrf, meta:csrf-token,
-                              cookie:XSRF-TOKEN or header:X-CSRF-Token (default: detected)
+                              cookie:XSRF-TOKEN, header:X-CSRF-Token or json:csrfToken
+                              (a field of the page's JSON body) (default: detected)
   --csrf-to <kind:name>       where it is sent: field:_csrf or header:X-XSRF-TOKEN
                               (default: follows --csrf-from)
   --csrf-page <path>          the page that carries the token (default: the login path)
