@@ -107,7 +107,7 @@ describe('attack suite: the fixation-guard CLI', () => {
       /--login-encoding must be json or form; got "xml"/,
       /--logout-method must be GET or POST; got "DELETE"/,
       /--header must be 'Name: value'; got "no colon"/,
-      /--csrf-from must be input:<name>, meta:<name>, cookie:<name> or header:<name>; got "body:_csrf"/,
+      /--csrf-from must be input:<name>, meta:<name>, cookie:<name>, header:<name> or json:<field>; got "body:_csrf"/,
       /--fail-on must be one of fixation, hardening, all; got "everything"/,
       /--skip names an unknown attack "no-such-attack"/,
     ];
