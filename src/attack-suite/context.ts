@@ -45,6 +45,8 @@ export interface SendOptions {
   extraCookies?: ReadonlyArray<{ name: string; value: string }>;
   /** Leave the request out of the evidence (bulk sampling). */
   quiet?: boolean;
+  /** Sent as a page of another site sends it: without the extra headers the suite was given. */
+  crossSite?: boolean;
 }
 
 /** A route only some attacks need: the probe and the clean-up use it only when a selected attack does. */
@@ -387,7 +389,7 @@ export class AttackContext {
     };
     if (!request.quiet) this.requests.push(evidence);
     try {
-      const response = await this.session.client.send({ method: request.method, path: request.path, headers, ...(body === undefined ? {} : { body }) });
+      const response = await this.session.client.send({ method: request.method, path: request.path, headers, ...(body === undefined ? {} : { body }), ...(request.crossSite === true ? { crossSite: true } : {}) });
       return this.#record(evidence, response);
     } catch (err) {
       evidence.error = (err as Error).message;
@@ -494,8 +496,8 @@ export class AttackContext {
    * them. `before` is the id carried into the login (the page may have replaced `cookie`),
    * `cookie` the id in force afterwards.
    */
-  async login(step: string, cookie?: SessionCookie, path = this.options.loginPath): Promise<Exchange & { before: SessionCookie | undefined; cookie: SessionCookie | undefined }> {
-    const { loginBody, loginEncoding } = this.options;
+  async login(step: string, cookie?: SessionCookie, path = this.options.loginPath, loginBody = this.options.loginBody): Promise<Exchange & { before: SessionCookie | undefined; cookie: SessionCookie | undefined }> {
+    const { loginEncoding } = this.options;
     const csrf = await this.csrfToken(`${step}: the login page (CSRF token)`, cookie);
     const before = csrf.cookie;
     const exchange = await this.send(step, {
@@ -540,16 +542,16 @@ export class AttackContext {
   }
 
   /** GET the protected path with exactly these cookies; `cookie` follows a rotation. */
-  async authenticated(step: string, ...cookies: SessionCookie[]): Promise<{ ok: boolean; status: number; cookie: SessionCookie }> {
+  async authenticated(step: string, ...cookies: SessionCookie[]): Promise<{ ok: boolean; status: number; cookie: SessionCookie; body: string }> {
     const exchange = await this.send(step, { method: 'GET', path: this.options.protectedPath, cookies });
     const last = cookies.at(-1) as SessionCookie;
-    return { ok: isSuccess(exchange.response.status), status: exchange.response.status, cookie: exchange.issued ?? last };
+    return { ok: isSuccess(exchange.response.status), status: exchange.response.status, cookie: exchange.issued ?? last, body: exchange.response.body };
   }
 
-  /** A logged-in session that started as an anonymous one (when the app has those). */
-  async loggedIn(who: string): Promise<{ before: SessionCookie | undefined; after: SessionCookie }> {
+  /** A logged-in session that started as an anonymous one (when the app has those); `loginBody` for another account. */
+  async loggedIn(who: string, loginBody = this.options.loginBody): Promise<{ before: SessionCookie | undefined; after: SessionCookie }> {
     const before = this.facts.anonymousSessions ? await this.anonymous(`${who} visits the site`) : undefined;
-    const login = await this.login(`${who} logs in`, before);
+    const login = await this.login(`${who} logs in`, before, this.options.loginPath, loginBody);
     const check = login.cookie ? await this.authenticated(`${who} opens the protected page`, login.cookie) : undefined;
     if (!check?.ok) {
       throw new NotApplicable(`logging in did not give a working session this time (POST ${this.options.loginPath} → ${login.response.status}${check ? `, GET ${this.options.protectedPath} → ${check.status}` : ''})`);

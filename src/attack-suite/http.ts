@@ -16,6 +16,8 @@ export interface OutgoingRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Sent as a page of another site sends it: without the configured extra headers (it cannot add them). */
+  crossSite?: boolean;
 }
 
 export interface ReceivedResponse {
@@ -178,7 +180,7 @@ export class AttackHttpClient {
       method: request.method,
       path,
       agent: false,
-      headers: { connection: 'close', ...this.#extraHeaders, ...request.headers },
+      headers: { connection: 'close', ...(request.crossSite === true ? {} : this.#extraHeaders), ...request.headers },
       timeout: this.#timeoutMs,
     });
     req.on('timeout', () => {

@@ -35,6 +35,7 @@ export const NAME_FLAGS: unique symbol = Symbol.for('fixation-guard.attack-suite
 /** The flag of every option, for messages printed by the CLI. */
 export const OPTION_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   loginBody: '--login-field',
+  attackerLoginBody: '--attacker-login-body',
   loginEncoding: '--login-encoding',
   loginPath: '--login-path',
   startPath: '--start-path',
@@ -68,6 +69,7 @@ export interface ResolvedAttackOptions {
   /** `'auto'`: detected by the probe; `false`: off. */
   csrf: 'auto' | false | ResolvedCsrf;
   loginBody: Record<string, unknown>;
+  attackerLoginBody: Record<string, unknown> | undefined;
   loginEncoding: 'json' | 'form';
   loginPath: string;
   startPath: string;
@@ -163,6 +165,9 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
       `${WHERE}: ${name('loginBody')} must be the object a successful login posts, e.g. { username: 'alice', password: 'alice-password' }; got ${JSON.stringify(input.loginBody)}`,
     );
   }
+  if (input.attackerLoginBody !== undefined && !isPlainObject(input.attackerLoginBody)) {
+    throw new TypeError(`${WHERE}: ${name('attackerLoginBody')} must be the login body of a second account, e.g. { username: 'mallory', password: 'mallory-password' }; got ${JSON.stringify(input.attackerLoginBody)}`);
+  }
   const loginEncoding = input.loginEncoding ?? 'json';
   if (loginEncoding !== 'json' && loginEncoding !== 'form') {
     throw new Error(`${WHERE}: ${name('loginEncoding')} must be 'json' or 'form'; got ${JSON.stringify(input.loginEncoding)}`);
@@ -211,6 +216,7 @@ export function resolveAttackOptions(input: FixationAttackOptions, knownIds: Rea
     logoutMethod,
     csrf: resolveCsrf(input.csrf, name, WHERE),
     loginBody: input.loginBody,
+    attackerLoginBody: input.attackerLoginBody,
     loginEncoding,
     loginPath: path(input.loginPath, name('loginPath'), DEFAULT_LOGIN_PATH, WHERE) as string,
     startPath: path(input.startPath, name('startPath'), DEFAULT_START_PATH, WHERE) as string,

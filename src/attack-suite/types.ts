@@ -156,6 +156,12 @@ export interface AttackClock {
 export interface FixationAttackOptions {
   /** The body of a successful login, e.g. `{ username: 'alice', password: 'alice-password' }`. */
   loginBody: Record<string, unknown>;
+  /**
+   * A second account's login body, for the attacker's own session. `logged-in-id-survives-login`
+   * plants that session and logs the first account in on top of it: only with two accounts can
+   * it catch an app that switches account on the same id when another user logs in.
+   */
+  attackerLoginBody?: Record<string, unknown>;
   /** `json` (the default) or `form` (`application/x-www-form-urlencoded`). */
   loginEncoding?: 'json' | 'form';
   /** The default value is `'/login'` (POST). */

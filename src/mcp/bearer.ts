@@ -5,13 +5,13 @@
  * the OAuth client id). What it proved is kept for the request's session binding.
  */
 import type { Request, RequestHandler } from 'express';
-import { InvalidTokenError, OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { CustomOAuthError, InsufficientScopeError, InvalidTokenError, OAuthError, ServerError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Auditor } from '../audit/index.js';
 import { McpGuardError } from './errors.js';
 import { sendMcpRefusal } from './http.js';
-import { bearerIdentityRefusal, identityFromAuthInfo, type BearerIdentity, type IdentityOptions } from './identity.js';
+import { bearerIdentityRefusal, identityFromAuthInfo, oauthErrorCode, type BearerIdentity, type IdentityOptions } from './identity.js';
 import type { McpBearerOptions } from './options.js';
 
 const identities = new WeakMap<Request, BearerIdentity>();
@@ -71,9 +71,11 @@ export function mcpBearerIdentity(options: { bearer: McpBearerOptions; auditor: 
 }
 
 /**
- * The app's verifier, with any error that is not an `OAuthError` (a JWT library's own error on a
- * garbage token) thrown as `InvalidTokenError`: the SDK answers that 401, where it answers
- * any other error 500. An outage is the verifier's to say (`ServerError`, answered 500).
+ * The app's verifier, with any error that is not an OAuth error (a JWT library's own error on a
+ * garbage token) thrown as `InvalidTokenError`: the SDK answers that 401, where it answers any
+ * other error 500. An OAuth error of another SDK copy or line is thrown as this copy's class
+ * of its code, with a message of ours, so that it keeps its status: an outage is the verifier's
+ * to say (`server_error`, answered 500).
  */
 function refusingUnverifiable(verifier: McpBearerOptions['verifier']): McpBearerOptions['verifier'] {
   return {
@@ -83,6 +85,13 @@ function refusingUnverifiable(verifier: McpBearerOptions['verifier']): McpBearer
         return await verifier.verifyAccessToken(token);
       } catch (err) {
         if (err instanceof OAuthError) throw err;
+        const code = oauthErrorCode(err);
+        // Another copy's message stays inside, as a plain error's does (it may name internals).
+        const message = `The access token could not be verified (${code}).`;
+        if (code === 'invalid_token') throw new InvalidTokenError(message);
+        if (code === 'insufficient_scope') throw new InsufficientScopeError(message);
+        if (code === 'server_error') throw new ServerError(message);
+        if (code !== undefined) throw new CustomOAuthError(code, message);
         throw new InvalidTokenError('The access token could not be verified.');
       }
     },

@@ -38,6 +38,25 @@ export interface BearerIdentity {
   emails: string[];
 }
 
+/**
+ * The OAuth error code (`invalid_token`, `server_error`, …) a verifier's error carries, from
+ * either SDK line or another copy of one (where `instanceof` fails): 1.x errors have
+ * `errorCode`, 2.x errors `code`. Undefined for any other error (a JWT library's own).
+ */
+export function oauthErrorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { errorCode, code } = err as { errorCode?: unknown; code?: unknown };
+  const found = typeof errorCode === 'string' ? errorCode : code;
+  return typeof found === 'string' && OAUTH_ERROR_CODES.has(found) ? found : undefined;
+}
+
+/** The error codes of OAuth 2.0 (RFC 6749, 6750, 7591, 8707) the SDK lines throw. */
+const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set([
+  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
+  'access_denied', 'server_error', 'temporarily_unavailable', 'unsupported_response_type', 'unsupported_token_type',
+  'invalid_token', 'method_not_allowed', 'too_many_requests', 'invalid_client_metadata', 'insufficient_scope', 'invalid_target',
+]);
+
 /** Longest principal accepted: it ends up in index keys and audit events. */
 export const MAX_PRINCIPAL_LENGTH = 512;
 
@@ -46,14 +65,24 @@ function text(value: unknown): string | undefined {
 }
 
 /**
+ * Whether a token with subject `sub` is the client's own (the client credentials grant): its
+ * subject names the client (RFC 9068 §2.2) — the client id, the `azp` / `client_id` claim, or
+ * Auth0's `<client id>@clients` — or it says the grant (`gty: 'client-credentials'`, Auth0).
+ */
+function namesTheClient(authInfo: VerifiedAuthInfo, sub: string): boolean {
+  const extra = authInfo.extra ?? {};
+  const clients = [authInfo.clientId, text(extra.azp), text(extra.client_id)].filter((id): id is string => id !== undefined);
+  return clients.some((id) => sub === id || sub === `${id}@clients`) || extra.gty === 'client-credentials' || extra.grant_type === 'client_credentials';
+}
+
+/**
  * The default principal: `issuer|subject`, or the subject alone; `undefined` without a subject,
- * and for a subject that is the OAuth client id: a token of the client credentials grant names
- * the client as its subject (RFC 9068 §2.2) and stands for no user. An app whose service
- * accounts are users says so in its own `principal`.
+ * and for a token of the client credentials grant (`namesTheClient`): it stands for no user. An
+ * app whose service accounts are users says so in its own `principal`.
  */
 export function defaultPrincipal(authInfo: VerifiedAuthInfo): string | undefined {
   const sub = text(authInfo.extra?.sub);
-  if (sub === undefined || sub === authInfo.clientId) return undefined;
+  if (sub === undefined || namesTheClient(authInfo, sub)) return undefined;
   const iss = text(authInfo.extra?.iss);
   return iss === undefined ? sub : `${iss}|${sub}`;
 }

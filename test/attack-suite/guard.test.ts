@@ -73,7 +73,7 @@ describe('attack suite: against fixation-guard', () => {
     const off = createLoginApp({ testClock: true, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
     const [result] = (await runFixationAttacks(off.app, { ...exampleOptions(off.clock), only: ['login-csrf'] })).results;
     assert.equal(result?.outcome, 'pass', result?.reason);
-    assert.match(result?.reason ?? '', /a urlencoded form: 401, no session cookie; a text\/plain form carrying the JSON: 401, no session cookie/);
+    assert.match(result?.reason ?? '', /a urlencoded form: 401, no session cookie; a multipart form: 401, no session cookie; a text\/plain form carrying the JSON: 401, no session cookie/);
   });
 
   it('provokes the late-save race against the guard and sees the tombstones hold', async () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import signature from 'cookie-signature';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import { runFixationAttacks, type FixationAttackId, type FixationAttackOptions, type FixationReport } from '../../src/attack-suite/index.js';
@@ -19,7 +20,7 @@ const CORE: FixationAttackId[] = ['planted-id-survives-login', 'login-sets-new-i
 function sessionApp(before?: (app: express.Express) => void): express.Express {
   const app = express();
   before?.(app);
-  app.use(session({ secret: 'unseen-apps-secret-0123456789abcdef', resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }));
+  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }));
   app.use(express.json());
   app.get('/', (req, res) => {
     req.session.visits = (req.session.visits ?? 0) + 1;
@@ -35,6 +36,43 @@ declare module 'express-session' {
     visits?: number;
     csrf?: string;
   }
+}
+
+const SECRET = 'unseen-apps-secret-0123456789abcdef';
+const MALLORY = { username: 'mallory', password: 'mallory-password' };
+
+/** The string fields of a `multipart/form-data` body (what a form with that enctype sends). */
+const multipartFields: RequestHandler = (req, _res, next) => {
+  const boundary = /boundary=([^;]+)/.exec(req.get('content-type') ?? '')?.[1];
+  if (!req.is('multipart/form-data') || !boundary) return next();
+  let raw = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => (raw += chunk));
+  req.on('end', () => {
+    const fields: Record<string, string> = {};
+    for (const part of raw.split(`--${boundary}`)) {
+      const m = /name="([^"]+)"\r\n\r\n([\s\S]*?)\r\n$/.exec(part);
+      if (m) fields[m[1] as string] = m[2] as string;
+    }
+    req.body = fields;
+    next();
+  });
+};
+
+/** A CORS policy that echoes any Origin with credentials, allowing `allowHeaders` on a preflight. */
+function echoCors(allowHeaders: string): RequestHandler {
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (origin) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-allow-credentials', 'true');
+    }
+    if (req.method === 'OPTIONS') {
+      res.setHeader('access-control-allow-headers', allowHeaders);
+      return void res.status(204).end();
+    }
+    next();
+  };
 }
 
 const sameSiteOnly: RequestHandler = (req, res, next) => {
@@ -131,20 +169,7 @@ describe('attack suite: apps it was not written for', () => {
     lenient.post('/login', regenerateLogin);
     assert.match((await attack(lenient, ['login-csrf'])).results[0]?.reason ?? '', /text\/plain form carrying the JSON\) answered 204 with the session cookie/);
 
-    const cors = sessionApp((a) =>
-      a.use((req, res, next) => {
-        // A CORS policy that echoes any Origin, with credentials.
-        if (req.get('origin')) {
-          res.setHeader('access-control-allow-origin', req.get('origin') as string);
-          res.setHeader('access-control-allow-credentials', 'true');
-        }
-        if (req.method === 'OPTIONS') {
-          res.setHeader('access-control-allow-headers', 'content-type');
-          return void res.status(204).end();
-        }
-        next();
-      }),
-    );
+    const cors = sessionApp((a) => a.use(echoCors('content-type')));
     cors.post('/login', regenerateLogin);
     const [result] = (await attack(cors, ['login-csrf'])).results;
     assert.equal(result?.outcome, 'fail');
@@ -164,5 +189,99 @@ describe('attack suite: apps it was not written for', () => {
     });
     const report = await attack(app, [...CORE, 'logged-in-id-survives-login'], { csrf: { from: 'json:csrfToken', page: '/api/csrf-token' } });
     assert.equal(report.summary.verdict, 'pass', JSON.stringify(report.results.map((r) => [r.id, r.outcome, r.reason])));
+  });
+
+  it('fails login-csrf on a JSON login that also takes multipart/form-data, which a form of another site can send', async () => {
+    const app = sessionApp((a) => a.use(multipartFields));
+    app.post('/login', regenerateLogin);
+    const [result] = (await attack(app, ['login-csrf'])).results;
+    assert.equal(result?.outcome, 'fail', result?.reason);
+    assert.match(result?.reason ?? '', /a multipart form\) answered 204/);
+  });
+
+  it("sends the JSON login under a CORS grant as a page's fetch does (Sec-Fetch-Mode: cors), and passes a grant that does not allow Content-Type", async () => {
+    // Fetch Metadata lets CORS-mode requests through to the CORS policy, which grants the attacker's site.
+    const fetchMetadata: RequestHandler = (req, res, next) => (req.get('sec-fetch-site') === 'cross-site' && req.get('sec-fetch-mode') !== 'cors' ? void res.status(403).end() : next());
+    const granted = sessionApp((a) => a.use(echoCors('content-type'), fetchMetadata));
+    granted.post('/login', regenerateLogin);
+    assert.equal((await attack(granted, ['login-csrf'])).results[0]?.outcome, 'fail');
+    // A preflight that does not allow Content-Type: no browser sends the JSON.
+    const narrow = sessionApp((a) => a.use(echoCors('authorization')));
+    narrow.post('/login', regenerateLogin);
+    const [result] = (await attack(narrow, ['login-csrf'])).results;
+    assert.equal(result?.outcome, 'pass', result?.reason);
+  });
+
+  it('sends the cross-site login without the extra headers the suite was given: a required X-Requested-With keeps login-csrf out', async () => {
+    const app = sessionApp((a) => a.use(express.urlencoded({ extended: false })));
+    app.post('/login', (req, res, next) => (req.get('x-requested-with') === 'XMLHttpRequest' ? next() : void res.status(403).end()), regenerateLogin);
+    const report = await attack(app, ['login-csrf', ...CORE], { loginEncoding: 'form', headers: { 'x-requested-with': 'XMLHttpRequest' } });
+    assert.equal(outcome(report, 'login-csrf'), 'pass', report.results[0]?.reason);
+    assert.equal(report.summary.verdict, 'pass', 'the suite itself logs in with the header');
+  });
+
+  it('fails an app that takes the bare session id (not the signed cookie value) from ?session_id=', async () => {
+    const app = sessionApp((a) =>
+      a.use((req, _res, next) => {
+        const id = req.query.session_id;
+        if (typeof id === 'string' && !req.headers.cookie) req.headers.cookie = `connect.sid=${encodeURIComponent(`s:${signature.sign(id, SECRET)}`)}`;
+        next();
+      }),
+    );
+    app.post('/login', sameSiteOnly, regenerateLogin);
+    await served(app, async (url) => {
+      const cookie = (await login(url, ALICE)).headers.get('set-cookie')?.split(';')[0] ?? '';
+      const bare = decodeURIComponent(cookie.split('=')[1] ?? '').slice(2).split('.')[0] ?? '';
+      assert.equal((await fetch(`${url}/me?session_id=${bare}`)).status, 200, 'by hand: the bare id in the URL opens the session');
+    });
+    assert.equal(outcome(await attack(app, ['url-session-id']), 'url-session-id'), 'fail');
+  });
+
+  it('fails, with a second account, an app that switches account on the same id only when another user logs in; with one account it says so', async () => {
+    const app = sessionApp();
+    app.post('/login', sameSiteOnly, (req, res, next) => {
+      const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
+      if (req.session.user && req.session.user !== username && typeof username === 'string' && USERS[username] === password) {
+        req.session.user = username; // switch account on the same id
+        return void res.status(204).end();
+      }
+      regenerateLogin(req, res, next);
+    });
+    await served(app, async (url) => {
+      const mallory = (await login(url, MALLORY)).headers.get('set-cookie')?.split(';')[0] ?? '';
+      await login(url, ALICE, mallory);
+      assert.deepEqual(await (await fetch(`${url}/me`, { headers: { cookie: mallory } })).json(), { user: 'alice' }, "by hand: mallory's planted cookie opens alice's session");
+    });
+    const two = (await attack(app, ['logged-in-id-survives-login'], { attackerLoginBody: MALLORY })).results[0];
+    assert.equal(two?.outcome, 'fail', two?.reason);
+    assert.match(two?.reason ?? '', /on the victim's account: the victim's login went into the attacker's session/);
+    const one = (await attack(app, ['logged-in-id-survives-login'])).results[0];
+    assert.equal(one?.outcome, 'pass');
+    assert.match(one?.reason ?? '', /With one account, .* give `attackerLoginBody` \(a second account\)/);
+  });
+
+  it('does not fail an app that refuses a login on a logged-in session, by 409 or by a redirect, nor one that keeps the attacker his own session', async () => {
+    const refusing = (answer: (res: express.Response) => void) => {
+      const app = sessionApp();
+      app.post('/login', (req, res, next) => (req.session.user ? answer(res) : regenerateLogin(req, res, next)));
+      return app;
+    };
+    for (const app of [refusing((res) => void res.status(409).end()), refusing((res) => res.redirect(303, '/me'))]) {
+      for (const extra of [{}, { attackerLoginBody: MALLORY }]) {
+        const [result] = (await attack(app, ['logged-in-id-survives-login'], extra)).results;
+        assert.equal(result?.outcome, 'not-applicable', `${JSON.stringify(extra)}: ${result?.reason}`);
+      }
+    }
+    // A new session for the victim, the attacker's left as it was (a login never ends the session it came with).
+    const keeps = sessionApp();
+    keeps.post('/login', (req, res) => {
+      const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
+      if (typeof username !== 'string' || USERS[username] !== password) return void res.status(401).end();
+      req.sessionStore.generate(req);
+      req.session.user = username;
+      res.status(204).end();
+    });
+    const [kept] = (await attack(keeps, ['logged-in-id-survives-login'], { attackerLoginBody: MALLORY })).results;
+    assert.equal(kept?.outcome, 'pass', kept?.reason);
   });
 });

@@ -35,6 +35,18 @@ describe('identityFromAuthInfo', () => {
       (err: unknown) => err instanceof McpGuardError && err.code === 'BEARER_PRINCIPAL_MISSING' && err.status === 403 && !err.message.includes(CLIENT),
     );
     assert.throws(() => identityFromAuthInfo(info({ iss: 'https://idp.example', sub: CLIENT })), { code: 'BEARER_PRINCIPAL_MISSING' });
+    // Other spellings of a client's own token: Auth0's `<client id>@clients` and `gty`, `azp` / `client_id` as the subject.
+    for (const extra of [
+      { iss: 'https://tenant.auth0.com/', sub: `${CLIENT}@clients`, gty: 'client-credentials', azp: CLIENT },
+      { sub: 'svc-7', gty: 'client-credentials' },
+      { sub: 'svc-7', grant_type: 'client_credentials' },
+      { sub: 'backend-app', azp: 'backend-app' },
+      { sub: 'backend-app', client_id: 'backend-app' },
+    ]) {
+      assert.throws(() => identityFromAuthInfo(info(extra)), { code: 'BEARER_PRINCIPAL_MISSING' }, JSON.stringify(extra));
+    }
+    // A user's token names the client in azp, and the user in sub.
+    assert.equal(identityFromAuthInfo(info({ sub: 'user-1', azp: CLIENT, gty: 'password' })).principal, 'user-1');
     // An app whose service accounts are users says so itself.
     assert.equal(identityFromAuthInfo(info({ sub: CLIENT }), { principal: (authInfo) => `service:${authInfo.clientId}` }).principal, `service:${CLIENT}`);
   });

@@ -17,11 +17,13 @@ export const urlSessionId: AttackDefinition = {
     const { after: victim } = await ctx.loggedIn('victim');
     const value = encodeURIComponent(decoded(victim.value));
     const name = encodeURIComponent(ctx.cookieName);
+    // Under each name, the cookie's value (signed, as it is) and the bare id.
+    const values = [value, encodeURIComponent(victim.id)];
     const links = [
-      `${protectedPath}?${name}=${value}`,
-      ...DEFAULT_URL_SESSION_ID_NAMES.map((param) => `${protectedPath}?${encodeURIComponent(param)}=${value}`),
+      ...values.map((v) => `${protectedPath}?${name}=${v}`),
+      ...DEFAULT_URL_SESSION_ID_NAMES.flatMap((param) => values.map((v) => `${protectedPath}?${encodeURIComponent(param)}=${v}`)),
       `${protectedPath};jsessionid=${value}`,
-      `${protectedPath}?sid=${encodeURIComponent(victim.id)}`,
+      `${protectedPath};jsessionid=${encodeURIComponent(victim.id)}`,
     ].filter((link, i, all) => all.indexOf(link) === i);
     const accepted: string[] = [];
     const statuses: number[] = [];

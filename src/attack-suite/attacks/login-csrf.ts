@@ -18,6 +18,29 @@ const CROSS_SITE_FORM_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'sec-fetch-dest': 'document',
 });
 
+/** What it sends with a `fetch` of that page (a CORS request). */
+const CROSS_SITE_FETCH_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...CROSS_SITE_FORM_HEADERS,
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-dest': 'empty',
+});
+
+/** A `multipart/form-data` body of string fields, as a form with that enctype sends it. */
+function multipartBody(body: unknown, boundary: string): string {
+  const parts = Object.entries((body ?? {}) as Record<string, unknown>).map(
+    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/"/g, '%22')}"\r\n\r\n${typeof value === 'string' ? value : JSON.stringify(value)}\r\n`,
+  );
+  return `${parts.join('')}--${boundary}--\r\n`;
+}
+
+/** Whether a preflight's answer lets `ATTACKER_ORIGIN` send a credentialed JSON POST (for credentials, `*` is no wildcard). */
+function corsGrantsJson(headers: Record<string, string | string[] | undefined>): boolean {
+  const allowedHeaders = String(headers['access-control-allow-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase());
+  return headers['access-control-allow-origin'] === ATTACKER_ORIGIN && headers['access-control-allow-credentials'] === 'true' && allowedHeaders.includes('content-type');
+}
+
 /** A login as the attacker's page can send it, and how. */
 interface CrossSiteLogin {
   how: string;
@@ -37,7 +60,7 @@ export const loginCsrf: AttackDefinition = {
   id: 'login-csrf',
   title: 'A login sent from another site does not leave an authenticated session in the browser.',
   method:
-    "A page on the attacker's site submits the login with the attacker's credentials, as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, and no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored): a form (urlencoded; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS policy lets that site send it with credentials. Each must be refused, or its cookie must not open the protected path.",
+    "A page on the attacker's site submits the login with the attacker's credentials, as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a form (urlencoded and multipart; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site send it with credentials and a Content-Type. Each must be refused, or its cookie must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
   // The attacker fixes his own authenticated session in the victim's browser.
   class: 'fixation',
@@ -46,18 +69,22 @@ export const loginCsrf: AttackDefinition = {
     const { loginPath, loginEncoding, loginBody, protectedPath } = ctx.options;
     // Sent by hand, not through ctx.login: the attacker's page can read no CSRF token of the
     // victim's session, so none is sent (a token check that refuses it is a pass).
-    const attempts: CrossSiteLogin[] = [{ how: 'a urlencoded form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formBody(loginBody) }];
+    const boundary = `----attackerFormBoundary${Date.now().toString(36)}`;
+    const attempts: CrossSiteLogin[] = [
+      { how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: formBody(loginBody) },
+      { how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(loginBody, boundary) },
+    ];
     if (loginEncoding === 'json') {
       // A form cannot send application/json (a page's fetch of it needs a CORS preflight), but
       // `enctype="text/plain"` sends a body that is the JSON, for a server that parses it anyway.
-      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(loginBody) });
+      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'text/plain' }, body: JSON.stringify(loginBody) });
       const preflight = await ctx.send("attacker's page asks whether it may send the JSON login (CORS preflight)", {
         method: 'OPTIONS',
         path: loginPath,
-        headers: { origin: ATTACKER_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        headers: { ...CROSS_SITE_FETCH_HEADERS, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        crossSite: true,
       });
-      const allowed = preflight.response.headers['access-control-allow-origin'] === ATTACKER_ORIGIN && preflight.response.headers['access-control-allow-credentials'] === 'true';
-      if (allowed) attempts.push({ how: 'a JSON fetch with credentials, which the CORS policy allows from that site', headers: {}, json: loginBody });
+      if (corsGrantsJson(preflight.response.headers)) attempts.push({ how: 'a JSON fetch with credentials, which the CORS policy allows from that site', headers: { ...CROSS_SITE_FETCH_HEADERS }, json: loginBody });
       else ctx.note('the login is JSON and its CORS policy does not let another site send it with credentials: only what a form can send was tried');
     }
     const refused: string[] = [];
@@ -65,8 +92,9 @@ export const loginCsrf: AttackDefinition = {
       const login = await ctx.send(`victim's browser submits the attacker's login from another site (${attempt.how})`, {
         method: 'POST',
         path: loginPath,
-        headers: { ...CROSS_SITE_FORM_HEADERS, ...attempt.headers },
+        headers: attempt.headers,
         ...(attempt.json === undefined ? { body: attempt.body } : { json: attempt.json }),
+        crossSite: true,
       });
       const status = login.response.status;
       if (!login.issued) {

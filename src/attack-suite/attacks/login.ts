@@ -34,32 +34,61 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
   },
 };
 
+/** The string values of a login body (a user name, an email) that a page about its account may show. */
+function markers(body: Record<string, unknown>): string[] {
+  return Object.values(body).filter((v): v is string => typeof v === 'string' && v.length >= 3);
+}
+
 /**
- * A planted id that is already logged in: the attacker logs in to their own account and plants
+ * A planted id that is already logged in: the attacker logs in to his own account and plants
  * that cookie (cookie tossing, XSS); an app that rotates only an anonymous session at login
  * ("switch account" on the same id) hands the victim's login to the attacker's copy.
+ *
+ * With two accounts (`attackerLoginBody`), the attacker's copy fails the attack when the victim's
+ * login went into it: it still opens the protected path, and that page now shows the victim's
+ * account (a value of the victim's login body) or no longer shows the attacker's. With one
+ * account, only a login that answers 2xx and keeps the planted id is known to have gone into it.
  */
 export const loggedInIdSurvivesLogin: AttackDefinition = {
   id: 'logged-in-id-survives-login',
   title: 'A session id that is already logged in does not survive another login.',
   method:
-    'Logs in, then logs in again carrying that logged-in cookie (as when an attacker plants the cookie of their own session in the victim\'s browser): the second login must set a new id, and the first id must no longer open the protected path.',
+    "Logs in (as a second account when `attackerLoginBody` is given), then logs the first account in carrying that logged-in cookie, as when an attacker plants the cookie of his own session in the victim's browser: the victim's login must not go into the planted session (the login keeps its id, or the planted cookie then opens the victim's account).",
   standard: standard(['3.2.1'], ['7.2.4'], [CS.renew]),
   class: 'fixation',
   severity: 'critical',
   async run(ctx) {
-    const { after: planted } = await ctx.loggedIn('attacker');
-    const login = await ctx.login('victim logs in carrying the attacker\'s logged-in cookie', planted);
-    if (login.response.status >= 400) return notApplicable(`a login carrying a logged-in cookie answered ${login.response.status}: the app refuses it`);
+    const { attackerLoginBody, loginBody, protectedPath } = ctx.options;
+    const twoAccounts = attackerLoginBody !== undefined;
+    const { after: planted } = await ctx.loggedIn('attacker', attackerLoginBody ?? loginBody);
+    const before = await ctx.authenticated("attacker's own page, before", planted);
+    const login = await ctx.login("victim logs in carrying the attacker's logged-in cookie", planted);
+    const status = login.response.status;
+    if (status >= 400) return notApplicable(`a login carrying a logged-in cookie answered ${status}: the app refuses it`);
     const kept = !login.issued || login.issued.id === planted.id;
-    const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
-    if (attacker.ok) {
-      return fail(
-        `The logged-in id ${idHash(planted.id)} carried into a second login still opens ${ctx.options.protectedPath} (${attacker.status})${kept ? ', and the login kept it as the session id' : ''}: an attacker who plants their own logged-in cookie gets the victim's session.`,
-      );
+    const after = await ctx.authenticated('attacker replays the planted cookie', planted);
+    if (twoAccounts) {
+      const shows = (page: string, body: Record<string, unknown>) => markers(body).some((m) => page.includes(m));
+      const intoPlanted = after.ok && ((shows(after.body, loginBody) && !shows(before.body, loginBody)) || (shows(before.body, attackerLoginBody) && !shows(after.body, attackerLoginBody)));
+      if (intoPlanted) {
+        return fail(`After the victim logged in carrying the attacker's logged-in id ${idHash(planted.id)}, that id opens ${protectedPath} (${after.status}) on the victim's account: the victim's login went into the attacker's session.`);
+      }
+      if (after.ok && kept) {
+        if (!shows(before.body, attackerLoginBody)) {
+          return notApplicable(`${protectedPath} does not show which account it is (no value of the attacker's login body): the suite cannot tell whether the login (${status}, the id kept) went into the planted session`);
+        }
+        return notApplicable(`the login answered ${status}, kept the id ${idHash(planted.id)} and left the attacker's session as it was: the app ignores a login on a logged-in session`);
+      }
+      return pass(`The victim's login did not go into the attacker's session ${idHash(planted.id)} (${kept ? 'the id was kept' : `a new id ${idHash((login.issued as SessionCookie).id)} was set`}; the planted id opens ${protectedPath}: ${after.status}${after.ok ? ", still the attacker's account" : ''}).`);
     }
-    if (kept) return fail(`The second login kept the id ${idHash(planted.id)} instead of setting a new one.`);
-    return pass(`The second login replaced ${idHash(planted.id)} with ${idHash((login.issued as SessionCookie).id)}, and the planted id no longer opens ${ctx.options.protectedPath} (${attacker.status}).`);
+    if (!kept) {
+      return pass(`The second login replaced ${idHash(planted.id)} with ${idHash((login.issued as SessionCookie).id)}. With one account, a planted id that still works is still that same account's; give ${ctx.options.name('attackerLoginBody')} (a second account) to check an app that switches account on the same id.`);
+    }
+    if (!after.ok) return pass(`The second login set no new id, but the planted id ${idHash(planted.id)} no longer opens ${protectedPath} (${after.status}).`);
+    if (status >= 300) {
+      return notApplicable(`the login carrying a logged-in cookie answered ${status} and kept the id ${idHash(planted.id)}: with one account, a refusal by redirect looks the same as a login on that id; give ${ctx.options.name('attackerLoginBody')} (a second account) to tell them apart`);
+    }
+    return fail(`A login carrying the logged-in id ${idHash(planted.id)} answered ${status} and kept that id, which still opens ${protectedPath} (${after.status}): an attacker who plants the cookie of his own session gets the victim's login.`);
   },
 };
 

@@ -27,6 +27,8 @@ Logging in:
   --username <name>           shorthand for --login-field username=<name>
   --password <password>       shorthand for --login-field password=<password>
   --login-body <json>         the whole login body as JSON instead of fields
+  --attacker-username <name>  a second account, for the attacker's own session (with
+  --attacker-password <pw>    --attacker-password; or --attacker-login-body <json>)
   --header <'Name: value'>    an extra header on every request; repeatable
   --csrf-from <kind:name>     where the CSRF token is read: input:_csrf, meta:csrf-token,
                               cookie:XSRF-TOKEN, header:X-CSRF-Token or json:csrfToken
@@ -83,6 +85,9 @@ function parseCommandLine(argv: string[]) {
         username: { type: 'string' },
         password: { type: 'string' },
         'login-body': { type: 'string' },
+        'attacker-username': { type: 'string' },
+        'attacker-password': { type: 'string' },
+        'attacker-login-body': { type: 'string' },
         header: { type: 'string', multiple: true },
         'csrf-from': { type: 'string' },
         'csrf-to': { type: 'string' },
@@ -154,6 +159,18 @@ function loginBodyFrom(values: Values): Record<string, unknown> {
   return body;
 }
 
+/** A second account's login (`attackerLoginBody`): its own body, or the login's fields with another username and password. */
+function attackerLoginBodyFrom(values: Values, loginBody: Record<string, unknown>): Record<string, unknown> | undefined {
+  const { 'attacker-username': username, 'attacker-password': password, 'attacker-login-body': body } = values;
+  if (body !== undefined) {
+    if (username !== undefined || password !== undefined) throw new UsageError('give the second account either as --attacker-login-body or as --attacker-username/--attacker-password, not both');
+    return jsonObject(body, '--attacker-login-body');
+  }
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) throw new UsageError('give --attacker-username and --attacker-password together');
+  return { ...loginBody, username, password };
+}
+
 function headersFrom(list: string[] | undefined): Record<string, string> | undefined {
   if (!list) return undefined;
   const headers: Record<string, string> = {};
@@ -167,7 +184,9 @@ function headersFrom(list: string[] | undefined): Record<string, string> | undef
 }
 
 function optionsFrom(values: Values): FixationAttackOptions {
-  const options: FixationAttackOptions = { loginBody: loginBodyFrom(values) };
+  const loginBody = loginBodyFrom(values);
+  const attackerLoginBody = attackerLoginBodyFrom(values, loginBody);
+  const options: FixationAttackOptions = { loginBody, ...(attackerLoginBody ? { attackerLoginBody } : {}) };
   // Messages then name the flags (--start-path), not the library's options (startPath).
   Object.defineProperty(options, NAME_FLAGS, { value: true, enumerable: false });
   const set = <K extends keyof FixationAttackOptions>(key: K, value: FixationAttackOptions[K] | undefined) => {

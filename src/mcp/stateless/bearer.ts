@@ -3,7 +3,7 @@ import { bearerAuthChallengeResponse, OAuthError, OAuthErrorCode, verifyBearerTo
 import type { Auditor } from '../../audit/index.js';
 import { McpGuardError } from '../errors.js';
 import { sendMcpRefusal } from '../http.js';
-import { bearerIdentityRefusal, identityFromAuthInfo, type IdentityOptions } from '../identity.js';
+import { bearerIdentityRefusal, identityFromAuthInfo, oauthErrorCode, type IdentityOptions } from '../identity.js';
 
 /** Bearer verification for 2026-07-28 traffic, as the SDK does it (RFC 6750 + RFC 9728). */
 export interface StatelessBearerOptions extends IdentityOptions<AuthInfo> {
@@ -52,12 +52,18 @@ export function createBearerIdentity(options: StatelessBearerOptions & { resourc
     try {
       authInfo = await verifyBearerToken(header, verifyOptions);
     } catch (err) {
-      const reason = header === undefined ? 'missing' : err instanceof OAuthError ? String(err.code) : 'verifier_error';
+      const code = oauthErrorCode(err);
+      const reason = header === undefined ? 'missing' : (code ?? 'verifier_error');
       options.auditor.emit('mcp_bearer_rejected', { ip: req.ip, reason });
       // A verifier that throws its JWT library's own error on a garbage token: the token is
       // refused (401 invalid_token), not a server error; an outage is the verifier's to say
-      // (an `OAuthError` with `server_error`).
-      const refusal = err instanceof OAuthError ? err : new OAuthError(OAuthErrorCode.InvalidToken, 'The access token could not be verified.');
+      // (an OAuth error with `server_error`, from either SDK line).
+      const refusal =
+        err instanceof OAuthError
+          ? err
+          : code !== undefined
+            ? new OAuthError(code as OAuthErrorCode, `The access token could not be verified (${code}).`)
+            : new OAuthError(OAuthErrorCode.InvalidToken, 'The access token could not be verified.');
       await sendWebResponse(res, bearerAuthChallengeResponse(refusal, verifyOptions));
       return { ok: false };
     }
