@@ -50,6 +50,16 @@ describe('attack suite: against fixation-guard', () => {
     assert.equal(report.cookieName, 'sid');
   });
 
+  it('passes logged-in-id-survives-login on the protected example with a second account, and catches it with rotation off', async () => {
+    const attacker = { attackerLoginBody: { username: 'bob', password: 'bob-password' }, only: ['logged-in-id-survives-login' as const] };
+    const on = createLoginApp({ testClock: true });
+    const [passed] = (await runFixationAttacks(on.app, { ...exampleOptions(on.clock), ...attacker })).results;
+    assert.equal(passed?.outcome, 'pass', passed?.reason);
+    const off = createLoginApp({ testClock: true, guard: { strategy: 'none', dangerouslyAllowSessionFixation: true } });
+    const [caught] = (await runFixationAttacks(off.app, { ...exampleOptions(off.clock), ...attacker })).results;
+    assert.equal(caught?.outcome, 'fail', caught?.reason);
+  });
+
   it('catches the example app with rotation switched off by the fixation attacks and the privilege change', async () => {
     const { app, clock } = createLoginApp({ testClock: true, guard: { strategy: 'none', dangerouslyAllowSessionFixation: true } });
     const report = await runFixationAttacks(app, exampleOptions(clock));
