@@ -65,14 +65,22 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * Whether a token with subject `sub` is the client's own (the client credentials grant): its
- * subject names the client (RFC 9068 §2.2) — the client id, the `azp` / `client_id` claim, or
- * Auth0's `<client id>@clients` — or it says the grant (`gty: 'client-credentials'`, Auth0).
+ * Whether a token with subject `sub` is the client's own (the client credentials grant), by what
+ * the token says:
+ * - its subject names the client (RFC 9068 §2.2): the `azp` or `client_id` claim, or Auth0's
+ *   `<client id>@clients`; only without either claim, the verifier's `clientId` (some verifiers
+ *   copy the user's `sub` into `clientId`, and the claims are what the issuer wrote);
+ * - it says the grant or an app identity: `gty: 'client-credentials'` (Auth0),
+ *   `grant_type: 'client_credentials'`, `idtyp: 'app'` (Microsoft Entra ID), or a
+ *   `preferred_username` of Keycloak's `service-account-…` users.
  */
 function namesTheClient(authInfo: VerifiedAuthInfo, sub: string): boolean {
   const extra = authInfo.extra ?? {};
-  const clients = [authInfo.clientId, text(extra.azp), text(extra.client_id)].filter((id): id is string => id !== undefined);
-  return clients.some((id) => sub === id || sub === `${id}@clients`) || extra.gty === 'client-credentials' || extra.grant_type === 'client_credentials';
+  const claimed = [text(extra.azp), text(extra.client_id)].filter((id): id is string => id !== undefined);
+  const clients = claimed.length > 0 ? claimed : [authInfo.clientId];
+  if (clients.some((id) => sub === id || sub === `${id}@clients`)) return true;
+  const username = text(extra.preferred_username);
+  return extra.gty === 'client-credentials' || extra.grant_type === 'client_credentials' || extra.idtyp === 'app' || (username !== undefined && username.startsWith('service-account-'));
 }
 
 /**

@@ -51,6 +51,23 @@ describe('identityFromAuthInfo', () => {
     assert.equal(identityFromAuthInfo(info({ sub: CLIENT }), { principal: (authInfo) => `service:${authInfo.clientId}` }).principal, `service:${CLIENT}`);
   });
 
+  it('takes the token’s own claims over the verifier’s clientId: a verifier that copies the user’s sub into clientId keeps its users', () => {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    // Clerk / WorkOS verifiers seen in the wild: `clientId: payload.sub, extra: payload`; the token's azp names the app.
+    const copied: AuthInfo = { token: 't', clientId: 'user_2abcDEF', scopes: [], expiresAt: exp, extra: { iss: 'https://clerk.app.example', sub: 'user_2abcDEF', azp: 'https://app.example' } };
+    assert.equal(identityFromAuthInfo(copied).principal, 'https://clerk.app.example|user_2abcDEF');
+  });
+
+  it('refuses the app-only tokens of Microsoft Entra ID (idtyp: app) and Keycloak (a service-account user), whose subject is no client id', () => {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const entra: AuthInfo = { token: 't', clientId: '11111111-2222-3333-4444-555555555555', scopes: [], expiresAt: exp, extra: { iss: 'https://login.microsoftonline.com/tid/v2.0', sub: 'aaaaaaaa-0000-0000-0000-000000000001', azp: '11111111-2222-3333-4444-555555555555', idtyp: 'app' } };
+    const keycloak: AuthInfo = { token: 't', clientId: 'svc-client', scopes: [], expiresAt: exp, extra: { iss: 'https://kc.example/realms/r', sub: 'bbbbbbbb-0000-0000-0000-000000000002', azp: 'svc-client', preferred_username: 'service-account-svc-client' } };
+    for (const token of [entra, keycloak]) assert.throws(() => identityFromAuthInfo(token), { code: 'BEARER_PRINCIPAL_MISSING' }, JSON.stringify(token.extra));
+    // Their user tokens are users.
+    assert.equal(identityFromAuthInfo({ ...entra, extra: { ...entra.extra, idtyp: 'user' } }).principal, 'https://login.microsoftonline.com/tid/v2.0|aaaaaaaa-0000-0000-0000-000000000001');
+    assert.equal(identityFromAuthInfo({ ...keycloak, extra: { ...keycloak.extra, preferred_username: 'alice' } }).principal, 'https://kc.example/realms/r|bbbbbbbb-0000-0000-0000-000000000002');
+  });
+
   it('uses the app’s principal(authInfo) instead, and refuses when it returns nothing or throws', () => {
     const byOid = (authInfo: AuthInfo) => (typeof authInfo.extra?.oid === 'string' ? `tenant|${authInfo.extra.oid}` : undefined);
     assert.equal(identityFromAuthInfo(info({ oid: 'o-7', sub: 'ignored' }), { principal: byOid }).principal, 'tenant|o-7');

@@ -8,7 +8,7 @@ export const urlSessionId: AttackDefinition = {
   id: 'url-session-id',
   title: 'Session ids in the URL (?sid=, ?session_id=, ?<cookie name>=, ;jsessionid=, …) are ignored or rejected.',
   method:
-    'Sends a logged-in session\'s id in the query string (under the cookie\'s name and every name `rejectUrlSessionIds` refuses: sid, sessionid, session_id, jsessionid, phpsessid, connect.sid, aspsessionid) and as a path parameter, with no cookie, to the protected path; then logs in with a pre-login id in the URL. None may authenticate or be adopted.',
+    'Sends a logged-in session\'s id, as the cookie\'s value and bare, in the query string (under the cookie\'s name and every name `rejectUrlSessionIds` refuses, in lower and upper case: sid, sessionid, session_id, jsessionid, phpsessid, connect.sid, aspsessionid; and sessionId, sessionID, SessionId, SessionID) and as a path parameter, with no cookie, to the protected path; then logs in with a pre-login id in the URL. None may authenticate or be adopted.',
   standard: standard(['3.1.1'], ['14.2.1'], [CS.exchange]),
   class: 'fixation',
   severity: 'high',
@@ -17,11 +17,13 @@ export const urlSessionId: AttackDefinition = {
     const { after: victim } = await ctx.loggedIn('victim');
     const value = encodeURIComponent(decoded(victim.value));
     const name = encodeURIComponent(ctx.cookieName);
-    // Under each name, the cookie's value (signed, as it is) and the bare id.
+    // Under each name, the cookie's value (signed, as it is) and the bare id; the names as
+    // rejectUrlSessionIds refuses them (in any case) and as apps spell them (sessionId, PHPSESSID).
     const values = [value, encodeURIComponent(victim.id)];
+    const params = [...DEFAULT_URL_SESSION_ID_NAMES.flatMap((param) => [param, param.toUpperCase()]), 'sessionId', 'sessionID', 'SessionId', 'SessionID'];
     const links = [
       ...values.map((v) => `${protectedPath}?${name}=${v}`),
-      ...DEFAULT_URL_SESSION_ID_NAMES.flatMap((param) => values.map((v) => `${protectedPath}?${encodeURIComponent(param)}=${v}`)),
+      ...[...new Set(params)].flatMap((param) => values.map((v) => `${protectedPath}?${encodeURIComponent(param)}=${v}`)),
       `${protectedPath};jsessionid=${value}`,
       `${protectedPath};jsessionid=${encodeURIComponent(victim.id)}`,
     ].filter((link, i, all) => all.indexOf(link) === i);

@@ -25,67 +25,91 @@ const CROSS_SITE_FETCH_HEADERS: Readonly<Record<string, string>> = Object.freeze
   'sec-fetch-dest': 'empty',
 });
 
-/** A `multipart/form-data` body of string fields, as a form with that enctype sends it. */
-function multipartBody(body: unknown, boundary: string): string {
-  const parts = Object.entries((body ?? {}) as Record<string, unknown>).map(
-    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/"/g, '%22')}"\r\n\r\n${typeof value === 'string' ? value : JSON.stringify(value)}\r\n`,
-  );
-  return `${parts.join('')}--${boundary}--\r\n`;
-}
-
-/** Whether a preflight's answer lets `ATTACKER_ORIGIN` send a credentialed JSON POST (for credentials, `*` is no wildcard). */
-function corsGrantsJson(headers: Record<string, string | string[] | undefined>): boolean {
-  const allowedHeaders = String(headers['access-control-allow-headers'] ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase());
-  return headers['access-control-allow-origin'] === ATTACKER_ORIGIN && headers['access-control-allow-credentials'] === 'true' && allowedHeaders.includes('content-type');
-}
-
 /** A login as the attacker's page can send it, and how. */
 interface CrossSiteLogin {
   how: string;
   headers: Record<string, string>;
   body?: string;
   json?: unknown;
+  /** Sent by the page's `fetch` (not a form's navigation). */
+  fetch?: boolean;
 }
 
-/** The login body as form fields (a form sends strings). */
-function formBody(body: unknown): string {
-  const fields = new URLSearchParams();
-  for (const [name, value] of Object.entries((body ?? {}) as Record<string, unknown>)) fields.append(name, typeof value === 'string' ? value : JSON.stringify(value));
-  return fields.toString();
+/**
+ * The login body as a form's fields: strings as they are, nested objects and arrays in the
+ * bracket notation a form uses for them (`user[email]`, `roles[0]`), which `qs` (express's
+ * `urlencoded({ extended: true })`) and Rails read back as the nested body.
+ */
+function formFields(body: unknown, prefix = ''): Array<[string, string]> {
+  if (typeof body !== 'object' || body === null) return prefix === '' ? [] : [[prefix, String(body)]];
+  const fields: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    const name = prefix === '' ? key : `${prefix}[${key}]`;
+    if (typeof value === 'object' && value !== null) fields.push(...formFields(value, name));
+    else fields.push([name, value === undefined ? '' : String(value)]);
+  }
+  return fields;
+}
+
+/** A `multipart/form-data` body of those fields, as a form with that enctype sends it. */
+function multipartBody(fields: Array<[string, string]>, boundary: string): string {
+  const parts = fields.map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/"/g, '%22')}"\r\n\r\n${value}\r\n`);
+  return `${parts.join('')}--${boundary}--\r\n`;
+}
+
+/** The origins the attacker's page can send from: his site, and `null` (a sandboxed iframe of it). */
+const ATTACKER_ORIGINS: readonly string[] = [ATTACKER_ORIGIN, 'null'];
+
+/** Whether a preflight's answer lets `origin` send a credentialed JSON POST (for credentials, `*` is no wildcard). */
+function corsGrantsJson(headers: Record<string, string | string[] | undefined>, origin: string): boolean {
+  const allowedHeaders = String(headers['access-control-allow-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase());
+  return headers['access-control-allow-origin'] === origin && headers['access-control-allow-credentials'] === 'true' && allowedHeaders.includes('content-type');
 }
 
 export const loginCsrf: AttackDefinition = {
   id: 'login-csrf',
   title: 'A login sent from another site does not leave an authenticated session in the browser.',
   method:
-    "A page on the attacker's site submits the login with the attacker's credentials, as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a form (urlencoded and multipart; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site send it with credentials and a Content-Type. Each must be refused, or its cookie must not open the protected path.",
+    "A page on the attacker's site submits the login with the attacker's credentials (and a CSRF token he read on his own visit, when the app uses them), as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a form (urlencoded and multipart, nested fields in bracket notation; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site (or a sandboxed frame of it, Origin: null) send it with credentials and a Content-Type, counting its cookie only when a browser would store it from a fetch (not SameSite=Lax or Strict). Each must be refused, or its cookie must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
   // The attacker fixes his own authenticated session in the victim's browser.
   class: 'fixation',
   severity: 'high',
   async run(ctx) {
     const { loginPath, loginEncoding, loginBody, protectedPath } = ctx.options;
-    // Sent by hand, not through ctx.login: the attacker's page can read no CSRF token of the
-    // victim's session, so none is sent (a token check that refuses it is a pass).
+    // Sent by hand, not through ctx.login: the attacker's page cannot read the victim's CSRF
+    // token. A token bound to no session, though, he reads on his own visit and puts in his form.
+    const csrf = ctx.facts.csrf;
+    let body: Record<string, unknown> = loginBody;
+    if (csrf && csrf.to.kind === 'field') {
+      const { token } = await ctx.csrfToken("attacker reads a CSRF token on his own visit (his page can send it in a form field)", undefined);
+      if (token !== undefined) body = { ...loginBody, [csrf.to.name]: token };
+    }
+    const fields = formFields(body);
     const boundary = `----attackerFormBoundary${Date.now().toString(36)}`;
     const attempts: CrossSiteLogin[] = [
-      { how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: formBody(loginBody) },
-      { how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(loginBody, boundary) },
+      { how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() },
+      { how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(fields, boundary) },
     ];
     if (loginEncoding === 'json') {
       // A form cannot send application/json (a page's fetch of it needs a CORS preflight), but
       // `enctype="text/plain"` sends a body that is the JSON, for a server that parses it anyway.
-      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'text/plain' }, body: JSON.stringify(loginBody) });
-      const preflight = await ctx.send("attacker's page asks whether it may send the JSON login (CORS preflight)", {
-        method: 'OPTIONS',
-        path: loginPath,
-        headers: { ...CROSS_SITE_FETCH_HEADERS, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-        crossSite: true,
-      });
-      if (corsGrantsJson(preflight.response.headers)) attempts.push({ how: 'a JSON fetch with credentials, which the CORS policy allows from that site', headers: { ...CROSS_SITE_FETCH_HEADERS }, json: loginBody });
-      else ctx.note('the login is JSON and its CORS policy does not let another site send it with credentials: only what a form can send was tried');
+      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'text/plain' }, body: JSON.stringify(body) });
+      let granted = false;
+      for (const origin of ATTACKER_ORIGINS) {
+        const preflight = await ctx.send(`attacker's page (Origin: ${origin}) asks whether it may send the JSON login (CORS preflight)`, {
+          method: 'OPTIONS',
+          path: loginPath,
+          headers: { ...CROSS_SITE_FETCH_HEADERS, origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+          crossSite: true,
+        });
+        if (!corsGrantsJson(preflight.response.headers, origin)) continue;
+        granted = true;
+        attempts.push({ how: `a JSON fetch with credentials from Origin ${origin}, which the CORS policy allows`, headers: { ...CROSS_SITE_FETCH_HEADERS, origin }, json: body, fetch: true });
+      }
+      if (!granted) ctx.note('the login is JSON and its CORS policy does not let another site send it with credentials: only what a form can send was tried');
     }
     const refused: string[] = [];
     for (const attempt of attempts) {
@@ -102,10 +126,17 @@ export const loginCsrf: AttackDefinition = {
         continue;
       }
       ctx.track(login.issued);
+      // The response to a page's fetch is no top-level navigation: a browser drops its
+      // SameSite=Lax or Strict cookie (RFC 6265bis), and the victim's browser keeps no session.
+      const sameSite = login.response.setCookies.find((c) => c.name === login.issued?.name)?.attributes.get('samesite')?.toLowerCase();
+      if (attempt.fetch && (sameSite === 'lax' || sameSite === 'strict')) {
+        refused.push(`${attempt.how}: ${status}, a SameSite=${sameSite} cookie, which a browser does not store from a cross-site fetch`);
+        continue;
+      }
       const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it was given", login.issued);
       if (opened.ok) {
         return fail(
-          `POST ${loginPath} from ${ATTACKER_ORIGIN} (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
+          `POST ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
         );
       }
       refused.push(`${attempt.how}: ${status}, its cookie ${idHash(login.issued.id)} does not open ${protectedPath} (${opened.status})`);

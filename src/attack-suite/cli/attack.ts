@@ -168,7 +168,11 @@ function attackerLoginBodyFrom(values: Values, loginBody: Record<string, unknown
   }
   if (username === undefined && password === undefined) return undefined;
   if (username === undefined || password === undefined) throw new UsageError('give --attacker-username and --attacker-password together');
-  return { ...loginBody, username, password };
+  // The shorthand replaces the login's username and password: another body would keep the victim's fields.
+  if (Object.keys(loginBody).sort().join(',') !== 'password,username') {
+    throw new UsageError('--attacker-username/--attacker-password replace the fields username and password, and this login has others: give the second account as --attacker-login-body \'{…}\'');
+  }
+  return { username, password };
 }
 
 function headersFrom(list: string[] | undefined): Record<string, string> | undefined {
