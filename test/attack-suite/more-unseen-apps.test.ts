@@ -213,3 +213,21 @@ describe('attack suite, more unseen apps: the second account through the CLI', (
     assert.match(err, /--attacker-username\/--attacker-password replace the fields username and password, and this login has others: give the second account as --attacker-login-body/);
   });
 });
+
+describe('attack suite, more unseen apps: a login by GET', () => {
+  it('fails login-csrf on a login that also takes its fields from the query: a link of another site logs the victim in', async () => {
+    const app = baseApp();
+    app.all('/login', (req, res, next) => {
+      const source = (req.method === 'GET' ? req.query : req.body ?? {}) as { username?: unknown; password?: unknown };
+      if (req.method === 'GET' && source.username === undefined) return void res.send('the login page');
+      logIn(req, res, next, source.username, source.password);
+    });
+    await served(app, async (url) => {
+      const res = await fetch(`${url}/login?username=alice&password=alice-password`, { headers: { referer: `${ATTACKER}/x`, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+      assert.equal((await fetch(`${url}/me`, { headers: { cookie: cookieOf(res) } })).status, 200, 'by hand: the link logs in');
+    });
+    const [result] = (await attack(app, ['login-csrf'])).results;
+    assert.equal(result?.outcome, 'fail', result?.reason);
+    assert.match(result?.reason ?? '', /^GET \/login from another site \(Sec-Fetch-Site: cross-site, a GET navigation carrying the fields in the query\) answered 204/);
+  });
+});

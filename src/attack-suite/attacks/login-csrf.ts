@@ -33,6 +33,9 @@ interface CrossSiteLogin {
   json?: unknown;
   /** Sent by the page's `fetch` (not a form's navigation). */
   fetch?: boolean;
+  /** A GET navigation instead of a POST to the login path. */
+  method?: 'GET';
+  path?: string;
 }
 
 /**
@@ -57,6 +60,12 @@ function multipartBody(fields: Array<[string, string]>, boundary: string): strin
   return `${parts.join('')}--${boundary}--\r\n`;
 }
 
+/** A browser sends no `Origin` with a GET navigation. */
+function withoutOrigin(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const { origin: _origin, ...rest } = headers;
+  return rest;
+}
+
 /** The origins the attacker's page can send from: his site, and `null` (a sandboxed iframe of it). */
 const ATTACKER_ORIGINS: readonly string[] = [ATTACKER_ORIGIN, 'null'];
 
@@ -72,7 +81,7 @@ export const loginCsrf: AttackDefinition = {
   id: 'login-csrf',
   title: 'A login sent from another site does not leave an authenticated session in the browser.',
   method:
-    "A page on the attacker's site submits the login with the attacker's credentials (and a CSRF token he read on his own visit, when the app uses them), as a browser can send it (Origin and Referer of that site, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a form (urlencoded and multipart, nested fields in bracket notation; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site (or a sandboxed frame of it, Origin: null) send it with credentials and a Content-Type, counting its cookie only when a browser would store it from a fetch (not SameSite=Lax or Strict). Each must be refused, or its cookie must not open the protected path.",
+    "A page on the attacker's site submits the login with the attacker's credentials (and a CSRF token he read on his own visit, when the app uses them), as a browser can send it (Referer of that site, and Origin for a POST, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a GET navigation with the fields in the query (a link, or a form with method=GET), a form (urlencoded and multipart, nested fields in bracket notation; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site (or a sandboxed frame of it, Origin: null) send it with credentials and a Content-Type, counting its cookie only when a browser would store it from a fetch (not SameSite=Lax or Strict). Each must be refused, or its cookie must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
   // The attacker fixes his own authenticated session in the victim's browser.
   class: 'fixation',
@@ -90,6 +99,8 @@ export const loginCsrf: AttackDefinition = {
     const fields = formFields(body);
     const boundary = `----attackerFormBoundary${Date.now().toString(36)}`;
     const attempts: CrossSiteLogin[] = [
+      // A link, or a form with method=GET: a top-level navigation, whose cookie even SameSite=Lax lets in.
+      { how: 'a GET navigation carrying the fields in the query', method: 'GET', path: `${loginPath}${loginPath.includes('?') ? '&' : '?'}${new URLSearchParams(fields).toString()}`, headers: withoutOrigin(CROSS_SITE_FORM_HEADERS) },
       { how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() },
       { how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(fields, boundary) },
     ];
@@ -114,8 +125,8 @@ export const loginCsrf: AttackDefinition = {
     const refused: string[] = [];
     for (const attempt of attempts) {
       const login = await ctx.send(`victim's browser submits the attacker's login from another site (${attempt.how})`, {
-        method: 'POST',
-        path: loginPath,
+        method: attempt.method ?? 'POST',
+        path: attempt.path ?? loginPath,
         headers: attempt.headers,
         ...(attempt.json === undefined ? { body: attempt.body } : { json: attempt.json }),
         crossSite: true,
@@ -136,7 +147,7 @@ export const loginCsrf: AttackDefinition = {
       const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it was given", login.issued);
       if (opened.ok) {
         return fail(
-          `POST ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
+          `${attempt.method ?? 'POST'} ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
         );
       }
       refused.push(`${attempt.how}: ${status}, its cookie ${idHash(login.issued.id)} does not open ${protectedPath} (${opened.status})`);
