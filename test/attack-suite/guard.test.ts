@@ -71,7 +71,7 @@ describe('attack suite: against fixation-guard', () => {
     const off = createLoginApp({ testClock: true, csrfTokens: false, guard: { maxSessionsPerUser: 5, loginCsrf: false } });
     const [caught] = (await runFixationAttacks(off.app, { ...exampleOptions(off.clock), ...formLogin })).results;
     assert.equal(caught?.outcome, 'fail');
-    assert.match(caught?.reason ?? '', /\(Sec-Fetch-Site: cross-site, a urlencoded form\) answered 303 with the session cookie #[0-9a-f]{8}, which opens \/me \(200\)/);
+    assert.match(caught?.reason ?? '', /\(Sec-Fetch-Site: cross-site, a urlencoded form\) answered 303, and the session cookie #[0-9a-f]{8} the browser then holds opens \/me \(200\)/);
     const on = createLoginApp({ csrfTokens: false, guard: { maxSessionsPerUser: 5 } });
     const [passed] = (await runFixationAttacks(on.app, { loginBody, ...formLogin })).results;
     assert.equal(passed?.outcome, 'pass');

@@ -228,6 +228,6 @@ describe('attack suite, more unseen apps: a login by GET', () => {
     });
     const [result] = (await attack(app, ['login-csrf'])).results;
     assert.equal(result?.outcome, 'fail', result?.reason);
-    assert.match(result?.reason ?? '', /^GET \/login from another site \(Sec-Fetch-Site: cross-site, a GET navigation carrying the fields in the query\) answered 204/);
+    assert.match(result?.reason ?? '', /^GET \/login from another site \(Sec-Fetch-Site: cross-site, a GET navigation carrying the fields in the query, carrying the victim's own cookie\) answered 204/);
   });
 });

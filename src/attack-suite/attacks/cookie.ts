@@ -40,6 +40,13 @@ export const urlSessionId: AttackDefinition = {
       const login = await ctx.login('victim follows a login link that carries the id', undefined, `${loginPath}?${name}=${encodeURIComponent(decoded(planted.value))}`);
       statuses.push(login.response.status);
       if (login.issued?.id === planted.id) accepted.push(`POST ${loginPath}?${ctx.cookieName}=… logged in under the id from the URL`);
+      else {
+        // A login that keeps the id it was given sets no cookie (express-session without maxAge):
+        // the planted id itself tells whether the login went into it.
+        const replay = await ctx.authenticated('attacker replays the id he put in the login link', planted);
+        statuses.push(replay.status);
+        if (replay.ok) accepted.push(`POST ${loginPath}?${ctx.cookieName}=… logged the id from the URL in: it opens ${protectedPath} (${replay.status})`);
+      }
     }
     if (accepted.length > 0) return fail(`The server took the session id from the URL: ${accepted.join('; ')}.`);
     return pass(`All ${statuses.length} requests with an id in the URL were refused or ignored (${[...new Set(statuses)].join(', ')}).`);

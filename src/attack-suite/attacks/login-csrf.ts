@@ -3,7 +3,7 @@
  * login — his own account, through a form on his page that the victim's browser submits — and
  * reads whatever the victim then types into "their" account.
  */
-import { idHash } from '../cookies.js';
+import { idHash, type SessionCookie } from '../cookies.js';
 import { CS, fail, pass, standard, type AttackDefinition } from './define.js';
 
 /** A page on a site the attacker owns (`.invalid` can never be anybody's). */
@@ -12,7 +12,8 @@ const ATTACKER_ORIGIN = 'https://attacker.invalid';
 /** What a current browser sends with a form that a page of another site auto-submits. */
 const CROSS_SITE_FORM_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   origin: ATTACKER_ORIGIN,
-  referer: `${ATTACKER_ORIGIN}/win-a-prize`,
+  // No Referer: the attacker's page drops it (referrerpolicy="no-referrer"), for an app that
+  // refuses another site's Referer but lets a request without one through.
   'sec-fetch-site': 'cross-site',
   'sec-fetch-mode': 'navigate',
   'sec-fetch-dest': 'document',
@@ -96,6 +97,18 @@ export const loginCsrf: AttackDefinition = {
       const { token } = await ctx.csrfToken("attacker reads a CSRF token on his own visit (his page can send it in a form field)", undefined);
       if (token !== undefined) body = { ...loginBody, [csrf.to.name]: token };
     }
+    // The victim's browser sends its own session cookie with the attacker's request where
+    // SameSite lets it: a top-level GET unless Strict; a POST only without SameSite (Firefox,
+    // Safari) or with None; a fetch with credentials with None. An app that logs in only a
+    // browser that already has a session is then logged in all the same.
+    const victim = ctx.facts.anonymousSessions ? await ctx.anonymous("the victim's browser already has a session of the site") : undefined;
+    const victimSameSite = victim?.attributes?.get('samesite')?.toLowerCase();
+    const sentWith = (kind: 'navigation' | 'form' | 'fetch'): SessionCookie[] => {
+      if (!victim) return [];
+      if (kind === 'navigation') return victimSameSite === 'strict' ? [] : [victim];
+      if (kind === 'form') return victimSameSite === undefined || victimSameSite === 'none' ? [victim] : [];
+      return victimSameSite === 'none' ? [victim] : [];
+    };
     const fields = formFields(body);
     const boundary = `----attackerFormBoundary${Date.now().toString(36)}`;
     const attempts: CrossSiteLogin[] = [
@@ -124,33 +137,36 @@ export const loginCsrf: AttackDefinition = {
     }
     const refused: string[] = [];
     for (const attempt of attempts) {
+      const carried = sentWith(attempt.fetch ? 'fetch' : attempt.method === 'GET' ? 'navigation' : 'form');
       const login = await ctx.send(`victim's browser submits the attacker's login from another site (${attempt.how})`, {
         method: attempt.method ?? 'POST',
         path: attempt.path ?? loginPath,
+        cookies: carried,
         headers: attempt.headers,
         ...(attempt.json === undefined ? { body: attempt.body } : { json: attempt.json }),
         crossSite: true,
       });
       const status = login.response.status;
-      if (!login.issued) {
+      // The cookie the victim's browser holds afterwards: the one the response set, or the one it sent.
+      let held = login.issued ?? (login.cleared ? undefined : carried[0]);
+      if (login.issued) {
+        ctx.track(login.issued);
+        // The response to a page's fetch is no top-level navigation: a browser drops its
+        // SameSite=Lax or Strict cookie (RFC 6265bis) and keeps the one it had.
+        const sameSite = login.response.setCookies.find((c) => c.name === login.issued?.name)?.attributes.get('samesite')?.toLowerCase();
+        if (attempt.fetch && (sameSite === 'lax' || sameSite === 'strict')) held = carried[0];
+      }
+      if (!held) {
         refused.push(`${attempt.how}: ${status}, no session cookie`);
         continue;
       }
-      ctx.track(login.issued);
-      // The response to a page's fetch is no top-level navigation: a browser drops its
-      // SameSite=Lax or Strict cookie (RFC 6265bis), and the victim's browser keeps no session.
-      const sameSite = login.response.setCookies.find((c) => c.name === login.issued?.name)?.attributes.get('samesite')?.toLowerCase();
-      if (attempt.fetch && (sameSite === 'lax' || sameSite === 'strict')) {
-        refused.push(`${attempt.how}: ${status}, a SameSite=${sameSite} cookie, which a browser does not store from a cross-site fetch`);
-        continue;
-      }
-      const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it was given", login.issued);
+      const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it now holds", held);
       if (opened.ok) {
         return fail(
-          `${attempt.method ?? 'POST'} ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}) answered ${status} with the session cookie ${idHash(login.issued.id)}, which opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
+          `${attempt.method ?? 'POST'} ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}${carried.length > 0 ? ", carrying the victim's own cookie" : ''}) answered ${status}, and the session cookie ${idHash(held.id)} the browser then holds opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
         );
       }
-      refused.push(`${attempt.how}: ${status}, its cookie ${idHash(login.issued.id)} does not open ${protectedPath} (${opened.status})`);
+      refused.push(`${attempt.how}: ${status}, the cookie ${idHash(held.id)} does not open ${protectedPath} (${opened.status})`);
     }
     return pass(`POST ${loginPath} from ${ATTACKER_ORIGIN} left the victim's browser with no session of the attacker's account (${refused.join('; ')}).`);
   },

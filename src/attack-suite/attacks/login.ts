@@ -23,14 +23,19 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
   severity: 'critical',
   core: true,
   async run(ctx) {
-    const { before: planted } = await logInWithPreLoginId(ctx, 'attacker visits the site and keeps the pre-login cookie', 'victim logs in carrying the planted cookie');
-    const attacker = await ctx.authenticated('attacker replays the planted cookie', planted);
-    if (attacker.ok) {
-      return fail(
-        `The planted pre-login id ${idHash(planted.id)} was authenticated by the victim's login: the attacker's copy opens ${ctx.options.protectedPath} (${attacker.status}).`,
-      );
+    const { before, carried } = await logInWithPreLoginId(ctx, 'attacker visits the site and keeps the pre-login cookie', 'victim logs in carrying the planted cookie');
+    // The id the first visit gave, and the one the login carried (a login page may issue its
+    // own): the attacker can plant either, the latter once the victim's page has loaded.
+    const planted = carried.id === before.id ? [before] : [before, carried];
+    const statuses: number[] = [];
+    for (const id of planted) {
+      const attacker = await ctx.authenticated('attacker replays the planted cookie', id);
+      statuses.push(attacker.status);
+      if (attacker.ok) {
+        return fail(`The planted pre-login id ${idHash(id.id)} was authenticated by the victim's login: the attacker's copy opens ${ctx.options.protectedPath} (${attacker.status}).`);
+      }
     }
-    return pass(`The planted id ${idHash(planted.id)} stayed unauthenticated after the victim logged in (${ctx.options.protectedPath} → ${attacker.status}).`);
+    return pass(`The planted id ${planted.map((id) => idHash(id.id)).join(' (and the one the login carried, ')}${planted.length > 1 ? ')' : ''} stayed unauthenticated after the victim logged in (${ctx.options.protectedPath} → ${statuses.join(', ')}).`);
   },
 };
 
