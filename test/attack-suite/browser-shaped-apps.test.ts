@@ -6,64 +6,24 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express from 'express';
-import session from 'express-session';
-import { runFixationAttacks, type FixationAttackId, type FixationAttackOptions, type FixationReport } from '../../src/attack-suite/index.js';
-
-const SECRET = 'browser-shaped-apps-secret-0123456789abcdef';
-const USERS: Record<string, string> = { alice: 'alice-password', mallory: 'mallory-password' };
-const ALICE = { username: 'alice', password: 'alice-password' };
-const ATTACKER = 'https://attacker.invalid';
+import type express from 'express';
+import type { FixationAttackId, FixationAttackOptions, FixationReport } from '../../src/attack-suite/index.js';
+import { ALICE, ATTACKER, USERS, attackApp, cookieOf, logIn, served, smallApp } from './support/small-apps.js';
 
 declare module 'express-session' {
   interface SessionData {
-    visits?: number;
     loginPage?: boolean;
   }
 }
 
+/** A small app parsing forms too; `sameSite: undefined` for a cookie without the attribute. */
 function baseApp(opts: { sameSite?: 'lax' | 'strict' | 'none' | undefined; before?: (app: express.Express) => void } = {}): express.Express {
-  const app = express();
-  opts.before?.(app);
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, cookie: { httpOnly: true, ...('sameSite' in opts ? (opts.sameSite ? { sameSite: opts.sameSite } : {}) : { sameSite: 'lax' }) } }));
-  app.use(express.json());
-  app.use(express.urlencoded({ extended: false }));
-  app.get('/', (req, res) => {
-    req.session.visits = (req.session.visits ?? 0) + 1;
-    res.send('home');
-  });
-  app.get('/me', (req, res) => (req.session.user ? void res.json({ user: req.session.user }) : void res.status(401).json({ error: 'login' })));
-  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : void res.clearCookie('connect.sid').status(204).end())));
-  return app;
+  return smallApp({ forms: true, sameSite: 'sameSite' in opts ? (opts.sameSite ?? 'unset') : 'lax', ...(opts.before ? { before: opts.before } : {}) });
 }
 
-function logIn(req: express.Request, res: express.Response, next: express.NextFunction, username: unknown, password: unknown): void {
-  if (typeof username !== 'string' || USERS[username] !== password) return void res.status(401).end();
-  req.session.regenerate((err) => {
-    if (err) return next(err);
-    req.session.user = username;
-    res.status(204).end();
-  });
-}
+const attack = (app: express.Express, only: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> => attackApp(app, only, extra);
 
-async function served<T>(app: express.Express, run: (url: string) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    return await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-function attack(app: express.Express, only: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> {
-  return served(app, (url) => runFixationAttacks(url, { loginBody: ALICE, entropySamples: 16, only, ...extra }));
-}
-
-const cookieOf = (res: Response) => res.headers.get('set-cookie')?.split(';')[0] ?? '';
 const crossSiteNav = { referer: `${ATTACKER}/win-a-prize`, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
 const crossSiteForm = { origin: ATTACKER, ...crossSiteNav };
 

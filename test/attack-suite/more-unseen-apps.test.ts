@@ -6,69 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express, { type RequestHandler } from 'express';
-import session from 'express-session';
-import { runFixationAttacks, type FixationAttackId, type FixationAttackOptions, type FixationReport } from '../../src/attack-suite/index.js';
+import express from 'express';
+import type { FixationAttackId, FixationAttackOptions, FixationReport } from '../../src/attack-suite/index.js';
+import { ALICE, ATTACKER, attackApp, cookieOf, logIn, regenerateLogin, served, smallApp, type SmallAppOptions } from './support/small-apps.js';
 
-const SECRET = 'more-unseen-apps-secret-0123456789abcdef';
-const USERS: Record<string, string> = { alice: 'alice-password', mallory: 'mallory-password' };
-const ALICE = { username: 'alice', password: 'alice-password' };
-const ATTACKER = 'https://attacker.invalid';
+const baseApp = (options: Omit<SmallAppOptions, 'forms'> = {}) => smallApp(options);
+const attack = (app: express.Express, only: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> => attackApp(app, only, extra);
 
-declare module 'express-session' {
-  interface SessionData {
-    visits?: number;
-  }
-}
-
-type SameSite = 'lax' | 'strict' | 'none';
-
-function baseApp(opts: { sameSite?: SameSite; before?: (app: express.Express) => void } = {}): express.Express {
-  const app = express();
-  opts.before?.(app);
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: opts.sameSite ?? 'lax' } }));
-  app.use(express.json());
-  app.get('/', (req, res) => {
-    req.session.visits = (req.session.visits ?? 0) + 1;
-    res.send('home');
-  });
-  app.get('/me', (req, res) => (req.session.user ? void res.json({ user: req.session.user }) : void res.status(401).json({ error: 'login' })));
-  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : void res.clearCookie('connect.sid').status(204).end())));
-  return app;
-}
-
-function logIn(req: express.Request, res: express.Response, next: express.NextFunction, username: unknown, password: unknown): void {
-  if (typeof username !== 'string' || USERS[username] !== password) return void res.status(401).end();
-  req.session.regenerate((err) => {
-    if (err) return next(err);
-    req.session.user = username;
-    res.status(204).end();
-  });
-}
-
-const regenerateLogin: RequestHandler = (req, res, next) => {
-  const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
-  logIn(req, res, next, username, password);
-};
-
-async function served<T>(app: express.Express, run: (url: string) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    return await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-function attack(app: express.Express, only: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> {
-  return served(app, (url) => runFixationAttacks(url, { loginBody: ALICE, entropySamples: 16, only, ...extra }));
-}
-
-const cookieOf = (res: Response) => res.headers.get('set-cookie')?.split(';')[0] ?? '';
 const crossSiteForm = { origin: ATTACKER, referer: `${ATTACKER}/win-a-prize`, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
 
 describe('attack suite, more unseen apps: url-session-id', () => {

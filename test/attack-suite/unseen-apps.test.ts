@@ -5,45 +5,24 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import signature from 'cookie-signature';
 import express, { type RequestHandler } from 'express';
-import session from 'express-session';
-import { runFixationAttacks, type FixationAttackId, type FixationAttackOptions, type FixationReport } from '../../src/attack-suite/index.js';
+import type { FixationAttackId, FixationReport } from '../../src/attack-suite/index.js';
+import { ALICE, MALLORY, SECRET, USERS, attackApp as attack, regenerateLogin, served, smallApp } from './support/small-apps.js';
 
-const USERS: Record<string, string> = { alice: 'alice-password', mallory: 'mallory-password' };
-const ALICE = { username: 'alice', password: 'alice-password' };
 const CORE: FixationAttackId[] = ['planted-id-survives-login', 'login-sets-new-id', 'pre-login-id-dead'];
 
-/**
- * express-session, a start page that writes to the session, /me; `before` runs ahead of the
- * session. `sameSite: 'none'` for a cookie a cross-site fetch can leave (a browser drops a Lax
- * or Strict one from its response).
- */
-function sessionApp(before?: (app: express.Express) => void, sameSite: 'lax' | 'none' = 'lax'): express.Express {
-  const app = express();
-  before?.(app);
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite } }));
-  app.use(express.json());
-  app.get('/', (req, res) => {
-    req.session.visits = (req.session.visits ?? 0) + 1;
-    res.send('home');
-  });
-  app.get('/me', (req, res) => (req.session.user ? void res.json({ user: req.session.user }) : void res.status(401).json({ error: 'login' })));
-  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : void res.clearCookie('connect.sid').status(204).end())));
-  return app;
-}
+/** A small app (JSON only); `sameSite: 'none'` for a cookie a cross-site fetch can leave (a browser drops a Lax or Strict one from its response). */
+const sessionApp = (before?: (app: express.Express) => void, sameSite: 'lax' | 'none' = 'lax') => smallApp({ ...(before ? { before } : {}), sameSite });
+
 
 declare module 'express-session' {
   interface SessionData {
-    visits?: number;
     csrf?: string;
   }
 }
 
-const SECRET = 'unseen-apps-secret-0123456789abcdef';
-const MALLORY = { username: 'mallory', password: 'mallory-password' };
 
 /** The string fields of a `multipart/form-data` body (what a form with that enctype sends). */
 const multipartFields: RequestHandler = (req, _res, next) => {
@@ -84,32 +63,6 @@ const sameSiteOnly: RequestHandler = (req, res, next) => {
   if (req.get('sec-fetch-site') === 'cross-site' || (origin !== undefined && origin !== `http://${req.get('host')}`)) return void res.status(403).end();
   next();
 };
-
-/** The careful login: regenerate, then authenticate. */
-const regenerateLogin: RequestHandler = (req, res, next) => {
-  const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
-  if (typeof username !== 'string' || USERS[username] !== password) return void res.status(401).end();
-  req.session.regenerate((err) => {
-    if (err) return next(err);
-    req.session.user = username;
-    res.status(204).end();
-  });
-};
-
-async function served<T>(app: express.Express, run: (url: string) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  try {
-    return await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-function attack(app: express.Express, only?: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> {
-  return served(app, (url) => runFixationAttacks(url, { loginBody: ALICE, entropySamples: 16, ...(only ? { only } : {}), ...extra }));
-}
 
 const outcome = (report: FixationReport, id: FixationAttackId) => report.results.find((r) => r.id === id)?.outcome;
 
