@@ -288,7 +288,7 @@ export function sessionGuard(options: SessionGuardOptions): SessionGuardMiddlewa
     if (mark.reason === 'rotated' && mark.sameSession === true && mark.successor !== undefined && ctx.clock.now() - mark.at <= ROTATED_ID_LOGOUT_MS) {
       state.presentedSuccessor = mark.successor;
     }
-    auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: tombstone.fixationGuardTombstone.reason });
+    auditor.emit('rotated_session_id_presented', { sessionId: candidate, ip: req.ip, reason: mark.reason });
   }
 
   /** `sess` and `sid`: the request's session and id when the caller just read them (the common case). */

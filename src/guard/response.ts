@@ -16,7 +16,7 @@ import onHeaders from 'on-headers';
 import { configureSessionCookie } from '../cookie/session-cookie.js';
 import { FixationTripwireError, SessionGuardError, SessionStoreUnavailableError } from '../errors/index.js';
 import { principalOf } from '../policy/principal.js';
-import { stateOf } from '../policy/state.js';
+import { raiseLastSeenAt, stateOf } from '../policy/state.js';
 import type { GuardContext } from './context.js';
 import { reportUnsendable, unsendableCookieMessage } from './plain-http.js';
 import { clearSessionCookie } from './request-api.js';
@@ -154,7 +154,7 @@ export function guardResponse(ctx: GuardContext, req: Request, res: Response, st
       // The save carries the activity due; a session the route reloaded (`req.session.reload()`)
       // was made from the record, without it.
       const guard = sid === state.loadedId ? stateOf(record) : undefined;
-      if (guard !== undefined && !(guard.lastSeenAt >= state.activityAt)) guard.lastSeenAt = state.activityAt;
+      if (guard !== undefined) raiseLastSeenAt(guard, state.activityAt);
       state.activityAt = undefined;
     }
     // The expiry express-session would give the session when it answers (it resets the cookie's

@@ -238,6 +238,11 @@ function decode(raw: Record<string, unknown>): GuardState {
   return guardState(state, raw);
 }
 
+/** Raises `state.lastSeenAt` to `at`, never lowering it (a later write of an older activity keeps the newer). */
+export function raiseLastSeenAt(state: GuardState, at: number): void {
+  if (!(state.lastSeenAt >= at)) state.lastSeenAt = at;
+}
+
 export function newGuardState(now: number): GuardState {
   return guardState({ v: 1, createdAt: now, lastSeenAt: now, rotatedAt: now });
 }

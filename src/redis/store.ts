@@ -287,7 +287,7 @@ export class RedisSessionStore extends RedisStore implements Required<Omit<Guard
   async rename(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, options: RenameOptions = {}): Promise<void> {
     if (oldId === newId) throw new SessionRenameConflictError('new_exists');
     const ttl = Math.max(1, Math.ceil(tombstoneTtlMs));
-    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { successor: newId, graceUntil: options.graceUntil, sameSession: options.sameSession }));
+    const tombstone = JSON.stringify(makeTombstone('rotated', now, ttl, { ...options, successor: newId }));
     const principal = principalOf(sess);
     if (this.#cluster && !this.keys.sameSlot(oldId, newId)) {
       await this.#moveAcrossSlots(oldId, newId, sess, now, tombstone, ttl, principal);

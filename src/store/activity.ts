@@ -2,7 +2,7 @@
  * A session's activity, written into the record a store holds (not a request's copy of the
  * session: what a parallel request of the session wrote meanwhile stays).
  */
-import { stateOf } from '../policy/state.js';
+import { raiseLastSeenAt, stateOf } from '../policy/state.js';
 import { compactStoredCookie } from '../policy/stored-cookie.js';
 
 /** A stored record's cookie, as express-session serialises it. */
@@ -22,7 +22,7 @@ export interface StoredCookie {
 export function stampActivity(record: Record<string, unknown>, lastSeenAt: number): StoredCookie | undefined {
   const state = stateOf(record);
   if (state === undefined) return undefined;
-  if (!(state.lastSeenAt >= lastSeenAt)) state.lastSeenAt = lastSeenAt;
+  raiseLastSeenAt(state, lastSeenAt);
   const cookie = (typeof record.cookie === 'object' && record.cookie !== null ? record.cookie : (record.cookie = {})) as StoredCookie;
   if (typeof cookie.originalMaxAge === 'number') cookie.expires = new Date(Date.now() + cookie.originalMaxAge).toISOString();
   // Written as any write of the guard writes a record's cookie (one stored by an older version

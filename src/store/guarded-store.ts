@@ -13,6 +13,7 @@ import {
   type GuardStoreExtensions,
   type GuardedSetResult,
   type InProcessLoginIndex,
+  type RenameOptions,
   type SessionIndex,
   type SessionIndexEntry,
   type SessionLimit,
@@ -743,8 +744,10 @@ export class GuardedStore extends session.Store {
       if ((await this.writeUnlessTombstoned(newId, record)) === 'tombstoned') throw new SessionConflictError('revoked');
       return;
     }
+    // What the old id's tombstone says besides its successor, written by the store's `rename` or here.
+    const renamed: RenameOptions = { graceUntil: options.graceUntil, sameSession: samePrincipal };
     if (typeof inner.rename === 'function') {
-      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, { graceUntil: options.graceUntil, sameSession: samePrincipal }));
+      await this.#promise('rename', () => inner.rename!(oldId, newId, record as unknown as SessionData, clock.now(), tombstoneTtlMs, renamed));
       progress.written = true;
       // The store's own index moved with the record (the Redis script, the default MemoryStore);
       // another index is told now.
@@ -774,7 +777,7 @@ export class GuardedStore extends session.Store {
         }
       }
       try {
-        await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { successor: newId, graceUntil: options.graceUntil, sameSession: samePrincipal }));
+        await this.#set(oldId, makeTombstone('rotated', clock.now(), tombstoneTtlMs, { ...renamed, successor: newId }));
       } catch (err) {
         // Never leave both ids alive: put the entry back (unless the tombstone landed, its
         // reply lost: the old id is dead too) and end the new record.

@@ -169,7 +169,7 @@ export class AtomicMemoryStore extends session.MemoryStore implements Required<P
 
   #move(oldId: string, newId: string, sess: SessionData, now: number, tombstoneTtlMs: number, oldStored: boolean, options?: RenameOptions): void {
     this.sessions[newId] = JSON.stringify(sess);
-    if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { successor: newId, graceUntil: options?.graceUntil, sameSession: options?.sameSession }));
+    if (oldStored) this.sessions[oldId] = JSON.stringify(makeTombstone('rotated', now, tombstoneTtlMs, { ...options, successor: newId }));
   }
 
   /**
