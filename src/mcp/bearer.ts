@@ -9,9 +9,9 @@ import { CustomOAuthError, InsufficientScopeError, InvalidTokenError, OAuthError
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Auditor } from '../audit/index.js';
-import { McpGuardError } from './errors.js';
+import { McpGuardError, oauthErrorCode, unverifiedTokenMessage } from './errors.js';
 import { sendMcpRefusal } from './http.js';
-import { bearerIdentityRefusal, identityFromAuthInfo, oauthErrorCode, type BearerIdentity, type IdentityOptions } from './identity.js';
+import { bearerIdentityRefusal, identityFromAuthInfo, type BearerIdentity, type IdentityOptions } from './identity.js';
 import type { McpBearerOptions } from './options.js';
 
 const identities = new WeakMap<Request, BearerIdentity>();
@@ -86,13 +86,11 @@ function refusingUnverifiable(verifier: McpBearerOptions['verifier']): McpBearer
       } catch (err) {
         if (err instanceof OAuthError) throw err;
         const code = oauthErrorCode(err);
-        // Another copy's message stays inside, as a plain error's does (it may name internals).
-        const message = `The access token could not be verified (${code}).`;
-        if (code === 'invalid_token') throw new InvalidTokenError(message);
+        const message = unverifiedTokenMessage(code);
         if (code === 'insufficient_scope') throw new InsufficientScopeError(message);
         if (code === 'server_error') throw new ServerError(message);
-        if (code !== undefined) throw new CustomOAuthError(code, message);
-        throw new InvalidTokenError('The access token could not be verified.');
+        if (code !== undefined && code !== 'invalid_token') throw new CustomOAuthError(code, message);
+        throw new InvalidTokenError(message);
       }
     },
   };

@@ -119,3 +119,30 @@ export function refusal(error: McpGuardError, event?: AuditEventType, reason?: s
 export function sessionNotFound(): McpGuardError {
   return new McpGuardError('SESSION_NOT_FOUND', 'Session not found');
 }
+
+/**
+ * The OAuth error code (`invalid_token`, `server_error`, …) a verifier's error carries, from
+ * either SDK line or another copy of one (where `instanceof` fails): 1.x errors have
+ * `errorCode`, 2.x errors `code`. Undefined for any other error (a JWT library's own).
+ */
+export function oauthErrorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { errorCode, code } = err as { errorCode?: unknown; code?: unknown };
+  const found = typeof errorCode === 'string' ? errorCode : code;
+  return typeof found === 'string' && OAUTH_ERROR_CODES.has(found) ? found : undefined;
+}
+
+/** The error codes of OAuth 2.0 (RFC 6749, 6750, 7591, 8707) the SDK lines throw. */
+const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set([
+  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
+  'access_denied', 'server_error', 'temporarily_unavailable', 'unsupported_response_type', 'unsupported_token_type',
+  'invalid_token', 'method_not_allowed', 'too_many_requests', 'invalid_client_metadata', 'insufficient_scope', 'invalid_target',
+]);
+
+/**
+ * What a token the verifier could not verify is answered with: never the verifier's own message
+ * (a JWT library's, another SDK copy's), which may name internals.
+ */
+export function unverifiedTokenMessage(code: string | undefined): string {
+  return code === undefined ? 'The access token could not be verified.' : `The access token could not be verified (${code}).`;
+}

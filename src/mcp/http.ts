@@ -67,10 +67,10 @@ export function bodyParserError(err: unknown): McpGuardError | undefined {
  * recursively, and a body of 400 kB of nested arrays overflowed the stack there (a 500 to a
  * request without any token). MCP messages nest a few levels; tool arguments a few more.
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** Whether `value` nests arrays and objects deeper than `max` (iteratively: never the stack). */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
+function nestsDeeperThan(value: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const [node, depth] = item;

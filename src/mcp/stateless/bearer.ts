@@ -1,9 +1,9 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { bearerAuthChallengeResponse, OAuthError, OAuthErrorCode, verifyBearerToken, type AuthInfo, type OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Auditor } from '../../audit/index.js';
-import { McpGuardError } from '../errors.js';
+import { McpGuardError, oauthErrorCode, unverifiedTokenMessage } from '../errors.js';
 import { sendMcpRefusal } from '../http.js';
-import { bearerIdentityRefusal, identityFromAuthInfo, oauthErrorCode, type IdentityOptions } from '../identity.js';
+import { bearerIdentityRefusal, identityFromAuthInfo, type IdentityOptions } from '../identity.js';
 
 /** Bearer verification for 2026-07-28 traffic, as the SDK does it (RFC 6750 + RFC 9728). */
 export interface StatelessBearerOptions extends IdentityOptions<AuthInfo> {
@@ -58,12 +58,7 @@ export function createBearerIdentity(options: StatelessBearerOptions & { resourc
       // A verifier that throws its JWT library's own error on a garbage token: the token is
       // refused (401 invalid_token), not a server error; an outage is the verifier's to say
       // (an OAuth error with `server_error`, from either SDK line).
-      const refusal =
-        err instanceof OAuthError
-          ? err
-          : code !== undefined
-            ? new OAuthError(code as OAuthErrorCode, `The access token could not be verified (${code}).`)
-            : new OAuthError(OAuthErrorCode.InvalidToken, 'The access token could not be verified.');
+      const refusal = err instanceof OAuthError ? err : new OAuthError((code ?? OAuthErrorCode.InvalidToken) as OAuthErrorCode, unverifiedTokenMessage(code));
       await sendWebResponse(res, bearerAuthChallengeResponse(refusal, verifyOptions));
       return { ok: false };
     }
