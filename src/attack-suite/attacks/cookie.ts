@@ -23,7 +23,7 @@ export const urlSessionId: AttackDefinition = {
     const params = [...DEFAULT_URL_SESSION_ID_NAMES.flatMap((param) => [param, param.toUpperCase()]), 'sessionId', 'sessionID', 'SessionId', 'SessionID'];
     const links = [
       ...values.map((v) => `${protectedPath}?${name}=${v}`),
-      ...[...new Set(params)].flatMap((param) => values.map((v) => `${protectedPath}?${encodeURIComponent(param)}=${v}`)),
+      ...params.flatMap((param) => values.map((v) => `${protectedPath}?${encodeURIComponent(param)}=${v}`)),
       `${protectedPath};jsessionid=${value}`,
       `${protectedPath};jsessionid=${encodeURIComponent(victim.id)}`,
     ].filter((link, i, all) => all.indexOf(link) === i);

@@ -26,16 +26,17 @@ const CROSS_SITE_FETCH_HEADERS: Readonly<Record<string, string>> = Object.freeze
   'sec-fetch-dest': 'empty',
 });
 
-/** A login as the attacker's page can send it, and how. */
+/**
+ * A login as the attacker's page can send it, and how: a GET `navigation` (to `path`, the fields
+ * in its query), a `form` POST or a `fetch` POST (which cookies go with it, and which it keeps,
+ * follow from the kind).
+ */
 interface CrossSiteLogin {
+  kind: 'navigation' | 'form' | 'fetch';
   how: string;
   headers: Record<string, string>;
   body?: string;
   json?: unknown;
-  /** Sent by the page's `fetch` (not a form's navigation). */
-  fetch?: boolean;
-  /** A GET navigation instead of a POST to the login path. */
-  method?: 'GET';
   path?: string;
 }
 
@@ -82,7 +83,7 @@ export const loginCsrf: AttackDefinition = {
   id: 'login-csrf',
   title: 'A login sent from another site does not leave an authenticated session in the browser.',
   method:
-    "A page on the attacker's site submits the login with the attacker's credentials (and a CSRF token he read on his own visit, when the app uses them), as a browser can send it (Referer of that site, and Origin for a POST, Sec-Fetch-Site: cross-site, no cookie: SameSite keeps the victim's back, and does not stop the response's cookie from being stored; none of the extra headers the suite was given): a GET navigation with the fields in the query (a link, or a form with method=GET), a form (urlencoded and multipart, nested fields in bracket notation; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site (or a sandboxed frame of it, Origin: null) send it with credentials and a Content-Type, counting its cookie only when a browser would store it from a fetch (not SameSite=Lax or Strict). Each must be refused, or its cookie must not open the protected path.",
+    "A page on the attacker's site submits the login with the attacker's credentials (and a CSRF token he read on his own visit, when the app uses them), as a browser can send it (Origin of that site on a POST, no Referer, Sec-Fetch-Site: cross-site, the victim's own session cookie only where its SameSite lets a browser send it, none of the extra headers the suite was given): a GET navigation with the fields in the query (a link, or a form with method=GET), a form (urlencoded and multipart, nested fields in bracket notation; for a JSON login also text/plain carrying the JSON, which a form can send), and JSON only when the login's CORS preflight lets that site (or a sandboxed frame of it, Origin: null) send it with credentials and a Content-Type, counting its cookie only when a browser would store it from a fetch (not SameSite=Lax or Strict). Each must be refused, or the cookie the browser then holds must not open the protected path.",
   standard: standard(['4.2.2'], ['3.5.1'], [CS.sameSite]),
   // The attacker fixes his own authenticated session in the victim's browser.
   class: 'fixation',
@@ -103,24 +104,25 @@ export const loginCsrf: AttackDefinition = {
     // browser that already has a session is then logged in all the same.
     const victim = ctx.facts.anonymousSessions ? await ctx.anonymous("the victim's browser already has a session of the site") : undefined;
     const victimSameSite = victim?.attributes?.get('samesite')?.toLowerCase();
-    const sentWith = (kind: 'navigation' | 'form' | 'fetch'): SessionCookie[] => {
+    const sentWith = (kind: CrossSiteLogin['kind']): SessionCookie[] => {
       if (!victim) return [];
       if (kind === 'navigation') return victimSameSite === 'strict' ? [] : [victim];
       if (kind === 'form') return victimSameSite === undefined || victimSameSite === 'none' ? [victim] : [];
       return victimSameSite === 'none' ? [victim] : [];
     };
     const fields = formFields(body);
+    const urlencoded = new URLSearchParams(fields).toString();
     const boundary = `----attackerFormBoundary${Date.now().toString(36)}`;
     const attempts: CrossSiteLogin[] = [
       // A link, or a form with method=GET: a top-level navigation, whose cookie even SameSite=Lax lets in.
-      { how: 'a GET navigation carrying the fields in the query', method: 'GET', path: `${loginPath}${loginPath.includes('?') ? '&' : '?'}${new URLSearchParams(fields).toString()}`, headers: withoutOrigin(CROSS_SITE_FORM_HEADERS) },
-      { how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() },
-      { how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(fields, boundary) },
+      { kind: 'navigation', how: 'a GET navigation carrying the fields in the query', path: `${loginPath}${loginPath.includes('?') ? '&' : '?'}${urlencoded}`, headers: withoutOrigin(CROSS_SITE_FORM_HEADERS) },
+      { kind: 'form', how: 'a urlencoded form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'application/x-www-form-urlencoded' }, body: urlencoded },
+      { kind: 'form', how: 'a multipart form', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipartBody(fields, boundary) },
     ];
     if (loginEncoding === 'json') {
       // A form cannot send application/json (a page's fetch of it needs a CORS preflight), but
       // `enctype="text/plain"` sends a body that is the JSON, for a server that parses it anyway.
-      attempts.push({ how: 'a text/plain form carrying the JSON', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'text/plain' }, body: JSON.stringify(body) });
+      attempts.push({ kind: 'form', how: 'a text/plain form carrying the JSON', headers: { ...CROSS_SITE_FORM_HEADERS, 'content-type': 'text/plain' }, body: JSON.stringify(body) });
       let granted = false;
       for (const origin of ATTACKER_ORIGINS) {
         const preflight = await ctx.send(`attacker's page (Origin: ${origin}) asks whether it may send the JSON login (CORS preflight)`, {
@@ -131,15 +133,16 @@ export const loginCsrf: AttackDefinition = {
         });
         if (!corsGrantsJson(preflight.response.headers, origin)) continue;
         granted = true;
-        attempts.push({ how: `a JSON fetch with credentials from Origin ${origin}, which the CORS policy allows`, headers: { ...CROSS_SITE_FETCH_HEADERS, origin }, json: body, fetch: true });
+        attempts.push({ kind: 'fetch', how: `a JSON fetch with credentials from Origin ${origin}, which the CORS policy allows`, headers: { ...CROSS_SITE_FETCH_HEADERS, origin }, json: body });
       }
       if (!granted) ctx.note('the login is JSON and its CORS policy does not let another site send it with credentials: only what a form can send was tried');
     }
     const refused: string[] = [];
     for (const attempt of attempts) {
-      const carried = sentWith(attempt.fetch ? 'fetch' : attempt.method === 'GET' ? 'navigation' : 'form');
+      const carried = sentWith(attempt.kind);
+      const method = attempt.kind === 'navigation' ? 'GET' : 'POST';
       const login = await ctx.send(`victim's browser submits the attacker's login from another site (${attempt.how})`, {
-        method: attempt.method ?? 'POST',
+        method,
         path: attempt.path ?? loginPath,
         cookies: carried,
         headers: attempt.headers,
@@ -154,7 +157,7 @@ export const loginCsrf: AttackDefinition = {
         // The response to a page's fetch is no top-level navigation: a browser drops its
         // SameSite=Lax or Strict cookie (RFC 6265bis) and keeps the one it had.
         const sameSite = login.response.setCookies.find((c) => c.name === login.issued?.name)?.attributes.get('samesite')?.toLowerCase();
-        if (attempt.fetch && (sameSite === 'lax' || sameSite === 'strict')) held = carried[0];
+        if (attempt.kind === 'fetch' && (sameSite === 'lax' || sameSite === 'strict')) held = carried[0];
       }
       if (!held) {
         refused.push(`${attempt.how}: ${status}, no session cookie`);
@@ -163,7 +166,7 @@ export const loginCsrf: AttackDefinition = {
       const opened = await ctx.authenticated("victim's browser opens the protected page with the cookie it now holds", held);
       if (opened.ok) {
         return fail(
-          `${attempt.method ?? 'POST'} ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}${carried.length > 0 ? ", carrying the victim's own cookie" : ''}) answered ${status}, and the session cookie ${idHash(held.id)} the browser then holds opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
+          `${method} ${loginPath} from another site (Sec-Fetch-Site: cross-site, ${attempt.how}${carried.length > 0 ? ", carrying the victim's own cookie" : ''}) answered ${status}, and the session cookie ${idHash(held.id)} the browser then holds opens ${protectedPath} (${opened.status}): the victim's browser is now logged in to the attacker's account.`,
         );
       }
       refused.push(`${attempt.how}: ${status}, the cookie ${idHash(held.id)} does not open ${protectedPath} (${opened.status})`);

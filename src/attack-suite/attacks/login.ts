@@ -35,7 +35,8 @@ export const plantedIdSurvivesLogin: AttackDefinition = {
         return fail(`The planted pre-login id ${idHash(id.id)} was authenticated by the victim's login: the attacker's copy opens ${ctx.options.protectedPath} (${attacker.status}).`);
       }
     }
-    return pass(`The planted id ${planted.map((id) => idHash(id.id)).join(' (and the one the login carried, ')}${planted.length > 1 ? ')' : ''} stayed unauthenticated after the victim logged in (${ctx.options.protectedPath} → ${statuses.join(', ')}).`);
+    const which = planted.length > 1 ? `${idHash(before.id)} (and the one the login carried, ${idHash(carried.id)})` : idHash(before.id);
+    return pass(`The planted id ${which} stayed unauthenticated after the victim logged in (${ctx.options.protectedPath} → ${statuses.join(', ')}).`);
   },
 };
 
