@@ -234,6 +234,12 @@ export function evaluateTargets({ http, memory, growth, tombstones }: TargetInpu
   return checks;
 }
 
+/** `EVALSHA 26.1 (×1) · GET 4.4 (×2) · …`, the most expensive first. */
+function commandsCell(commands: Record<string, { calls: number; us: number }>): string {
+  const list = Object.entries(commands).sort(([, a], [, b]) => b.us - a.us);
+  return list.length === 0 ? '–' : list.map(([name, c]) => `${name} ${c.us.toFixed(1)} (×${c.calls})`).join(' · ');
+}
+
 function table(head: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -305,6 +311,15 @@ export function markdown(report: BenchReport): string {
         ]),
       ),
     );
+    // Runs recorded before the benchmark read INFO commandstats have no breakdown.
+    if (onRedis && s.variants.some((v) => Object.keys(v.median.redisCommands ?? {}).length > 0)) {
+      out.push('');
+      out.push(
+        "Redis's own time per request, by command (`INFO commandstats`, medians: µs, and calls per request). A script's time (EVALSHA) includes the commands it ran, which are listed too; the time reading and writing the connections is in the CPU column only.",
+      );
+      out.push('');
+      out.push(table(['variant', 'µs per request, by command'], s.variants.map((v) => [v.label, commandsCell(v.median.redisCommands ?? {})])));
+    }
   }
   if (report.memory.length) {
     out.push('');

@@ -50,6 +50,12 @@ export interface RunRecord {
   heapUsedMiB: number;
   /** The redis-server's CPU (user + system) per request of the run, for a variant on Redis. */
   redisCpuUsPerRequest?: number;
+  /**
+   * Redis's time executing each command per request of the run (`INFO commandstats`), for a
+   * variant on Redis: calls and µs. A script's time (EVALSHA) includes the commands it ran, which
+   * are listed too.
+   */
+  redisCommands?: Record<string, { calls: number; us: number }>;
   /** The load generator's own CPU per request (this process, which runs autocannon). */
   loadCpuUsPerRequest: number;
   /** Pinned: how busy the load generator's cores were (load generator + redis-server CPU / their wall time). */
@@ -63,7 +69,16 @@ export interface VariantResult {
   label: string;
   variant: ServerVariant;
   runs: RunRecord[];
-  median: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; gcUsPerRequest: number; redisCpuUsPerRequest?: number };
+  median: {
+    rps: number;
+    p50Ms: number;
+    p99Ms: number;
+    cpuUsPerRequest: number;
+    gcUsPerRequest: number;
+    redisCpuUsPerRequest?: number;
+    /** Per command, the median over the runs of its calls and µs per request. */
+    redisCommands?: Record<string, { calls: number; us: number }>;
+  };
   /** Median of per-run ratios against the scenario's baseline (the first variant). */
   ratio: { rps: number; cpuUsPerRequest: number; p50Ms: number; p99Ms: number };
   /** The interquartile range of the per-run ratios behind `ratio.rps` and `ratio.cpuUsPerRequest`. */
@@ -318,7 +333,8 @@ export function httpScenarios(settings: Settings): Scenario[] {
   return list;
 }
 
-function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | undefined, loadCpuUs: number, loadCores: number | undefined): RunRecord {
+function record(result: LoadResult, sample: CpuSample, redisUsed: RedisUse | undefined, loadCpuUs: number, loadCores: number | undefined): RunRecord {
+  const redisCpuUs = redisUsed?.cpuUs;
   const wallUs = result.durationS * 1e6;
   /** A total of the run (µs) per request the server counted. */
   const perRequest = (totalUs: number) => round(sample.requests > 0 ? totalUs / sample.requests : 0, 1);
@@ -335,6 +351,13 @@ function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | unde
     gcFullUsPerRequest: perRequest(1000 * sample.gcFullMs),
     heapUsedMiB: round(sample.heapUsedBytes / 2 ** 20, 1),
     ...(redisCpuUs !== undefined && sample.requests > 0 ? { redisCpuUsPerRequest: perRequest(redisCpuUs) } : {}),
+    ...(redisUsed !== undefined && sample.requests > 0
+      ? {
+          redisCommands: Object.fromEntries(
+            Object.entries(redisUsed.commands).map(([name, used]) => [name, { calls: round(used.calls / sample.requests, 2), us: perRequest(used.usec) }]),
+          ),
+        }
+      : {}),
     non2xx: result.non2xx,
     errors: result.errors,
   };
@@ -342,11 +365,36 @@ function record(result: LoadResult, sample: CpuSample, redisCpuUs: number | unde
 
 type RedisClient = ReturnType<typeof createClient>;
 
-/** The redis-server's CPU so far (user + system, µs), from INFO: it shares the machine with the server and the load. */
-async function redisCpuUs(client: RedisClient): Promise<number> {
-  const info = await client.info('cpu');
+/** Per command, the medians over the runs of its calls and µs per request (a run without it counts as 0). */
+function medianCommands(runs: RunRecord[]): Record<string, { calls: number; us: number }> {
+  const names = new Set(runs.flatMap((r) => Object.keys(r.redisCommands ?? {})));
+  const of = (name: string, f: 'calls' | 'us') => median(runs.map((r) => r.redisCommands?.[name]?.[f] ?? 0));
+  return Object.fromEntries([...names].sort().map((name) => [name, { calls: round(of(name, 'calls'), 2), us: round(of(name, 'us'), 1) }]));
+}
+
+/** What redis-server has spent so far: its CPU (user + system, µs), and the calls and µs of each command. */
+interface RedisUse {
+  cpuUs: number;
+  commands: Record<string, { calls: number; usec: number }>;
+}
+
+/** Redis's use so far, from INFO (cpu: it shares the machine with the server and the load; commandstats). */
+async function redisUse(client: RedisClient): Promise<RedisUse> {
+  const info = String(await client.sendCommand(['INFO', 'cpu', 'commandstats']));
   const field = (name: string) => Number(info.match(new RegExp(`^${name}:([0-9.]+)`, 'm'))?.[1] ?? NaN);
-  return (field('used_cpu_sys') + field('used_cpu_user')) * 1e6;
+  const commands: RedisUse['commands'] = {};
+  for (const [, name, calls, usec] of info.matchAll(/^cmdstat_([\w|-]+):calls=(\d+),usec=(\d+)/gm)) commands[(name as string).toUpperCase()] = { calls: Number(calls), usec: Number(usec) };
+  return { cpuUs: (field('used_cpu_sys') + field('used_cpu_user')) * 1e6, commands };
+}
+
+/** What Redis spent between two readings; commands not called in between are left out (INFO itself too). */
+function redisUsedSince(before: RedisUse, after: RedisUse): RedisUse {
+  const commands: RedisUse['commands'] = {};
+  for (const [name, now] of Object.entries(after.commands)) {
+    const calls = now.calls - (before.commands[name]?.calls ?? 0);
+    if (calls > 0 && name !== 'INFO') commands[name] = { calls, usec: now.usec - (before.commands[name]?.usec ?? 0) };
+  }
+  return { cpuUs: after.cpuUs - before.cpuUs, commands };
 }
 
 export async function runScenario(scenario: Scenario, settings: Settings): Promise<ScenarioResult> {
@@ -389,13 +437,13 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       for (const [i, server] of order) {
         const spec = specs.get(server) as LoadSpec;
         const onRedis = redis && server.variant.store === 'redis' ? redis : undefined;
-        const redisBefore = onRedis ? await redisCpuUs(onRedis) : 0;
+        const redisBefore = onRedis ? await redisUse(onRedis) : undefined;
         await server.startMeasuring();
         const loadBefore = process.cpuUsage();
         const result = await load({ ...spec, connections: settings.connections });
         const loadUsed = process.cpuUsage(loadBefore);
         const sample = await server.stopMeasuring();
-        const redisUsed = onRedis ? (await redisCpuUs(onRedis)) - redisBefore : undefined;
+        const redisUsed = onRedis && redisBefore ? redisUsedSince(redisBefore, await redisUse(onRedis)) : undefined;
         scenario.observe?.(server, result);
         const measured = record(result, sample, redisUsed, loadUsed.user + loadUsed.system, settings.loadCores);
         if (recorded) runs[i]?.push(measured);
@@ -433,7 +481,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
           cpuUsPerRequest: round(median(pick(mine, 'cpuUsPerRequest')), 1),
           gcUsPerRequest: round(median(mine.map((r) => r.gcYoungUsPerRequest + r.gcFullUsPerRequest)), 1),
           ...(mine.every((r) => r.redisCpuUsPerRequest !== undefined) && mine.length > 0
-            ? { redisCpuUsPerRequest: round(median(mine.map((r) => r.redisCpuUsPerRequest as number)), 1) }
+            ? { redisCpuUsPerRequest: round(median(mine.map((r) => r.redisCpuUsPerRequest as number)), 1), redisCommands: medianCommands(mine) }
             : {}),
         },
         ratio: {
