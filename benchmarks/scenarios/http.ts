@@ -1,7 +1,8 @@
 /**
  * The HTTP scenarios: every variant runs in its own server process (benchmarks/server.ts);
- * variants are measured interleaved (A, B, A, B, …), the first variant of a scenario is the
- * baseline A, and ratios are medians of the per-run ratios variant/baseline.
+ * variants are measured in rounds, each server once per round (A, B, C, then C, B, A), the first
+ * variant of a scenario is the baseline A, and ratios are medians of the per-round ratios
+ * variant/baseline.
  */
 import { createClient } from 'redis';
 import { load, cookieFrom, type LoadResult, type LoadSpec } from '../lib/load.js';
@@ -257,7 +258,7 @@ function login(store: 'memory' | 'redis', settings: Settings, nodeFlags?: string
   const variants: VariantSpec[] = [
     {
       key: 'plain',
-      label: store === 'redis' ? 'express-session regenerate() + copy (connect-redis: DEL, then SET)' : 'express-session regenerate() + copy',
+      label: store === 'redis' ? 'express-session regenerate() + copy (connect-redis: DEL, SET, and express-session\'s own SET at the end)' : 'express-session regenerate() + copy',
       variant: { impl: 'plain', store, ...both, prefix: `bench:{plain-login-${stamp}}:` },
     },
   ];
