@@ -104,9 +104,11 @@ export function createMcpStatelessGuard(options: McpStatelessGuardOptions): McpS
       legacy: 'reject',
       ...(options.responseMode ? { responseMode: options.responseMode } : {}),
       onerror: function reportHandlerError(error) {
-        // The SDK reports refused requests here too (the adapter has audited its own refusals) and
-        // a client's unsupported protocol version, which the SDK has answered: neither is the server's fault.
-        if (!/requestState|^Rejected inbound request|^Unsupported protocol version/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
+        // The SDK reports refused requests here too (the adapter has audited its own refusals), a
+        // 2025-era request on this endpoint without a legacy handler, and a client's unsupported
+        // protocol version, each of which the SDK has answered: none is the server's fault, and a
+        // warning per request would let any client fill the operator's log.
+        if (!/requestState|^Rejected inbound request|^Rejected 2025-era request|^Unsupported protocol version/.test(error.message)) process.emitWarning(`fixation-guard/mcp: ${error.message}`);
       },
     },
   );

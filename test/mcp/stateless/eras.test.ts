@@ -215,6 +215,34 @@ describe('MCP adapter, both protocol eras on SDK v2', () => {
     }
   });
 
+  it("refuses 2025-era requests on an endpoint without a legacy handler with no process warning each: the refusal is the client's", async () => {
+    const strict = await startStatelessServer({ legacy: 'reject' });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } } };
+      const list = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
+      for (const body of [initialize, list]) {
+        const refused = await rawPost(strict.endpoint, { authorization: 'Bearer alice-token', 'mcp-protocol-version': '2025-06-18' }, body);
+        assert.ok(refused.status >= 400 && refused.status < 500, `a 2025-era ${body.method} is refused with a 4xx, got ${refused.status}`);
+      }
+      // A modern request on the same endpoint is still served.
+      const alice = await modernClient(strict.endpoint, 'alice-token');
+      assert.deepEqual(await call(alice, 'whoami', {}), { kind: 'result', text: 'alice', isError: false });
+      await alice.close();
+      // process.emitWarning emits on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((message) => message.startsWith('fixation-guard/mcp')),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+      await strict.close();
+    }
+  });
+
   it('serves a 2025 sessionful client on the same endpoint through the session guard (isLegacyRequest)', async () => {
     const legacy = new LegacyClient({ name: 'legacy-client', version: '1.0.0' });
     const transport = new LegacyTransport(server.endpoint);
