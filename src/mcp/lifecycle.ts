@@ -187,9 +187,15 @@ export function createSessionLifecycle(options: SessionLifecycleOptions): Sessio
     const emails = grantedEmails(identity);
     if (record.principal === undefined) {
       await admit(record, identity.principal);
-      // Two bindings of one session may race through the awaits above: the first one wins.
-      if (record.retired) throw sessionNotFound();
-      if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
+      // The session may have ended, or another binding of it won a race through the awaits
+      // above (the first one wins). Either way this binding's entry leaves its principal's index:
+      // it would count against that principal's limit, and an eviction there would end a session
+      // that is not theirs.
+      const lost = record.principal !== undefined && record.principal !== identity.principal;
+      if (record.retired || lost) {
+        await index.remove(identity.principal, record.id).catch(() => undefined);
+        throw record.retired ? sessionNotFound() : refuseOtherOwner();
+      }
       if (record.principal === undefined) {
         record.principal = identity.principal;
         record.issuer = identity.issuer;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { MemorySessionIndex } from '../../src/session-index/index.js';
-import { connectClient, INITIALIZE, login, rawPost, toolText, withGuardedServer } from './helpers.js';
+import { ALICE, BOB, connectClient, INITIALIZE, login, rawPost, toolText, withGuardedServer } from './helpers.js';
 
 const verifier = {
   async verifyAccessToken(token: string): Promise<AuthInfo> {
@@ -32,6 +32,30 @@ describe('mcpSessionBinding', () => {
         await login(server, second, 'alice'); // throws unless authorizeSession answered 200
         assert.equal((await index.list('alice')).length, 2);
         await second.close();
+    });
+  });
+
+  it("leaves nothing in the loser's index when two authorizations of one session race (the first one wins)", async () => {
+    const index = new MemorySessionIndex();
+    await withGuardedServer({ fleet: { index }, maxSessionsPerUser: 1, onSessionLimit: 'evictOldest' }, async (server) => {
+      const shared = await connectClient(server.endpoint);
+      const sessionId = shared.sessionId as string;
+      // Both pass the synchronous checks before either awaits: they race through the vault write and the admission.
+      const outcomes = await Promise.allSettled([
+        server.guard.authorizeSession(sessionId, { principal: ALICE.principal, email: ALICE.email }),
+        server.guard.authorizeSession(sessionId, { principal: BOB.principal, email: BOB.email }),
+      ]);
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected'], 'the first binding wins');
+      assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, 'SESSION_OWNER_MISMATCH');
+      assert.deepEqual((await index.list(ALICE.principal)).map((entry) => entry.sessionId), [sessionId]);
+      assert.deepEqual(await index.list(BOB.principal), [], "the loser's entry is gone");
+      // A leftover entry would be the oldest of bob's: his next session, at his limit of 1, would evict it and end alice's session.
+      const bobs = await connectClient(server.endpoint);
+      await login(server, bobs, 'bob');
+      assert.equal(server.guard.size, 2);
+      shared.token = (await server.guard.authorizeSession(sessionId, { principal: ALICE.principal, email: ALICE.email })).token;
+      assert.equal(toolText(await shared.client.callTool({ name: 'whoami', arguments: {} })), 'alice');
+      await Promise.all([shared.close(), bobs.close()]);
     });
   });
 
