@@ -186,10 +186,19 @@ export function createSessionLifecycle(options: SessionLifecycleOptions): Sessio
     if (record.principal !== undefined && record.principal !== identity.principal) throw refuseOtherOwner();
     const emails = grantedEmails(identity);
     if (record.principal === undefined) {
-      await admit(record, identity.principal);
-      // The session may have ended, or another binding of it won a race through the awaits
-      // above (the first one wins). Either way this binding's entry leaves its principal's index:
-      // it would count against that principal's limit, and an eviction there would end a session
+      // Two bindings of one session may race (both see no principal yet): the first one claims
+      // the session before its admission, and another principal's binding is refused here.
+      if (record.binding !== undefined && record.binding !== identity.principal) throw refuseOtherOwner();
+      const claimed = record.binding === undefined;
+      if (claimed) record.binding = identity.principal;
+      try {
+        await admit(record, identity.principal);
+      } finally {
+        if (claimed) record.binding = undefined;
+      }
+      // The session may have ended meanwhile, or (a claim cleared by a failure) another binding
+      // of it may have won. Either way this binding's entry leaves its principal's index: it
+      // would count against that principal's limit, and an eviction there would end a session
       // that is not theirs.
       const lost = record.principal !== undefined && record.principal !== identity.principal;
       if (record.retired || lost) {

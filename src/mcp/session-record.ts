@@ -14,6 +14,12 @@ export interface SessionRecord {
   lastSeenAt: number;
   authorizedAt: number | undefined;
   principal: string | undefined;
+  /**
+   * The principal whose binding is being admitted to the index (the session has none yet):
+   * another principal's binding is refused at once, before its admission could evict one of its
+   * own sessions for a place it would not get.
+   */
+  binding: string | undefined;
   issuer: string | undefined;
   emails: Set<string>;
   authMethod: AuthMethod | undefined;
@@ -52,6 +58,7 @@ export function newSessionRecord(fields: { id: string; now: number; fingerprint:
     lastSeenAt: fields.now,
     authorizedAt: undefined,
     principal: undefined,
+    binding: undefined,
     issuer: undefined,
     emails: new Set(),
     authMethod: undefined,

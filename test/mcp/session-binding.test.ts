@@ -35,12 +35,14 @@ describe('mcpSessionBinding', () => {
     });
   });
 
-  it("leaves nothing in the loser's index when two authorizations of one session race (the first one wins)", async () => {
+  it("refuses the second principal of two racing authorizations of one session before it touches that principal's index", async () => {
     const index = new MemorySessionIndex();
     await withGuardedServer({ fleet: { index }, maxSessionsPerUser: 1, onSessionLimit: 'evictOldest' }, async (server) => {
+      const bobsFirst = await connectClient(server.endpoint);
+      await login(server, bobsFirst, 'bob');
       const shared = await connectClient(server.endpoint);
       const sessionId = shared.sessionId as string;
-      // Both pass the synchronous checks before either awaits: they race through the vault write and the admission.
+      // Both pass the synchronous checks before either awaits: they race through the admission.
       const outcomes = await Promise.allSettled([
         server.guard.authorizeSession(sessionId, { principal: ALICE.principal, email: ALICE.email }),
         server.guard.authorizeSession(sessionId, { principal: BOB.principal, email: BOB.email }),
@@ -48,14 +50,15 @@ describe('mcpSessionBinding', () => {
       assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected'], 'the first binding wins');
       assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, 'SESSION_OWNER_MISMATCH');
       assert.deepEqual((await index.list(ALICE.principal)).map((entry) => entry.sessionId), [sessionId]);
-      assert.deepEqual(await index.list(BOB.principal), [], "the loser's entry is gone");
-      // A leftover entry would be the oldest of bob's: his next session, at his limit of 1, would evict it and end alice's session.
-      const bobs = await connectClient(server.endpoint);
-      await login(server, bobs, 'bob');
-      assert.equal(server.guard.size, 2);
-      shared.token = (await server.guard.authorizeSession(sessionId, { principal: ALICE.principal, email: ALICE.email })).token;
+      // Admitted, bob's binding would have evicted his first session (limit 1) for a place he did not get.
+      assert.deepEqual((await index.list(BOB.principal)).map((entry) => entry.sessionId), [bobsFirst.sessionId], "only bob's own session");
+      assert.equal(toolText(await bobsFirst.client.callTool({ name: 'whoami', arguments: {} })), 'bob');
+      // An entry of the shared session left in bob's index would be evicted by his next session, ending alice's.
+      const bobsNext = await connectClient(server.endpoint);
+      await login(server, bobsNext, 'bob');
+      shared.token = (outcomes[0] as PromiseFulfilledResult<{ token: string }>).value.token;
       assert.equal(toolText(await shared.client.callTool({ name: 'whoami', arguments: {} })), 'alice');
-      await Promise.all([shared.close(), bobs.close()]);
+      await Promise.all([shared.close(), bobsFirst.close(), bobsNext.close()]);
     });
   });
 
