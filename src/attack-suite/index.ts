@@ -13,7 +13,7 @@ export { formatReport, formatComparison, formatEvidence, formatEvidenceSummary, 
 export { FixationAttackSetupError } from './context.js';
 export { toJUnit, toSarif, type SarifLog } from './ci.js';
 export { RequestTimeoutError, TargetUnreachableError, type AttackTarget } from './http.js';
-export { estimateIdEntropy, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
+export { estimateIdEntropy, GUESSABLE_ID_BITS, MIN_ID_ENTROPY_BITS, type IdEntropyEstimate } from './entropy.js';
 export { idHash } from './cookies.js';
 // The MCP suite loads the MCP SDK clients only when it runs.
 export { runMcpAttacks, mcpAttacks, type McpAttackInfo } from './mcp/run.js';

@@ -51,6 +51,12 @@ describe('attack suite: id entropy estimate', () => {
     assert.ok(estimate.bits < 20);
   });
 
+  it('does not take short random ids for a counter (they are guessable for their few bits, not for a sequence)', () => {
+    const estimate = estimateIdEntropy(sample(() => randomBytes(6).toString('hex')));
+    assert.equal(estimate.sequential, undefined);
+    assert.ok(estimate.bits <= 48);
+  });
+
   it('flags a hex clock as sequential', () => {
     const base = BigInt(Date.now()) * 1_000_000n;
     const estimate = estimateIdEntropy(sample((i) => (base + BigInt(i * 7919)).toString(16)));

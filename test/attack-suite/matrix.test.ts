@@ -76,10 +76,11 @@ describe('attack suite: the flaw matrix', () => {
     assert.match(inflight?.reason ?? '', /in flight during login saved the rotated pre-login id #[0-9a-f]{8} back/);
   });
 
-  it('reports a counter as sequential and far below 128 bits', async () => {
+  it('reports a counter as sequential and guessable (below 64 bits): a fixation finding', async () => {
     const report = await attack(['counter-ids']);
     const entropy = report.results.find((r) => r.id === 'id-entropy');
     assert.match(entropy?.reason ?? '', /a counter or a clock/);
-    assert.match(entropy?.reason ?? '', /below 128/);
+    assert.match(entropy?.reason ?? '', /below 64/);
+    assert.equal(entropy?.class, 'fixation');
   });
 });

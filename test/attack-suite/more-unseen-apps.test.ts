@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import express from 'express';
 import type { FixationAttackId, FixationAttackOptions, FixationReport } from '../../src/attack-suite/index.js';
@@ -174,5 +174,31 @@ describe('attack suite, more unseen apps: a login by GET', () => {
     const [result] = (await attack(app, ['login-csrf'])).results;
     assert.equal(result?.outcome, 'fail', result?.reason);
     assert.match(result?.reason ?? '', /^GET \/login from another site \(Sec-Fetch-Site: cross-site, a GET navigation carrying the fields in the query, carrying the victim's own cookie\) answered 204/);
+  });
+});
+
+describe('attack suite, more unseen apps: id-entropy', () => {
+  const entropyOf = async (genid: () => string, failOn?: FixationAttackOptions['failOn']) => {
+    const app = baseApp({ genid });
+    app.post('/login', regenerateLogin);
+    return attack(app, ['id-entropy'], { entropySamples: 64, ...(failOn ? { failOn } : {}) });
+  };
+
+  it("takes UUIDv4 ids (express-session's README genid) for a hardening finding: not guessable, but below ASVS 5.0's 128 bits", async () => {
+    const report = await entropyOf(() => randomUUID());
+    const [result] = report.results;
+    assert.equal(result?.outcome, 'fail', `ASVS 5.0 asks for 128 bits: ${result?.reason}`);
+    assert.deepEqual([result?.class, result?.severity], ['hardening', 'medium'], result?.reason);
+    assert.match(result?.reason ?? '', /not guessable.*below the 128 bits ASVS 5\.0 asks for/);
+    assert.equal(report.summary.verdict, 'pass', 'a hardening finding does not fail a run with the default --fail-on fixation');
+    assert.equal((await entropyOf(() => randomUUID(), 'hardening')).summary.verdict, 'fail', 'it fails one with --fail-on hardening');
+  });
+
+  it('takes 48 random bits for guessable ids (fixation), and 24 random bytes for a pass', async () => {
+    const weak = (await entropyOf(() => randomBytes(6).toString('hex'))).results[0];
+    assert.deepEqual([weak?.outcome, weak?.class, weak?.severity], ['fail', 'fixation', 'high'], weak?.reason);
+    assert.match(weak?.reason ?? '', /^Session ids are guessable: about \d+ bits of entropy, below 64\.$/, 'random ids, not read as a counter');
+    const strong = (await entropyOf(() => randomBytes(24).toString('base64url'))).results[0];
+    assert.equal(strong?.outcome, 'pass', strong?.reason);
   });
 });

@@ -1,8 +1,8 @@
 import { DEFAULT_URL_SESSION_ID_NAMES } from '../../url-ids/index.js';
 import { decodeCookieValue as decoded, idHash, type SessionCookie } from '../cookies.js';
 import { NotApplicable, type AttackContext, type Exchange } from '../context.js';
-import { estimateIdEntropy, MIN_ID_ENTROPY_BITS } from '../entropy.js';
-import { CS, fail, notApplicable, pass, standard, type AttackDefinition, type Verdict } from './define.js';
+import { estimateIdEntropy, GUESSABLE_ID_BITS, MIN_ID_ENTROPY_BITS } from '../entropy.js';
+import { CS, fail, failAs, notApplicable, pass, standard, type AttackDefinition, type Verdict } from './define.js';
 
 export const urlSessionId: AttackDefinition = {
   id: 'url-session-id',
@@ -250,8 +250,15 @@ export const idEntropy: AttackDefinition = {
     const problems: string[] = [];
     if (estimate.repeats > 0) problems.push(`${estimate.repeats} of ${ids.length} ids repeated`);
     if (estimate.sequential) problems.push(estimate.sequential);
-    if (estimate.bits < MIN_ID_ENTROPY_BITS) problems.push(`about ${estimate.bits} bits of entropy, below ${MIN_ID_ENTROPY_BITS}`);
+    if (estimate.bits < GUESSABLE_ID_BITS) problems.push(`about ${estimate.bits} bits of entropy, below ${GUESSABLE_ID_BITS}`);
     if (problems.length > 0) return fail(`Session ids are guessable: ${problems.join('; ')}.`);
+    if (estimate.bits < MIN_ID_ENTROPY_BITS) {
+      // A UUIDv4 (122 bits): no one guesses it, but ASVS 5.0 asks for 128.
+      return failAs(
+        { class: 'hardening', severity: 'medium' },
+        `About ${estimate.bits} bits per id (${estimate.length} characters of ${estimate.alphabet}): not guessable (over ${GUESSABLE_ID_BITS}), but below the ${MIN_ID_ENTROPY_BITS} bits ASVS 5.0 asks for (7.2.3).`,
+      );
+    }
     return pass(`About ${estimate.bits} bits per id (${estimate.length} characters of ${estimate.alphabet}) and no repeats in ${ids.length} ids.`);
   },
 };

@@ -4,6 +4,11 @@ import type { AttackOutcome, AttackStandard, FindingClass, FixationAttackId, Sev
 export interface Verdict {
   outcome: AttackOutcome;
   reason: string;
+  /**
+   * A failure that means less than the attack's class and severity say (the attack's are those
+   * of its worst finding): e.g. ids that miss ASVS 5.0's 128 bits without being guessable.
+   */
+  finding?: { class: FindingClass; severity: Severity };
 }
 
 /** One attack of a catalogue (the fixation or the MCP one), run against a context of its suite. */
@@ -54,6 +59,8 @@ export function describeCatalogue<Id extends string>(
 
 export const pass = (reason: string): Verdict => ({ outcome: 'pass', reason });
 export const fail = (reason: string): Verdict => ({ outcome: 'fail', reason });
+/** A failure of a lesser class or severity than the attack's own (see `Verdict.finding`). */
+export const failAs = (finding: { class: FindingClass; severity: Severity }, reason: string): Verdict => ({ outcome: 'fail', reason, finding });
 export const notApplicable = (reason: string): Verdict => ({ outcome: 'not-applicable', reason });
 
 export function standard(asvs4: string[], asvs5: string[], cheatSheet: string[]): AttackStandard {

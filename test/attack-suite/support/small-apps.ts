@@ -27,6 +27,8 @@ export interface SmallAppOptions {
   before?: (app: express.Express) => void;
   /** Also parse urlencoded forms (the default parses JSON only). */
   forms?: boolean;
+  /** express-session's `genid` (its default draws 24 random bytes). */
+  genid?: () => string;
 }
 
 /** express-session, a start page that writes to the session, `/me` (401 without a user), `/logout`. */
@@ -34,7 +36,15 @@ export function smallApp(options: SmallAppOptions = {}): express.Express {
   const app = express();
   options.before?.(app);
   const sameSite = options.sameSite ?? 'lax';
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, cookie: { httpOnly: true, ...(sameSite === 'unset' ? {} : { sameSite }) } }));
+  app.use(
+    session({
+      secret: SECRET,
+      resave: false,
+      saveUninitialized: false,
+      ...(options.genid ? { genid: options.genid } : {}),
+      cookie: { httpOnly: true, ...(sameSite === 'unset' ? {} : { sameSite }) },
+    }),
+  );
   app.use(express.json());
   if (options.forms) app.use(express.urlencoded({ extended: false }));
   app.get('/', (req, res) => {
