@@ -5,11 +5,10 @@
  * then asserts that the suite fails the app.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type express from 'express';
 import type { FixationAttackId, FixationAttackOptions, FixationReport } from '../../src/attack-suite/index.js';
-import { ALICE, ATTACKER, USERS, attackApp, cookieOf, logIn, served, smallApp } from './support/small-apps.js';
+import { ALICE, ATTACKER, USERS, attackApp, cookieOf, isUnboundCsrfToken, logIn, served, smallApp, unboundCsrfToken } from './support/small-apps.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -121,22 +120,16 @@ describe('attack suite, what a browser sends: url-session-id', () => {
 
 describe('attack suite, what a browser sends: planted-id-survives-login', () => {
   it('fails an app whose login page issues a fresh id but whose login keeps the id it is sent: the attacker plants after the page loaded', async () => {
-    const KEY = 'csrf-key';
-    const token = () => {
-      const nonce = randomBytes(8).toString('hex');
-      return `${nonce}.${createHmac('sha256', KEY).update(nonce).digest('hex')}`;
-    };
-    const valid = (t: unknown) => typeof t === 'string' && t.split('.')[1] === createHmac('sha256', KEY).update(t.split('.')[0] ?? '').digest('hex');
     const app = baseApp();
     app.get('/login', (req, res, next) =>
       req.session.regenerate((err) => {
         if (err) return next(err);
         req.session.loginPage = true;
-        res.send(`<form method="post" action="/login"><input type="hidden" name="_csrf" value="${token()}"></form>`);
+        res.send(`<form method="post" action="/login"><input type="hidden" name="_csrf" value="${unboundCsrfToken()}"></form>`);
       }),
     );
     app.post('/login', (req, res) => {
-      if (!valid(req.body?._csrf)) return void res.status(403).end();
+      if (!isUnboundCsrfToken(req.body?._csrf)) return void res.status(403).end();
       const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
       if (typeof username !== 'string' || USERS[username] !== password) return void res.status(401).end();
       req.session.user = username; // no regenerate

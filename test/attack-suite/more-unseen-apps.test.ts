@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import express from 'express';
 import type { FixationAttackId, FixationAttackOptions, FixationReport } from '../../src/attack-suite/index.js';
-import { ALICE, ATTACKER, attackApp, cookieOf, logIn, regenerateLogin, served, smallApp, type SmallAppOptions } from './support/small-apps.js';
+import { ALICE, ATTACKER, attackApp, cookieOf, isUnboundCsrfToken, logIn, regenerateLogin, served, smallApp, unboundCsrfToken, type SmallAppOptions } from './support/small-apps.js';
 
 const baseApp = (options: Omit<SmallAppOptions, 'forms'> = {}) => smallApp(options);
 const attack = (app: express.Express, only: FixationAttackId[], extra: Partial<FixationAttackOptions> = {}): Promise<FixationReport> => attackApp(app, only, extra);
@@ -59,16 +59,10 @@ describe('attack suite, more unseen apps: login-csrf', () => {
   });
 
   it('fails a login whose CSRF token is bound to no session: the attacker reads one on his own visit and puts it in his form', async () => {
-    const KEY = 'csrf-key';
-    const token = () => {
-      const nonce = randomBytes(8).toString('hex');
-      return `${nonce}.${createHmac('sha256', KEY).update(nonce).digest('hex')}`;
-    };
-    const valid = (t: unknown) => typeof t === 'string' && t.split('.')[1] === createHmac('sha256', KEY).update(t.split('.')[0] ?? '').digest('hex');
     const app = baseApp({ before: (a) => a.use(express.urlencoded({ extended: false })) });
-    app.get('/login', (_req, res) => void res.send(`<form method="post" action="/login"><input type="hidden" name="_csrf" value="${token()}"></form>`));
+    app.get('/login', (_req, res) => void res.send(`<form method="post" action="/login"><input type="hidden" name="_csrf" value="${unboundCsrfToken()}"></form>`));
     app.post('/login', (req, res, next) => {
-      if (!valid(req.body?._csrf)) return void res.status(403).end();
+      if (!isUnboundCsrfToken(req.body?._csrf)) return void res.status(403).end();
       regenerateLogin(req, res, next);
     });
     await served(app, async (url) => {

@@ -3,6 +3,7 @@
  * a start page that writes to the session, `/me`, `/logout`, the careful login, and running the
  * suite against one over real HTTP.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
@@ -54,6 +55,22 @@ export function smallApp(options: SmallAppOptions = {}): express.Express {
   app.get('/me', (req, res) => (req.session.user ? void res.json({ user: req.session.user }) : void res.status(401).json({ error: 'login' })));
   app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : void res.clearCookie('connect.sid').status(204).end())));
   return app;
+}
+
+const CSRF_KEY = 'csrf-key';
+
+/**
+ * A CSRF token bound to no session (a nonce and its HMAC, as stateless token libraries make
+ * them): valid for whoever presents it, so an attacker can read one on his own visit.
+ */
+export function unboundCsrfToken(): string {
+  const nonce = randomBytes(8).toString('hex');
+  return `${nonce}.${createHmac('sha256', CSRF_KEY).update(nonce).digest('hex')}`;
+}
+
+/** Whether `token` is one `unboundCsrfToken` made. */
+export function isUnboundCsrfToken(token: unknown): boolean {
+  return typeof token === 'string' && token.split('.')[1] === createHmac('sha256', CSRF_KEY).update(token.split('.')[0] ?? '').digest('hex');
 }
 
 /** The careful login of `username`: regenerate, then authenticate; 401 for bad credentials. */
