@@ -171,6 +171,6 @@ export const loginCsrf: AttackDefinition = {
       }
       refused.push(`${attempt.how}: ${status}, the cookie ${idHash(held.id)} does not open ${protectedPath} (${opened.status})`);
     }
-    return pass(`POST ${loginPath} from ${ATTACKER_ORIGIN} left the victim's browser with no session of the attacker's account (${refused.join('; ')}).`);
+    return pass(`No login sent to ${loginPath} from another site left the victim's browser with a session of the attacker's account (${refused.join('; ')}).`);
   },
 };
